@@ -1,0 +1,185 @@
+"""The ``scrobbletray`` command (also ``python -m app``): a thin layer over the core."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from app import __version__
+from app.core import config
+from app.core.config import Paths, Settings
+from app.core.db import DatabaseError
+from app.core.tracker import Tracker, TrackerError
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scrobbletray",
+        description="Scrobble Tray: marks episodes watched when Plex says you watched them. "
+                    "Without a command, the tray app starts.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--data-dir", type=Path, help="keep all data here (default: $SCROBBLETRAY_HOME "
+                                                 "or the user data folder)")
+    p.add_argument("--database-url", help="SQLAlchemy database URL (default: SQLite in the data folder)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run headless: webhook server and processing, no window")
+    s.add_argument("--port", type=int, help=f"listen on this port (default {config.DEFAULT_PORT})")
+    s.add_argument("--host", help="listen on this address (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    s.add_argument("--no-tunnel", action="store_true", help="do not open the ngrok tunnel")
+
+    shows = sub.add_parser("shows", help="the tracker's shows").add_subparsers(dest="action", metavar="ACTION")
+    shows.required = True
+    a = shows.add_parser("add", help="add a show")
+    a.add_argument("title")
+    a.add_argument("--year", type=int)
+    for name in ("tmdb", "tvdb", "anidb"):
+        a.add_argument(f"--{name}", type=int, dest=f"{name}_id", help=f"{name.upper()} id")
+    a.add_argument("--imdb", dest="imdb_id", help="IMDb id (tt...)")
+    i = shows.add_parser("import", help="add shows from a JSON list of {title, year, tmdb_id, tvdb_id, imdb_id}")
+    i.add_argument("file", type=Path)
+    ls = shows.add_parser("list", help="list shows")
+    ls.add_argument("--search", help="only titles containing this")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+
+    e = sub.add_parser("episodes", help="a show's episodes and their watched state")
+    e.add_argument("--show", type=int, required=True, help="show id (see 'shows list')")
+    e.add_argument("--json", action="store_true", help="print JSON")
+
+    sc = sub.add_parser("scrobbles", help="recent webhooks and what became of them")
+    sc.add_argument("--limit", type=int, default=20)
+    sc.add_argument("--action", choices=["marked", "rewatch", "duplicate", "ignored", "conflict",
+                                         "failed", "undone"])
+    sc.add_argument("--json", action="store_true", help="print JSON")
+
+    c = sub.add_parser("conflicts", help="Plex shows waiting for your decision").add_subparsers(
+        dest="action", metavar="ACTION")
+    c.required = True
+    cl = c.add_parser("list", help="list open conflicts")
+    cl.add_argument("--all", action="store_true", help="resolved ones too")
+    cl.add_argument("--json", action="store_true", help="print JSON")
+    cr = c.add_parser("resolve", help="answer a conflict; its waiting scrobbles are applied")
+    cr.add_argument("id", type=int)
+    how = cr.add_mutually_exclusive_group(required=True)
+    how.add_argument("--show", type=int, dest="show_id", help="map to this tracker show")
+    how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
+    how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
+
+    sub.add_parser("webhook-url", help="print the URL to paste into Plex")
+    sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")
+    sec.required = True
+    sec.add_parser("rotate", help="make a new secret (the old URL stops working)")
+    return p
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(list(columns)), *(line(r) for r in cells)])
+
+
+def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    print(json.dumps(rows, indent=2, default=str) if as_json else _table(rows, columns))
+
+
+def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    if args.command == "secret":
+        config.rotate_webhook_secret(paths)
+        print("New webhook secret made. Paste the new URL into Plex:")
+        print(_local_url(paths, settings))
+        return 0
+    if args.command == "webhook-url":
+        print(_local_url(paths, settings))
+        return 0
+
+    from app.core.facade import open_tracker
+
+    tracker: Tracker = open_tracker(paths, settings)
+    if args.command == "shows":
+        if args.action == "add":
+            show = tracker.add_show(title=args.title, year=args.year, tmdb_id=args.tmdb_id,
+                                    tvdb_id=args.tvdb_id, imdb_id=args.imdb_id, anidb_id=args.anidb_id)
+            print(f"Added show #{show['id']}: {show['title']}")
+        elif args.action == "import":
+            try:
+                records = json.loads(args.file.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+            except ValueError as exc:
+                raise CliError(f"{args.file} is not valid JSON: {exc}") from None
+            result = tracker.import_shows(records)
+            print(f"Imported {result.added} shows ({result.skipped} already in the tracker).")
+        else:
+            _emit(tracker.list_shows(search=args.search), ("id", "title", "year", "tmdb_id", "tvdb_id",
+                                                           "imdb_id", "watched_episodes"), args.json)
+    elif args.command == "episodes":
+        _emit(tracker.episodes(args.show), ("season", "number", "title", "watched", "watch_count",
+                                            "last_watched_at"), args.json)
+    elif args.command == "scrobbles":
+        if args.limit < 1:
+            raise CliError("--limit must be 1 or more")
+        _emit(tracker.scrobbles(limit=args.limit, action=args.action),
+              ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
+               "reason", "show_title"), args.json)
+    elif args.command == "conflicts":
+        if args.action == "list":
+            _emit(tracker.conflicts(None if args.all else "open"),
+                  ("id", "plex_title", "plex_year", "type", "waiting", "status"), args.json)
+        else:
+            outcomes = tracker.resolve_conflict(args.id, show_id=args.show_id, create=args.create,
+                                                ignore=args.ignore)
+            applied = ", ".join(f"#{o.event_id} {o.action.value}" for o in outcomes) or "none waiting"
+            print(f"Conflict #{args.id} resolved. Waiting scrobbles: {applied}")
+    return 0
+
+
+def _local_url(paths: Paths, settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}/webhook/{config.webhook_secret(paths)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    paths = Paths(args.data_dir)
+    settings = config.load_settings(paths)
+    if args.database_url:
+        settings.database_url = args.database_url
+    try:
+        if args.command is None:
+            print("The tray app is not built yet; use 'scrobbletray serve' to run headless.",
+                  file=sys.stderr)
+            return 2
+        if args.command == "serve":
+            from app.core.headless import serve
+            from app.core.logs import setup_logging
+
+            if args.host:
+                settings.host = args.host
+            if problems := settings.validate() + ([] if args.port is None or 0 <= args.port <= 65535
+                                                  else [f"port must be 0-65535, not {args.port}"]):
+                raise CliError("; ".join(problems))
+            setup_logging(paths.log_file, args.verbose)
+            return asyncio.run(serve(paths, settings, args.port))
+        return _run_command(args, paths, settings)
+    except (CliError, TrackerError, DatabaseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

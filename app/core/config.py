@@ -1,0 +1,158 @@
+"""Where data lives and what the user can set.
+
+Defaults are declared once in :class:`Settings`; a settings file written by an older
+version gets its missing keys filled on load. Preferences (``settings.json``) are kept
+apart from secrets (``webhook-secret``), which never go through logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "Scrobble Tray"
+APP_SLUG = "scrobbletray"
+DEFAULT_PORT = 47810
+
+
+def default_data_dir() -> Path:
+    """The data folder: ``$SCROBBLETRAY_HOME`` or the platform's user data folder."""
+    env = os.environ.get("SCROBBLETRAY_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_SLUG, appauthor=False))
+
+
+@dataclass
+class Settings:
+    """Every preference the core can be told, with its default."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database_url: str | None = None  # None: SQLite file in the data folder
+    rate_limit_per_minute: int = 100  # per client address; 0 turns it off
+    stop_threshold: float = 0.9  # a media.stop past this fraction counts as watched
+    accepted_accounts: list[str] = field(default_factory=list)  # Plex account ids or names
+    dedup_window_hours: float = 6.0  # same episode, same account within it: one play
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_payload_bytes: int = 512 * 1024
+    max_parts: int = 8
+    tunnel_enabled: bool | None = None  # None: on once an authtoken is set
+    ngrok_domain: str | None = None
+    ngrok_region: str | None = None
+    ngrok_path: str | None = None
+    notify_each_scrobble: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        """Build settings from a dict, ignoring unknown keys and filling missing ones."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> list[str]:
+        """Human-readable problems with these settings (empty when all is well)."""
+        problems = []
+        if not (0 <= int(self.port) <= 65535):
+            problems.append(f"port must be between 0 and 65535, not {self.port}")
+        if not (0.5 <= float(self.stop_threshold) <= 1.0):
+            problems.append("stop threshold must be between 0.5 and 1.0")
+        if int(self.rate_limit_per_minute) < 0:
+            problems.append("rate limit must be 0 (off) or more")
+        if float(self.dedup_window_hours) <= 0:
+            problems.append("de-duplication window must be positive")
+        return problems
+
+
+class Paths:
+    """The files of one data folder."""
+
+    def __init__(self, data_dir: Path | str | None = None) -> None:
+        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / "settings.json"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "webhook-secret"
+
+    @property
+    def database_file(self) -> Path:
+        return self.data_dir / "scrobbletray.sqlite3"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "scrobbletray.log"
+
+    def ensure(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def database_url(self, settings: Settings) -> str:
+        return settings.database_url or f"sqlite:///{self.database_file}"
+
+
+def load_settings(paths: Paths) -> Settings:
+    """Read ``settings.json``; a missing or unreadable file gives the defaults."""
+    try:
+        data = json.loads(paths.settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    return Settings.from_dict(data) if isinstance(data, dict) else Settings()
+
+
+def save_settings(paths: Paths, settings: Settings) -> None:
+    """Write ``settings.json`` atomically."""
+    paths.ensure()
+    tmp = paths.settings_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
+    os.replace(tmp, paths.settings_file)
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def webhook_secret(paths: Paths) -> str:
+    """The webhook secret, made on first use and kept readable by the user only."""
+    try:
+        secret = paths.secret_file.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+    except OSError:
+        pass
+    return rotate_webhook_secret(paths)
+
+
+def rotate_webhook_secret(paths: Paths) -> str:
+    """Replace the webhook secret; the old webhook URL stops working at once."""
+    paths.ensure()
+    secret = secrets.token_urlsafe(32)
+    _write_private(paths.secret_file, secret)
+    return secret
+
+
+def redact(text: str, *secret_values: str | None) -> str:
+    """``text`` with every given secret replaced by a marker."""
+    for value in secret_values:
+        if value:
+            text = text.replace(value, "•••redacted•••")
+    return text

@@ -1,0 +1,111 @@
+"""Database engine, sessions and schema migrations.
+
+SQLite is the embedded default (WAL, full sync, foreign keys on); any SQLAlchemy URL
+works. The schema is brought up to date at start-up with alembic, after a copy of the
+SQLite file has been taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseError(Exception):
+    """The database could not be opened or migrated; the message says why."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets the pragmas that make it safe and fast."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message plain
+        raise DatabaseError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged webhook survives a power cut, not just a crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _backup_sqlite(path: Path, backups: Path, revision: str | None) -> Path:
+    backups.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = backups / f"{path.stem}-{revision or 'empty'}-{stamp}.sqlite3"
+    src = sqlite3.connect(path)
+    try:
+        dst = sqlite3.connect(target)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    return target
+
+
+def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
+    """Bring the schema to the newest version, backing up an SQLite file first."""
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
+    db_path = engine.url.database
+    if (
+        backups_dir is not None
+        and current is not None
+        and engine.url.get_backend_name() == "sqlite"
+        and db_path
+        and Path(db_path).exists()
+    ):
+        copy = _backup_sqlite(Path(db_path), backups_dir, current)
+        log.info("database backed up to %s before migrating", copy)
+    log.info("migrating database from %s to %s", current or "empty", head)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Session]:
+    """Open (creating and migrating as needed) the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        migrate(engine, backups_dir)
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        engine.dispose()
+        safe = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseError(f"cannot open database {safe}: {exc}") from exc
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,233 @@
+"""Show matching: Plex show (ids, title, year) to a tracker show.
+
+Pure and in memory. Titles are normalised once when the index is built; a lookup tries
+ids, then exact normalised titles in a dict, and only then fuzzy scoring with rapidfuzz,
+with the year as evidence rather than a filter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from rapidfuzz import fuzz, process
+
+CONFIDENT_SCORE = 90.0  # a fuzzy best at or above this...
+CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
+CANDIDATE_CUTOFF = 55.0
+ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
+
+_YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
+_PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@dataclass(frozen=True)
+class ShowRef:
+    """The parts of a tracker show the matcher needs."""
+
+    id: int
+    title: str
+    year: int | None = None
+    tmdb_id: int | None = None
+    tvdb_id: int | None = None
+    imdb_id: str | None = None
+    anidb_id: int | None = None
+
+    def ids(self) -> dict[str, str]:
+        values = {"tmdb": self.tmdb_id, "tvdb": self.tvdb_id, "imdb": self.imdb_id,
+                  "anidb": self.anidb_id}
+        return {k: str(v).lower() for k, v in values.items() if v not in (None, "")}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked possibility, for a conflict or a search."""
+
+    show_id: int
+    title: str
+    year: int | None
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"show_id": self.show_id, "title": self.title, "year": self.year,
+                "score": round(self.score, 1)}
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The matcher's answer: a show, or a conflict type with ranked candidates."""
+
+    show_id: int | None
+    method: str | None = None  # ids, exact_title, title
+    confidence: float = 0.0
+    conflict: str | None = None  # no_match, ambiguous, low_confidence
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def normalise(title: str) -> tuple[str, int | None]:
+    """``(key, year hint)``: lower case, no accents or punctuation, no leading "the"."""
+    year = None
+    if m := _YEAR_SUFFIX.search(title):
+        year = int(m.group(1))
+        title = title[: m.start()]
+    title = _PAREN_SUFFIX.sub("", title)  # "(US)", "(2005)" and friends
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = text.replace("&", " and ")
+    text = _NON_WORD.sub(" ", text).replace("_", " ").strip()
+    if text.startswith("the "):
+        text = text[4:]
+    return " ".join(text.split()), year
+
+
+def _year_adjustment(show_year: int | None, year: int | None) -> float:
+    """Score points for how well a show's first year fits the episode's year."""
+    if show_year is None or year is None:
+        return 0.0
+    if show_year > year + 1:
+        return -25.0  # the show did not exist yet when this episode aired
+    if show_year == year:
+        return 3.0
+    return 0.0
+
+
+class ShowIndex:
+    """Tracker shows indexed for matching; cheap to add to, fast to query."""
+
+    def __init__(self, shows: Iterable[ShowRef] = ()) -> None:
+        self._shows: dict[int, ShowRef] = {}
+        self._by_id: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._by_title: dict[str, list[int]] = defaultdict(list)
+        self._keys: list[str] = []
+        self._key_show: list[int] = []
+        self._hint: dict[int, int] = {}
+        for show in shows:
+            self.add(show)
+
+    def __len__(self) -> int:
+        return len(self._shows)
+
+    def add(self, show: ShowRef) -> None:
+        """Index one show (a show already indexed is replaced)."""
+        if show.id in self._shows:
+            self.remove(show.id)
+        self._shows[show.id] = show
+        for name, value in show.ids().items():
+            self._by_id[(name, value)].append(show.id)
+        key, hint = normalise(show.title)
+        if hint and show.year is None:
+            self._hint[show.id] = hint
+        self._by_title[key].append(show.id)
+        self._keys.append(key)
+        self._key_show.append(show.id)
+
+    def remove(self, show_id: int) -> None:
+        show = self._shows.pop(show_id, None)
+        if show is None:
+            return
+        for name, value in show.ids().items():
+            self._by_id[(name, value)].remove(show_id)
+        key, _ = normalise(show.title)
+        self._by_title[key].remove(show_id)
+        i = self._key_show.index(show_id)
+        del self._keys[i], self._key_show[i]
+        self._hint.pop(show_id, None)
+
+    def get(self, show_id: int) -> ShowRef | None:
+        return self._shows.get(show_id)
+
+    def _year(self, show: ShowRef) -> int | None:
+        return show.year if show.year is not None else self._hint.get(show.id)
+
+    def by_ids(self, ids: dict[str, str]) -> list[ShowRef]:
+        """Shows that share any of ``ids``, strongest id kind first."""
+        found: list[int] = []
+        for name in ID_NAMES:
+            value = ids.get(name)
+            if value is None:
+                continue
+            for show_id in self._by_id.get((name, str(value).lower()), ()):
+                if show_id not in found:
+                    found.append(show_id)
+        return [self._shows[i] for i in found]
+
+    def search(self, query: str, year: int | None = None, limit: int = 10) -> list[Candidate]:
+        """Ranked shows for a title, exact matches first; the year adjusts scores."""
+        key, hint = normalise(query)
+        year = year or hint
+        scored: dict[int, float] = {}
+        for show_id in self._by_title.get(key, ()):
+            scored[show_id] = 100.0
+        if key:
+            # Plain ratio is the only scorer fast enough for a full scan of 100,000
+            # titles; the short list it gives is re-scored word-order-blind.
+            hits = process.extract(
+                key, self._keys, scorer=fuzz.ratio, processor=None,
+                limit=limit + len(scored) + 20, score_cutoff=CANDIDATE_CUTOFF,
+            )
+            for hit_key, score, i in hits:
+                score = max(score, fuzz.token_sort_ratio(key, hit_key, processor=None))
+                if score >= CANDIDATE_CUTOFF:
+                    show_id = self._key_show[i]
+                    scored[show_id] = max(scored.get(show_id, 0.0), float(score))
+        out = []
+        for show_id, score in scored.items():
+            show = self._shows[show_id]
+            adjusted = max(0.0, min(100.0, score + _year_adjustment(self._year(show), year)))
+            out.append(Candidate(show_id, show.title, self._year(show), adjusted))
+        out.sort(key=lambda c: (-c.score, c.title, c.show_id))
+        return out[:limit]
+
+    def resolve(self, title: str | None, year: int | None, ids: dict[str, str]) -> MatchResult:
+        """Match a Plex show: ids first, then exact title, then fuzzy title."""
+        by_ids = self.by_ids(ids) if ids else []
+        if len(by_ids) == 1:
+            return MatchResult(by_ids[0].id, "ids", 1.0)
+        if len(by_ids) > 1:
+            cands = [Candidate(s.id, s.title, self._year(s), 100.0) for s in by_ids]
+            return MatchResult(None, conflict="ambiguous", candidates=cands)
+        if not title:
+            return MatchResult(None, conflict="no_match")
+
+        key, hint = normalise(title)
+        year_hint = hint
+        exact = [self._shows[i] for i in self._by_title.get(key, ())]
+        if year_hint:  # "Doctor Who (2005)" names its year: trust it
+            exact = [s for s in exact if self._year(s) in (None, year_hint)] or exact
+        if len(exact) == 1 and _year_adjustment(self._year(exact[0]), year) >= 0:
+            return MatchResult(exact[0].id, "exact_title", 1.0)
+        if len(exact) > 1:
+            return self._pick_among_exact(exact, year_hint or year)
+
+        cands = self.search(title, year, limit=8)
+        if not cands:
+            return MatchResult(None, conflict="no_match")
+        best = cands[0]
+        runner_up = cands[1].score if len(cands) > 1 else 0.0
+        if best.score >= CONFIDENT_SCORE and best.score - runner_up >= CONFIDENT_MARGIN:
+            return MatchResult(best.show_id, "title", best.score / 100.0, candidates=cands)
+        return MatchResult(None, conflict="low_confidence", candidates=cands)
+
+    def _pick_among_exact(self, shows: list[ShowRef], year: int | None) -> MatchResult:
+        """Same title, several shows: the latest one that had started by ``year``.
+
+        A remake usually starts after the original ended ("Doctor Who" 1963/2005,
+        "The Office" UK 2001/US 2005), so the newest show that already existed is the
+        likely one. Without a year, or with two shows of one year, ask the user.
+        """
+        cands = sorted(
+            (Candidate(s.id, s.title, self._year(s), 100.0) for s in shows),
+            key=lambda c: (c.year or 0), reverse=True,
+        )
+        if year is not None and all(c.year is not None for c in cands):
+            started = [c for c in cands if c.year <= year + 1]  # type: ignore[operator]
+            if started and (len(started) == 1 or started[0].year != started[1].year):
+                chosen = started[0]
+                ranked = [Candidate(c.show_id, c.title, c.year, 100.0 if c is chosen else 80.0)
+                          for c in cands]
+                return MatchResult(chosen.show_id, "exact_title", 0.9, candidates=ranked)
+        return MatchResult(None, conflict="ambiguous", candidates=cands)

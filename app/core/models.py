@@ -1,0 +1,143 @@
+"""The tracker's tables, as SQLAlchemy 2 typed mappings.
+
+Schema changes go through a migration in ``migrations/versions``; never edit a table
+here without adding one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Show(Base):
+    """A show in the user's tracker."""
+
+    __tablename__ = "shows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    year: Mapped[int | None]
+    tmdb_id: Mapped[int | None] = mapped_column(index=True)
+    tvdb_id: Mapped[int | None] = mapped_column(index=True)
+    imdb_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    anidb_id: Mapped[int | None] = mapped_column(index=True)
+    watched_episodes: Mapped[int] = mapped_column(default=0)
+    total_plays: Mapped[int] = mapped_column(default=0)
+    last_watched_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    episodes: Mapped[list[Episode]] = relationship(back_populates="show")
+
+
+class Episode(Base):
+    """One episode of a tracker show, with its watched state."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (UniqueConstraint("show_id", "season", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"))
+    season: Mapped[int]
+    number: Mapped[int]
+    title: Mapped[str | None] = mapped_column(String(500))
+    watch_count: Mapped[int] = mapped_column(default=0)
+    first_watched_at: Mapped[datetime | None]
+    last_watched_at: Mapped[datetime | None]
+
+    show: Mapped[Show] = relationship(back_populates="episodes")
+
+    @property
+    def watched(self) -> bool:
+        return self.watch_count > 0
+
+
+class Watch(Base):
+    """One counted play of an episode: the history behind the counters (and undo)."""
+
+    __tablename__ = "watches"
+    __table_args__ = (Index("ix_watches_episode_account", "episode_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    watched_at: Mapped[datetime]
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
+
+
+class ShowMapping(Base):
+    """A remembered answer: this Plex show is that tracker show (or is ignored)."""
+
+    __tablename__ = "show_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plex_key: Mapped[str] = mapped_column(String(300), unique=True)
+    plex_title: Mapped[str | None] = mapped_column(String(500))
+    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"))
+    ignored: Mapped[bool] = mapped_column(default=False)
+    method: Mapped[str] = mapped_column(String(32))  # ids, title, exact_title, user, created
+    confidence: Mapped[float] = mapped_column(default=1.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The inbox and the log in one: every accepted webhook and what became of it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    payload: Mapped[str] = mapped_column(Text)  # the raw JSON exactly as Plex sent it
+    source: Mapped[str | None] = mapped_column(String(200))  # client address
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done
+    event: Mapped[str | None] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    account_title: Mapped[str | None] = mapped_column(String(200))
+    server_title: Mapped[str | None] = mapped_column(String(200))
+    plex_title: Mapped[str | None] = mapped_column(String(500))
+    episode_title: Mapped[str | None] = mapped_column(String(500))
+    action: Mapped[str | None] = mapped_column(String(16))  # see pipeline.Action
+    reason: Mapped[str | None] = mapped_column(Text)
+    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="SET NULL"))
+    season: Mapped[int | None]
+    episode: Mapped[int | None]
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("episodes.id", ondelete="SET NULL")
+    )
+    match_method: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None]
+    conflict_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conflicts.id", ondelete="SET NULL"), index=True
+    )
+    processed_at: Mapped[datetime | None]
+
+
+class Conflict(Base):
+    """A Plex show the matcher could not place with confidence; the user decides."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plex_key: Mapped[str] = mapped_column(String(300), index=True)
+    plex_title: Mapped[str] = mapped_column(String(500))
+    plex_year: Mapped[int | None]
+    guids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    type: Mapped[str] = mapped_column(String(16))  # no_match, ambiguous, low_confidence
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, resolved
+    resolution: Mapped[str | None] = mapped_column(String(16))  # mapped, created, ignored
+    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

@@ -1,0 +1,166 @@
+"""Plex webhook payload parsing: JSON in, a plain :class:`PlexEvent` out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.guids import GuidError, parse_guid, show_ids_from_guids
+
+
+class PayloadError(ValueError):
+    """The payload is not a Plex webhook payload; the message says why."""
+
+
+@dataclass(frozen=True)
+class PlexEvent:
+    """The parts of a webhook the pipeline uses; every field may be missing (None)."""
+
+    event: str
+    user: bool = False
+    owner: bool = False
+    account_id: str | None = None
+    account_title: str | None = None
+    server_uuid: str | None = None
+    server_title: str | None = None
+    media_type: str | None = None  # episode, movie, track...
+    library_type: str | None = None  # show, movie, artist...
+    rating_key: str | None = None
+    grandparent_rating_key: str | None = None
+    guid: str | None = None
+    grandparent_guid: str | None = None
+    show_title: str | None = None
+    episode_title: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    year: int | None = None  # the episode's year for an episode
+    view_offset: int | None = None  # milliseconds
+    duration: int | None = None  # milliseconds
+    episode_ids: dict[str, str] = field(default_factory=dict)  # new-agent Guid list
+    show_ids: dict[str, str] = field(default_factory=dict)  # from legacy/HAMA guids
+    numbering: str | None = None
+
+    @property
+    def is_episode(self) -> bool:
+        return self.media_type == "episode"
+
+    @property
+    def progress(self) -> float | None:
+        if self.view_offset is None or not self.duration:
+            return None
+        return self.view_offset / self.duration
+
+    @property
+    def plex_key(self) -> str | None:
+        """A stable key for the Plex show, used to remember its mapping."""
+        g = self.grandparent_guid
+        if g and not g.startswith("local://"):
+            return g.split("?", 1)[0][:300]
+        if self.grandparent_rating_key:
+            return f"{self.server_uuid or '?'}/{self.grandparent_rating_key}"[:300]
+        if self.show_title:
+            return f"title:{self.show_title}"[:300]
+        return None
+
+    def guid_summary(self) -> dict[str, Any]:
+        """GUIDs and ids for showing to the user."""
+        return {
+            "grandparent_guid": self.grandparent_guid,
+            "guid": self.guid,
+            "show_ids": dict(self.show_ids),
+            "episode_ids": dict(self.episode_ids),
+        }
+
+
+def _str(value: Any, limit: int = 500) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return value[:limit] if isinstance(value, str) and value != "" else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -(2**62) < value < 2**62 else None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**62:
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def parse_payload(raw: str | bytes | bytearray) -> PlexEvent:
+    """Parse a webhook ``payload``; raises :class:`PayloadError` for anything unusable."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"payload is not valid JSON: {exc}") from None
+    return event_from_dict(data)
+
+
+def event_from_dict(data: Any) -> PlexEvent:
+    """Build a :class:`PlexEvent` from decoded JSON; raises :class:`PayloadError`."""
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, not {type(data).__name__}")
+    event = _str(data.get("event"), 64)
+    if not event:
+        raise PayloadError("payload has no 'event'")
+    account = _dict(data.get("Account"))
+    server = _dict(data.get("Server"))
+    meta = _dict(data.get("Metadata"))
+    guid = _str(meta.get("guid"), 2000)
+    grandparent_guid = _str(meta.get("grandparentGuid"), 2000)
+
+    episode_ids: dict[str, str] = {}
+    guid_list = meta.get("Guid")
+    if isinstance(guid_list, list):
+        for entry in guid_list[:50]:
+            try:
+                parsed = parse_guid(_dict(entry).get("id"))
+            except GuidError:
+                continue
+            if parsed.kind == "external":
+                for name, value in parsed.ids.items():
+                    episode_ids.setdefault(name, value)
+
+    numbering = None
+    if guid:
+        try:
+            numbering = parse_guid(guid).numbering
+        except GuidError:
+            pass
+
+    return PlexEvent(
+        event=event,
+        user=data.get("user") is True,
+        owner=data.get("owner") is True,
+        account_id=_str(account.get("id"), 64),
+        account_title=_str(account.get("title"), 200),
+        server_uuid=_str(server.get("uuid"), 100),
+        server_title=_str(server.get("title"), 200),
+        media_type=_str(meta.get("type"), 32),
+        library_type=_str(meta.get("librarySectionType"), 32),
+        rating_key=_str(meta.get("ratingKey"), 64),
+        grandparent_rating_key=_str(meta.get("grandparentRatingKey"), 64),
+        guid=guid,
+        grandparent_guid=grandparent_guid,
+        show_title=_str(meta.get("grandparentTitle")),
+        episode_title=_str(meta.get("title")),
+        season=_int(meta.get("parentIndex")),
+        episode=_int(meta.get("index")),
+        year=_int(meta.get("year")),
+        view_offset=_int(meta.get("viewOffset")),
+        duration=_int(meta.get("duration")),
+        episode_ids=episode_ids,
+        # New-agent Guid ids are the episode's: only legacy/HAMA guids give show ids.
+        show_ids=show_ids_from_guids(grandparent_guid, guid),
+        numbering=numbering,
+    )

@@ -1,0 +1,216 @@
+"""The webhook server: ``POST /webhook/<secret>`` and nothing else.
+
+Limits come first (rate, size, content type, part count, secret), the multipart body is
+read as a stream (``payload`` kept, ``thumb`` skipped), and the 200 goes out only after
+the event is committed to the inbox.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from aiohttp import BodyPartReader, web
+
+from app.core.config import Settings
+from app.core.payload import PayloadError, parse_payload
+
+log = logging.getLogger("scrobbletray.webhooks")
+
+WEBHOOK_PATH = "/webhook/{secret}"
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RateLimiter:
+    """A token bucket per client: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str) -> float:
+        """0 when allowed; otherwise the seconds to wait."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        rate = self.per_minute / 60.0
+        tokens, stamp = self._buckets.get(key, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - stamp) * rate)
+        if len(self._buckets) > 10_000:  # forget clients whose bucket is full again
+            self._buckets = {k: v for k, v in self._buckets.items()
+                             if v[0] + (now - v[1]) * rate < self.per_minute}
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+        self._buckets[key] = (tokens - 1.0, now)
+        return 0.0
+
+
+@dataclass
+class ServerStats:
+    """What the server saw, for diagnostics."""
+
+    accepted: int = 0
+    rejected: dict[int, int] = field(default_factory=dict)
+    last_webhook_at: datetime | None = None
+    last_source: str | None = None
+    last_server: str | None = None  # the Plex server's name from the last payload
+    last_user_agent: str | None = None
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    """The port a started site listens on (aiohttp only exposes it on the server)."""
+    return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+Store = Callable[[str, str | None], Awaitable[int]]
+
+
+class WebhookServer:
+    """The aiohttp application and its listening sites."""
+
+    def __init__(self, settings: Settings, secret: Callable[[], str], store: Store) -> None:
+        self.settings = settings
+        self._secret = secret
+        self._store = store
+        self.stats = ServerStats()
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self._runner: web.AppRunner | None = None
+        self._forwarded_ports: set[int] = set()
+        self.port: int | None = None
+        self.host: str | None = None
+        self.app = web.Application(client_max_size=settings.max_body_bytes)
+        self.app.router.add_route("*", WEBHOOK_PATH, self._handle)
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (0 picks a free port); returns the port."""
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        self.host, self.port = host, _bound_port(site)
+        return self.port
+
+    async def add_forwarded_site(self) -> int:
+        """A loopback port for the tunnel, where ``X-Forwarded-For`` names the client."""
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = _bound_port(site)
+        self._forwarded_ports.add(port)
+        return port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._forwarded_ports.clear()
+
+    # -- the handler ---------------------------------------------------------------
+    def client_address(self, request: web.Request) -> str:
+        """The client: ngrok's forwarded address on the tunnel port only, else the peer."""
+        sock = request.transport.get_extra_info("sockname") if request.transport else None
+        if sock and sock[1] in self._forwarded_ports:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            first = forwarded.split(",")[0].strip()
+            if first:
+                return first[:100]
+        return request.remote or "unknown"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        source = self.client_address(request)
+        try:
+            wait = self.limiter.allow(source)
+            if wait:
+                raise _Reject(429, f"too many requests; try again in {wait:.0f} s")
+            if not hmac.compare_digest(request.match_info["secret"].encode(), self._secret().encode()):
+                raise _Reject(403, "unknown webhook secret: copy the URL again from Scrobble Tray")
+            if request.method in ("GET", "HEAD"):
+                return web.Response(text="Scrobble Tray is listening. Paste this URL into "
+                                         "Plex: Settings > Webhooks.\n")
+            if request.method != "POST":
+                raise _Reject(405, "webhooks are sent with POST")
+            payload = await self._read_payload(request)
+            event = parse_payload(payload)
+        except _Reject as exc:
+            return self._reject(request, source, exc.status, exc.message)
+        except PayloadError as exc:
+            return self._reject(request, source, 400, str(exc))
+
+        event_id = await self._store(payload, source)
+        stats = self.stats
+        stats.accepted += 1
+        stats.last_webhook_at = datetime.now(timezone.utc)
+        stats.last_source = source
+        stats.last_server = event.server_title
+        stats.last_user_agent = request.headers.get("User-Agent", "")[:200]
+        log.info("webhook %s stored as #%d (from %s)", event.event, event_id, source)
+        return web.json_response({"ok": True, "id": event_id})
+
+    def _reject(self, request: web.Request, source: str, status: int, message: str) -> web.Response:
+        self.stats.rejected[status] = self.stats.rejected.get(status, 0) + 1
+        # The path holds the secret: log the method and outcome, never the path.
+        log.warning("rejected %s webhook from %s: %d %s", request.method, source, status, message)
+        headers = {"Allow": "GET, HEAD, POST"} if status == 405 else {}
+        if status == 429:
+            headers["Retry-After"] = "60"
+        return web.Response(status=status, text=message + "\n", headers=headers)
+
+    async def _read_payload(self, request: web.Request) -> str:
+        s = self.settings
+        if request.content_length is not None and request.content_length > s.max_body_bytes:
+            raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)")
+        if request.content_type != "multipart/form-data":
+            raise _Reject(415, "expected multipart/form-data with a 'payload' field")
+        try:
+            reader = await request.multipart()
+        except Exception as exc:
+            raise _Reject(400, f"malformed multipart body: {exc}") from None
+        total = parts = 0
+        payload: bytes | None = None
+        try:
+            while True:
+                part = await reader.next()
+                if part is None:
+                    break
+                parts += 1
+                if parts > s.max_parts:
+                    raise _Reject(413, f"too many parts (limit {s.max_parts})")
+                if not isinstance(part, BodyPartReader):
+                    raise _Reject(400, "nested multipart bodies are not accepted")
+                keep = part.name == "payload" and payload is None
+                chunks: list[bytes] = []
+                size = 0
+                while chunk := await part.read_chunk(64 * 1024):
+                    size += len(chunk)
+                    total += len(chunk)
+                    if total > s.max_body_bytes:
+                        raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)")
+                    if keep:
+                        if size > s.max_payload_bytes:
+                            raise _Reject(413, f"payload too large (limit {s.max_payload_bytes} bytes)")
+                        chunks.append(chunk)
+                if keep:
+                    payload = b"".join(chunks)
+        except _Reject:
+            raise
+        except Exception as exc:  # aiohttp raises ValueError and friends on broken bodies
+            raise _Reject(400, f"malformed multipart body: {exc}") from None
+        if payload is None:
+            raise _Reject(400, "no 'payload' field in the form")
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Reject(400, "payload is not UTF-8 text") from None
