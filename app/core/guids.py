@@ -54,7 +54,7 @@ _LEGACY_AGENTS = {
 
 
 def _int_or_none(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def _clean_id(name: str, value: str) -> str | None:
@@ -62,7 +62,7 @@ def _clean_id(name: str, value: str) -> str | None:
     value = value.strip().lower()
     if name == "imdb":
         return value if re.fullmatch(r"tt\d{5,10}", value) else None
-    return str(int(value)) if value.isdigit() and 0 < len(value) < 12 else None
+    return str(int(value)) if value.isascii() and value.isdigit() and 0 < len(value) < 12 else None
 
 
 def parse_guid(value: object) -> ParsedGuid:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,9 @@ class PlexEvent:
         }
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def _str(value: Any, limit: int = 500) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -88,7 +92,7 @@ def _int(value: Any) -> int | None:
         return value if -(2**62) < value < 2**62 else None
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**62:
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 19:
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
     return None
 
@@ -110,9 +114,10 @@ def event_from_dict(data: Any) -> PlexEvent:
     """Build a :class:`PlexEvent` from decoded JSON; raises :class:`PayloadError`."""
     if not isinstance(data, dict):
         raise PayloadError(f"payload must be a JSON object, not {type(data).__name__}")
-    event = _str(data.get("event"), 64)
-    if not event:
-        raise PayloadError("payload has no 'event'")
+    event = data.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise PayloadError("payload has no 'event' (a text like 'media.scrobble')")
+    event = event.strip()[:64]
     account = _dict(data.get("Account"))
     server = _dict(data.get("Server"))
     meta = _dict(data.get("Metadata"))

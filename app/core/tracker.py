@@ -46,6 +46,7 @@ def _ref(show: Show) -> ShowRef:
 
 
 _ID_FIELDS = ("tmdb_id", "tvdb_id", "anidb_id")
+_NUMBER = re.compile(r"[0-9]{1,11}")
 
 
 def _clean_show(data: Any, where: str) -> dict[str, Any]:
@@ -58,14 +59,14 @@ def _clean_show(data: Any, where: str) -> dict[str, Any]:
     clean: dict[str, Any] = {"title": title.strip()[:500]}
     year = data.get("year")
     if year not in (None, ""):
-        if isinstance(year, bool) or not str(year).isdigit() or not 1900 <= int(year) <= 2100:
+        if not _NUMBER.fullmatch(str(year)) or isinstance(year, bool) or not 1900 <= int(year) <= 2100:
             raise TrackerError(f"{where}: year must be a year like 2008, not {year!r}")
         clean["year"] = int(year)
     for name in _ID_FIELDS:
         value = data.get(name)
         if value in (None, ""):
             continue
-        if isinstance(value, bool) or not str(value).isdigit() or len(str(value)) > 11:
+        if isinstance(value, bool) or not _NUMBER.fullmatch(str(value)):
             raise TrackerError(f"{where}: {name} must be a number, not {value!r}")
         clean[name] = int(value)
     imdb = data.get("imdb_id")

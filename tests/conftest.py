@@ -1,0 +1,39 @@
+"""Fixtures: a fresh data folder and a real running core per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from app.core.config import Paths, Settings
+from app.core.facade import Core
+from tests.helpers import BREAKING_BAD
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    p = Paths(tmp_path / "data")
+    p.ensure()
+    return p
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(port=0, rate_limit_per_minute=0)
+
+
+@pytest.fixture
+async def core(paths: Paths, settings: Settings) -> AsyncIterator[Core]:
+    """A started core on 127.0.0.1 (free port) with Breaking Bad in its tracker."""
+    c = Core(paths, settings)
+    await c.start()
+    assert c.tracker is not None
+    await c.run(c.tracker.add_show, **BREAKING_BAD)
+    yield c
+    await c.stop()
+

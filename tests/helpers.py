@@ -1,0 +1,85 @@
+"""Shared test helpers: sample payloads and real multipart requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+SAMPLES = Path(__file__).with_name("samples")
+# A real JPEG header is enough for Plex's "thumb" part: the server must skip it unread.
+THUMB = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 64 + b"\xff\xd9"
+
+BREAKING_BAD = {"title": "Breaking Bad", "year": 2008, "tmdb_id": 1396, "tvdb_id": 81189,
+                "imdb_id": "tt0903747"}
+
+
+def sample(name: str) -> dict[str, Any]:
+    """A sample payload as a dict (``name`` without ``.json``)."""
+    return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+def episode_payload(season: int, episode: int, title: str = "Breaking Bad",
+                    event: str = "media.scrobble", **meta: Any) -> dict[str, Any]:
+    """A legacy-TMDB scrobble of any episode of Breaking Bad (or another title)."""
+    data = sample("scrobble-legacy-themoviedb")
+    data["event"] = event
+    m = data["Metadata"]
+    m.update(parentIndex=season, index=episode, grandparentTitle=title,
+             ratingKey=str(100000 + season * 1000 + episode), title=f"Episode {episode}")
+    m.update(meta)
+    return data
+
+
+def form(payload: dict[str, Any] | str | bytes, thumb: bool = False) -> aiohttp.FormData:
+    """The multipart body Plex sends."""
+    fd = aiohttp.FormData()
+    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+    fd.add_field("payload", body, content_type="application/json")
+    if thumb:
+        fd.add_field("thumb", THUMB, filename="thumb.jpg", content_type="image/jpeg")
+    return fd
+
+
+async def post(url: str, payload: dict[str, Any] | str | bytes, thumb: bool = False,
+               session: aiohttp.ClientSession | None = None) -> tuple[int, str]:
+    """POST a webhook; returns ``(status, body text)``."""
+    own = session is None
+    session = session or aiohttp.ClientSession()
+    try:
+        async with session.post(url, data=form(payload, thumb),
+                                headers={"User-Agent": "PlexMediaServer/1.41.0"}) as resp:
+            return resp.status, await resp.text()
+    finally:
+        if own:
+            await session.close()
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll an async or plain predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+async def settled(core) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the core's inbox holds nothing pending."""
+    async def done() -> bool:
+        return await core.run(core.tracker.pending_count) == 0
+    await wait_for(done)
+
+
+def webhook_url(core) -> str:  # type: ignore[no-untyped-def]
+    url = core.local_webhook_url
+    assert url is not None
+    return url

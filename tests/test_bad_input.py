@@ -1,0 +1,118 @@
+"""Malformed requests: a clear 4xx each, nothing stored, and the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+
+from app.core.config import Settings
+from app.core.facade import Core
+from tests.helpers import THUMB, post, sample, settled, webhook_url
+
+GOOD = json.dumps(sample("scrobble-legacy-themoviedb"))
+BOUNDARY = "----plexboundary"
+
+
+def multipart(*parts: tuple[str, bytes], close: bool = True) -> bytes:
+    out = b""
+    for name, body in parts:
+        out += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + body + b"\r\n"
+    return out + (f"--{BOUNDARY}--\r\n".encode() if close else b"")
+
+
+MP = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+async def _chunks(total: int):  # a body with no Content-Length, sent chunked
+    yield multipart(("payload", GOOD.encode()), close=False)
+    head = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"thumb\"\r\n\r\n".encode()
+    yield head
+    sent = 0
+    while sent < total:
+        yield b"\0" * 65536
+        sent += 65536
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+BAD = {
+    "wrong secret": ("POST", "wrong", multipart(("payload", GOOD.encode())), MP, 403),
+    "wrong method": ("PUT", None, multipart(("payload", GOOD.encode())), MP, 405),
+    "delete": ("DELETE", None, b"", {}, 405),
+    "not multipart": ("POST", None, GOOD.encode(), {"Content-Type": "application/json"}, 415),
+    "urlencoded form": ("POST", None, b"payload=%7B%7D", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    "no payload part": ("POST", None, multipart(("thumb", THUMB)), MP, 400),
+    "empty form": ("POST", None, multipart(), MP, 400),
+    "payload not json": ("POST", None, multipart(("payload", b"{not json")), MP, 400),
+    "payload a list": ("POST", None, multipart(("payload", b"[1, 2]")), MP, 400),
+    "payload a string": ("POST", None, multipart(("payload", b"\"media.scrobble\"")), MP, 400),
+    "payload without event": ("POST", None, multipart(("payload", b"{\"user\": true}")), MP, 400),
+    "payload not utf-8": ("POST", None, multipart(("payload", b"{\"event\": \"\xff\xfe\"}")), MP, 400),
+    "payload too large": ("POST", None, multipart(("payload", b"{\"event\":\"x\",\"p\":\"" + b"a" * 600_000 + b"\"}")), MP, 413),
+    "too many parts": ("POST", None, multipart(*[("thumb", b"x")] * 9, ("payload", GOOD.encode())), MP, 413),
+    "declared too large": ("POST", None, multipart(("payload", GOOD.encode()), ("thumb", b"\0" * (5 * 1024 * 1024))), MP, 413),
+    "truncated body": ("POST", None, multipart(("payload", GOOD.encode()), close=False)[:-10], MP, 400),
+    "no boundary": ("POST", None, b"garbage", {"Content-Type": "multipart/form-data"}, 400),
+}
+
+
+async def _count(core: Core) -> int:
+    return len(await core.run(core.tracker.scrobbles, limit=1000))
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+async def test_malformed_request_gets_its_4xx_and_stores_nothing(core: Core, case: str) -> None:
+    method, secret, body, headers, want = BAD[case]
+    await post(webhook_url(core), sample("scrobble-legacy-thetvdb"))  # accepted earlier
+    await settled(core)
+    before = await core.run(core.tracker.scrobbles)
+    url = webhook_url(core)
+    if secret:
+        url = url.rsplit("/", 1)[0] + "/" + secret
+    async with aiohttp.ClientSession() as s:
+        async with s.request(method, url, data=body, headers=headers) as r:
+            text = await r.text()
+            assert r.status == want, text
+            assert "Traceback" not in text and len(text) < 300
+            if want == 405:
+                assert "POST" in r.headers["Allow"]
+    assert await core.run(core.tracker.scrobbles) == before  # nothing stored, nothing lost
+    # ...and the server keeps serving.
+    assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200
+    assert core.server is not None and core.server.stats.rejected[want] >= 1
+
+
+async def test_chunked_body_over_the_limit_is_cut_off(core: Core) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(webhook_url(core), data=_chunks(6 * 1024 * 1024), headers=MP) as r:
+            assert r.status == 413
+    assert await _count(core) == 0
+
+
+async def test_other_paths_are_not_served(core: Core) -> None:
+    base = webhook_url(core).split("/webhook/")[0]
+    async with aiohttp.ClientSession() as s:
+        for path in ("/", "/webhook", "/webhook/", "/admin", "/api/tunnels"):
+            async with s.post(base + path, data=b"x") as r:
+                assert r.status in (404, 405), path
+                assert r.status == 404 or path == "/webhook/"
+
+
+async def test_rate_limit_per_client(paths, settings: Settings) -> None:
+    settings.rate_limit_per_minute = 5
+    c = Core(paths, settings)
+    await c.start()
+    try:
+        statuses = []
+        async with aiohttp.ClientSession() as s:
+            for _ in range(7):
+                statuses.append((await post(webhook_url(c), sample("play-new-agent-episode"), session=s))[0])
+            async with s.post(webhook_url(c), data=b"") as r:
+                assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+        assert statuses == [200] * 5 + [429] * 2
+        await settled(c)
+        assert len(await c.run(c.tracker.scrobbles)) == 5
+    finally:
+        await c.stop()
