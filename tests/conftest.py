@@ -13,6 +13,10 @@ from app.core.facade import Core
 from tests.helpers import BREAKING_BAD
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never touch the real keyring of whoever runs the tests: the "fail" backend makes the
+# app fall back to its private file in the test's data folder.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+os.environ.pop("NGROK_AUTHTOKEN", None)
 
 
 @pytest.fixture

@@ -123,7 +123,8 @@ def save_settings(paths: Paths, settings: Settings) -> None:
     os.replace(tmp, paths.settings_file)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically to a file only the user can read."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -146,7 +147,7 @@ def rotate_webhook_secret(paths: Paths) -> str:
     """Replace the webhook secret; the old webhook URL stops working at once."""
     paths.ensure()
     secret = secrets.token_urlsafe(32)
-    _write_private(paths.secret_file, secret)
+    write_private(paths.secret_file, secret)
     return secret
 
 

@@ -17,7 +17,9 @@ from typing import Any, Callable, TypeVar
 
 from app.core import config
 from app.core.config import Paths, Settings
+from app.core.credentials import get_authtoken, set_authtoken
 from app.core.db import open_database
+from app.core.diagnostics import WARN, Check, run_checks
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.inbox import Inbox
 from app.core.pipeline import Outcome
@@ -38,6 +40,17 @@ class CoreStatus:
     port: int | None = None
     paused: bool = False
     conflicts_open: int = 0
+    tunnel: str = "off"  # off, installing, starting, online, reconnecting, error
+    public_url: str | None = None
+    tunnel_reason: str | None = None
+    tunnel_fix: str | None = None
+    tunnel_progress: float | None = None  # 0..1 while the ngrok agent downloads
+    url_changed: bool = False  # the public URL moved: Plex must be given the new one
+
+    @property
+    def attention(self) -> bool:
+        """Something wants the user: conflicts waiting, or the tunnel is not up."""
+        return self.conflicts_open > 0 or self.tunnel in ("error", "reconnecting")
 
 
 def open_tracker(paths: Paths, settings: Settings) -> Tracker:
@@ -93,6 +106,24 @@ class Core:
         """Labelled URLs to paste into Plex, best first."""
         url = self.local_webhook_url
         return [("This computer", url)] if url else []
+
+    def best_webhook_url(self) -> str | None:
+        """The one URL to paste into Plex."""
+        urls = self.webhook_urls()
+        return urls[0][1] if urls else None
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in logs, reports or screenshots."""
+        return [s for s in (self._secret, self.authtoken()) if s]
+
+    async def tunnel_checks(self) -> list[Check]:
+        """Diagnostics rows for the tunnel."""
+        return [Check("Tunnel", WARN, "not available in this version",
+                      "Plex must run on this computer to reach the webhook.")]
+
+    async def diagnostics(self) -> list[Check]:
+        """Run every connection check (see :mod:`app.core.diagnostics`)."""
+        return await run_checks(self)
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, port: int | None = None) -> None:
@@ -193,6 +224,30 @@ class Core:
         self._set_status(paused=paused)
         if not paused:
             self._wake.set()
+
+    async def apply_settings(self, settings: Settings) -> None:
+        """Save new settings and apply them; the server restarts if its address changed."""
+        problems = settings.validate()
+        if problems:
+            raise ValueError("; ".join(problems))
+        old = self.settings
+        config.save_settings(self.paths, settings)
+        self.settings = settings
+        if self.tracker is not None:
+            self.tracker.settings = settings
+        if self.server is not None:
+            self.server.settings = settings
+            self.server.limiter.per_minute = settings.rate_limit_per_minute
+            if (old.host, old.port) != (settings.host, settings.port) or old.database_url != settings.database_url:
+                await self.stop(final=False)
+                await self.start()
+
+    def set_authtoken(self, token: str | None) -> str:
+        """Save the ngrok authtoken (keyring where possible); returns where it went."""
+        return set_authtoken(self.paths, token)
+
+    def authtoken(self) -> str | None:
+        return get_authtoken(self.paths)
 
     async def resolve_conflict(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict and apply its waiting scrobbles (see Tracker.resolve_conflict)."""

@@ -18,6 +18,7 @@ from aiohttp import BodyPartReader, web
 
 from app.core.config import Settings
 from app.core.payload import PayloadError, parse_payload
+from app.core.pipeline import SELF_TEST_EVENT
 
 log = logging.getLogger("scrobbletray.webhooks")
 
@@ -150,13 +151,15 @@ class WebhookServer:
             return self._reject(request, source, 400, str(exc))
 
         event_id = await self._store(payload, source)
+        log.info("webhook %s stored as #%d (from %s)", event.event, event_id, source)
         stats = self.stats
         stats.accepted += 1
+        if event.event == SELF_TEST_EVENT:  # diagnostics' own request says nothing about Plex
+            return web.json_response({"ok": True, "id": event_id})
         stats.last_webhook_at = datetime.now(timezone.utc)
         stats.last_source = source
         stats.last_server = event.server_title
         stats.last_user_agent = request.headers.get("User-Agent", "")[:200]
-        log.info("webhook %s stored as #%d (from %s)", event.event, event_id, source)
         return web.json_response({"ok": True, "id": event_id})
 
     def _reject(self, request: web.Request, source: str, status: int, message: str) -> web.Response:

@@ -1,0 +1,39 @@
+"""Diagnostics against a running core: every check, and a report with no secrets."""
+
+from __future__ import annotations
+
+from app.core.diagnostics import FAIL, PASS, WARN, report
+from app.core.facade import Core
+from tests.helpers import post, sample, settled, webhook_url
+
+
+async def test_checks_on_a_fresh_core_then_after_a_webhook(core: Core) -> None:
+    checks = {c.name: c for c in await core.diagnostics()}
+    assert checks["Database"].status == PASS and "1 shows" in checks["Database"].detail
+    assert checks["Server listening"].status == PASS
+    assert checks["Local self-test"].status == PASS and "ms" in checks["Local self-test"].detail
+    assert checks["Open conflicts"].status == PASS
+
+    await post(webhook_url(core), sample("scrobble-unknown-show"))
+    await settled(core)
+    checks = {c.name: c for c in await core.diagnostics()}
+    assert checks["Last webhook"].status == PASS and "Living Room" in checks["Last webhook"].detail
+    assert checks["Open conflicts"].status == WARN and checks["Open conflicts"].fix
+    # The self-test events were recorded and ignored, never marked.
+    rows = await core.run(core.tracker.scrobbles, action="ignored")
+    assert rows and all(r["reason"] == "self-test event" for r in rows)
+
+
+async def test_report_is_markdown_with_the_secret_redacted(core: Core) -> None:
+    checks = await core.diagnostics()
+    text = report(core, checks)
+    assert text.startswith("# Scrobble Tray diagnostics")
+    assert "| Server listening | ✅ pass |" in text
+    assert core.secret not in text and "redacted" in text
+
+
+async def test_server_down_is_a_failure_with_a_fix(core: Core) -> None:
+    await core.server.stop()
+    core._set_status(server="error", server_error="port in use")
+    checks = {c.name: c for c in await core.diagnostics()}
+    assert checks["Server listening"].status == FAIL and checks["Server listening"].fix
