@@ -159,9 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.database_url = args.database_url
     try:
         if args.command is None:
-            print("The tray app is not built yet; use 'scrobbletray serve' to run headless.",
-                  file=sys.stderr)
-            return 2
+            from app.ui.app import run
+
+            return run(paths, settings, sys.argv)
         if args.command == "serve":
             from app.core.headless import serve
             from app.core.logs import setup_logging

@@ -124,10 +124,11 @@ class WebhookServer:
         """The client: ngrok's forwarded address on the tunnel port only, else the peer."""
         sock = request.transport.get_extra_info("sockname") if request.transport else None
         if sock and sock[1] in self._forwarded_ports:
+            # ngrok appends the address it saw; anything before it came from the client.
             forwarded = request.headers.get("X-Forwarded-For", "")
-            first = forwarded.split(",")[0].strip()
-            if first:
-                return first[:100]
+            last = forwarded.split(",")[-1].strip()
+            if last:
+                return last[:100]
         return request.remote or "unknown"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,150 @@
+"""Starting and stopping the tray app: one QApplication, one qasync event loop, one Core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+import qasync
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+
+from app.core.config import APP_NAME, APP_SLUG, Paths, Settings
+from app.core.facade import Core
+from app.core.logs import add_secret, setup_logging
+from app.ui import icons
+from app.ui.controller import UiController
+from app.ui.single_instance import SingleInstance, server_name
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle(QObject):
+    """Turns every way of quitting into one asyncio event, set at most once.
+
+    Quitting from the tray, closing the main window, ``QApplication.quit()`` (e.g. the
+    session ending) and SIGTERM all land here; the main coroutine then stops the core
+    while the loop still runs. ``aboutToQuit`` fires again on every later ``exec()``
+    (asyncio.Runner runs the loop once more to close it), hence the guard.
+    """
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__()
+        self.app = app
+        self.quitting = asyncio.Event()
+        self._about_to_quit_seen = False
+        app.installEventFilter(self)
+        app.aboutToQuit.connect(self._about_to_quit)
+
+    def request_quit(self) -> None:
+        if not self.quitting.is_set():
+            log.info("quitting")
+            self.quitting.set()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.app and event.type() == QEvent.Type.Quit and not self.quitting.is_set():
+            self.request_quit()
+            return True  # not yet: the core stops first, then the loop ends
+        return False
+
+    def _about_to_quit(self) -> None:
+        if self._about_to_quit_seen:
+            return
+        self._about_to_quit_seen = True
+        self.request_quit()
+
+    def close(self) -> None:
+        self.app.removeEventFilter(self)
+        try:
+            self.app.aboutToQuit.disconnect(self._about_to_quit)
+        except (RuntimeError, TypeError):
+            pass
+
+
+async def main(app: QApplication, paths: Paths, settings: Settings,
+               instance: SingleInstance | None = None, *,
+               tray_available: bool | None = None) -> int:
+    """Show the UI, start the core, run until asked to quit, stop the core."""
+    lifecycle = Lifecycle(app)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM,):
+        try:
+            loop.add_signal_handler(sig, lifecycle.request_quit)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass
+    core = Core(paths, settings)
+    ui = UiController(core, tray_available=tray_available)
+    ui.quitRequested.connect(lifecycle.request_quit)
+    if instance is not None:
+        instance.activated.connect(ui.show_status)
+    ui.show_initial()  # at once, saying "Starting…": the database may take a moment
+    try:
+        try:
+            await core.start()
+            add_secret(core.secret)
+        except Exception as exc:  # shown in the UI (red icon, status window); Settings can fix it
+            log.error("the core did not start: %s", exc)
+            ui.notify("Scrobble Tray could not start", str(exc), "error")
+        await lifecycle.quitting.wait()
+    finally:
+        ui.close()
+        await core.stop()
+        lifecycle.close()
+        for sig in (signal.SIGTERM,):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+    return 0
+
+
+def application(argv: list[str]) -> QApplication:
+    """The process's QApplication, made once."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        QApplication.setApplicationName(APP_NAME)
+        QApplication.setDesktopFileName(APP_SLUG)
+        app = QApplication(argv)
+    app.setQuitOnLastWindowClosed(False)  # the tray keeps the app alive; quitting is explicit
+    app.setWindowIcon(icons.icon("app"))
+    return app
+
+
+def run(paths: Paths, settings: Settings, argv: list[str], *,
+        tray_available: bool | None = None) -> int:
+    """Run the tray app until the user quits; returns the process exit code.
+
+    A second launch on the same data folder brings the first one's status window
+    forward and returns 0 at once.
+    """
+    app = application(argv)
+    instance = SingleInstance(server_name(paths.data_dir))
+    if instance.notify_running():
+        print(f"{APP_NAME} is already running; its window was brought forward.", file=sys.stderr)
+        return 0
+    instance.listen()
+    if not logging.getLogger().handlers:
+        setup_logging(paths.log_file, verbose="-v" in argv or "--verbose" in argv)
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            task: Any = None
+
+            async def root() -> int:
+                nonlocal task
+                task = asyncio.current_task()
+                return await main(app, paths, settings, instance, tray_available=tray_available)
+
+            try:
+                return runner.run(root())
+            except RuntimeError:
+                # Something ended Qt's loop behind our back (QCoreApplication.exit()):
+                # aboutToQuit has asked main() to stop the core; let it finish.
+                if task is None or task.done():
+                    raise
+                log.warning("the Qt event loop ended early; finishing the shut-down")
+                return runner.get_loop().run_until_complete(task)
+    finally:
+        instance.close()

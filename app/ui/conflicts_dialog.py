@@ -1,0 +1,327 @@
+"""Conflicts: Plex shows the matcher was not sure about, and the user's answer to each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSplitter,
+                               QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from app.core.facade import Core
+from app.ui import icons
+from app.ui.bridge import CoreBridge
+from app.ui.formatting import local_time, show_with_year, sxxeyy
+from app.ui.tasks import Coalescer, spawn
+from app.ui.widgets import Banner, Busy, heading, muted
+
+KIND_WORDS = {
+    "no_match": "No show in your tracker matches this Plex show.",
+    "ambiguous": "Several shows in your tracker match this Plex show equally well.",
+    "low_confidence": "The closest title match is not certain enough to apply on its own.",
+}
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _waiting_text(n: int) -> str:
+    return f"{n} episode{'s' if n != 1 else ''} waiting"
+
+
+class ConflictsDialog(QWidget):
+    """Open conflicts on the left; the chosen one's Plex data, candidates and answers on the right."""
+
+    #: A conflict was answered: (conflict id, how: mapped/created/ignored, outcomes applied).
+    resolved = Signal(int, str, list)
+    refreshed = Signal()
+
+    def __init__(self, core: Core, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.core = core
+        self.conflicts: list[dict[str, Any]] = []
+        self.current: dict[str, Any] | None = None
+        self.setWindowTitle("Conflicts — Scrobble Tray")
+        self.setWindowIcon(icons.icon("app"))
+
+        # -- left: the open conflicts ----------------------------------------------------
+        self.list = QListWidget()
+        self.list.setMinimumWidth(220)
+        self.list.setSpacing(2)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.currentItemChanged.connect(self._current_changed)
+
+        # -- right: one conflict ----------------------------------------------------------
+        self.title = heading("")
+        self.title.setWordWrap(True)
+        self.kind = muted()
+        self.guid_labels: dict[str, QLabel] = {}
+        ids_form = QFormLayout()
+        ids_form.setContentsMargins(0, 0, 0, 0)
+        ids_form.setVerticalSpacing(2)
+        for key, label in (("grandparent_guid", "Show GUID:"), ("guid", "Episode GUID:"),
+                           ("show_ids", "Show ids:")):
+            value = QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            self.guid_labels[key] = value
+            ids_form.addRow(label, value)
+        self.waiting = QListWidget()
+        self.waiting.setMaximumHeight(88)
+        self.waiting.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search all your tracker shows…")
+        self.search.setClearButtonEnabled(True)
+        self.candidates_label = QLabel()
+        self.candidates = QTreeWidget()
+        self.candidates.setRootIsDecorated(False)
+        self.candidates.setHeaderLabels(["Tracker show", "Year", "Score"])
+        self.candidates.setAlternatingRowColors(True)
+        self.candidates.setUniformRowHeights(True)
+        header = self.candidates.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(1, 60)
+        header.resizeSection(2, 70)
+        self.candidates.itemSelectionChanged.connect(self._update_buttons)
+        self.candidates.itemDoubleClicked.connect(lambda *_: self.map_selected())
+
+        self.map_button = QPushButton("Map to selected show")
+        self.map_button.setDefault(True)
+        self.map_button.setToolTip("Count this Plex show's episodes on the selected tracker show, "
+                                   "now and from now on")
+        self.create_button = QPushButton("Create new show")
+        self.create_button.setToolTip("Add this Plex show to your tracker with its title, year and ids")
+        self.ignore_button = QPushButton("Ignore this Plex show")
+        self.ignore_button.setToolTip("Never count this Plex show's episodes")
+        self.busy = Busy()
+        self.map_button.clicked.connect(self.map_selected)
+        self.create_button.clicked.connect(self.create_show)
+        self.ignore_button.clicked.connect(self.ignore_show)
+        actions = QHBoxLayout()
+        actions.addWidget(self.busy)
+        actions.addStretch(1)
+        actions.addWidget(self.ignore_button)
+        actions.addWidget(self.create_button)
+        actions.addWidget(self.map_button)
+
+        detail = QWidget()
+        right = QVBoxLayout(detail)
+        right.setContentsMargins(12, 0, 0, 0)
+        right.addWidget(self.title)
+        right.addWidget(self.kind)
+        right.addLayout(ids_form)
+        right.addSpacing(4)
+        right.addWidget(QLabel("<b>Waiting to be counted</b>"))
+        right.addWidget(self.waiting)
+        right.addSpacing(4)
+        right.addWidget(QLabel("<b>Which tracker show is it?</b>"))
+        right.addWidget(self.search)
+        right.addWidget(self.candidates_label)
+        right.addWidget(self.candidates, 1)
+        right.addLayout(actions)
+
+        self.empty = QLabel("No conflicts waiting.\nEvery Plex show so far is matched to a tracker show.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(detail)
+        self.stack.addWidget(self.empty)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.list)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([250, 650])
+        splitter.setChildrenCollapsible(False)
+
+        self.banner = Banner()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        self.resize(920, 580)
+
+        self._loader = Coalescer(self._load, 100, self, on_error=self._show_error)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._run_search)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.search.returnPressed.connect(self._run_search)
+        self._acting = False
+        bridge.conflictsChanged.connect(lambda *_: self._loader.trigger() if self.isVisible() else None)
+        self._show_conflict(None)
+
+    # -- loading ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._loader.now()
+
+    @property
+    def loading(self) -> bool:
+        return self._loader.busy
+
+    async def _load(self) -> None:
+        if self.core.tracker is None:
+            return
+        conflicts = await self.core.run(self.core.tracker.conflicts, "open")
+        keep = self.current["id"] if self.current else None
+        self.conflicts = conflicts
+        self.list.blockSignals(True)
+        self.list.clear()
+        chosen = None
+        for c in conflicts:
+            item = QListWidgetItem(icons.check_icon("warn"),
+                                   f"{show_with_year(c['plex_title'], c.get('plex_year'))}\n"
+                                   f"{_waiting_text(c.get('waiting') or 0)}")
+            item.setData(ID_ROLE, c["id"])
+            item.setToolTip(KIND_WORDS.get(c.get("type") or "", ""))
+            self.list.addItem(item)
+            if c["id"] == keep:
+                chosen = item
+        if chosen is None and self.list.count():
+            chosen = self.list.item(0)
+        self.list.setCurrentItem(chosen)
+        self.list.blockSignals(False)
+        if chosen is None:
+            self._show_conflict(None)
+        elif keep != chosen.data(ID_ROLE):
+            await self._select(chosen.data(ID_ROLE))
+        else:  # same conflict: keep the user's search and choice, refresh what waits
+            self.current = next(c for c in conflicts if c["id"] == keep)
+            await self._load_waiting(self.current)
+        self.refreshed.emit()
+
+    def _current_changed(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            spawn(self._select(item.data(ID_ROLE)), self._show_error, owner=self)
+
+    async def _select(self, conflict_id: int) -> None:
+        conflict = next((c for c in self.conflicts if c["id"] == conflict_id), None)
+        self._show_conflict(conflict)
+        if conflict is not None:
+            await self._load_waiting(conflict)
+
+    async def _load_waiting(self, conflict: dict[str, Any]) -> None:
+        if self.core.tracker is None:
+            return
+        events = await self.core.run(self.core.tracker.waiting_events, conflict["id"])
+        if self.current is not conflict:
+            return  # the user moved on
+        self.waiting.clear()
+        for e in events:
+            parts = [sxxeyy(e.get("season"), e.get("episode")), e.get("episode_title") or "",
+                     f"· {e.get('account_title') or 'unknown account'}, {local_time(e.get('received_at'))}"]
+            self.waiting.addItem(" ".join(p for p in parts if p))
+        if not events:
+            self.waiting.addItem("Nothing waiting (later plays will wait here)")
+
+    def _show_conflict(self, conflict: dict[str, Any] | None) -> None:
+        self.current = conflict
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        if conflict is None:
+            self.stack.setCurrentWidget(self.empty)
+            self.candidates.clear()
+            self._update_buttons()
+            return
+        self.stack.setCurrentWidget(self.stack.widget(0))
+        self.title.setText(show_with_year(conflict["plex_title"], conflict.get("plex_year")))
+        self.kind.setText(KIND_WORDS.get(conflict.get("type") or "", "It needs your decision."))
+        guids = conflict.get("guids") or {}
+        self.guid_labels["grandparent_guid"].setText(guids.get("grandparent_guid") or "–")
+        self.guid_labels["guid"].setText(guids.get("guid") or "–")
+        ids = guids.get("show_ids") or {}
+        self.guid_labels["show_ids"].setText(", ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
+                                             or "none (the Plex agent gave no external ids)")
+        self.waiting.clear()
+        self.create_button.setText(f"Create “{show_with_year(conflict['plex_title'], conflict.get('plex_year'))}”")
+        self._fill_candidates(conflict.get("candidates") or [], None)
+
+    def _fill_candidates(self, candidates: list[dict[str, Any]], query: str | None) -> None:
+        self.candidates.clear()
+        for c in candidates:
+            item = QTreeWidgetItem([c["title"], str(c.get("year") or ""), f"{float(c['score']):.0f} %"])
+            item.setData(0, ID_ROLE, c["show_id"])
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignCenter)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.candidates.addTopLevelItem(item)
+        if query:
+            self.candidates_label.setText(f"Tracker shows matching “{query}”:" if candidates
+                                          else f"No tracker show matches “{query}”.")
+        else:
+            self.candidates_label.setText("Closest tracker shows:" if candidates else
+                                          "No tracker show comes close: search above, or create it.")
+        if candidates:
+            self.candidates.setCurrentItem(self.candidates.topLevelItem(0))
+        self._update_buttons()
+
+    def _run_search(self) -> None:
+        self._search_timer.stop()
+        spawn(self._search(self.search.text().strip()), self._show_error, owner=self)
+
+    async def _search(self, query: str) -> None:
+        if self.current is None or self.core.tracker is None:
+            return
+        if not query:
+            self._fill_candidates(self.current.get("candidates") or [], None)
+            return
+        found = await self.core.run(self.core.tracker.search_shows, query, 20)
+        if self.search.text().strip() == query:  # still what the user wants
+            self._fill_candidates([c.to_dict() for c in found], query)
+
+    # -- answers --------------------------------------------------------------------------------
+    def selected_show_id(self) -> int | None:
+        item = self.candidates.currentItem()
+        return item.data(0, ID_ROLE) if item is not None and item.isSelected() else None
+
+    def _update_buttons(self) -> None:
+        has = self.current is not None and not self._acting
+        self.map_button.setEnabled(has and self.selected_show_id() is not None)
+        self.create_button.setEnabled(has)
+        self.ignore_button.setEnabled(has)
+
+    def map_selected(self) -> None:
+        show_id = self.selected_show_id()
+        if self.current is not None and show_id is not None:
+            title = self.candidates.currentItem().text(0)
+            spawn(self._resolve(self.current, "mapped", f"mapped to “{title}”", show_id=show_id),
+                  self._show_error, owner=self)
+
+    def create_show(self) -> None:
+        if self.current is not None:
+            spawn(self._resolve(self.current, "created", "added to your tracker", create=True),
+                  self._show_error, owner=self)
+
+    def ignore_show(self) -> None:
+        if self.current is not None:
+            spawn(self._resolve(self.current, "ignored", "will be ignored from now on", ignore=True),
+                  self._show_error, owner=self)
+
+    async def _resolve(self, conflict: dict[str, Any], how: str, words: str, **answer: Any) -> None:
+        self._acting = True
+        self._update_buttons()
+        self.busy.set_busy(True)
+        try:
+            outcomes = await self.core.resolve_conflict(conflict["id"], **answer)
+        finally:
+            self._acting = False
+            self.busy.set_busy(False)
+            self._update_buttons()
+        counted = sum(o.action.value in ("marked", "rewatch") for o in outcomes)
+        name = show_with_year(conflict["plex_title"], conflict.get("plex_year"))
+        tail = (f"; {counted} waiting episode{'s' if counted != 1 else ''} marked watched"
+                if counted else "")
+        self.banner.show_message(f"“{name}” {words}{tail}.", "success")
+        self.current = None
+        self.resolved.emit(conflict["id"], how, outcomes)
+        self._loader.now()
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.banner.show_message(str(exc) or type(exc).__name__, "error")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._loader.now()

@@ -1,0 +1,227 @@
+"""The UI's centre: owns the bridge, the tray icon and the windows, and wires them up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QSystemTrayIcon, QWidget
+
+from app.core.facade import Core
+from app.core.pipeline import Outcome
+from app.ui.autostart import Autostart, launch_command
+from app.ui.bridge import CoreBridge
+from app.ui.conflicts_dialog import ConflictsDialog
+from app.ui.diagnostics_window import DiagnosticsWindow
+from app.ui.formatting import show_with_year, sxxeyy
+from app.ui.scrobbles_window import ScrobblesWindow
+from app.ui.settings_window import SettingsWindow
+from app.ui.status_window import StatusWindow
+from app.ui.tasks import spawn
+from app.ui.tray import Tray
+
+log = logging.getLogger(__name__)
+
+
+class UiController(QObject):
+    """Creates windows on first use, routes tray and window requests, shows notifications.
+
+    ``tray_available`` and ``autostart`` are injectable so tests can choose either mode
+    and never touch the real ``~/.config/autostart``.
+    """
+
+    #: A notification was shown (title, message); also emitted without a tray.
+    notified = Signal(str, str)
+    #: The user asked to quit (tray menu, or closing the main window without a tray).
+    quitRequested = Signal()
+
+    def __init__(self, core: Core, *, tray_available: bool | None = None,
+                 autostart: Autostart | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.bridge = CoreBridge(core, self)
+        self.autostart = autostart or Autostart(command=launch_command(core.paths))
+        if tray_available is None:
+            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray: Tray | None = None
+        self._windows: dict[str, QWidget] = {}
+        self.status_window = StatusWindow(core, self.bridge)
+        self._wire_status(self.status_window)
+        if tray_available:
+            self.tray = Tray(core, self.bridge, self.autostart, self)
+            self._wire_tray(self.tray)
+        else:
+            # No tray to live in: the status window is the main window; closing it quits.
+            self.status_window.quit_on_close = True
+        self.bridge.conflictsChanged.connect(self._conflicts_changed)
+        self.bridge.scrobbleRecorded.connect(self._scrobble_recorded)
+        self._pending_marks: list[Outcome] = []
+
+    # -- start / stop ------------------------------------------------------------------------------
+    def show_initial(self) -> None:
+        """The tray icon, or (without a tray) the status window."""
+        if self.tray is not None:
+            self.tray.show()
+        else:
+            self.show_status()
+
+    def close(self) -> None:
+        """Hide everything and stop listening to the core."""
+        self.bridge.close()
+        self.status_window.quit_on_close = False
+        for window in [self.status_window, *self._windows.values()]:
+            window.close()
+            window.deleteLater()
+        self._windows.clear()
+        if self.tray is not None:
+            self.tray.close()
+
+    # -- windows -------------------------------------------------------------------------------------
+    def _window(self, name: str, make: Callable[[], QWidget]) -> QWidget:
+        window = self._windows.get(name)
+        if window is None:
+            window = self._windows[name] = make()
+        return window
+
+    @staticmethod
+    def _present(window: QWidget) -> QWidget:
+        window.show()
+        window.setWindowState(window.windowState() & ~window.windowState().WindowMinimized)
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def show_status(self) -> StatusWindow:
+        self._present(self.status_window)
+        return self.status_window
+
+    def show_scrobbles(self) -> ScrobblesWindow:
+        def make() -> ScrobblesWindow:
+            w = ScrobblesWindow(self.core, self.bridge)
+            w.openConflicts.connect(self.show_conflicts)
+            return w
+        window = self._window("scrobbles", make)
+        assert isinstance(window, ScrobblesWindow)
+        self._present(window)
+        return window
+
+    def show_conflicts(self) -> ConflictsDialog:
+        def make() -> ConflictsDialog:
+            return ConflictsDialog(self.core, self.bridge)
+        window = self._window("conflicts", make)
+        assert isinstance(window, ConflictsDialog)
+        self._present(window)
+        return window
+
+    def show_diagnostics(self) -> DiagnosticsWindow:
+        window = self._window("diagnostics", lambda: DiagnosticsWindow(self.core))
+        assert isinstance(window, DiagnosticsWindow)
+        was_open = window.isVisible()
+        self._present(window)
+        if was_open:
+            window.run_checks()
+        return window
+
+    def show_settings(self) -> SettingsWindow:
+        window = self._window("settings", lambda: SettingsWindow(self.core))
+        assert isinstance(window, SettingsWindow)
+        self._present(window)
+        return window
+
+    def window(self, name: str) -> QWidget | None:
+        """A window made earlier (``scrobbles``, ``conflicts``, ``diagnostics``, ``settings``)."""
+        return self._windows.get(name)
+
+    # -- actions --------------------------------------------------------------------------------------
+    def copy_webhook_url(self) -> None:
+        url = self.core.best_webhook_url()
+        if not url:
+            self.notify("No webhook URL yet", "The server is not listening; see Diagnostics.", "warn")
+            return
+        QGuiApplication.clipboard().setText(url)
+        self.notify("Webhook URL copied",
+                    "Paste it in Plex Web: Settings → Webhooks → Add Webhook.")
+
+    def set_paused(self, paused: bool) -> None:
+        self.core.set_paused(paused)
+
+    def set_autostart(self, enabled: bool) -> None:
+        try:
+            self.autostart.set_enabled(enabled)
+        except OSError as exc:
+            log.warning("start at login: %s", exc)
+            self.notify("Start at login failed", str(exc), "error")
+
+    def request_quit(self) -> None:
+        self.quitRequested.emit()
+
+    def notify(self, title: str, message: str, kind: str = "info") -> None:
+        """A tray notification (nothing to show it on without a tray, but still signalled)."""
+        if self.tray is not None:
+            self.tray.notify(title, message, kind)
+        self.notified.emit(title, message)
+
+    # -- wiring ----------------------------------------------------------------------------------------
+    def _wire_status(self, w: StatusWindow) -> None:
+        w.openScrobbles.connect(self.show_scrobbles)
+        w.openConflicts.connect(self.show_conflicts)
+        w.openDiagnostics.connect(self.show_diagnostics)
+        w.openSettings.connect(self.show_settings)
+        w.pauseToggled.connect(self.set_paused)
+        w.quitRequested.connect(self.request_quit)
+
+    def _wire_tray(self, t: Tray) -> None:
+        t.openStatus.connect(self.show_status)
+        t.openScrobbles.connect(self.show_scrobbles)
+        t.openConflicts.connect(self.show_conflicts)
+        t.openDiagnostics.connect(self.show_diagnostics)
+        t.openSettings.connect(self.show_settings)
+        t.copyUrl.connect(self.copy_webhook_url)
+        t.pauseToggled.connect(self.set_paused)
+        t.autostartToggled.connect(self.set_autostart)
+        t.quitRequested.connect(self.request_quit)
+        t.icon.messageClicked.connect(self._message_clicked)
+
+    # -- notifications -----------------------------------------------------------------------------------
+    def _message_clicked(self) -> None:
+        if self.core.status.conflicts_open:
+            self.show_conflicts()
+        else:
+            self.show_scrobbles()
+
+    def _conflicts_changed(self, open_count: int, opened_id: Any, plex_title: Any) -> None:
+        if opened_id is not None:
+            spawn(self._announce_conflict(opened_id, plex_title, open_count), owner=self)
+
+    async def _announce_conflict(self, conflict_id: int, plex_title: str | None, open_count: int) -> None:
+        if plex_title is None and self.core.tracker is not None:
+            # ConflictsChanged carries no title yet: look it up.
+            conflicts = await self.core.run(self.core.tracker.conflicts, "open")
+            match = next((c for c in conflicts if c["id"] == conflict_id), None)
+            if match is not None:
+                plex_title = show_with_year(match["plex_title"], match.get("plex_year"))
+        what = f"“{plex_title}”" if plex_title else "A Plex show"
+        self.notify("New conflict", f"{what} needs you to pick the matching tracker show "
+                                    f"({open_count} waiting). Click to resolve.", "warn")
+
+    def _scrobble_recorded(self, outcome: Outcome) -> None:
+        if not self.core.settings.notify_each_scrobble or outcome.action.value not in ("marked", "rewatch"):
+            return
+        self._pending_marks.append(outcome)
+        if len(self._pending_marks) == 1:  # one lookup per burst
+            spawn(self._announce_marks(), owner=self)
+
+    async def _announce_marks(self) -> None:
+        assert self.core.tracker is not None
+        rows = await self.core.run(self.core.tracker.scrobbles, 50)
+        marks, self._pending_marks = self._pending_marks, []
+        by_id = {r["id"]: r for r in rows}
+        if len(marks) == 1 and (row := by_id.get(marks[0].event_id)) is not None:
+            name = row.get("show_title") or row.get("plex_title") or "An episode"
+            ep = sxxeyy(row.get("season"), row.get("episode"))
+            title = f" “{row['episode_title']}”" if row.get("episode_title") else ""
+            self.notify("Marked watched", f"{name} {ep}{title}".strip())
+        else:
+            self.notify("Marked watched", f"{len(marks)} episodes marked watched.")

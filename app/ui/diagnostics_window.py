@@ -1,0 +1,127 @@
+"""Diagnostics: every connection check with its result, detail and fix; a copyable report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from app.core import diagnostics
+from app.core.diagnostics import Check
+from app.core.facade import Core
+from app.ui import icons
+from app.ui.formatting import redact
+from app.ui.tasks import spawn
+from app.ui.widgets import Banner, Busy, muted
+
+RESULT_WORDS = {"pass": "Pass", "warn": "Warning", "fail": "Failed"}
+
+
+class DiagnosticsWindow(QWidget):
+    """Runs :meth:`Core.diagnostics` when shown and on Run again."""
+
+    finished = Signal()
+
+    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.core = core
+        self.checks: list[Check] = []
+        self.running = False
+        self.setWindowTitle("Diagnostics — Scrobble Tray")
+        self.setWindowIcon(icons.icon("app"))
+
+        self.summary = muted("Checking…")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Check", "Result", "Detail", "How to fix"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
+        self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.resizeSection(0, 170)
+        header.resizeSection(1, 90)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+
+        self.banner = Banner()
+        self.busy = Busy()
+        self.run_button = QPushButton("Run again")
+        self.copy_button = QPushButton(icons.icon("copy"), "Copy report")
+        self.copy_button.setToolTip("Copy a Markdown report for a bug report or a forum post "
+                                    "(secrets are redacted)")
+        self.copy_button.setEnabled(False)
+        self.run_button.clicked.connect(self.run_checks)
+        self.copy_button.clicked.connect(self.copy_report)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.busy)
+        buttons.addWidget(self.summary, 1)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.run_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(buttons)
+        self.resize(900, 420)
+
+    def run_checks(self) -> None:
+        """Start a run (ignored while one is running)."""
+        if self.running:
+            return
+        self.running = True  # at once, so a double click cannot start two runs
+        self.run_button.setEnabled(False)
+        self.busy.set_busy(True)
+        self.summary.setText("Checking…")
+        spawn(self._run(), self._failed, owner=self)
+
+    async def _run(self) -> None:
+        try:
+            self.checks = await self.core.diagnostics()
+        finally:
+            self.running = False
+            self.run_button.setEnabled(True)
+            self.busy.set_busy(False)
+        self._show(self.checks)
+        self.finished.emit()
+
+    def _show(self, checks: list[Check]) -> None:
+        secrets = self.core.secrets()
+        self.tree.clear()
+        for c in checks:
+            item = QTreeWidgetItem([c.name, RESULT_WORDS.get(c.status, c.status),
+                                    redact(c.detail, secrets), redact(c.fix, secrets)])
+            item.setIcon(0, icons.check_icon(c.status))
+            for col in (2, 3):
+                item.setToolTip(col, item.text(col))
+            self.tree.addTopLevelItem(item)
+        fails = sum(c.status == "fail" for c in checks)
+        warns = sum(c.status == "warn" for c in checks)
+        verdict = ("All checks passed" if not fails and not warns else
+                   ", ".join(p for p in (f"{fails} failed" if fails else "",
+                                         f"{warns} warning{'s' if warns != 1 else ''}" if warns else "") if p))
+        self.summary.setText(f"{verdict} · checked at {datetime.now().strftime('%H:%M:%S')}")
+        self.copy_button.setEnabled(bool(checks))
+        self.banner.clear()
+
+    def copy_report(self) -> None:
+        """Put the Markdown report (secrets redacted) on the clipboard."""
+        if not self.checks:
+            return
+        QGuiApplication.clipboard().setText(diagnostics.report(self.core, self.checks))
+        self.banner.show_message("Report copied as Markdown; secrets are redacted.", "success")
+
+    def _failed(self, exc: BaseException) -> None:
+        self.summary.setText("The checks could not run")
+        self.banner.show_message(f"{type(exc).__name__}: {exc}", "error")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.checks:
+            self.run_checks()

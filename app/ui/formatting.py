@@ -1,0 +1,106 @@
+"""Turning tracker rows and times into the words the windows show (pure, no Qt)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+MASK = "••••••"
+
+OUTCOME_WORDS = {
+    "marked": "Marked",
+    "rewatch": "Rewatch",
+    "duplicate": "Duplicate",
+    "ignored": "Ignored",
+    "conflict": "Conflict",
+    "failed": "Failed",
+    "undone": "Undone",
+    None: "Pending…",
+}
+
+
+def redact(text: str | None, secrets: Iterable[str]) -> str:
+    """``text`` with every secret masked, e.g. ``…/webhook/••••••``."""
+    out = text or ""
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, MASK)
+    return out
+
+
+def sxxeyy(season: int | None, episode: int | None) -> str:
+    if season is None and episode is None:
+        return ""
+    s = f"S{season:02d}" if season is not None else "S??"
+    e = f"E{episode:02d}" if episode is not None else "E??"
+    return s + e
+
+
+def parse_utc(value: str | datetime | None) -> datetime | None:
+    """A tracker timestamp (naive UTC, ISO text or datetime) as an aware datetime."""
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def local_time(value: str | datetime | None, now: datetime | None = None) -> str:
+    """Local time: ``14:05`` today, else ``12 Mar 14:05`` (``2023-03-12 14:05`` other years)."""
+    when = parse_utc(value)
+    if when is None:
+        return ""
+    local = when.astimezone()
+    now_local = (now or datetime.now(timezone.utc)).astimezone()
+    if local.date() == now_local.date():
+        return local.strftime("%H:%M:%S")
+    if local.year == now_local.year:
+        return local.strftime("%d %b %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def ago(value: str | datetime | None, now: datetime | None = None) -> str:
+    """``just now``, ``5 min ago``, ``3 h ago``, ``2 days ago``; ``never`` for None."""
+    when = parse_utc(value)
+    if when is None:
+        return "never"
+    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - when).total_seconds())
+    if seconds < 45:
+        return "just now"
+    if seconds < 5400:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 172800:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} days ago"
+
+
+def outcome_text(row: dict[str, Any]) -> str:
+    """``Marked``, ``Ignored: movies are not tracked``, ``Failed: …``."""
+    action = row.get("action")
+    word = OUTCOME_WORDS.get(action, str(action).capitalize())
+    reason = row.get("reason")
+    if action in ("ignored", "failed", "duplicate", "conflict", "rewatch") and reason:
+        return f"{word}: {reason}"
+    return word
+
+
+def confidence_text(row: dict[str, Any]) -> str:
+    """How the show was matched: ``100 % · ids``; empty when nothing matched."""
+    conf, method = row.get("confidence"), row.get("match_method")
+    if conf is None and not method:
+        return ""
+    pct = f"{conf:.0%}" if conf is not None else "?"
+    return f"{pct} · {METHOD_WORDS.get(method, method)}" if method else pct
+
+
+METHOD_WORDS = {
+    "ids": "ids",
+    "exact_title": "exact title",
+    "title": "similar title",
+    "mapping": "remembered",
+    "user": "your choice",
+    "created": "created",
+}
+
+
+def show_with_year(title: str | None, year: int | None) -> str:
+    return f"{title or '?'} ({year})" if year else (title or "?")

@@ -1,0 +1,246 @@
+"""Recent scrobbles: a live table of every webhook and what became of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from app.core.facade import Core
+from app.ui import icons
+from app.ui.bridge import CoreBridge
+from app.ui.formatting import outcome_text, sxxeyy
+from app.ui.scrobbles_model import ScrobblesModel
+from app.ui.tasks import Coalescer, spawn
+from app.ui.widgets import Banner, Busy, muted
+
+LIMIT = 500
+FILTERS = [("All outcomes", None), ("Marked", "marked"), ("Rewatch", "rewatch"),
+           ("Duplicate", "duplicate"), ("Ignored", "ignored"), ("Conflict", "conflict"),
+           ("Failed", "failed"), ("Undone", "undone")]
+RERUNNABLE = ("failed", "ignored")
+UNDOABLE = ("marked", "rewatch")
+
+
+class ScrobblesWindow(QWidget):
+    """The tracker's log, newest first; filter, search, re-run a failed row, undo a mark."""
+
+    openConflicts = Signal()
+    #: A refresh finished (tests and the benchmark wait on it).
+    refreshed = Signal()
+
+    def __init__(self, core: Core, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.core = core
+        self.bridge = bridge
+        self.setWindowTitle("Recent scrobbles — Scrobble Tray")
+        self.setWindowIcon(icons.icon("app"))
+
+        self.filter = QComboBox()
+        for label, action in FILTERS:
+            self.filter.addItem(label, action)
+        self.filter.setToolTip("Show only one kind of outcome")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search show, episode or account")
+        self.search.setClearButtonEnabled(True)
+        self.busy = Busy()
+        self.rerun_button = QPushButton("Re-run")
+        self.rerun_button.setToolTip("Process the selected failed or ignored webhook again")
+        self.undo_button = QPushButton("Undo mark")
+        self.undo_button.setToolTip("Take back the watch the selected webhook counted")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.filter)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.busy)
+        top.addWidget(self.rerun_button)
+        top.addWidget(self.undo_button)
+
+        self.model = ScrobblesModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        header = self.table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        for col, width in enumerate((78, 100, 150, 68, 150, 300, 140, 120)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+
+        self.banner = Banner()
+        self.banner.action.clicked.connect(self.openConflicts)
+        self.footer = muted(wrap=False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 10)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.footer)
+        self.resize(1100, 520)
+
+        self.context_menu: QMenu | None = None
+        self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
+        self._stale = True
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._loader.now)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.search.returnPressed.connect(self._loader.now)
+        self.filter.currentIndexChanged.connect(self._loader.now)
+        self.rerun_button.clicked.connect(self.rerun_selected)
+        self.undo_button.clicked.connect(self.undo_selected)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.table.doubleClicked.connect(self._double_clicked)
+        bridge.dataChanged.connect(self._data_changed)
+        self._update_buttons()
+
+    # -- loading ------------------------------------------------------------------------------
+    def _data_changed(self) -> None:
+        if self.isVisible():
+            self._loader.trigger()
+        else:
+            self._stale = True  # a hidden window does not query; it catches up when shown
+
+    def refresh(self) -> None:
+        """Re-query now (also done live as webhooks arrive while the window is visible)."""
+        self._loader.now()
+
+    @property
+    def loading(self) -> bool:
+        return self._loader.busy
+
+    async def _load(self) -> None:
+        if self.core.tracker is None:
+            return
+        action, search = self.filter.currentData(), self.search.text().strip() or None
+        self.busy.set_busy(True)
+        try:
+            rows = await self.core.run(self.core.tracker.scrobbles, LIMIT, action, search)
+        finally:
+            self.busy.set_busy(False)
+        if (action, search) != (self.filter.currentData(), self.search.text().strip() or None):
+            self._loader.trigger()  # the filter moved on while we queried: query again
+            return
+        self._stale = False
+        self.model.set_rows(rows)
+        n = len(rows)
+        what = "webhook" if n == 1 else "webhooks"
+        self.footer.setText(f"{n} {what} shown" + (f" (the latest {LIMIT})" if n >= LIMIT else "")
+                            + ("" if action is None and not search else ", filtered"))
+        self._update_buttons()
+        self.refreshed.emit()
+
+    # -- selection and actions ----------------------------------------------------------------
+    def selected_row(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row(rows[0].row()) if rows else None
+
+    def select_event(self, event_id: int) -> bool:
+        """Select the row of ``event_id``; False if it is not shown."""
+        for i, row in enumerate(self.model.rows()):
+            if row["id"] == event_id:
+                self.table.selectionModel().select(
+                    self.model.index(i, 0),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows)
+                self.table.scrollTo(self.model.index(i, 0))
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        row = self.selected_row()
+        action = row.get("action") if row else None
+        self.rerun_button.setEnabled(action in RERUNNABLE)
+        self.undo_button.setEnabled(action in UNDOABLE)
+
+    def rerun_selected(self) -> None:
+        row = self.selected_row()
+        if row and row.get("action") in RERUNNABLE:
+            spawn(self._rerun(row), self._show_error, owner=self)
+
+    def undo_selected(self) -> None:
+        row = self.selected_row()
+        if row and row.get("action") in UNDOABLE:
+            spawn(self._undo(row), self._show_error, owner=self)
+
+    def _describe(self, row: dict[str, Any]) -> str:
+        return " ".join(filter(None, [row.get("plex_title"), sxxeyy(row.get("season"), row.get("episode"))])) \
+            or f"event #{row['id']}"
+
+    async def _rerun(self, row: dict[str, Any]) -> None:
+        assert self.core.tracker is not None
+        self._set_acting(True)
+        try:
+            outcome = await self.core.run(self.core.tracker.rerun, row["id"])
+        finally:
+            self._set_acting(False)
+        text = outcome_text({"action": outcome.action.value, "reason": outcome.reason})
+        kind = {"marked": "success", "rewatch": "success", "failed": "error"}.get(outcome.action.value, "info")
+        self.banner.show_message(f"Re-ran {self._describe(row)}: {text}", kind,
+                                 "Open conflicts" if outcome.action.value == "conflict" else None)
+        self._loader.now()
+
+    async def _undo(self, row: dict[str, Any]) -> None:
+        assert self.core.tracker is not None
+        self._set_acting(True)
+        try:
+            await self.core.run(self.core.tracker.undo, row["id"])
+        finally:
+            self._set_acting(False)
+        self.banner.show_message(f"Undone: {self._describe(row)} no longer counts as watched.", "success")
+        self.bridge.dataChanged.emit()  # the core publishes no event for an undo
+        self._loader.now()
+
+    def _set_acting(self, acting: bool) -> None:
+        self.busy.set_busy(acting)
+        if acting:
+            self.rerun_button.setEnabled(False)
+            self.undo_button.setEnabled(False)
+        else:
+            self._update_buttons()
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.banner.show_message(str(exc) or type(exc).__name__, "error")
+
+    def _double_clicked(self) -> None:
+        row = self.selected_row()
+        if row and row.get("action") == "conflict":
+            self.openConflicts.emit()
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        row = self.model.row(index.row())
+        menu = QMenu(self)
+        rerun = menu.addAction("Re-run", self.rerun_selected)
+        rerun.setEnabled(row.get("action") in RERUNNABLE)
+        undo = menu.addAction("Undo mark", self.undo_selected)
+        undo.setEnabled(row.get("action") in UNDOABLE)
+        if row.get("action") == "conflict":
+            menu.addAction("Open conflicts…", self.openConflicts.emit)
+        menu.addSeparator()
+        menu.addAction("Copy outcome", lambda: QGuiApplication.clipboard().setText(outcome_text(row)))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        self.context_menu = menu  # kept for tests; replaced on the next right-click
+
+    # -- window ---------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._stale:
+            self._loader.now()

@@ -1,0 +1,333 @@
+"""Settings: validated as typed, applied through ``Core.apply_settings`` without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from app.core.config import Settings
+from app.core.facade import Core
+from app.ui import icons
+from app.ui.tasks import spawn
+from app.ui.widgets import Banner, Busy, muted
+
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{20,200}")
+_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_port(text: str) -> str | None:
+    """The problem with a typed port, or None."""
+    text = text.strip()
+    if not text:
+        return "Enter a port number."
+    if not text.isdigit():
+        return "The port must be a whole number."
+    if not 0 <= int(text) <= 65535:
+        return "The port must be between 1 and 65535 (0 picks a free one at each start)."
+    return None
+
+
+def check_token(text: str) -> str | None:
+    text = text.strip()
+    if text and not _TOKEN.fullmatch(text):
+        return "That does not look like an ngrok authtoken (letters, digits and _ only, no spaces)."
+    return None
+
+
+def clean_domain(text: str) -> str:
+    return text.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def check_domain(text: str) -> str | None:
+    domain = clean_domain(text)
+    if domain and not _DOMAIN.fullmatch(domain):
+        return "Enter a domain name like my-name.ngrok-free.app."
+    return None
+
+
+def check_database_url(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(text)
+    except (ArgumentError, ValueError):
+        return "Not a database URL; e.g. postgresql+psycopg://user@host/tracker"
+    return None
+
+
+class _Field:
+    """An input with an inline error label below it."""
+
+    def __init__(self, widget: QWidget, check: Callable[[], str | None]) -> None:
+        self.widget = widget
+        self.check = check
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c92a2a;")
+        self.error.hide()
+
+    def validate(self) -> bool:
+        problem = self.check()
+        self.error.setText(problem or "")
+        self.error.setVisible(bool(problem))
+        return problem is None
+
+
+class SettingsWindow(QWidget):
+    """Port, tunnel, ngrok authtoken and domain, accounts, stop threshold, database URL."""
+
+    saved = Signal(object)  # the new Settings
+
+    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.core = core
+        self.saving = False
+        self._has_token = False
+        self.setWindowTitle("Settings — Scrobble Tray")
+        self.setWindowIcon(icons.icon("app"))
+
+        self.port = QLineEdit()
+        self.port.setMaxLength(6)
+        self.port.setMaximumWidth(110)
+        self.tunnel = QCheckBox("Open an ngrok tunnel, so a Plex server anywhere can reach this computer")
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("Paste your ngrok authtoken")
+        self.reveal = self.token.addAction(icons.icon("eye"), QLineEdit.ActionPosition.TrailingPosition)
+        self.reveal.setCheckable(True)
+        self.reveal.setToolTip("Show the token")
+        self.reveal.toggled.connect(self._toggle_reveal)
+        self.forget_token = QPushButton("Forget saved token")
+        self.forget_token.setCheckable(True)
+        self.forget_token.setToolTip("Remove the saved authtoken when you save")
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token, 1)
+        token_row.addWidget(self.forget_token)
+        self.token_where = muted("Free at dashboard.ngrok.com → Your Authtoken. Kept in the system "
+                                 "keyring, never in the settings file.")
+        self.domain = QLineEdit()
+        self.domain.setPlaceholderText("Optional, e.g. my-name.ngrok-free.app (keeps the URL fixed)")
+        self.accounts = QLineEdit()
+        self.accounts.setPlaceholderText("e.g. alice, 12345678")
+        self.stop_threshold = QSpinBox()
+        self.stop_threshold.setRange(50, 100)
+        self.stop_threshold.setSuffix(" %")
+        self.stop_threshold.setMaximumWidth(110)
+        self.database_url = QLineEdit()
+        self.database_url.setPlaceholderText("Default: a SQLite file in the data folder")
+        self.notify = QCheckBox("Show a notification for every episode marked watched")
+
+        self.fields = {
+            "port": _Field(self.port, lambda: check_port(self.port.text())),
+            "token": _Field(self.token, self._check_token),
+            "domain": _Field(self.domain, lambda: check_domain(self.domain.text())),
+            "database_url": _Field(self.database_url, lambda: check_database_url(self.database_url.text())),
+        }
+
+        server_box = QGroupBox("Webhook server")
+        form = QFormLayout(server_box)
+        form.addRow("Port:", self._with_error(self.port, "port",
+                                              "Changing it changes the webhook URL: paste the new one into Plex."))
+        tunnel_box = QGroupBox("Tunnel")
+        tform = QFormLayout(tunnel_box)
+        tform.addRow(self.tunnel)
+        token_cell = QVBoxLayout()
+        token_cell.setSpacing(2)
+        token_cell.addLayout(token_row)
+        token_cell.addWidget(self.fields["token"].error)
+        token_cell.addWidget(self.token_where)
+        tform.addRow("ngrok authtoken:", token_cell)
+        tform.addRow("Static domain:", self._with_error(self.domain, "domain"))
+        scrobble_box = QGroupBox("Scrobbling")
+        sform = QFormLayout(scrobble_box)
+        accounts_cell = QVBoxLayout()
+        accounts_cell.setSpacing(2)
+        accounts_cell.addWidget(self.accounts)
+        accounts_cell.addWidget(muted("Plex account names or ids whose plays count, besides the "
+                                      "server owner's. Separate them with commas."))
+        sform.addRow("Accepted accounts:", accounts_cell)
+        threshold_cell = QHBoxLayout()
+        threshold_cell.addWidget(self.stop_threshold)
+        threshold_cell.addWidget(muted("A stop past this point counts as watched", wrap=False), 1)
+        sform.addRow("Stop threshold:", threshold_cell)
+        sform.addRow("Database URL:", self._with_error(self.database_url, "database_url"))
+        sform.addRow(self.notify)
+
+        self.banner = Banner()
+        self.busy = Busy()
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.close_button = QPushButton("Close")
+        self.save_button.clicked.connect(self.save)
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.busy)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.save_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 14)
+        layout.addWidget(self.banner)
+        layout.addWidget(server_box)
+        layout.addWidget(tunnel_box)
+        layout.addWidget(scrobble_box)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        self.resize(640, 600)
+
+        for edit in (self.port, self.token, self.domain, self.accounts, self.database_url):
+            edit.textChanged.connect(self.validate)
+        self.tunnel.toggled.connect(self.validate)
+        self.forget_token.toggled.connect(self.validate)
+        self.stop_threshold.valueChanged.connect(self.validate)
+        self.notify.toggled.connect(self.validate)
+        self.load()
+
+    def _with_error(self, widget: QWidget, key: str, hint: str | None = None) -> QVBoxLayout:
+        cell = QVBoxLayout()
+        cell.setSpacing(2)
+        cell.addWidget(widget)
+        cell.addWidget(self.fields[key].error)
+        if hint:
+            cell.addWidget(muted(hint))
+        return cell
+
+    # -- form <-> settings -----------------------------------------------------------------------
+    def load(self) -> None:
+        """Fill the form from the core's current settings."""
+        s = self.core.settings
+        self.port.setText(str(s.port))
+        self.tunnel.setChecked(s.tunnel_enabled if s.tunnel_enabled is not None else self._has_token)
+        self.token.clear()
+        self.forget_token.setChecked(False)
+        self._show_token_state()
+        self.domain.setText(s.ngrok_domain or "")
+        self.accounts.setText(", ".join(str(a) for a in s.accepted_accounts))
+        self.stop_threshold.setValue(round(float(s.stop_threshold) * 100))
+        self.database_url.setText(s.database_url or "")
+        self.notify.setChecked(bool(s.notify_each_scrobble))
+        self.validate()
+        spawn(self._load_token_state(), owner=self)
+
+    async def _load_token_state(self) -> None:
+        # The keyring may block on a D-Bus call: ask it off the UI thread.
+        has = bool(await asyncio.get_running_loop().run_in_executor(None, self.core.authtoken))
+        if has == self._has_token:
+            return
+        self._has_token = has
+        if self.core.settings.tunnel_enabled is None:
+            self.tunnel.setChecked(has)
+        self._show_token_state()
+        self.validate()
+
+    def _show_token_state(self) -> None:
+        self.token.setPlaceholderText("A token is saved; type a new one to replace it" if self._has_token
+                                      else "Paste your ngrok authtoken")
+        self.forget_token.setVisible(self._has_token)
+
+    def form_settings(self) -> Settings:
+        """The settings the form describes (assumes it is valid)."""
+        s = self.core.settings
+        auto_tunnel = s.tunnel_enabled is None and self.tunnel.isChecked() == self._has_token
+        return dataclasses.replace(
+            s,
+            port=int(self.port.text().strip()),
+            tunnel_enabled=None if auto_tunnel else self.tunnel.isChecked(),
+            ngrok_domain=clean_domain(self.domain.text()) or None,
+            accepted_accounts=[a.strip() for a in self.accounts.text().split(",") if a.strip()],
+            stop_threshold=self.stop_threshold.value() / 100,
+            database_url=self.database_url.text().strip() or None,
+            notify_each_scrobble=self.notify.isChecked(),
+        )
+
+    def _token_change(self) -> str | None | bool:
+        """The new token, None to forget it, or False for no change."""
+        typed = self.token.text().strip()
+        if typed:
+            return typed
+        return None if self.forget_token.isChecked() else False
+
+    def _check_token(self) -> str | None:
+        if problem := check_token(self.token.text()):
+            return problem
+        change = self._token_change()
+        will_have = bool(change) or (change is False and self._has_token)
+        if self.tunnel.isChecked() and not will_have:
+            return "The tunnel needs an ngrok authtoken."
+        return None
+
+    def validate(self) -> bool:
+        """Show every field's problem inline; Save is enabled only for a valid change."""
+        ok = all([f.validate() for f in self.fields.values()])
+        changed = ok and (self.form_settings() != self.core.settings or self._token_change() is not False)
+        self.save_button.setEnabled(ok and changed and not self.saving)
+        return ok
+
+    @property
+    def is_dirty(self) -> bool:
+        return self.save_button.isEnabled()
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self) -> None:
+        if self.validate() and not self.saving:
+            spawn(self._save(), self._save_failed, owner=self)
+
+    async def _save(self) -> None:
+        new = self.form_settings()
+        token = self._token_change()
+        old = self.core.settings
+        self.saving = True
+        self.save_button.setEnabled(False)
+        self.busy.set_busy(True)
+        self.banner.show_message("Applying…", "info")
+        try:
+            where = None
+            if token is not False:  # the keyring may block on a D-Bus call: keep it off the UI thread
+                where = await asyncio.get_running_loop().run_in_executor(None, self.core.set_authtoken, token)
+                self._has_token = bool(token)
+            if new != old:
+                await self.core.apply_settings(new)
+            if self.core.status.server == "error":
+                # The last start failed (say, the port was taken): try again with these settings.
+                try:
+                    await self.core.start()
+                except Exception as exc:
+                    raise RuntimeError(f"saved, but the server still cannot start: {exc}") from exc
+        finally:
+            self.saving = False
+            self.busy.set_busy(False)
+        words = ["Saved."]
+        if new.port != old.port:
+            words.append(f"The server now listens on port {self.core.status.port}: "
+                         "copy the new webhook URL into Plex.")
+        if where:
+            words.append(f"The authtoken is kept in {where}." if token else "The authtoken was removed.")
+        self.load()
+        self.banner.show_message(" ".join(words), "success")
+        self.saved.emit(new)
+
+    def _save_failed(self, exc: BaseException) -> None:
+        self.banner.show_message(f"Not saved: {exc}", "error")
+        self.validate()
+
+    def _toggle_reveal(self, shown: bool) -> None:
+        self.token.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+        self.reveal.setIcon(icons.icon("eye-off" if shown else "eye"))
+        self.reveal.setToolTip("Hide the token" if shown else "Show the token")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.saving and not self.is_dirty:
+            self.load()  # settings may have changed elsewhere (the CLI) since last shown

@@ -1,0 +1,90 @@
+"""What the tray icon and the status window say about the core's state (pure, no Qt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from app.core.facade import CoreStatus
+
+
+class TrayState(str, Enum):
+    """The four looks of the tray icon (plus starting, drawn like paused)."""
+
+    OK = "ok"
+    ATTENTION = "attention"
+    ERROR = "error"
+    PAUSED = "paused"
+    STARTING = "starting"
+
+    @property
+    def icon_name(self) -> str:
+        return "paused" if self is TrayState.STARTING else self.value
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The state in one word-class, a headline and the details behind it."""
+
+    state: TrayState
+    headline: str
+    details: tuple[str, ...] = ()
+
+    @property
+    def tooltip(self) -> str:
+        return "\n".join(("Scrobble Tray", self.headline, *self.details))
+
+
+def conflicts_text(n: int) -> str:
+    return f"{n} conflict{'s' if n != 1 else ''} waiting"
+
+
+def tunnel_text(status: CoreStatus) -> str | None:
+    """The tunnel's state in words, or None when it is off."""
+    match status.tunnel:
+        case "off":
+            return None
+        case "installing":
+            pct = f" ({status.tunnel_progress:.0%})" if status.tunnel_progress is not None else ""
+            return f"Tunnel: installing the ngrok agent{pct}"
+        case "starting":
+            return "Tunnel: connecting…"
+        case "online":
+            return "Tunnel: online"
+        case "reconnecting":
+            return "Tunnel: down, reconnecting…"
+        case "error":
+            return f"Tunnel: {status.tunnel_reason or 'failed'}"
+    return f"Tunnel: {status.tunnel}"
+
+
+def summarize(status: CoreStatus) -> Summary:
+    """Error beats paused beats attention beats all good."""
+    details: list[str] = []
+    if status.conflicts_open:
+        details.append(conflicts_text(status.conflicts_open) + " for your decision")
+    if tunnel := tunnel_text(status):
+        details.append(tunnel)
+    if status.url_changed:
+        details.append("The public URL changed: paste the new webhook URL into Plex")
+
+    if status.server == "error":
+        return Summary(TrayState.ERROR, f"Server error: {status.server_error or 'not listening'}",
+                       tuple(details))
+    if status.server in ("stopped", "starting"):
+        return Summary(TrayState.STARTING, "Starting…" if status.server == "starting" else "Stopped",
+                       tuple(details))
+    if status.tunnel == "error":
+        return Summary(TrayState.ERROR, "Tunnel failed: Plex outside this computer cannot reach it",
+                       tuple(d for d in details if not d.startswith("Tunnel")) + (
+                           (status.tunnel_reason,) if status.tunnel_reason else ()))
+    if status.paused:
+        return Summary(TrayState.PAUSED, "Paused: webhooks are kept, not processed", tuple(details))
+    if status.attention:
+        if status.conflicts_open:
+            head = conflicts_text(status.conflicts_open)
+            rest = tuple(d for d in details if not d.startswith(head))
+        else:
+            head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
+        return Summary(TrayState.ATTENTION, head, rest)
+    return Summary(TrayState.OK, f"All good: listening on port {status.port}", tuple(details))

@@ -1,0 +1,109 @@
+"""The tray icon: its look and tooltip say the state; its menu is built when it opens."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.core.facade import Core, CoreStatus
+from app.ui import icons
+from app.ui.autostart import UNSUPPORTED_TIP, Autostart
+from app.ui.bridge import CoreBridge
+from app.ui.state import Summary, summarize
+
+
+class Tray(QObject):
+    """A :class:`QSystemTrayIcon` and its menu; actions are reported as signals."""
+
+    openStatus = Signal()
+    openScrobbles = Signal()
+    openConflicts = Signal()
+    openDiagnostics = Signal()
+    openSettings = Signal()
+    copyUrl = Signal()
+    pauseToggled = Signal(bool)
+    autostartToggled = Signal(bool)
+    quitRequested = Signal()
+
+    def __init__(self, core: Core, bridge: CoreBridge, autostart: Autostart,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.autostart = autostart
+        self.summary: Summary = summarize(core.status)
+        self.icon = QSystemTrayIcon(icons.tray_icon(self.summary.state), self)
+        self.menu = QMenu()
+        self.menu.aboutToShow.connect(self.build_menu)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        bridge.statusChanged.connect(self.show_status)
+        self.actions: dict[str, QAction] = {}
+        self.show_status(core.status)
+        self.build_menu()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def show_status(self, status: CoreStatus) -> None:
+        """Icon and tooltip for ``status`` (on every StatusChanged)."""
+        self.summary = summarize(status)
+        self.icon.setIcon(icons.tray_icon(self.summary.state))
+        self.icon.setToolTip(self.summary.tooltip)
+
+    def build_menu(self) -> None:
+        """(Re)build the menu from the current state; connected to ``aboutToShow``."""
+        status = self.core.status
+        summary = summarize(status)
+        menu = self.menu
+        menu.clear()
+        a: dict[str, QAction] = {}
+        a["state"] = menu.addAction(icons.tray_icon(summary.state), summary.headline)
+        a["state"].setEnabled(False)
+        menu.addSeparator()
+        a["status"] = menu.addAction("Open Scrobble Tray", self.openStatus.emit)
+        a["copy"] = menu.addAction(icons.icon("copy"), "Copy webhook URL", self.copyUrl.emit)
+        a["copy"].setEnabled(self.core.best_webhook_url() is not None)
+        menu.addSeparator()
+        a["scrobbles"] = menu.addAction("Recent scrobbles…", self.openScrobbles.emit)
+        n = status.conflicts_open
+        a["conflicts"] = menu.addAction(f"Conflicts ({n})…", self.openConflicts.emit)
+        if n:
+            a["conflicts"].setIcon(icons.check_icon("warn"))
+        a["diagnostics"] = menu.addAction("Diagnostics…", self.openDiagnostics.emit)
+        a["settings"] = menu.addAction("Settings…", self.openSettings.emit)
+        menu.addSeparator()
+        a["pause"] = menu.addAction("Pause processing")
+        a["pause"].setCheckable(True)
+        a["pause"].setChecked(status.paused)
+        a["pause"].toggled.connect(self.pauseToggled)
+        a["autostart"] = menu.addAction("Start at login")
+        a["autostart"].setCheckable(True)
+        if self.autostart.supported:
+            a["autostart"].setChecked(self.autostart.is_enabled())
+        else:
+            a["autostart"].setEnabled(False)
+            a["autostart"].setToolTip(UNSUPPORTED_TIP)
+            menu.setToolTipsVisible(True)
+        a["autostart"].toggled.connect(self.autostartToggled)
+        menu.addSeparator()
+        a["quit"] = menu.addAction("Quit Scrobble Tray", self.quitRequested.emit)
+        self.actions = a
+
+    def notify(self, title: str, message: str, kind: str = "info") -> None:
+        """A desktop notification from the tray icon."""
+        icon = {"warn": QSystemTrayIcon.MessageIcon.Warning,
+                "error": QSystemTrayIcon.MessageIcon.Critical}.get(kind, QSystemTrayIcon.MessageIcon.Information)
+        self.icon.showMessage(title, message, icon, 6000)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.openStatus.emit()
+
+    def close(self) -> None:
+        self.icon.hide()
+        self.menu.deleteLater()
