@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,14 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets the pragmas that make it safe and fast."""
     try:
         parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message plain
-        raise DatabaseError(f"not a database URL: {url!r}") from exc
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        # A wrong URL, an unknown dialect, or a driver that is not installed.
+        raise DatabaseError(f"not a database URL that can be used: {_safe(url)} ({exc})") from None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -51,6 +53,14 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def _safe(url: str) -> str:
+    """``url`` with any password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
 
 
 def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
@@ -106,6 +116,5 @@ def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Ses
         raise
     except Exception as exc:
         engine.dispose()
-        safe = make_url(url).render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot open database {safe}: {exc}") from exc
+        raise DatabaseError(f"cannot open database {_safe(url)}: {exc}") from exc
     return sessionmaker(engine, expire_on_commit=False)

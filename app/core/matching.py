@@ -15,7 +15,7 @@ from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
-CONFIDENT_SCORE = 90.0  # a fuzzy best at or above this...
+CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
 CANDIDATE_CUTOFF = 55.0
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")

@@ -108,7 +108,7 @@ class WebhookEvent(Base):
     server_title: Mapped[str | None] = mapped_column(String(200))
     plex_title: Mapped[str | None] = mapped_column(String(500))
     episode_title: Mapped[str | None] = mapped_column(String(500))
-    action: Mapped[str | None] = mapped_column(String(16))  # see pipeline.Action
+    action: Mapped[str | None] = mapped_column(String(16), index=True)  # see pipeline.Action
     reason: Mapped[str | None] = mapped_column(Text)
     show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="SET NULL"))
     season: Mapped[int | None]

@@ -1,0 +1,131 @@
+"""The CLI: every subcommand, JSON listings, clear errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.core.config import Paths, Settings
+from app.core.facade import open_tracker
+from tests.helpers import SAMPLES
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys):
+    data = tmp_path / "data"
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    _run.data = data  # type: ignore[attr-defined]
+    return _run
+
+
+def test_shows_add_import_list_json(run, tmp_path: Path) -> None:
+    assert run("shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396")[0] == 0
+    f = tmp_path / "shows.json"
+    f.write_text(json.dumps([
+        {"title": "The Wire", "year": 2002, "tvdb_id": 79126, "imdb_id": "tt0306414"},
+        {"title": "Breaking Bad", "year": 2008, "tmdb_id": 1396},  # already there
+        {"title": "Severance", "year": 2022, "tmdb_id": None, "tvdb_id": "371980"},
+    ]))
+    code, out, _ = run("shows", "import", str(f))
+    assert code == 0 and "Imported 2 shows (1 already in the tracker)" in out
+    code, out, _ = run("shows", "list", "--json")
+    rows = json.loads(out)
+    assert [r["title"] for r in rows] == ["Breaking Bad", "Severance", "The Wire"]
+    assert {"id", "title", "year", "tmdb_id", "tvdb_id", "imdb_id", "watched_episodes"} <= set(rows[0])
+    code, out, _ = run("shows", "list")
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["id", "title", "year"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ('{"title": "x"}', "JSON list"),
+    ('[{"year": 2001}]', "show #1: a show needs a non-empty title"),
+    ('[{"title": "A"}, {"title": "B", "year": "soon"}]', "show #2: year must be"),
+    ('[{"title": "A", "imdb_id": "0903747"}]', "imdb_id must look like"),
+])
+def test_import_errors_are_clear_and_write_nothing(run, tmp_path: Path, content, message) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text(content)
+    code, out, err = run("shows", "import", str(f))
+    assert code == 2 and message in err and "Traceback" not in err
+    assert json.loads(run("shows", "list", "--json")[1]) == []
+
+
+def test_missing_import_file(run, tmp_path: Path) -> None:
+    code, _, err = run("shows", "import", str(tmp_path / "nope.json"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_episodes_scrobbles_conflicts_resolve(run) -> None:
+    data = run.data
+    tracker = open_tracker(Paths(data), Settings())
+    show = tracker.add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
+    for name in ("scrobble-legacy-themoviedb", "scrobble-unknown-show", "play-new-agent-episode"):
+        tracker.ingest([((SAMPLES / f"{name}.json").read_text(), "127.0.0.1")])
+    tracker.process_pending()
+
+    code, out, _ = run("episodes", "--show", str(show["id"]), "--json")
+    [ep] = json.loads(out)
+    assert code == 0 and (ep["season"], ep["number"], ep["watched"], ep["watch_count"]) == (1, 1, True, 1)
+
+    code, out, _ = run("scrobbles", "--limit", "2", "--json")
+    rows = json.loads(out)
+    assert [r["action"] for r in rows] == ["ignored", "conflict"] and "payload" not in rows[0]
+    assert json.loads(run("scrobbles", "--action", "marked", "--json")[1])[0]["show_title"] == "Breaking Bad"
+
+    code, out, _ = run("conflicts", "list", "--json")
+    [conflict] = json.loads(out)
+    assert conflict["plex_title"] == "NonExistent Show XYZ" and conflict["waiting"] == 1
+    code, out, _ = run("conflicts", "resolve", str(conflict["id"]), "--create")
+    assert code == 0 and "marked" in out
+    assert json.loads(run("conflicts", "list", "--json")[1]) == []
+    assert json.loads(run("conflicts", "list", "--all", "--json")[1])[0]["resolution"] == "created"
+
+    code, _, err = run("conflicts", "resolve", str(conflict["id"]), "--ignore")
+    assert code == 2 and "already resolved" in err
+    code, _, err = run("conflicts", "resolve", "999", "--show", "1")
+    assert code == 2 and "no conflict #999" in err
+    code, _, err = run("episodes", "--show", "999")
+    assert code == 2 and "no show #999" in err
+
+
+def test_webhook_url_and_secret_rotate(run) -> None:
+    code, out, _ = run("webhook-url")
+    url = out.strip()
+    assert code == 0 and url.startswith("http://127.0.0.1:47810/webhook/") and len(url.rsplit("/", 1)[1]) >= 40
+    assert run("webhook-url")[1].strip() == url  # stable
+    code, out, _ = run("secret", "rotate")
+    assert code == 0 and url not in out and out.strip().splitlines()[-1].startswith("http://")
+    assert oct((run.data / "webhook-secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_arguments_exit_non_zero(run) -> None:
+    with pytest.raises(SystemExit) as e:
+        run("episodes")  # --show is required
+    assert e.value.code == 2
+    assert run("scrobbles", "--limit", "0")[0] == 2
+    assert run("serve", "--port", "70000")[0] == 2
+
+
+def test_module_and_command_are_the_same_entry_point(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "app", "--version"], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.returncode == 0 and out.stdout.startswith("scrobbletray ")
+    out = subprocess.run([sys.executable, "-m", "app", "--data-dir", str(tmp_path), "shows", "list"],
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0 and out.stdout.strip() == "(none)"
+
+
+def test_scrobbletray_home_moves_the_data(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SCROBBLETRAY_HOME", str(tmp_path / "home"))
+    assert main(["shows", "add", "Severance"]) == 0
+    assert (tmp_path / "home" / "scrobbletray.sqlite3").exists()

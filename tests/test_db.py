@@ -1,0 +1,69 @@
+"""Migrations on real SQLite files: applied at start-up, with a copy taken first."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+
+from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
+from app.core.config import Paths, Settings
+from app.core.facade import open_tracker
+
+
+def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:
+    sessions = open_database(f"sqlite:///{tmp_path / 'new.sqlite3'}", tmp_path / "backups")
+    engine = sessions.kw["bind"]
+    assert {"shows", "episodes", "show_mappings", "webhook_events", "conflicts", "watches"} <= set(
+        inspect(engine).get_table_names())
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+    assert not (tmp_path / "backups").exists()  # nothing to back up
+
+
+def test_an_old_database_is_backed_up_then_migrated_keeping_its_data(tmp_path) -> None:
+    path = tmp_path / "old.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO shows (title, watched_episodes, total_plays, created_at) "
+                             "VALUES ('Breaking Bad', 0, 0, '2026-01-01')")
+    engine.dispose()
+
+    sessions = open_database(f"sqlite:///{path}", tmp_path / "backups")
+    engine = sessions.kw["bind"]
+    indexes = {i["name"] for i in inspect(engine).get_indexes("webhook_events")}
+    assert "ix_webhook_events_action" in indexes
+    [backup] = (tmp_path / "backups").glob("*.sqlite3")
+    assert "0001" in backup.name
+    with sqlite3.connect(backup) as b:
+        assert b.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert b.execute("SELECT title FROM shows").fetchall() == [("Breaking Bad",)]
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SELECT title FROM shows").scalar() == "Breaking Bad"
+
+    # Opening again: already current, no second copy.
+    open_database(f"sqlite:///{path}", tmp_path / "backups")
+    assert len(list((tmp_path / "backups").glob("*.sqlite3"))) == 1
+
+
+@pytest.mark.parametrize("url, message", [
+    ("not a url", "not a database URL"),
+    ("postgresql+nosuchdriver://u:hunter2@localhost/x", "not a database URL"),
+    ("nosuchdialect://x", "not a database URL"),
+])
+def test_bad_database_urls_give_a_clear_error(tmp_path, url, message) -> None:
+    with pytest.raises(DatabaseError, match=message) as err:
+        open_tracker(Paths(tmp_path), Settings(database_url=url))
+    assert "hunter2" not in str(err.value)
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path) -> None:
+    bad = tmp_path / "junk.sqlite3"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatabaseError, match="cannot open database"):
+        open_database(f"sqlite:///{bad}")
