@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="keep all data here (default: $SCROBBLETRAY_HOME "
                                                  "or the user data folder)")
     p.add_argument("--database-url", help="SQLAlchemy database URL (default: SQLite in the data folder)")
+    p.add_argument("--ngrok-path", help="use this ngrok agent instead of downloading one")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -74,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
     how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
 
-    sub.add_parser("webhook-url", help="print the URL to paste into Plex")
+    w = sub.add_parser("webhook-url", help="print the URL to paste into Plex")
+    w.add_argument("--all", action="store_true", help="every URL, labelled")
     sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")
     sec.required = True
     sec.add_parser("rotate", help="make a new secret (the old URL stops working)")
@@ -97,11 +99,12 @@ def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> 
 def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     if args.command == "secret":
         config.rotate_webhook_secret(paths)
-        print("New webhook secret made. Paste the new URL into Plex:")
-        print(_local_url(paths, settings))
+        print("New webhook secret made. Paste the new URL into Plex (restart a running app first):")
+        print(_webhook_urls(paths, settings)[0][1])
         return 0
     if args.command == "webhook-url":
-        print(_local_url(paths, settings))
+        urls = _webhook_urls(paths, settings)
+        print("\n".join(f"{label}: {url}" for label, url in urls) if args.all else urls[0][1])
         return 0
 
     from app.core.facade import open_tracker
@@ -150,6 +153,15 @@ def _local_url(paths: Paths, settings: Settings) -> str:
     return f"http://{host}:{settings.port}/webhook/{config.webhook_secret(paths)}"
 
 
+def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
+    """The running app's tunnel URL (if it is online) first, then the local one."""
+    state = config.load_state(paths)
+    urls = []
+    if state.get("tunnel_online") and state.get("public_url"):
+        urls.append(("Public (ngrok tunnel)", f"{state['public_url']}/webhook/{config.webhook_secret(paths)}"))
+    return urls + [("This computer only", _local_url(paths, settings))]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -157,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = config.load_settings(paths)
     if args.database_url:
         settings.database_url = args.database_url
+    if args.ngrok_path:
+        settings.ngrok_path = args.ngrok_path
     try:
         if args.command is None:
             from app.ui.app import run
@@ -172,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   else [f"port must be 0-65535, not {args.port}"]):
                 raise CliError("; ".join(problems))
             setup_logging(paths.log_file, args.verbose)
-            return asyncio.run(serve(paths, settings, args.port))
+            return asyncio.run(serve(paths, settings, args.port, tunnel=not args.no_tunnel))
         return _run_command(args, paths, settings)
     except (CliError, TrackerError, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)

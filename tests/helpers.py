@@ -83,3 +83,33 @@ def webhook_url(core) -> str:  # type: ignore[no-untyped-def]
     url = core.local_webhook_url
     assert url is not None
     return url
+
+
+FAKE_NGROK = Path(__file__).with_name("fake_ngrok.py")
+NGROK_TOKEN = "2fakeAuthTOKEN_9f8e7d6c5b4a_0123456789"
+
+
+def write_agent(path: Path) -> Path:
+    """An executable stand-in ngrok agent at ``path`` (runs tests/fake_ngrok.py)."""
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_NGROK}" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+def agent_pids(marker: str) -> list[int]:
+    """Live processes whose command line contains ``marker`` (from the process table)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state not in ("Z", "X"):
+            pids.append(int(proc.name))
+    return pids

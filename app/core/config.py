@@ -92,6 +92,10 @@ class Paths:
         return self.data_dir / "scrobbletray.sqlite3"
 
     @property
+    def state_file(self) -> Path:
+        return self.data_dir / "state.json"
+
+    @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
 
@@ -106,21 +110,39 @@ class Paths:
         return settings.database_url or f"sqlite:///{self.database_file}"
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def load_settings(paths: Paths) -> Settings:
     """Read ``settings.json``; a missing or unreadable file gives the defaults."""
-    try:
-        data = json.loads(paths.settings_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return Settings()
-    return Settings.from_dict(data) if isinstance(data, dict) else Settings()
+    return Settings.from_dict(_read_json(paths.settings_file))
 
 
 def save_settings(paths: Paths, settings: Settings) -> None:
     """Write ``settings.json`` atomically."""
-    paths.ensure()
-    tmp = paths.settings_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
-    os.replace(tmp, paths.settings_file)
+    _write_json(paths.settings_file, settings.to_dict())
+
+
+def load_state(paths: Paths) -> dict[str, Any]:
+    """Runtime state kept across starts (not preferences), e.g. the last public URL."""
+    return _read_json(paths.state_file)
+
+
+def save_state(paths: Paths, **changes: Any) -> None:
+    """Merge ``changes`` into the runtime state file."""
+    _write_json(paths.state_file, load_state(paths) | changes)
 
 
 def write_private(path: Path, text: str) -> None:

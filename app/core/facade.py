@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -19,7 +20,9 @@ from app.core import config
 from app.core.config import Paths, Settings
 from app.core.credentials import get_authtoken, set_authtoken
 from app.core.db import open_database
-from app.core.diagnostics import WARN, Check, run_checks
+from app.core.diagnostics import FAIL, PASS, WARN, Check, run_checks, self_test
+from app.core.logs import add_secret
+from app.core.tunnel import TunnelConfig, TunnelManager, TunnelState, TunnelStatus
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.inbox import Inbox
 from app.core.pipeline import Outcome
@@ -53,6 +56,19 @@ class CoreStatus:
         return self.conflicts_open > 0 or self.tunnel in ("error", "reconnecting")
 
 
+def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
+    return (s.tunnel_enabled, s.ngrok_domain, s.ngrok_region, s.ngrok_path)
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (no packet is sent)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return []
+    return sorted({str(i[4][0]) for i in infos if not str(i[4][0]).startswith("127.")})
+
+
 def open_tracker(paths: Paths, settings: Settings) -> Tracker:
     """A tracker on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
@@ -77,6 +93,9 @@ class Core:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._secret = ""
+        self._tunnel: TunnelManager | None = None
+        self._tunnel_start: asyncio.Task[None] | None = None
+        self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -102,10 +121,23 @@ class Core:
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         return f"http://{host}:{self._status.port}/webhook/{self._secret}"
 
+    @property
+    def public_webhook_url(self) -> str | None:
+        """The webhook URL through the tunnel, while it is online."""
+        url = self._status.public_url
+        return f"{url.rstrip('/')}/webhook/{self._secret}" if url and self._status.tunnel == "online" else None
+
     def webhook_urls(self) -> list[tuple[str, str]]:
         """Labelled URLs to paste into Plex, best first."""
-        url = self.local_webhook_url
-        return [("This computer", url)] if url else []
+        urls = []
+        if public := self.public_webhook_url:
+            urls.append(("Public (ngrok tunnel)", public))
+        if self._status.port is not None and self._status.host in ("0.0.0.0", "::", ""):
+            urls += [("Local network", f"http://{ip}:{self._status.port}/webhook/{self._secret}")
+                     for ip in lan_addresses()]
+        if local := self.local_webhook_url:
+            urls.append(("This computer only", local))
+        return urls
 
     def best_webhook_url(self) -> str | None:
         """The one URL to paste into Plex."""
@@ -117,17 +149,34 @@ class Core:
         return [s for s in (self._secret, self.authtoken()) if s]
 
     async def tunnel_checks(self) -> list[Check]:
-        """Diagnostics rows for the tunnel."""
-        return [Check("Tunnel", WARN, "not available in this version",
-                      "Plex must run on this computer to reach the webhook.")]
+        """Diagnostics rows for the tunnel, with an end-to-end test through it."""
+        st = self._status
+        if st.tunnel == "off":
+            return [Check("Tunnel", WARN, "off: only a Plex server that can reach this computer "
+                          "directly can send webhooks", "Set an ngrok authtoken in Settings to open the tunnel.")]
+        if st.tunnel != "online":
+            return [Check("Tunnel", FAIL, f"{st.tunnel}: {st.tunnel_reason or ''}".rstrip(": "),
+                          st.tunnel_fix or "Wait a moment and run the checks again.")]
+        checks = [Check("Tunnel", PASS, f"online at {st.public_url}")]
+        ok, detail, _ = await self_test(self.public_webhook_url or "")
+        checks.append(Check("Public URL self-test", PASS if ok else FAIL,
+                            f"through ngrok: {detail}",
+                            "" if ok else "The tunnel is up but does not reach the app: restart the tunnel."))
+        if st.url_changed:
+            checks.append(Check("Webhook URL in Plex", WARN, "the public URL changed since Plex was last given it",
+                                "Copy the webhook URL into Plex again, or set a static ngrok domain."))
+        return checks
 
     async def diagnostics(self) -> list[Check]:
         """Run every connection check (see :mod:`app.core.diagnostics`)."""
         return await run_checks(self)
 
     # -- lifecycle -----------------------------------------------------------------
-    async def start(self, port: int | None = None) -> None:
-        """Open the database, process what a crash left pending, start serving."""
+    async def start(self, port: int | None = None, tunnel: bool = True) -> None:
+        """Open the database, process what a crash left pending, start serving.
+
+        The tunnel (when enabled) opens in the background: see :meth:`wait_tunnel`.
+        """
         self._set_status(server="starting", server_error=None)
         try:
             self._secret = config.webhook_secret(self.paths)
@@ -146,9 +195,56 @@ class Core:
         self._set_status(server="listening", host=self.settings.host, port=bound,
                          conflicts_open=counts["conflicts_open"])
         log.info("listening on %s:%d", self.settings.host, bound)
+        if tunnel and self.tunnel_wanted():
+            await self.start_tunnel()
+
+    def tunnel_wanted(self) -> bool:
+        """The tunnel setting; unset means on once an authtoken is known."""
+        enabled = self.settings.tunnel_enabled
+        return bool(self.authtoken()) if enabled is None else enabled
+
+    async def start_tunnel(self) -> None:
+        """Open the ngrok tunnel to a port that serves the webhook route only."""
+        assert self.server is not None
+        await self.stop_tunnel()
+        port = await self.server.add_forwarded_site()
+        token = self.authtoken()
+        add_secret(token)
+        cfg = TunnelConfig(authtoken=token, domain=self.settings.ngrok_domain,
+                           region=self.settings.ngrok_region, ngrok_path=self.settings.ngrok_path,
+                           config_dir=self.paths.data_dir / "ngrok",
+                           previous_url=config.load_state(self.paths).get("public_url"))
+        self._tunnel = TunnelManager(cfg, port, self._on_tunnel, **self._tunnel_options)
+        self._tunnel_start = asyncio.create_task(self._tunnel.start(), name="tunnel-start")
+
+    async def wait_tunnel(self) -> None:
+        """Wait until the tunnel is online, failed, or retrying (no-op when off)."""
+        if self._tunnel_start is not None:
+            await asyncio.shield(self._tunnel_start)
+
+    async def stop_tunnel(self) -> None:
+        """Close the tunnel; no agent process is left behind."""
+        tunnel, self._tunnel = self._tunnel, None
+        if tunnel is not None:
+            await tunnel.stop()
+        self._tunnel_start = None
+
+    def _on_tunnel(self, st: TunnelStatus) -> None:
+        online = st.state is TunnelState.ONLINE
+        if online and st.url_changed:
+            log.warning("The public webhook URL is now %s/webhook/...: update it in Plex "
+                        "(Settings > Webhooks).", st.public_url)
+        if online != (self._status.tunnel == "online") or (online and st.url_changed):
+            # Lets 'scrobbletray webhook-url' print the running app's URL.
+            config.save_state(self.paths, tunnel_online=online,
+                              **({"public_url": st.public_url} if online else {}))
+        self._set_status(tunnel=st.state.value, public_url=st.public_url, tunnel_reason=st.reason,
+                         tunnel_fix=st.fix, tunnel_progress=st.progress,
+                         url_changed=st.url_changed or (self._status.url_changed and st.state is not TunnelState.ONLINE))
 
     async def stop(self, final: bool = True) -> None:
-        """Stop serving and processing; accepted events stay in the inbox."""
+        """Stop the tunnel, serving and processing; accepted events stay in the inbox."""
+        await self.stop_tunnel()
         if self.server is not None:
             await self.server.stop()
             self.server = None
@@ -162,7 +258,7 @@ class Core:
         if final:
             await asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads)
             if self._status.server != "error":
-                self._set_status(server="stopped", port=None)
+                self._set_status(server="stopped", port=None, tunnel="off", public_url=None)
 
     def _shutdown_threads(self) -> None:
         self._ingest_thread.shutdown(wait=True)
@@ -241,9 +337,14 @@ class Core:
             if (old.host, old.port) != (settings.host, settings.port) or old.database_url != settings.database_url:
                 await self.stop(final=False)
                 await self.start()
+            elif _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
+                await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
 
     def set_authtoken(self, token: str | None) -> str:
-        """Save the ngrok authtoken (keyring where possible); returns where it went."""
+        """Save the ngrok authtoken (keyring where possible); returns where it went.
+
+        Call :meth:`apply_settings` (or :meth:`start_tunnel`) afterwards to use it.
+        """
         return set_authtoken(self.paths, token)
 
     def authtoken(self) -> str | None:

@@ -1,4 +1,4 @@
-"""Headless mode: the core and its webhook server, no Qt, until SIGINT or SIGTERM."""
+"""Headless mode: the core, its webhook server and tunnel, no Qt, until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,19 +8,38 @@ import sys
 from typing import Any
 
 from app.core.config import Paths, Settings
-from app.core.events import ScrobbleRecorded
+from app.core.events import ScrobbleRecorded, StatusChanged
 from app.core.facade import Core
 from app.core.logs import add_secret
 
 
-def _describe(event: Any) -> str | None:
-    if isinstance(event, ScrobbleRecorded):
-        o = event.outcome
-        return f"event #{o.event_id}: {o.action.value}" + (f" ({o.reason})" if o.reason else "")
-    return None
+class _Printer:
+    """One line on stdout per outcome, and whenever the public URL changes."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.public: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ScrobbleRecorded):
+            o = event.outcome
+            print(f"event #{o.event_id}: {o.action.value}" + (f" ({o.reason})" if o.reason else ""),
+                  flush=True)
+        elif isinstance(event, StatusChanged):
+            url = self.core.public_webhook_url
+            if url and url != self.public:
+                self.public = url
+                print(f"Webhook URL (Public, ngrok tunnel): {url}", flush=True)
+                if event.status.url_changed:
+                    print("The public URL changed: paste it into Plex again (Settings > Webhooks).",
+                          flush=True)
+            elif event.status.tunnel == "error" and self.public != "error":
+                self.public = "error"
+                print(f"Tunnel error: {event.status.tunnel_reason}. {event.status.tunnel_fix or ''}",
+                      file=sys.stderr, flush=True)
 
 
-async def serve(paths: Paths, settings: Settings, port: int | None = None) -> int:
+async def serve(paths: Paths, settings: Settings, port: int | None = None, tunnel: bool = True) -> int:
     """Run until a signal arrives; returns the process exit code."""
     core = Core(paths, settings)
     stop = asyncio.Event()
@@ -30,13 +49,19 @@ async def serve(paths: Paths, settings: Settings, port: int | None = None) -> in
             loop.add_signal_handler(sig, stop.set)
         except NotImplementedError:  # Windows: Ctrl+C still raises KeyboardInterrupt
             pass
-    core.events.subscribe(lambda e: (line := _describe(e)) and print(line, flush=True))
-    await core.start(port)
+    printer = _Printer(core)
+    await core.start(port, tunnel=False)
     add_secret(core.secret)
     print("Scrobble Tray is running headless. Press Ctrl+C to stop.", flush=True)
     for label, url in core.webhook_urls():
         print(f"Webhook URL ({label}): {url}", flush=True)
+    core.events.subscribe(printer)
     try:
+        if tunnel and core.tunnel_wanted():
+            await core.start_tunnel()
+        elif tunnel:
+            print("No ngrok authtoken is set, so there is no public URL (see the README).",
+                  file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         print("Stopping...", file=sys.stderr, flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSplitter,
@@ -48,6 +48,7 @@ class ConflictsDialog(QWidget):
         self.list = QListWidget()
         self.list.setMinimumWidth(220)
         self.list.setSpacing(2)
+        self.list.setIconSize(QSize(16, 16))
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.currentItemChanged.connect(self._current_changed)
 
@@ -67,7 +68,7 @@ class ConflictsDialog(QWidget):
             self.guid_labels[key] = value
             ids_form.addRow(label, value)
         self.waiting = QListWidget()
-        self.waiting.setMaximumHeight(88)
+        self.waiting.setMaximumHeight(72)
         self.waiting.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
 
         self.search = QLineEdit()

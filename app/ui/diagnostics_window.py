@@ -6,7 +6,7 @@ from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from app.core import diagnostics
@@ -34,20 +34,26 @@ class DiagnosticsWindow(QWidget):
         self.setWindowIcon(icons.icon("app"))
 
         self.summary = muted("Checking…")
-        self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Check", "Result", "Detail", "How to fix"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setWordWrap(True)
-        self.tree.setUniformRowHeights(False)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
-        self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Check", "Result", "Detail", "How to fix"])
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setStyleSheet("QTableWidget::item { padding: 4px 2px; }")
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setHighlightSections(False)
         header.resizeSection(0, 170)
         header.resizeSection(1, 90)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        # Wrapped rows must be measured again whenever the columns change width.
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
 
         self.banner = Banner()
         self.busy = Busy()
@@ -67,9 +73,9 @@ class DiagnosticsWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(self.banner)
-        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        self.resize(900, 420)
+        self.resize(900, 360)
 
     def run_checks(self) -> None:
         """Start a run (ignored while one is running)."""
@@ -93,14 +99,20 @@ class DiagnosticsWindow(QWidget):
 
     def _show(self, checks: list[Check]) -> None:
         secrets = self.core.secrets()
-        self.tree.clear()
+        self.table.setRowCount(0)
         for c in checks:
-            item = QTreeWidgetItem([c.name, RESULT_WORDS.get(c.status, c.status),
-                                    redact(c.detail, secrets), redact(c.fix, secrets)])
-            item.setIcon(0, icons.check_icon(c.status))
-            for col in (2, 3):
-                item.setToolTip(col, item.text(col))
-            self.tree.addTopLevelItem(item)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = [c.name, RESULT_WORDS.get(c.status, c.status), redact(c.detail, secrets),
+                     redact(c.fix, secrets)]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                if col >= 2 and text:
+                    item.setToolTip(text)
+                self.table.setItem(row, col, item)
+            self.table.item(row, 0).setIcon(icons.check_icon(c.status))
+        self.table.resizeRowsToContents()
         fails = sum(c.status == "fail" for c in checks)
         warns = sum(c.status == "warn" for c in checks)
         verdict = ("All checks passed" if not fails and not warns else
@@ -109,6 +121,11 @@ class DiagnosticsWindow(QWidget):
         self.summary.setText(f"{verdict} · checked at {datetime.now().strftime('%H:%M:%S')}")
         self.copy_button.setEnabled(bool(checks))
         self.banner.clear()
+
+    def rows(self) -> dict[str, tuple[str, str, str]]:
+        """What the table shows: check name → (result, detail, fix)."""
+        return {self.table.item(r, 0).text(): tuple(self.table.item(r, c).text() for c in (1, 2, 3))
+                for r in range(self.table.rowCount())}  # type: ignore[misc]
 
     def copy_report(self) -> None:
         """Put the Markdown report (secrets redacted) on the clipboard."""

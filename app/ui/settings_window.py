@@ -137,8 +137,14 @@ class SettingsWindow(QWidget):
 
         server_box = QGroupBox("Webhook server")
         form = QFormLayout(server_box)
-        form.addRow("Port:", self._with_error(self.port, "port",
-                                              "Changing it changes the webhook URL: paste the new one into Plex."))
+        port_row = QHBoxLayout()
+        port_row.addWidget(self.port)
+        port_row.addWidget(muted("Changing it changes the webhook URL to paste into Plex.", wrap=False), 1)
+        port_cell = QVBoxLayout()
+        port_cell.setSpacing(2)
+        port_cell.addLayout(port_row)
+        port_cell.addWidget(self.fields["port"].error)
+        form.addRow("Port:", port_cell)
         tunnel_box = QGroupBox("Tunnel")
         tform = QFormLayout(tunnel_box)
         tform.addRow(self.tunnel)
@@ -195,13 +201,11 @@ class SettingsWindow(QWidget):
         self.notify.toggled.connect(self.validate)
         self.load()
 
-    def _with_error(self, widget: QWidget, key: str, hint: str | None = None) -> QVBoxLayout:
+    def _with_error(self, widget: QWidget, key: str) -> QVBoxLayout:
         cell = QVBoxLayout()
         cell.setSpacing(2)
         cell.addWidget(widget)
         cell.addWidget(self.fields[key].error)
-        if hint:
-            cell.addWidget(muted(hint))
         return cell
 
     # -- form <-> settings -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
@@ -13,7 +14,7 @@ from app.core.facade import Core, CoreStatus
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.formatting import ago, redact
-from app.ui.state import conflicts_text, summarize, tunnel_text
+from app.ui.state import summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
 
@@ -72,7 +73,6 @@ class StatusWindow(QWidget):
         # -- connection -----------------------------------------------------------------
         self.server_label = QLabel("–")
         self.tunnel_label = QLabel("–")
-        self.tunnel_label.setWordWrap(True)
         self.tunnel_progress = QProgressBar()
         self.tunnel_progress.setRange(0, 100)
         self.tunnel_progress.setMaximumHeight(10)
@@ -81,7 +81,6 @@ class StatusWindow(QWidget):
         self.public_url = UrlField("No tunnel: only a Plex server on this computer can reach it")
         self.public_url.copied.connect(self.urlCopied)
         self.last_webhook = QLabel("never")
-        self.last_webhook.setWordWrap(True)
         tunnel_cell = QVBoxLayout()
         tunnel_cell.setSpacing(4)
         tunnel_cell.addWidget(self.tunnel_label)
@@ -135,7 +134,7 @@ class StatusWindow(QWidget):
         layout.addLayout(cards)
         layout.addStretch(1)
         layout.addLayout(buttons)
-        self.resize(640, 600)
+        self.resize(660, 480)
 
         self._counts = Coalescer(self._load_counts, 250, self)
         bridge.statusChanged.connect(self.show_status)
@@ -163,10 +162,11 @@ class StatusWindow(QWidget):
         else:
             self.server_label.setText(status.server.capitalize() + "…" if status.server == "starting"
                                       else status.server.capitalize())
-        words = tunnel_text(status) or "Off (turn it on in Settings to reach Plex servers elsewhere)"
-        if status.tunnel == "error" and status.tunnel_fix:
-            words += f"\n{status.tunnel_fix}"
-        self.tunnel_label.setText(redact(words, secrets))
+        words = (tunnel_text(status) or "Tunnel: off").removeprefix("Tunnel: ")
+        self.tunnel_label.setText(redact(words[:1].upper() + words[1:], secrets))
+        self.tunnel_label.setToolTip("" if status.tunnel != "off" else
+                                     "Turn the tunnel on in Settings so a Plex server on another "
+                                     "network can reach Scrobble Tray.")
         installing = status.tunnel == "installing" and status.tunnel_progress is not None
         self.tunnel_progress.setVisible(installing)
         if installing:
@@ -182,18 +182,36 @@ class StatusWindow(QWidget):
             self.pause_button.blockSignals(False)
         self.pause_button.setText("Resume processing" if status.paused else "Pause processing")
 
-        if status.url_changed:
+        if status.tunnel == "error":
+            fix = f" {status.tunnel_fix}" if status.tunnel_fix else ""
+            self.banner.show_message(redact(f"The tunnel failed: {status.tunnel_reason or 'unknown error'}."
+                                            f"{fix}", secrets), "error")
+        elif status.url_changed:
             self.banner.show_message("The public URL changed. Copy the webhook URL above and "
                                      "replace the old one in Plex.", "warn")
         elif status.paused:
             self.banner.show_message("Processing is paused. Webhooks are still received and "
                                      "kept; they are processed when you resume.", "info", "Resume")
         elif n:
-            self.banner.show_message(f"{conflicts_text(n)}: Plex shows that need you to pick the "
-                                     f"matching tracker show.", "warn", "Resolve…")
+            self.banner.show_message("Scrobbles are waiting until you pick the matching tracker "
+                                     f"show for {'a Plex show' if n == 1 else f'{n} Plex shows'}.",
+                                     "warn", "Resolve…")
         else:
             self.banner.clear()
         self._show_last_webhook()
+        QTimer.singleShot(0, self._fit_height)
+
+    def _fit_height(self) -> None:
+        """Grow to fit the contents at the current width (a banner may have appeared).
+
+        The minimum size Qt enforces is computed at the minimum width, where the wrapped
+        Plex hint is shorter than it really is; ask the layout for this width instead.
+        """
+        if not shiboken6.isValid(self):
+            return
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _banner_action(self) -> None:
         if self.core.status.paused:
@@ -227,7 +245,7 @@ class StatusWindow(QWidget):
         elif self.counts and self.counts.get("last_webhook_at"):
             text = f"{ago(self.counts['last_webhook_at'])} (before this start)"
         else:
-            text = "None yet. Add the URL above in Plex, then play something."
+            text = "None yet: add the URL above in Plex, then play something"
         self.last_webhook.setText(text)
 
     # -- window -----------------------------------------------------------------------------
