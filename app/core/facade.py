@@ -31,6 +31,9 @@ from app.core.webhooks import WebhookServer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BATCH = 20  # inbox rows per transaction: short, so the inbox seldom waits for the write lock
+LULL = 0.02  # seconds without a new webhook before processing resumes...
+MAX_DEFER = 0.5  # ...or at most this long
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class Core:
         self._tunnel: TunnelManager | None = None
         self._tunnel_start: asyncio.Task[None] | None = None
         self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
+        self._last_ingest = 0.0
+        self._inbox: Inbox | None = None
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -181,7 +186,7 @@ class Core:
         try:
             self._secret = config.webhook_secret(self.paths)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings)
-            inbox = Inbox(self.tracker.ingest, self._ingest_thread)
+            self._inbox = inbox = Inbox(self.tracker.ingest, self._ingest_thread)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._store, inbox))
             counts = await self.run(self.tracker.counts)
@@ -279,6 +284,7 @@ class Core:
         return result
 
     async def _store(self, inbox: Inbox, payload: str, source: str | None) -> int:
+        self._last_ingest = asyncio.get_running_loop().time()
         event_id = await inbox.put(payload, source)
         self.events.publish(WebhookReceived(event_id, source))
         self._wake.set()
@@ -286,12 +292,22 @@ class Core:
 
     async def _work(self) -> None:
         assert self.tracker is not None
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             while not self._status.paused:
+                # Acknowledging comes first: while webhooks are arriving or waiting for
+                # their commit, processing (which competes for the GIL and SQLite's one
+                # write lock) waits for a lull, but never more than MAX_DEFER between
+                # batches, so a backlog always moves.
+                deferred_since = loop.time()
+                while ((self._inbox is not None and self._inbox.busy)
+                       or loop.time() - self._last_ingest < LULL) \
+                        and loop.time() - deferred_since < MAX_DEFER:
+                    await asyncio.sleep(LULL / 4)
                 try:
-                    outcomes = await self._in_db(self.tracker.process_pending, 100)
+                    outcomes = await self._in_db(self.tracker.process_pending, BATCH)
                 except Exception:
                     log.exception("processing failed; will retry")
                     await asyncio.sleep(2)

@@ -23,6 +23,11 @@ class Inbox:
         self._waiting: list[tuple[str, str | None, asyncio.Future[int]]] = []
         self._flushing = False
 
+    @property
+    def busy(self) -> bool:
+        """Whether payloads are waiting for (or in) a commit."""
+        return self._flushing or bool(self._waiting)
+
     async def put(self, payload: str, source: str | None) -> int:
         """Store one payload; returns its inbox id once committed."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
