@@ -19,6 +19,15 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("NGROK_AUTHTOKEN", None)
 
 
+@pytest.fixture(autouse=True)
+def no_ngrok_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the internet: an agent download goes to a closed local port."""
+    from pyngrok import installer
+
+    for key in list(installer.PLATFORMS):
+        monkeypatch.setitem(installer.PLATFORMS, key, "http://127.0.0.1:9/ngrok-download-blocked.zip")
+
+
 @pytest.fixture
 def paths(tmp_path: Path) -> Paths:
     p = Paths(tmp_path / "data")

@@ -160,3 +160,23 @@ async def test_serve_prints_the_public_url_and_leaves_no_agent(paths, tmp_path) 
     out = subprocess.run([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "webhook-url"],
                          capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.stdout.startswith("http://127.0.0.1:")
+
+
+async def test_setting_the_authtoken_opens_the_tunnel_and_clearing_it_closes_it(paths, settings,
+                                                                                 tmp_path) -> None:
+    settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
+    core = Core(paths, settings)
+    core._tunnel_options = FAST
+    await core.start()
+    try:
+        assert core.status.tunnel == "off"
+        where = await core.set_authtoken(NGROK_TOKEN)
+        assert where == "a private file in the data folder"  # the test keyring refuses
+        await core.wait_tunnel()
+        assert core.status.tunnel == "online" and core.public_webhook_url
+        assert NGROK_TOKEN in core.secrets()
+        await core.set_authtoken(None)
+        assert core.status.tunnel == "off" and core.public_webhook_url is None
+        assert agent_pids(str(paths.data_dir)) == []
+    finally:
+        await core.stop()

@@ -57,6 +57,8 @@ async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
 
 def _ago(when: datetime) -> str:
     seconds = (datetime.now(timezone.utc) - when).total_seconds()
+    if seconds < 10:
+        return "just now"
     if seconds < 90:
         return f"{seconds:.0f} s ago"
     if seconds < 5400:

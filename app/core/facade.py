@@ -329,7 +329,8 @@ class Core:
         assert self.tracker is not None
         n = (await self._in_db(self.tracker.counts))["conflicts_open"]
         self._set_status(conflicts_open=n)
-        self.events.publish(ConflictsChanged(n, opened.conflict_id if opened else None))
+        self.events.publish(ConflictsChanged(n, opened.conflict_id if opened else None,
+                                             opened.plex_title if opened else None))
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume processing; webhooks are still accepted and stored."""
@@ -347,7 +348,9 @@ class Core:
         self.settings = settings
         if self.tracker is not None:
             self.tracker.settings = settings
-        if self.server is not None:
+        if self.server is None:  # it had failed to start: try again with the new settings
+            await self.start()
+        else:
             self.server.settings = settings
             self.server.limiter.per_minute = settings.rate_limit_per_minute
             if (old.host, old.port) != (settings.host, settings.port) or old.database_url != settings.database_url:
@@ -356,12 +359,16 @@ class Core:
             elif _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
                 await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
 
-    def set_authtoken(self, token: str | None) -> str:
-        """Save the ngrok authtoken (keyring where possible); returns where it went.
+    async def set_authtoken(self, token: str | None) -> str:
+        """Save (or forget) the ngrok authtoken and open or close the tunnel to match.
 
-        Call :meth:`apply_settings` (or :meth:`start_tunnel`) afterwards to use it.
+        Returns where the token was kept (the keyring, or a private file).
         """
-        return set_authtoken(self.paths, token)
+        # The keyring may block on a D-Bus call: keep it off the loop.
+        where = await asyncio.get_running_loop().run_in_executor(None, set_authtoken, self.paths, token)
+        if self.server is not None:
+            await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
+        return where
 
     def authtoken(self) -> str | None:
         return get_authtoken(self.paths)

@@ -47,6 +47,7 @@ class Outcome:
     show_id: int | None = None
     conflict_id: int | None = None
     conflict_opened: bool = False
+    plex_title: str | None = None  # set when a conflict was opened
 
 
 def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Outcome:
@@ -130,7 +131,8 @@ def process_row(session: Session, row: WebhookEvent, index: ShowIndex, settings:
     conflict = _open_conflict(session, plex_key, ev, result)
     row.conflict_id = conflict.id
     outcome = _record(row, Action.CONFLICT, _conflict_reason(result))
-    return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True)
+    return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,
+                   conflict.plex_title)
 
 
 def _conflict_reason(result: MatchResult) -> str:

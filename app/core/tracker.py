@@ -252,7 +252,7 @@ class Tracker:
             _reset(row)
             return self._process_one(session, row, self.index(session))
 
-    def undo(self, event_id: int) -> None:
+    def undo(self, event_id: int) -> Outcome:
         """Take back the watch an event counted."""
         with self.sessions.begin() as session:
             row = session.get(WebhookEvent, event_id)
@@ -260,6 +260,7 @@ class Tracker:
                 raise TrackerError(f"there is no event #{event_id}")
             if not undo_mark(session, row):
                 raise TrackerError(f"event #{event_id} did not mark anything")
+            return Outcome(row.id, Action.UNDONE, row.reason, row.show_id)
 
     # -- conflicts --------------------------------------------------------------------
     def conflicts(self, status: str | None = "open") -> list[dict[str, Any]]:

@@ -244,7 +244,7 @@ class ConflictsDialog(QWidget):
     def _fill_candidates(self, candidates: list[dict[str, Any]], query: str | None) -> None:
         self.candidates.clear()
         for c in candidates:
-            item = QTreeWidgetItem([c["title"], str(c.get("year") or ""), f"{float(c['score']):.0f} %"])
+            item = QTreeWidgetItem([c["title"], str(c.get("year") or ""), f"{float(c['score']):.0f}%"])
             item.setData(0, ID_ROLE, c["show_id"])
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignCenter)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

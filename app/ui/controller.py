@@ -15,7 +15,7 @@ from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.diagnostics_window import DiagnosticsWindow
-from app.ui.formatting import show_with_year, sxxeyy
+from app.ui.formatting import sxxeyy
 from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
 from app.ui.status_window import StatusWindow
@@ -196,12 +196,6 @@ class UiController(QObject):
             spawn(self._announce_conflict(opened_id, plex_title, open_count), owner=self)
 
     async def _announce_conflict(self, conflict_id: int, plex_title: str | None, open_count: int) -> None:
-        if plex_title is None and self.core.tracker is not None:
-            # ConflictsChanged carries no title yet: look it up.
-            conflicts = await self.core.run(self.core.tracker.conflicts, "open")
-            match = next((c for c in conflicts if c["id"] == conflict_id), None)
-            if match is not None:
-                plex_title = show_with_year(match["plex_title"], match.get("plex_year"))
         what = f"“{plex_title}”" if plex_title else "A Plex show"
         self.notify("New conflict", f"{what} needs you to pick the matching tracker show "
                                     f"({open_count} waiting). Click to resolve.", "warn")

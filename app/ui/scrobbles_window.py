@@ -18,6 +18,7 @@ from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
 
 LIMIT = 500
+LIVE_ROWS = 50
 FILTERS = [("All outcomes", None), ("Marked", "marked"), ("Rewatch", "rewatch"),
            ("Duplicate", "duplicate"), ("Ignored", "ignored"), ("Conflict", "conflict"),
            ("Failed", "failed"), ("Undone", "undone")]
@@ -93,14 +94,14 @@ class ScrobblesWindow(QWidget):
 
         self.context_menu: QMenu | None = None
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
-        self._stale = True
+        self._full = True  # the next load reads every row the table shows, not only the newest
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self._loader.now)
+        self._search_timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._search_timer.start)
-        self.search.returnPressed.connect(self._loader.now)
-        self.filter.currentIndexChanged.connect(self._loader.now)
+        self.search.returnPressed.connect(self.refresh)
+        self.filter.currentIndexChanged.connect(self.refresh)
         self.rerun_button.clicked.connect(self.rerun_selected)
         self.undo_button.clicked.connect(self.undo_selected)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -113,29 +114,45 @@ class ScrobblesWindow(QWidget):
         if self.isVisible():
             self._loader.trigger()
         else:
-            self._stale = True  # a hidden window does not query; it catches up when shown
+            self._full = True  # a hidden window does not query; it catches up when shown
 
     def refresh(self) -> None:
-        """Re-query now (also done live as webhooks arrive while the window is visible)."""
+        """Re-read every row now (live updates as webhooks arrive read only the newest)."""
+        self._full = True
         self._loader.now()
 
     @property
     def loading(self) -> bool:
         return self._loader.busy
 
+    def _live_limit(self) -> int:
+        """How many of the newest rows a live update re-reads: the top of the table, down
+        to the oldest row still pending (its outcome is what changes)."""
+        rows = self.model.rows()
+        last_pending = max((i for i, r in enumerate(rows) if r.get("action") is None), default=-1)
+        return min(LIMIT, max(LIVE_ROWS, last_pending + 1 + LIVE_ROWS // 2))
+
     async def _load(self) -> None:
         if self.core.tracker is None:
             return
         action, search = self.filter.currentData(), self.search.text().strip() or None
+        full = self._full or self.model.rowCount() == 0
+        limit = LIMIT if full else self._live_limit()
+        self._full = False
         self.busy.set_busy(True)
         try:
-            rows = await self.core.run(self.core.tracker.scrobbles, LIMIT, action, search)
+            rows = await self.core.run(self.core.tracker.scrobbles, limit, action, search)
         finally:
             self.busy.set_busy(False)
         if (action, search) != (self.filter.currentData(), self.search.text().strip() or None):
+            self._full = True
             self._loader.trigger()  # the filter moved on while we queried: query again
             return
-        self._stale = False
+        if not full and len(rows) == limit:
+            # A live update reads only the newest rows (cheap while a burst arrives);
+            # the older ones the table holds have not changed.
+            oldest = rows[-1]["id"]
+            rows = (rows + [r for r in self.model.rows() if r["id"] < oldest])[:LIMIT]
         self.model.set_rows(rows)
         n = len(rows)
         what = "webhook" if n == 1 else "webhooks"
@@ -192,7 +209,7 @@ class ScrobblesWindow(QWidget):
         kind = {"marked": "success", "rewatch": "success", "failed": "error"}.get(outcome.action.value, "info")
         self.banner.show_message(f"Re-ran {self._describe(row)}: {text}", kind,
                                  "Open conflicts" if outcome.action.value == "conflict" else None)
-        self._loader.now()
+        self.refresh()
 
     async def _undo(self, row: dict[str, Any]) -> None:
         assert self.core.tracker is not None
@@ -202,8 +219,7 @@ class ScrobblesWindow(QWidget):
         finally:
             self._set_acting(False)
         self.banner.show_message(f"Undone: {self._describe(row)} no longer counts as watched.", "success")
-        self.bridge.dataChanged.emit()  # the core publishes no event for an undo
-        self._loader.now()
+        self.refresh()
 
     def _set_acting(self, acting: bool) -> None:
         self.busy.set_busy(acting)
@@ -233,7 +249,7 @@ class ScrobblesWindow(QWidget):
         undo = menu.addAction("Undo mark", self.undo_selected)
         undo.setEnabled(row.get("action") in UNDOABLE)
         if row.get("action") == "conflict":
-            menu.addAction("Open conflicts…", self.openConflicts.emit)
+            menu.addAction("Open conflicts…").triggered.connect(self.openConflicts)
         menu.addSeparator()
         menu.addAction("Copy outcome", lambda: QGuiApplication.clipboard().setText(outcome_text(row)))
         menu.popup(self.table.viewport().mapToGlobal(pos))
@@ -242,5 +258,5 @@ class ScrobblesWindow(QWidget):
     # -- window ---------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
-        if self._stale:
+        if self._full:
             self._loader.now()

@@ -48,7 +48,7 @@ def clean_domain(text: str) -> str:
 def check_domain(text: str) -> str | None:
     domain = clean_domain(text)
     if domain and not _DOMAIN.fullmatch(domain):
-        return "Enter a domain name like my-name.ngrok-free.app."
+        return "Enter a domain name like my-name.ngrok-free.dev."
     return None
 
 
@@ -117,7 +117,7 @@ class SettingsWindow(QWidget):
         self.token_where = muted("Free at dashboard.ngrok.com → Your Authtoken. Kept in the system "
                                  "keyring, never in the settings file.")
         self.domain = QLineEdit()
-        self.domain.setPlaceholderText("Optional, e.g. my-name.ngrok-free.app (keeps the URL fixed)")
+        self.domain.setPlaceholderText("Optional, e.g. my-name.ngrok-free.dev (keeps the URL fixed)")
         self.accounts = QLineEdit()
         self.accounts.setPlaceholderText("e.g. alice, 12345678")
         self.stop_threshold = QSpinBox()
@@ -298,17 +298,14 @@ class SettingsWindow(QWidget):
         self.banner.show_message("Applying…", "info")
         try:
             where = None
-            if token is not False:  # the keyring may block on a D-Bus call: keep it off the UI thread
-                where = await asyncio.get_running_loop().run_in_executor(None, self.core.set_authtoken, token)
-                self._has_token = bool(token)
-            if new != old:
+            # Also when nothing changed: a server that failed to start is tried again.
+            try:
                 await self.core.apply_settings(new)
-            if self.core.status.server == "error":
-                # The last start failed (say, the port was taken): try again with these settings.
-                try:
-                    await self.core.start()
-                except Exception as exc:
-                    raise RuntimeError(f"saved, but the server still cannot start: {exc}") from exc
+            except OSError as exc:
+                raise RuntimeError(f"saved, but the server still cannot start: {exc}") from exc
+            if token is not False:
+                where = await self.core.set_authtoken(token)
+                self._has_token = bool(token)
         finally:
             self.saving = False
             self.busy.set_busy(False)

@@ -136,6 +136,7 @@ class StatusWindow(QWidget):
         layout.addLayout(buttons)
         self.resize(660, 480)
 
+        self._last_server: str | None = None
         self._counts = Coalescer(self._load_counts, 250, self)
         bridge.statusChanged.connect(self.show_status)
         bridge.dataChanged.connect(self._counts.trigger)
@@ -147,6 +148,9 @@ class StatusWindow(QWidget):
     # -- updates --------------------------------------------------------------------------
     def show_status(self, status: CoreStatus) -> None:
         """Show ``status`` (called on every StatusChanged)."""
+        if status.server == "listening" and self._last_server != "listening":
+            self._counts.trigger()  # the database is open now (the window may predate it)
+        self._last_server = status.server
         summary = summarize(status)
         self.state_icon.setPixmap(icons.tray_icon(summary.state).pixmap(48, 48))
         self.headline.setText(summary.headline)

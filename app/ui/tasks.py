@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 import shiboken6
 from PySide6.QtCore import QObject, QTimer
 
+
 log = logging.getLogger(__name__)
 
 _RUNNING: set[asyncio.Task[Any]] = set()  # strong references: the loop keeps only weak ones
@@ -27,8 +28,11 @@ def spawn(coro: Coroutine[Any, Any, Any],
     """
     task = asyncio.ensure_future(coro)
     _RUNNING.add(task)
+    def cancel(*_: Any) -> None:
+        task.cancel()
+
     if owner is not None:
-        owner.destroyed.connect(task.cancel)
+        owner.destroyed.connect(cancel)
 
     def done(t: asyncio.Task[Any]) -> None:
         _RUNNING.discard(t)
@@ -37,7 +41,7 @@ def spawn(coro: Coroutine[Any, Any, Any],
             if not shiboken6.isValid(owner):
                 return  # its widgets are gone; so is anyone to tell
             try:
-                owner.destroyed.disconnect(t.cancel)
+                owner.destroyed.disconnect(cancel)
             except (RuntimeError, TypeError):
                 pass
         if exc is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -64,17 +66,18 @@ class Tray(QObject):
         a["state"] = menu.addAction(icons.tray_icon(summary.state), summary.headline)
         a["state"].setEnabled(False)
         menu.addSeparator()
-        a["status"] = menu.addAction("Open Scrobble Tray", self.openStatus.emit)
-        a["copy"] = menu.addAction(icons.icon("copy"), "Copy webhook URL", self.copyUrl.emit)
+        add = self._adder(menu, a)
+        add("status", "Open Scrobble Tray", self.openStatus)
+        add("copy", "Copy webhook URL", self.copyUrl, "copy")
         a["copy"].setEnabled(self.core.best_webhook_url() is not None)
         menu.addSeparator()
-        a["scrobbles"] = menu.addAction("Recent scrobbles…", self.openScrobbles.emit)
+        add("scrobbles", "Recent scrobbles…", self.openScrobbles)
         n = status.conflicts_open
-        a["conflicts"] = menu.addAction(f"Conflicts ({n})…", self.openConflicts.emit)
+        add("conflicts", f"Conflicts ({n})…", self.openConflicts)
         if n:
             a["conflicts"].setIcon(icons.check_icon("warn"))
-        a["diagnostics"] = menu.addAction("Diagnostics…", self.openDiagnostics.emit)
-        a["settings"] = menu.addAction("Settings…", self.openSettings.emit)
+        add("diagnostics", "Diagnostics…", self.openDiagnostics)
+        add("settings", "Settings…", self.openSettings)
         menu.addSeparator()
         a["pause"] = menu.addAction("Pause processing")
         a["pause"].setCheckable(True)
@@ -90,8 +93,19 @@ class Tray(QObject):
             menu.setToolTipsVisible(True)
         a["autostart"].toggled.connect(self.autostartToggled)
         menu.addSeparator()
-        a["quit"] = menu.addAction("Quit Scrobble Tray", self.quitRequested.emit)
+        add("quit", "Quit Scrobble Tray", self.quitRequested)
         self.actions = a
+
+    @staticmethod
+    def _adder(menu: QMenu, actions: dict[str, QAction]) -> Callable[..., QAction]:
+        def add(key: str, text: str, signal: Any, icon_name: str | None = None) -> QAction:
+            action = menu.addAction(text)
+            if icon_name:
+                action.setIcon(icons.icon(icon_name))
+            action.triggered.connect(signal)  # signal to signal: no Python in between
+            actions[key] = action
+            return action
+        return add
 
     def notify(self, title: str, message: str, kind: str = "info") -> None:
         """A desktop notification from the tray icon."""

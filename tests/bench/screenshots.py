@@ -1,0 +1,207 @@
+"""Render every window of the tray app offscreen, with sample data, to resources/screenshots/.
+
+    python tests/bench/screenshots.py [--out resources/screenshots]
+
+A real core on a temporary data folder gets a few shows and real webhooks over HTTP
+(marked, duplicate, ignored, a conflict); then the real widgets are shown and grabbed
+with ``QWidget.grab()``. Every text the windows show is checked for secrets first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # never the real keyring
+
+from PySide6.QtCore import QPoint, QSize  # noqa: E402
+from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
+from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLineEdit,  # noqa: E402
+                               QListWidget, QTableView, QTableWidget, QTreeWidget, QWidget)
+
+from app.core.config import Paths, Settings  # noqa: E402
+from app.core.facade import Core  # noqa: E402
+from app.ui import icons  # noqa: E402
+from app.ui.autostart import Autostart  # noqa: E402
+from app.ui.controller import UiController  # noqa: E402
+import qasync  # noqa: E402
+from app.ui.state import TrayState  # noqa: E402
+from tests.helpers import BREAKING_BAD, episode_payload, post, sample  # noqa: E402
+
+SHOWS = [
+    BREAKING_BAD,
+    {"title": "Severance", "year": 2022, "tmdb_id": 95396},
+    {"title": "The Office", "year": 2005, "tmdb_id": 2316},
+    {"title": "Doctor Who", "year": 2005, "tmdb_id": 57243},
+    {"title": "The Unknown", "year": 2019},
+    {"title": "Unknown Worlds", "year": 2011},
+]
+
+
+async def until(condition: Callable[[], Any], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("window did not finish loading")
+        await asyncio.sleep(0.02)
+
+
+def texts(widget: QWidget) -> list[str]:
+    """Every piece of text the widget tree shows."""
+    out: list[str] = [widget.windowTitle(), widget.toolTip()]
+    for w in [widget, *widget.findChildren(QWidget)]:
+        if isinstance(w, QLabel):
+            out.append(w.text())
+        elif isinstance(w, QLineEdit):
+            out += [w.displayText(), w.placeholderText()]
+        elif isinstance(w, QAbstractButton):
+            out.append(w.text())
+        elif isinstance(w, QTableWidget):
+            out += [w.item(r, c).text() for r in range(w.rowCount()) for c in range(w.columnCount())
+                    if w.item(r, c) is not None]
+        elif isinstance(w, QTreeWidget):
+            out += [w.topLevelItem(i).text(c) for i in range(w.topLevelItemCount())
+                    for c in range(w.columnCount())]
+        elif isinstance(w, QListWidget):
+            out += [w.item(i).text() for i in range(w.count())]
+        elif isinstance(w, QTableView) and w.model() is not None:
+            m = w.model()
+            out += [str(m.index(r, c).data()) for r in range(m.rowCount()) for c in range(m.columnCount())]
+    return out
+
+
+def save(widget: QWidget, name: str, out: Path, secrets: list[str]) -> Path:
+    shown = "\n".join(texts(widget))
+    leaked = [s for s in secrets if s and s in shown]
+    if leaked:
+        raise SystemExit(f"{name}: a secret is visible in the window")
+    path = out / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise SystemExit(f"cannot write {path}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
+def tray_icons_strip(out: Path) -> None:
+    """The tray icon in its four states at tray sizes, on light and dark panels."""
+    sizes = (16, 22, 32, 64)
+    states = [TrayState.OK, TrayState.ATTENTION, TrayState.ERROR, TrayState.PAUSED]
+    cell = 76
+    strip = QPixmap(cell * len(states), cell * 2)
+    strip.fill(QColor("#f1f3f5"))
+    p = QPainter(strip)
+    p.fillRect(0, cell, strip.width(), cell, QColor("#2b2d31"))
+    for row in range(2):
+        for i, state in enumerate(states):
+            x = i * cell + 4
+            for size in sizes[:3]:
+                p.drawPixmap(x, row * cell + 6, icons.tray_icon(state).pixmap(QSize(size, size)))
+                x += size + 2
+            p.drawPixmap(i * cell + 6, row * cell + 6 + 32 + 2,
+                         icons.tray_icon(state).pixmap(QSize(36, 36)))
+    p.end()
+    strip.save(str(out / "tray-icons.png"))
+    print(f"wrote {out / 'tray-icons.png'}")
+
+
+def free_port(preferred: int = 47810) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return 0
+
+
+async def render(out: Path) -> None:
+    data = Path(tempfile.mkdtemp(prefix="scrobbletray-shots-"))
+    core = Core(Paths(data / "data"), Settings(port=free_port(), rate_limit_per_minute=0))
+    await core.start()
+    assert core.tracker is not None
+    await core.run(core.tracker.import_shows, SHOWS)
+    ui = UiController(core, tray_available=True,
+                      autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
+    url = core.best_webhook_url()
+    assert url
+    for payload in (
+        episode_payload(1, 1, episode_title="Pilot") | {},
+        episode_payload(1, 2),
+        episode_payload(1, 1),  # the same play again: duplicate
+        sample("scrobble-movie"),
+        sample("scrobble-shared-user"),
+        sample("play-new-agent-episode"),
+        sample("scrobble-unknown-show"),
+        episode_payload(1, 3),
+    ):
+        status, body = await post(url, payload)
+        assert status == 200, body
+    await until(lambda: core.status.conflicts_open == 1)
+    await until(lambda: core.server is not None and core.server.stats.accepted >= 8)
+
+    secrets = core.secrets()
+    out.mkdir(parents=True, exist_ok=True)
+
+    status = ui.show_status()
+    status.refresh()
+    await until(lambda: status.counts is not None and status.counts["scrobbles_24h"] >= 3)
+    save(status, "status", out, secrets)
+
+    scrobbles = ui.show_scrobbles()
+    scrobbles.resize(1180, 420)
+    await until(lambda: scrobbles.model.rowCount() == 8 and not scrobbles.loading
+                and "Pending…" not in [scrobbles.model.index(r, 5).data() for r in range(8)])
+    scrobbles.select_event(scrobbles.model.row(2)["id"])
+    save(scrobbles, "scrobbles", out, secrets)
+
+    conflicts = ui.show_conflicts()
+    await until(lambda: conflicts.current is not None and conflicts.waiting.count() > 0)
+    conflicts.search.setText("unknown")
+    await until(lambda: "matching" in conflicts.candidates_label.text())
+    save(conflicts, "conflicts", out, secrets)
+
+    diagnostics = ui.show_diagnostics()
+    await until(lambda: diagnostics.table.rowCount() > 0 and not diagnostics.running)
+    save(diagnostics, "diagnostics", out, secrets)
+
+    settings = ui.show_settings()
+    settings.port.setText("47811")  # an edit in progress: Save enabled
+    settings.domain.setText("not a domain!")  # and an inline error
+    settings.adjustSize()
+    settings.resize(max(settings.width(), 660), settings.sizeHint().height())
+    save(settings, "settings", out, secrets)
+    settings.load()
+
+    assert ui.tray is not None
+    menu = ui.tray.menu
+    menu.popup(QPoint(0, 0))
+    await until(menu.isVisible)
+    save(menu, "tray-menu", out, secrets)
+    menu.close()
+    tray_icons_strip(out)
+
+    ui.close()
+    await core.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        runner.run(render(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

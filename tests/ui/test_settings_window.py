@@ -1,0 +1,117 @@
+"""Settings: validated as typed, Save only when valid, applied to the running core."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+
+from app.core.config import Paths
+from app.core.facade import Core
+from app.ui.controller import UiController
+from app.ui.settings_window import SettingsWindow
+from tests.helpers import episode_payload
+from tests.ui.conftest import Aio
+
+
+def retype(qtbot: Any, edit: QLineEdit, text: str) -> None:
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def open_settings(ui: UiController, qtbot: Any) -> SettingsWindow:
+    ui.tray.menu.aboutToShow.emit()
+    ui.tray.actions["settings"].trigger()
+    w = ui.window("settings")
+    assert isinstance(w, SettingsWindow) and w.isVisible()
+    return w
+
+
+def test_bad_port_disables_save_with_an_inline_error(ui: UiController, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    assert w.port.text() == "0" and not w.save_button.isEnabled()  # nothing changed yet
+    error = w.fields["port"].error
+
+    retype(qtbot, w.port, "70000")
+    assert not w.save_button.isEnabled() and error.isVisible()
+    assert "between 1 and 65535" in error.text()
+    retype(qtbot, w.port, "80a")
+    assert not w.save_button.isEnabled() and error.text() == "The port must be a whole number."
+    retype(qtbot, w.port, "")
+    assert not w.save_button.isEnabled() and error.text() == "Enter a port number."
+    retype(qtbot, w.port, "47811")
+    assert w.save_button.isEnabled() and not error.isVisible()
+
+
+def test_other_fields_are_checked_as_typed(ui: UiController, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    qtbot.keyClicks(w.domain, "not a domain")
+    assert not w.save_button.isEnabled() and w.fields["domain"].error.isVisible()
+    retype(qtbot, w.domain, "https://my-name.ngrok-free.app/")
+    assert w.save_button.isEnabled()
+    assert w.form_settings().ngrok_domain == "my-name.ngrok-free.app"
+
+    qtbot.keyClicks(w.database_url, "::nonsense::")
+    assert not w.save_button.isEnabled() and "Not a database URL" in w.fields["database_url"].error.text()
+    w.database_url.clear()
+
+    qtbot.mouseClick(w.tunnel, Qt.MouseButton.LeftButton)  # tunnel on, but no token yet
+    assert w.tunnel.isChecked() and not w.save_button.isEnabled()
+    assert w.fields["token"].error.text() == "The tunnel needs an ngrok authtoken."
+    qtbot.keyClicks(w.token, "has spaces in it which is wrong")
+    assert "does not look like an ngrok authtoken" in w.fields["token"].error.text()
+    retype(qtbot, w.token, "2abcDEF_0123456789ghijklmnop")
+    assert w.save_button.isEnabled()
+
+    assert w.token.echoMode() == QLineEdit.EchoMode.Password
+    w.reveal.trigger()
+    assert w.token.echoMode() == QLineEdit.EchoMode.Normal
+    w.reveal.trigger()
+    assert w.token.echoMode() == QLineEdit.EchoMode.Password
+
+
+def test_save_applies_the_new_port_live_and_persists(
+        ui: UiController, core: Core, paths: Paths, aio: Aio, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    port = free_port()
+    retype(qtbot, w.port, str(port))
+    w.stop_threshold.setValue(85)
+    qtbot.keyClicks(w.accounts, "alice, 12345")
+    qtbot.mouseClick(w.tunnel, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(w.token, "2abcDEF_0123456789ghijklmnop")
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+
+    assert core.status.port == port and core.status.server == "listening"
+    assert f"listens on port {port}" in w.banner.text and "authtoken is kept in" in w.banner.text
+    saved = json.loads(paths.settings_file.read_text())
+    assert (saved["port"], saved["stop_threshold"], saved["accepted_accounts"], saved["tunnel_enabled"]) == (
+        port, 0.85, ["alice", "12345"], True)
+    assert core.authtoken() == "2abcDEF_0123456789ghijklmnop"
+    assert "2abcDEF_0123456789ghijklmnop" not in paths.settings_file.read_text()
+    assert w.token.text() == "" and "A token is saved" in w.token.placeholderText()
+    assert not w.save_button.isEnabled()  # saved: nothing left to save
+    # The status window and the URL follow the new port; webhooks arrive there.
+    assert ui.status_window.webhook_url.shown_text == f"http://127.0.0.1:{port}/webhook/••••••"
+    aio.post(core, episode_payload(1, 4))
+    aio.settled(core)
+
+
+def test_core_rejection_is_shown_inline(ui: UiController, core: Core, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    core.settings.dedup_window_hours = -1  # something only the core's validate() catches
+    retype(qtbot, w.port, str(free_port()))
+    qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.banner.kind == "error")
+    assert w.banner.text == "Not saved: de-duplication window must be positive"
+    core.settings.dedup_window_hours = 6.0

@@ -1,0 +1,71 @@
+"""What the tray and windows say: pure functions over the core's status and rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.core.facade import CoreStatus
+from app.ui import icons
+from app.ui.formatting import ago, confidence_text, outcome_text, redact, sxxeyy
+from app.ui.state import TrayState, summarize
+
+LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
+
+
+@pytest.mark.parametrize("status, state, headline", [
+    (LISTENING, TrayState.OK, "All good: listening on port 47810"),
+    (CoreStatus(server="starting"), TrayState.STARTING, "Starting…"),
+    (CoreStatus(server="error", server_error="port 47810 is in use"), TrayState.ERROR,
+     "Server error: port 47810 is in use"),
+    (CoreStatus(server="listening", port=1, paused=True, conflicts_open=2), TrayState.PAUSED,
+     "Paused: webhooks are kept, not processed"),
+    (CoreStatus(server="listening", port=1, conflicts_open=2), TrayState.ATTENTION, "2 conflicts waiting"),
+    (CoreStatus(server="listening", port=1, conflicts_open=1), TrayState.ATTENTION, "1 conflict waiting"),
+    (CoreStatus(server="listening", port=1, tunnel="reconnecting"), TrayState.ATTENTION,
+     "Tunnel down, reconnecting…"),
+    (CoreStatus(server="listening", port=1, tunnel="error", tunnel_reason="authtoken rejected"),
+     TrayState.ERROR, "Tunnel failed: Plex outside this computer cannot reach it"),
+])
+def test_summary_state_and_headline(status: CoreStatus, state: TrayState, headline: str) -> None:
+    summary = summarize(status)
+    assert (summary.state, summary.headline) == (state, headline)
+    assert summary.tooltip.startswith(f"Scrobble Tray\n{headline}")
+    assert icons.icon_path(f"tray-{state.icon_name}").is_file()
+
+
+def test_summary_details_name_everything_else() -> None:
+    s = summarize(CoreStatus(server="listening", port=1, paused=True, conflicts_open=3, tunnel="online",
+                             public_url="https://x.ngrok-free.app", url_changed=True))
+    assert s.details == ("3 conflicts waiting for your decision", "Tunnel: online",
+                         "The public URL changed: paste the new webhook URL into Plex")
+    installing = summarize(CoreStatus(server="listening", port=1, tunnel="installing", tunnel_progress=0.42))
+    assert installing.details == ("Tunnel: installing the ngrok agent (42%)",)
+    failed = summarize(CoreStatus(server="listening", port=1, tunnel="error", tunnel_reason="bad token"))
+    assert failed.details == ("bad token",)
+
+
+def test_every_icon_is_found_beside_the_code_not_the_working_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    for state in TrayState:
+        assert not icons.tray_icon(state).isNull()
+    for name in ("app", "copy", "eye", "eye-off", "check-pass", "check-warn", "check-fail", "check-info"):
+        assert icons.icon_path(name).is_file(), name
+        assert not icons.icon(name).pixmap(16, 16).isNull(), name
+
+
+def test_text_helpers() -> None:
+    assert redact("http://h:1/webhook/s3cret", ["s3cret", ""]) == "http://h:1/webhook/••••••"
+    assert sxxeyy(1, 2) == "S01E02" and sxxeyy(None, 3) == "S??E03" and sxxeyy(None, None) == ""
+    assert outcome_text({"action": "ignored", "reason": "movies are not tracked"}) == \
+        "Ignored: movies are not tracked"
+    assert outcome_text({"action": "marked", "reason": None}) == "Marked"
+    assert outcome_text({"action": None}) == "Pending…"
+    assert confidence_text({"confidence": 0.93, "match_method": "title"}) == "93% · similar title"
+    assert confidence_text({"confidence": None, "match_method": None}) == ""
+    now = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+    assert ago(now - timedelta(seconds=10), now) == "just now"
+    assert ago((now - timedelta(minutes=5)).replace(tzinfo=None).isoformat(), now) == "5 min ago"
+    assert ago(now - timedelta(hours=5), now) == "5 h ago"
+    assert ago(None, now) == "never"

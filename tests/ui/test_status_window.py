@@ -1,0 +1,94 @@
+"""The status window: state, the (masked) webhook URL, counts, pause; live as webhooks arrive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.core.config import Paths, Settings
+from app.core.facade import Core
+from app.ui.controller import UiController
+from app.ui.state import TrayState
+from tests.helpers import episode_payload
+from tests.ui.conftest import Aio
+
+
+def test_shows_server_port_and_a_masked_webhook_url_that_copies_in_full(
+        ui: UiController, core: Core, qtbot: Any) -> None:
+    w = ui.show_status()
+    qtbot.waitUntil(lambda: w.shows_card.value.text() == "1")
+    assert w.server_label.text() == f"Listening on 127.0.0.1, port {core.status.port}"
+    assert w.headline.text() == f"All good: listening on port {core.status.port}"
+    shown = w.webhook_url.shown_text
+    assert shown == f"http://127.0.0.1:{core.status.port}/webhook/••••••"
+    assert core.secret not in shown
+    assert "Off" in w.tunnel_label.text()
+    assert w.last_webhook.text().startswith("None yet")
+
+    qtbot.mouseClick(w.webhook_url.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == core.best_webhook_url()
+    assert core.secret in QGuiApplication.clipboard().text()
+    assert w.webhook_url.copy_button.text() == "Copied"
+
+
+def test_counts_and_last_webhook_follow_incoming_webhooks(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    w = ui.show_status()
+    qtbot.waitUntil(lambda: w.today_card.value.text() == "0")
+    aio.post(core, episode_payload(1, 1))
+    aio.post(core, episode_payload(1, 2))
+    qtbot.waitUntil(lambda: w.today_card.value.text() == "2")
+    assert w.last_webhook.text().startswith("just now from Living Room")
+
+
+def test_pause_keeps_webhooks_waiting_until_resumed(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    w = ui.show_status()
+    qtbot.mouseClick(w.pause_button, Qt.MouseButton.LeftButton)
+    assert core.status.paused
+    assert ui.tray is not None and ui.tray.summary.state is TrayState.PAUSED
+    assert w.pause_button.text() == "Resume processing"
+    assert "paused" in w.banner.text
+
+    aio.post(core, episode_payload(2, 1))
+    assert aio.pending(core) == 1
+    qtbot.wait(300)  # proves nothing is processed while paused (not a synchronisation)
+    assert aio.pending(core) == 1 and w.today_card.value.text() == "0"
+
+    qtbot.mouseClick(w.banner.action, Qt.MouseButton.LeftButton)  # "Resume"
+    assert not core.status.paused and not w.pause_button.isChecked()
+    qtbot.waitUntil(lambda: w.today_card.value.text() == "1")
+    assert aio.pending(core) == 0
+    assert ui.tray.summary.state is TrayState.OK
+
+
+def test_no_tray_makes_the_status_window_the_main_window(core: Core, aio: Aio, qtbot: Any) -> None:
+    ui = UiController(core, tray_available=False)
+    try:
+        ui.show_initial()
+        assert ui.tray is None and ui.status_window.isVisible()
+        with qtbot.waitSignal(ui.quitRequested, timeout=2000):
+            ui.status_window.close()
+        # Buttons reach every window without a tray.
+        qtbot.mouseClick(ui.status_window.scrobbles_button, Qt.MouseButton.LeftButton)
+        assert ui.window("scrobbles") is not None and ui.window("scrobbles").isVisible()
+    finally:
+        ui.close()
+
+
+def test_window_shown_before_the_core_starts_fills_in_once_it_listens(
+        paths: Paths, settings: Settings, aio: Aio, qtbot: Any) -> None:
+    core = Core(paths, settings)
+    ui = UiController(core, tray_available=False)
+    try:
+        ui.show_initial()  # the app shows its window first, then starts the core
+        w = ui.status_window
+        assert w.headline.text() == "Stopped" and w.webhook_url.url is None
+        aio.run(core.start())
+        qtbot.waitUntil(lambda: w.shows_card.value.text() == "0" and w.today_card.value.text() == "0")
+        assert w.headline.text().startswith("All good") and w.webhook_url.url == core.best_webhook_url()
+    finally:
+        ui.close()
+        aio.run(core.stop())
