@@ -75,6 +75,8 @@ class Watch(Base):
     watched_at: Mapped[datetime]
     event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
 
+    episode: Mapped[Episode] = relationship()
+
 
 class ShowMapping(Base):
     """A remembered answer: this Plex show is that tracker show (or is ignored)."""
@@ -122,6 +124,8 @@ class WebhookEvent(Base):
         ForeignKey("conflicts.id", ondelete="SET NULL"), index=True
     )
     processed_at: Mapped[datetime | None]
+
+    tracker_episode: Mapped[Episode | None] = relationship()
 
 
 class Conflict(Base):

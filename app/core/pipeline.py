@@ -50,6 +50,55 @@ class Outcome:
     plex_title: str | None = None  # set when a conflict was opened
 
 
+class Lookups:
+    """What one transaction has read or made, so a burst costs a query per show, not per row.
+
+    Used with the session's autoflush off: new watches are checked here, in memory,
+    before the database is asked.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._mappings: dict[str, ShowMapping | None] = {}
+        self._episodes: dict[tuple[int, int], dict[int, Episode]] = {}  # (show, season)
+        self._new_watches: list[Watch] = []
+
+    def mapping(self, plex_key: str) -> ShowMapping | None:
+        if plex_key not in self._mappings:
+            self._mappings[plex_key] = self.session.scalar(
+                select(ShowMapping).where(ShowMapping.plex_key == plex_key))
+        return self._mappings[plex_key]
+
+    def add_mapping(self, mapping: ShowMapping) -> None:
+        self.session.add(mapping)
+        self._mappings[mapping.plex_key] = mapping
+
+    def episode(self, show_id: int, season: int, number: int) -> Episode | None:
+        if (show_id, season) not in self._episodes:
+            self._episodes[show_id, season] = {e.number: e for e in self.session.scalars(
+                select(Episode).where(Episode.show_id == show_id, Episode.season == season))}
+        return self._episodes[show_id, season].get(number)
+
+    def add_episode(self, episode: Episode) -> None:
+        self.session.add(episode)
+        self._episodes.setdefault((episode.show_id, episode.season), {})[episode.number] = episode
+
+    def earlier_watch(self, episode: Episode, account: str, when: datetime, window: timedelta) -> Watch | None:
+        """A watch of this episode by this account within ``window`` of ``when``."""
+        for w in self._new_watches:
+            if w.episode is episode and w.account_id == account and abs(w.watched_at - when) < window:
+                return w
+        if episode.id is None:  # made in this transaction: no older watches
+            return None
+        return self.session.scalar(select(Watch).where(
+            Watch.episode_id == episode.id, Watch.account_id == account,
+            Watch.watched_at > when - window, Watch.watched_at < when + window).limit(1))
+
+    def add_watch(self, watch: Watch) -> None:
+        self.session.add(watch)
+        self._new_watches.append(watch)
+
+
 def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Outcome:
     row.action = action.value
     row.reason = reason
@@ -88,8 +137,15 @@ def _account_accepted(ev: PlexEvent, settings: Settings) -> bool:
     return any(v is not None and v.casefold() in accepted for v in (ev.account_id, ev.account_title))
 
 
-def process_row(session: Session, row: WebhookEvent, index: ShowIndex, settings: Settings) -> Outcome:
-    """Decide and apply the outcome of one pending inbox row."""
+def process_row(session: Session, row: WebhookEvent, index: ShowIndex, settings: Settings,
+                lookups: Lookups | None = None) -> Outcome:
+    """Decide and apply the outcome of one pending inbox row.
+
+    Several rows of one transaction share ``lookups`` (and the session must not autoflush).
+    """
+    if lookups is None:
+        with session.no_autoflush:
+            return process_row(session, row, index, settings, Lookups(session))
     try:
         ev = parse_payload(row.payload)
     except PayloadError as exc:
@@ -107,12 +163,12 @@ def process_row(session: Session, row: WebhookEvent, index: ShowIndex, settings:
     if plex_key is None:
         return _record(row, Action.FAILED, "the payload does not say which show this is")
 
-    mapping = session.scalar(select(ShowMapping).where(ShowMapping.plex_key == plex_key))
+    mapping = lookups.mapping(plex_key)
     if mapping is not None:
         if mapping.ignored or mapping.show_id is None:
             return _record(row, Action.IGNORED, "this Plex show is ignored (your choice)")
         row.match_method, row.confidence = "mapping", mapping.confidence
-        return mark(session, row, mapping.show_id, ev, settings)
+        return mark(lookups, row, mapping.show_id, ev, settings)
 
     conflict = session.scalar(
         select(Conflict).where(Conflict.plex_key == plex_key, Conflict.status == "open")
@@ -123,11 +179,11 @@ def process_row(session: Session, row: WebhookEvent, index: ShowIndex, settings:
 
     result = index.resolve(ev.show_title, ev.year, ev.show_ids)
     if result.show_id is not None:
-        session.add(ShowMapping(plex_key=plex_key, plex_title=ev.show_title,
-                                show_id=result.show_id, method=result.method or "title",
-                                confidence=result.confidence))
+        lookups.add_mapping(ShowMapping(plex_key=plex_key, plex_title=ev.show_title,
+                                        show_id=result.show_id, method=result.method or "title",
+                                        confidence=result.confidence))
         row.match_method, row.confidence = result.method, result.confidence
-        return mark(session, row, result.show_id, ev, settings)
+        return mark(lookups, row, result.show_id, ev, settings)
     conflict = _open_conflict(session, plex_key, ev, result)
     row.conflict_id = conflict.id
     outcome = _record(row, Action.CONFLICT, _conflict_reason(result))
@@ -154,37 +210,32 @@ def _open_conflict(session: Session, plex_key: str, ev: PlexEvent, result: Match
     return conflict
 
 
-def mark(session: Session, row: WebhookEvent, show_id: int, ev: PlexEvent, settings: Settings) -> Outcome:
+def mark(lookups: Lookups, row: WebhookEvent, show_id: int, ev: PlexEvent, settings: Settings) -> Outcome:
     """Mark the row's episode watched for its account (created if the tracker lacks it)."""
+    session = lookups.session
     show = session.get(Show, show_id)
     if show is None:
         return _record(row, Action.FAILED, f"tracker show #{show_id} no longer exists")
     row.show_id = show_id
     assert ev.season is not None and ev.episode is not None
-    episode = session.scalar(select(Episode).where(
-        Episode.show_id == show_id, Episode.season == ev.season, Episode.number == ev.episode))
+    episode = lookups.episode(show_id, ev.season, ev.episode)
     if episode is None:
         episode = Episode(show_id=show_id, season=ev.season, number=ev.episode,
                           title=ev.episode_title, watch_count=0)
-        session.add(episode)
-        session.flush()
+        lookups.add_episode(episode)
     elif not episode.title and ev.episode_title:
         episode.title = ev.episode_title
-    row.episode_id = episode.id
+    row.tracker_episode = episode  # (a new episode gets its id when the batch is flushed)
 
     account = ev.account_id or "?"
     when = row.received_at
-    window = timedelta(hours=settings.dedup_window_hours)
-    earlier = session.scalar(select(Watch).where(
-        Watch.episode_id == episode.id, Watch.account_id == account,
-        Watch.watched_at > when - window, Watch.watched_at <= when + window,
-    ).limit(1))
+    earlier = lookups.earlier_watch(episode, account, when, timedelta(hours=settings.dedup_window_hours))
     if earlier is not None:
         return _record(row, Action.DUPLICATE,
                        f"this play was already counted (event #{earlier.event_id})")
 
     rewatch = episode.watch_count > 0
-    session.add(Watch(episode_id=episode.id, account_id=account, watched_at=when, event_id=row.id))
+    lookups.add_watch(Watch(episode=episode, account_id=account, watched_at=when, event_id=row.id))
     _count(show, episode, when, +1)
     if rewatch:
         return _record(row, Action.REWATCH, f"watched {episode.watch_count} times")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.matching import Candidate, ShowIndex, ShowRef
 from app.core.models import Base, Conflict, Episode, Show, ShowMapping, WebhookEvent, utcnow
-from app.core.pipeline import Action, Outcome, process_row, undo_mark
+from app.core.pipeline import Action, Lookups, Outcome, process_row, undo_mark
 
 
 class TrackerError(ValueError):
@@ -202,7 +202,9 @@ class Tracker:
             index = self.index(session)
             if isolate:
                 return [self._process_one(session, row, index) for row in rows]
-            return [process_row(session, row, index, self.settings) for row in rows]
+            with session.no_autoflush:
+                lookups = Lookups(session)
+                return [process_row(session, row, index, self.settings, lookups) for row in rows]
 
     def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:
         """One row in its own savepoint: an unexpected error fails that row only."""
