@@ -129,3 +129,12 @@ def test_scrobbletray_home_moves_the_data(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SCROBBLETRAY_HOME", str(tmp_path / "home"))
     assert main(["shows", "add", "Severance"]) == 0
     assert (tmp_path / "home" / "scrobbletray.sqlite3").exists()
+
+
+def test_headless_code_never_imports_qt() -> None:
+    code = ("import sys, app.cli, app.core.headless, app.core.facade, app.core.tunnel, app.core.diagnostics\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'qasync', 'app.ui'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
