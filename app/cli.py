@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="SQLAlchemy database URL (default: SQLite in the data folder)")
     p.add_argument("--ngrok-path", help="use this ngrok agent instead of downloading one")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.add_argument("--self-test", action="store_true",
+                   help="check that this installation works (headless, offline, on temporary data) and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("serve", help="run headless: webhook server and processing, no window")
@@ -165,6 +167,9 @@ def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.self_test:
+        from app.selftest import run_self_test
+        return run_self_test()
     paths = Paths(args.data_dir)
     settings = config.load_settings(paths)
     if args.database_url:

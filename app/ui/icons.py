@@ -1,29 +1,18 @@
-"""The app's SVG icons, found next to the code (never through the working directory)."""
+"""The app's SVG icons (from :mod:`app.resources`, never through the working directory)."""
 
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 
+from app.resources import resource_path
 from app.ui.state import TrayState
 
 
-def _icons_dir() -> Path:
-    """``resources/icons``: beside the executable when frozen, else in the source tree."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    candidates = [Path(frozen) / "resources" / "icons"] if frozen else []
-    candidates.append(Path(__file__).resolve().parents[2] / "resources" / "icons")
-    for folder in candidates:
-        if (folder / "app.svg").is_file():
-            return folder
-    return candidates[-1]
-
-
-ICONS_DIR = _icons_dir()
+ICONS_DIR = resource_path("icons")
 
 
 def icon_path(name: str) -> Path:
