@@ -104,7 +104,6 @@ def test_runtime_hook_finds_a_ca_bundle_only_when_openssl_has_none(tmp_path: Pat
 
 
 def test_windows_version_info_fills_in_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("PyInstaller")
     # The parser module imports Windows-only helpers at the top; the parsing itself does
     # not use them. Stubs for the test's duration only.
     import PyInstaller.compat as compat

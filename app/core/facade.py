@@ -89,8 +89,9 @@ class Core:
         self.tracker: Tracker | None = None
         self.server: WebhookServer | None = None
         self._status = CoreStatus()
-        # Writes from the inbox and from the pipeline each get a thread, so a batch of
-        # processing never holds up the commit that acknowledges a webhook.
+        # The inbox and the pipeline each get a thread, so a commit that acknowledges
+        # webhooks never queues behind a processing batch (which also waits for a lull in
+        # arrivals: see _work).
         self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="inbox")
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._wake = asyncio.Event()
