@@ -116,3 +116,19 @@ async def test_rate_limit_per_client(paths, settings: Settings) -> None:
         assert len(await c.run(c.tracker.scrobbles)) == 5
     finally:
         await c.stop()
+
+
+@pytest.mark.parametrize("disposition", [
+    'form-data; name="payload"',
+    "form-data; name=payload",  # unquoted: read by aiohttp's full parser
+    'form-data; filename="p.json"; name="payload"',
+])
+async def test_payload_part_is_found_however_its_name_is_written(core: Core, disposition: str) -> None:
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n{GOOD}\r\n"
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"thumb\"; filename=\"payload\"\r\n\r\n"
+            f"jpeg\r\n--{BOUNDARY}--\r\n").encode()
+    async with aiohttp.ClientSession() as s:
+        async with s.post(webhook_url(core), data=body, headers=MP) as r:
+            assert r.status == 200, await r.text()
+    await settled(core)
+    assert (await core.run(core.tracker.scrobbles))[0]["action"] == "marked"

@@ -101,13 +101,26 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def parse_payload(raw: str | bytes | bytearray) -> PlexEvent:
-    """Parse a webhook ``payload``; raises :class:`PayloadError` for anything unusable."""
+def load_payload(raw: str | bytes | bytearray) -> dict[str, Any]:
+    """Decode a payload and check its shape (an object with an ``event``); raises PayloadError.
+
+    Anything that passes can be parsed by :func:`event_from_dict` without error.
+    """
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"payload is not valid JSON: {exc}") from None
-    return event_from_dict(data)
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, not {type(data).__name__}")
+    event = data.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise PayloadError("payload has no 'event' (a text like 'media.scrobble')")
+    return data
+
+
+def parse_payload(raw: str | bytes | bytearray) -> PlexEvent:
+    """Parse a webhook ``payload``; raises :class:`PayloadError` for anything unusable."""
+    return event_from_dict(load_payload(raw))
 
 
 def event_from_dict(data: Any) -> PlexEvent:

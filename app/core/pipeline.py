@@ -51,7 +51,7 @@ class Outcome:
 
 
 class Lookups:
-    """What one transaction has read or made, so a burst costs a query per show, not per row.
+    """What one transaction has read or made, so a burst of one show costs no query per row.
 
     Used with the session's autoflush off: new watches are checked here, in memory,
     before the database is asked.
@@ -60,7 +60,7 @@ class Lookups:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._mappings: dict[str, ShowMapping | None] = {}
-        self._episodes: dict[tuple[int, int], dict[int, Episode]] = {}  # (show, season)
+        self._episodes: dict[tuple[int, int, int], Episode | None] = {}  # (show, season, number)
         self._new_watches: list[Watch] = []
 
     def mapping(self, plex_key: str) -> ShowMapping | None:
@@ -74,14 +74,15 @@ class Lookups:
         self._mappings[mapping.plex_key] = mapping
 
     def episode(self, show_id: int, season: int, number: int) -> Episode | None:
-        if (show_id, season) not in self._episodes:
-            self._episodes[show_id, season] = {e.number: e for e in self.session.scalars(
-                select(Episode).where(Episode.show_id == show_id, Episode.season == season))}
-        return self._episodes[show_id, season].get(number)
+        key = (show_id, season, number)
+        if key not in self._episodes:
+            self._episodes[key] = self.session.scalar(select(Episode).where(
+                Episode.show_id == show_id, Episode.season == season, Episode.number == number))
+        return self._episodes[key]
 
     def add_episode(self, episode: Episode) -> None:
         self.session.add(episode)
-        self._episodes.setdefault((episode.show_id, episode.season), {})[episode.number] = episode
+        self._episodes[episode.show_id, episode.season, episode.number] = episode
 
     def earlier_watch(self, episode: Episode, account: str, when: datetime, window: timedelta) -> Watch | None:
         """A watch of this episode by this account within ``window`` of ``when``."""
