@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import aiohttp
 
@@ -70,6 +71,20 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running(paths, settings, **tunnel_options: Any) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
+    """A started core (stopped afterwards); ``tunnel_options`` are the tunnel's timing knobs."""
+    from app.core.facade import Core
+
+    core = Core(paths, settings)
+    core._tunnel_options = tunnel_options
+    await core.start()
+    try:
+        yield core
+    finally:
+        await core.stop()
 
 
 async def settled(core) -> None:  # type: ignore[no-untyped-def]

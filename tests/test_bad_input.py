@@ -9,7 +9,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.facade import Core
-from tests.helpers import THUMB, post, sample, settled, webhook_url
+from tests.helpers import running, THUMB, post, sample, settled, webhook_url
 
 GOOD = json.dumps(sample("scrobble-legacy-themoviedb"))
 BOUNDARY = "----plexboundary"
@@ -102,9 +102,7 @@ async def test_other_paths_are_not_served(core: Core) -> None:
 
 async def test_rate_limit_per_client(paths, settings: Settings) -> None:
     settings.rate_limit_per_minute = 5
-    c = Core(paths, settings)
-    await c.start()
-    try:
+    async with running(paths, settings) as c:
         statuses = []
         async with aiohttp.ClientSession() as s:
             for _ in range(7):
@@ -114,8 +112,6 @@ async def test_rate_limit_per_client(paths, settings: Settings) -> None:
         assert statuses == [200] * 5 + [429] * 2
         await settled(c)
         assert len(await c.run(c.tracker.scrobbles)) == 5
-    finally:
-        await c.stop()
 
 
 @pytest.mark.parametrize("disposition", [

@@ -17,7 +17,7 @@ from app.core.config import Paths, Settings, load_state, save_settings
 from app.core.credentials import set_authtoken
 from app.core.diagnostics import PASS, WARN
 from app.core.facade import Core
-from tests.helpers import (BREAKING_BAD, NGROK_TOKEN, agent_pids, post, sample, settled, wait_for,
+from tests.helpers import (running, BREAKING_BAD, NGROK_TOKEN, agent_pids, post, sample, settled, wait_for,
                            write_agent)
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,10 +69,7 @@ async def test_tunnel_requests_are_rate_limited_by_forwarded_address(paths, sett
     settings.rate_limit_per_minute = 3
     settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
     monkeypatch.setenv("NGROK_AUTHTOKEN", NGROK_TOKEN)  # counts as a token, as with ngrok's tools
-    core = Core(paths, settings)
-    core._tunnel_options = FAST
-    await core.start()
-    try:
+    async with running(paths, settings, **FAST) as core:
         await core.wait_tunnel()
         public = core.public_webhook_url
         assert public
@@ -84,8 +81,6 @@ async def test_tunnel_requests_are_rate_limited_by_forwarded_address(paths, sett
                 assert r.status == 429
             # Local clients are counted apart from the tunnel's.
             assert (await post(core.local_webhook_url, sample("play-new-agent-episode"), session=s))[0] == 200
-    finally:
-        await core.stop()
 
 
 async def test_agent_killed_brings_a_new_url_everywhere(tunnelled: Core) -> None:
@@ -105,29 +100,21 @@ async def test_agent_killed_brings_a_new_url_everywhere(tunnelled: Core) -> None
 
 async def test_without_a_token_the_tunnel_stays_off_and_lan_urls_are_offered(paths, settings) -> None:
     settings.host = "0.0.0.0"
-    core = Core(paths, settings)
-    await core.start()
-    try:
+    async with running(paths, settings) as core:
         assert not core.tunnel_wanted() and core.status.tunnel == "off"
         labels = [label for label, _ in core.webhook_urls()]
         assert labels[-1] == "This computer only" and "Public (ngrok tunnel)" not in labels
         checks = {c.name: c for c in await core.diagnostics()}
         assert checks["Tunnel"].status == WARN and "authtoken" in checks["Tunnel"].fix
-    finally:
-        await core.stop()
 
 
 async def test_enabled_without_a_token_is_an_error_with_a_fix(paths, settings) -> None:
     settings.tunnel_enabled = True
-    core = Core(paths, settings)
-    await core.start()
-    try:
+    async with running(paths, settings) as core:
         await core.wait_tunnel()
         assert core.status.tunnel == "error" and core.status.attention
         assert "authtoken" in core.status.tunnel_reason.lower() and core.status.tunnel_fix
         assert core.best_webhook_url() == core.local_webhook_url
-    finally:
-        await core.stop()
 
 
 async def test_serve_prints_the_public_url_and_leaves_no_agent(paths, tmp_path) -> None:
@@ -165,10 +152,7 @@ async def test_serve_prints_the_public_url_and_leaves_no_agent(paths, tmp_path) 
 async def test_setting_the_authtoken_opens_the_tunnel_and_clearing_it_closes_it(paths, settings,
                                                                                  tmp_path) -> None:
     settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
-    core = Core(paths, settings)
-    core._tunnel_options = FAST
-    await core.start()
-    try:
+    async with running(paths, settings, **FAST) as core:
         assert core.status.tunnel == "off"
         where = await core.set_authtoken(NGROK_TOKEN)
         assert where == "a private file in the data folder"  # the test keyring refuses
@@ -178,5 +162,3 @@ async def test_setting_the_authtoken_opens_the_tunnel_and_clearing_it_closes_it(
         await core.set_authtoken(None)
         assert core.status.tunnel == "off" and core.public_webhook_url is None
         assert agent_pids(str(paths.data_dir)) == []
-    finally:
-        await core.stop()

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from app.core.config import Settings
 from app.core.facade import Core
 from app.core.models import Watch
-from tests.helpers import episode_payload, post, sample, settled, webhook_url
+from tests.helpers import running, episode_payload, post, sample, settled, webhook_url
 
 
 async def _rows(core: Core, **kw) -> list[dict]:
@@ -47,16 +47,12 @@ async def test_same_play_counts_once_and_a_later_rewatch_counts_again(core: Core
 
 async def test_another_account_watching_the_same_episode_is_not_a_duplicate(paths, settings: Settings) -> None:
     settings.accepted_accounts = ["52817331"]
-    c = Core(paths, settings)
-    await c.start()
-    try:
+    async with running(paths, settings) as c:
         await c.run(c.tracker.add_show, title="Breaking Bad", year=2008)
         await post(webhook_url(c), sample("scrobble-new-agent-episode"))
         await post(webhook_url(c), sample("scrobble-shared-user"))
         await settled(c)
         assert [r["action"] for r in await c.run(c.tracker.scrobbles)] == ["rewatch", "marked"]
-    finally:
-        await c.stop()
 
 
 async def test_conflict_resolution_creates_the_show_and_applies_waiting_scrobbles(core: Core) -> None:
@@ -141,13 +137,9 @@ async def test_rows_left_pending_by_a_crash_are_processed_at_start(paths, settin
     assert await c.run(c.tracker.pending_count) == 1
     await c.stop()
 
-    c = Core(paths, settings)
-    await c.start()
-    try:
+    async with running(paths, settings) as c:
         await settled(c)
         assert (await c.run(c.tracker.scrobbles))[0]["action"] == "marked"
-    finally:
-        await c.stop()
 
 
 async def test_payload_without_episode_numbers_fails_with_a_reason(core: Core) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.facade import Core
-from tests.helpers import episode_payload, post, sample, settled, webhook_url
+from tests.helpers import running, episode_payload, post, sample, settled, webhook_url
 
 
 async def scrobbles(core: Core) -> list[dict]:
@@ -91,16 +91,12 @@ async def test_every_sample_gets_its_outcome(core: Core, name: str) -> None:
 
 async def test_shared_user_counts_when_their_account_is_accepted(paths, settings: Settings) -> None:
     settings.accepted_accounts = ["guest-friend"]
-    c = Core(paths, settings)
-    await c.start()
-    try:
+    async with running(paths, settings) as c:
         await c.run(c.tracker.add_show, title="Breaking Bad", year=2008)
         await post(webhook_url(c), sample("scrobble-shared-user"))
         await settled(c)
         [row] = await c.run(c.tracker.scrobbles)
         assert row["action"] == "marked" and row["account_title"] == "guest-friend"
-    finally:
-        await c.stop()
 
 
 async def test_stop_below_threshold_is_ignored(core: Core) -> None:

@@ -117,7 +117,7 @@ async def run_checks(core: Core) -> list[Check]:
 def report(core: Core, checks: list[Check]) -> str:
     """A Markdown report of ``checks``, with every secret redacted."""
     icon = {PASS: "✅", WARN: "⚠️", FAIL: "❌"}
-    lines = [f"# Scrobble Tray diagnostics", "",
+    lines = ["# Scrobble Tray diagnostics", "",
              f"- Version: {__version__}",
              f"- Time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
              f"- Webhook URL: {core.best_webhook_url() or 'none'}", "",

@@ -14,7 +14,6 @@ import asyncio
 import json
 import random
 import socket
-import statistics
 import string
 import subprocess
 import sys
