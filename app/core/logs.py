@@ -4,34 +4,64 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 from pathlib import Path
 
-from app.core.config import redact
 
 
-class RedactSecrets(logging.Filter):
-    """Replaces every registered secret in a record's final message."""
+class Redactor(logging.Filter):
+    """Removes known secrets, and anything labelled as an authtoken, from text and records."""
+
+    _LABELLED = re.compile(
+        r"(?i)(authtoken[\"']?[ \t]*[:=][ \t]*[\"']?|--authtoken[ =])(?!\[redacted\]|https?://)[^\s\"',}]{4,}"
+    )
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
+        self._secrets: frozenset[str] = frozenset()
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            self._secrets = self._secrets | {secret}  # replaced, never mutated: threads read it
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return self._LABELLED.sub(r"\1[redacted]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        try:
             message = record.getMessage()
-            clean = redact(message, *self.secrets)
-            if clean != message:
-                record.msg, record.args = clean, None
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
         return True
 
 
-REDACTOR = RedactSecrets()
+REDACTOR = Redactor()
 
 
 def add_secret(value: str | None) -> None:
-    """Never log ``value`` from now on."""
-    if value:
-        REDACTOR.secrets.add(value)
+    """Never log (or show through :func:`redact`) ``value`` from now on."""
+    REDACTOR.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret removed."""
+    return REDACTOR.redact(text)
+
+
+def protect(*logger_names: str) -> None:
+    """Redact the records of these loggers at the source (for libraries that log secrets).
+
+    Logger filters are not inherited by child loggers, so each name is listed.
+    """
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if REDACTOR not in logger.filters:
+            logger.addFilter(REDACTOR)
 
 
 def setup_logging(log_file: Path | None, verbose: bool = False, stderr: bool = True) -> None:

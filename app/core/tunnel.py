@@ -57,6 +57,8 @@ from pyngrok.exception import (
 )
 from pyngrok.log import NgrokLog
 
+from app.core.logs import add_secret, protect, redact
+
 log = logging.getLogger(__name__)
 
 AUTHTOKEN_URL = "https://dashboard.ngrok.com/get-started/your-authtoken"
@@ -120,53 +122,8 @@ class TunnelConfig:
     previous_url: str | None = None
 
 
-class _Redactor(logging.Filter):
-    """Removes known secrets (and anything labelled as an authtoken) from text and logs."""
-
-    _LABELLED = re.compile(
-        r"(?i)(authtoken[\"']?[ \t]*[:=][ \t]*[\"']?|--authtoken[ =])(?!\[redacted\]|https?://)[^\s\"',}]{4,}"
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if len(secret) >= 4:
-            self._secrets = self._secrets | {secret}
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return self._LABELLED.sub(r"\1[redacted]", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is not ours to fix
-            return True
-        clean = self.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_REDACTOR = _Redactor()
 _PYNGROK_LOGGERS = ("pyngrok", "pyngrok.process", "pyngrok.process.ngrok", "pyngrok.ngrok",
                     "pyngrok.installer", "pyngrok.conf", "pyngrok.agent", __name__)
-
-
-def _install_log_filter() -> None:
-    # Logger filters are not inherited by child loggers, so each one gets the filter.
-    for name in _PYNGROK_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
-def redact(text: str) -> str:
-    """``text`` with every authtoken seen by a manager in this process removed."""
-    return _REDACTOR.redact(text)
 
 
 class _Failure(Exception):
@@ -237,7 +194,7 @@ class TunnelManager:
         self._generation = 0
         self._session_up = True
         self._last_agent_error: str | None = None
-        _install_log_filter()
+        protect(*_PYNGROK_LOGGERS)
 
     # -- public face ---------------------------------------------------------------------
     @property
@@ -295,7 +252,7 @@ class TunnelManager:
                     "No ngrok authtoken",
                     f"Copy your authtoken from {AUTHTOKEN_URL} into the tunnel settings.",
                 )
-            _REDACTOR.add(token)
+            add_secret(token)
             await asyncio.to_thread(self._reap_orphan)
             await self._ensure_agent()
             self._publish(TunnelState.STARTING)
