@@ -42,6 +42,7 @@ async def tunnelled(paths: Paths, settings: Settings, tmp_path: Path) -> AsyncIt
 async def test_a_scrobble_through_the_public_url_marks_the_episode(tunnelled: Core) -> None:
     core = tunnelled
     assert core.status.tunnel == "online" and core.status.public_url
+    assert not core.status.url_changed  # the first URL is new, not changed: nothing to replace
     label, url = core.webhook_urls()[0]
     assert label.startswith("Public") and url == f"{core.status.public_url}/webhook/{core.secret}"
     assert core.best_webhook_url() == url

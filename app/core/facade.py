@@ -102,6 +102,7 @@ class Core:
         self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
         self._last_ingest = 0.0
         self._inbox: Inbox | None = None
+        self._known_url: str | None = None  # the public URL Plex was last given
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -216,10 +217,10 @@ class Core:
         port = await self.server.add_forwarded_site()
         token = self.authtoken()
         add_secret(token)
+        self._known_url = config.load_state(self.paths).get("public_url")
         cfg = TunnelConfig(authtoken=token, domain=self.settings.ngrok_domain,
                            region=self.settings.ngrok_region, ngrok_path=self.settings.ngrok_path,
-                           config_dir=self.paths.data_dir / "ngrok",
-                           previous_url=config.load_state(self.paths).get("public_url"))
+                           config_dir=self.paths.data_dir / "ngrok", previous_url=self._known_url)
         self._tunnel = TunnelManager(cfg, port, self._on_tunnel, **self._tunnel_options)
         self._tunnel_start = asyncio.create_task(self._tunnel.start(), name="tunnel-start")
 
@@ -237,16 +238,20 @@ class Core:
 
     def _on_tunnel(self, st: TunnelStatus) -> None:
         online = st.state is TunnelState.ONLINE
-        if online and st.url_changed:
+        # The very first public URL is news, not a change: Plex has no URL to replace yet.
+        changed = online and st.url_changed and self._known_url is not None
+        if online:
+            self._known_url = st.public_url
+        if changed:
             log.warning("The public webhook URL is now %s/webhook/...: update it in Plex "
                         "(Settings > Webhooks).", st.public_url)
-        if online != (self._status.tunnel == "online") or (online and st.url_changed):
+        if online != (self._status.tunnel == "online") or changed:
             # Lets 'scrobbletray webhook-url' print the running app's URL.
             config.save_state(self.paths, tunnel_online=online,
                               **({"public_url": st.public_url} if online else {}))
         self._set_status(tunnel=st.state.value, public_url=st.public_url, tunnel_reason=st.reason,
                          tunnel_fix=st.fix, tunnel_progress=st.progress,
-                         url_changed=st.url_changed or (self._status.url_changed and st.state is not TunnelState.ONLINE))
+                         url_changed=changed or (self._status.url_changed and not online))
 
     async def stop(self, final: bool = True) -> None:
         """Stop the tunnel, serving and processing; accepted events stay in the inbox."""

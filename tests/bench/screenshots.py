@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import socket
 import sys
@@ -35,7 +36,7 @@ from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
 import qasync  # noqa: E402
 from app.ui.state import TrayState  # noqa: E402
-from tests.helpers import BREAKING_BAD, episode_payload, post, sample  # noqa: E402
+from tests.helpers import BREAKING_BAD, NGROK_TOKEN, episode_payload, post, sample, write_agent  # noqa: E402
 
 SHOWS = [
     BREAKING_BAD,
@@ -187,6 +188,18 @@ async def render(out: Path) -> None:
     save(menu, "tray-menu", out, secrets)
     menu.close()
     tray_icons_strip(out)
+
+    # The tunnel online with a static domain, through the tests' stand-in ngrok agent.
+    tunnelled = dataclasses.replace(core.settings, ngrok_path=str(write_agent(data / "ngrok")),
+                                    ngrok_domain="scrobble-demo.ngrok-free.dev")
+    await core.apply_settings(tunnelled)
+    await core.set_authtoken(NGROK_TOKEN)
+    await core.wait_tunnel()
+    await until(lambda: core.status.tunnel == "online")
+    status = ui.show_status()
+    status.refresh()
+    await until(lambda: "ngrok-free.dev" in "\n".join(texts(status)))
+    save(status, "status-tunnel", out, core.secrets())
 
     ui.close()
     await core.stop()
