@@ -103,6 +103,7 @@ class Core:
         self._last_ingest = 0.0
         self._inbox: Inbox | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
+        self._authtoken: str | None = None
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -187,6 +188,10 @@ class Core:
         self._set_status(server="starting", server_error=None)
         try:
             self._secret = config.webhook_secret(self.paths)
+            # The keyring may block on a D-Bus call: read it once, off the loop.
+            self._authtoken = await asyncio.get_running_loop().run_in_executor(
+                None, get_authtoken, self.paths)
+            add_secret(self._authtoken)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings)
             self._inbox = inbox = Inbox(self.tracker.ingest, self._ingest_thread)
             self.server = WebhookServer(self.settings, lambda: self._secret,
@@ -216,7 +221,6 @@ class Core:
         await self.stop_tunnel()
         port = await self.server.add_forwarded_site()
         token = self.authtoken()
-        add_secret(token)
         self._known_url = config.load_state(self.paths).get("public_url")
         cfg = TunnelConfig(authtoken=token, domain=self.settings.ngrok_domain,
                            region=self.settings.ngrok_region, ngrok_path=self.settings.ngrok_path,
@@ -372,12 +376,16 @@ class Core:
         """
         # The keyring may block on a D-Bus call: keep it off the loop.
         where = await asyncio.get_running_loop().run_in_executor(None, set_authtoken, self.paths, token)
+        self._authtoken = await asyncio.get_running_loop().run_in_executor(None, get_authtoken, self.paths)
+        add_secret(self._authtoken)
         if self.server is not None:
             await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
         return where
 
     def authtoken(self) -> str | None:
-        return get_authtoken(self.paths)
+        """The ngrok authtoken, as read at start (or last set): no keyring call here,
+        since the status window asks on every status change."""
+        return self._authtoken
 
     async def resolve_conflict(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict and apply its waiting scrobbles (see Tracker.resolve_conflict)."""

@@ -7,7 +7,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from app.core.credentials import set_authtoken
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.diagnostics_window import DiagnosticsWindow
@@ -41,7 +40,8 @@ def test_checks_run_when_opened_and_again_on_request(
 
 
 def test_copy_report_is_markdown_without_secrets(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    set_authtoken(core.paths, "2abcdefghijklmnopqrstuvwxyz_TESTTOKEN")  # saved; no tunnel opened
+    core.settings.tunnel_enabled = False  # saved, but no tunnel opened
+    assert aio.run(core.set_authtoken("2abcdefghijklmnopqrstuvwxyz_TESTTOKEN"))
     w = ui.show_diagnostics()
     qtbot.waitUntil(lambda: w.copy_button.isEnabled(), timeout=15_000)
     QGuiApplication.clipboard().clear()
