@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
+from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,6 +17,7 @@ from app.core import config
 from app.core.config import Paths, Settings
 from app.core.db import DatabaseError
 from app.core.tracker import Tracker, TrackerError
+from app.core.urls import labelled_urls
 
 
 class CliError(Exception):
@@ -77,12 +81,40 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
     how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
 
+    d = sub.add_parser("destinations", help="where marks go: the built-in tracker and relay targets"
+                       ).add_subparsers(dest="action", metavar="ACTION")
+    d.required = True
+    dl = d.add_parser("list", help="every destination and what waits for it")
+    dl.add_argument("--json", action="store_true", help="print JSON")
+    da = d.add_parser("add-relay", help="relay Plex's webhooks to a web tracker's own webhook URL")
+    da.add_argument("url", help="e.g. 'http://localhost:3000/api/plex/webhook?secret=...' (quote it)")
+    da.add_argument("--only-watched", action="store_true",
+                    help="only events Scrobble Tray counted as watched (default: every Plex event)")
+    da.add_argument("--label", default="", help="a name to show for it")
+    for verb, text in (("remove", "remove a relay target and its queue"),
+                       ("test", "send a harmless test event and say what came back"),
+                       ("retry", "send the failed events again (and unpause)")):
+        d.add_parser(verb, help=text).add_argument("id", help="see 'destinations list'")
+
     w = sub.add_parser("webhook-url", help="print the URL to paste into Plex")
     w.add_argument("--all", action="store_true", help="every URL, labelled")
     sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")
     sec.required = True
     sec.add_parser("rotate", help="make a new secret (the old URL stops working)")
     return p
+
+
+def _plain(value: Any) -> Any:
+    """Typed rows as JSON-ready dicts (enums as their values, times as ISO text)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return value
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -94,8 +126,9 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join([line(list(columns)), *(line(r) for r in cells)])
 
 
-def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    print(json.dumps(rows, indent=2, default=str) if as_json else _table(rows, columns))
+def _emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool) -> None:
+    plain = _plain(list(rows))
+    print(json.dumps(plain, indent=2, default=str) if as_json else _table(plain, columns))
 
 
 def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
@@ -116,7 +149,7 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
         if args.action == "add":
             show = tracker.add_show(title=args.title, year=args.year, tmdb_id=args.tmdb_id,
                                     tvdb_id=args.tvdb_id, imdb_id=args.imdb_id, anidb_id=args.anidb_id)
-            print(f"Added show #{show['id']}: {show['title']}")
+            print(f"Added show #{show.id}: {show.title}")
         elif args.action == "import":
             try:
                 records = json.loads(args.file.read_text(encoding="utf-8"))
@@ -147,21 +180,59 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
                                                 ignore=args.ignore)
             applied = ", ".join(f"#{o.event_id} {o.action.value}" for o in outcomes) or "none waiting"
             print(f"Conflict #{args.id} resolved. Waiting scrobbles: {applied}")
+    elif args.command == "destinations":
+        return _destinations(args, paths, settings, tracker)
     return 0
 
 
-def _local_url(paths: Paths, settings: Settings) -> str:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{host}:{settings.port}/webhook/{config.webhook_secret(paths)}"
+def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tracker: Tracker) -> int:
+    """The destinations commands, over the settings file and the outbox (no running app needed)."""
+    from app.core.destinations.manager import destination_rows
+    from app.core.destinations.relay import Relay, redact_url
+
+    if args.action == "list":
+        _emit(destination_rows(tracker, settings), ("id", "kind", "state", "target", "pending", "delivered",
+                                                    "failed", "reason"), args.json)
+        return 0
+    if args.action == "add-relay":
+        target = config.add_relay(settings, args.url, args.only_watched, args.label)
+        if problems := settings.validate():
+            raise CliError("; ".join(problems))
+        config.save_settings(paths, settings)
+        print(f"Added {target.id}: {redact_url(target.url)} "
+              f"({'only watched episodes' if target.only_watched else 'every Plex event'}).")
+        print("A running Scrobble Tray picks it up when restarted.")
+        return 0
+    target = next((r for r in settings.relays if r.id == args.id), None)
+    if target is None:
+        raise CliError(f"there is no relay target {args.id!r} (see 'destinations list')")
+    if args.action == "remove":
+        settings.relays = [r for r in settings.relays if r.id != args.id]
+        config.save_settings(paths, settings)
+        tracker.forget_deliveries(args.id)
+        print(f"Removed {args.id} and its queue.")
+    elif args.action == "retry":
+        n = tracker.retry_deliveries(args.id)
+        print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")
+    else:
+        attempt = asyncio.run(_send_test(Relay(target)))
+        print(f"{redact_url(target.url)}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
+        return 0 if attempt.verdict == "delivered" else 1
+    return 0
+
+
+async def _send_test(relay: Any) -> Any:
+    try:
+        return await relay.send_test()
+    finally:
+        await relay.close()
 
 
 def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
-    """The running app's tunnel URL (if it is online) first, then the local one."""
+    """The running app's tunnel URL (if it is online) first, then the local ones."""
     state = config.load_state(paths)
-    urls = []
-    if state.get("tunnel_online") and state.get("public_url"):
-        urls.append(("Public (ngrok tunnel)", f"{state['public_url']}/webhook/{config.webhook_secret(paths)}"))
-    return urls + [("This computer only", _local_url(paths, settings))]
+    public = state.get("public_url") if state.get("tunnel_online") else None
+    return labelled_urls(config.webhook_secret(paths), settings.host, settings.port, public)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -289,7 +289,7 @@ async def _run(report: Report, data_dir: Path) -> None:
     async def add_show() -> tuple[int, str]:
         assert core.tracker is not None
         show = await core.run(core.tracker.add_show, **SHOW)
-        return show["id"], f"{show['title']} (tmdb {SHOW['tmdb_id']}) is show #{show['id']}"
+        return show.id, f"{show.title} (tmdb {SHOW['tmdb_id']}) is show #{show.id}"
 
     async def post() -> tuple[int, str]:
         url = core.local_webhook_url
@@ -324,13 +324,13 @@ async def _run(report: Report, data_dir: Path) -> None:
         async def marked() -> str:
             assert core.tracker is not None
             episodes = await core.run(core.tracker.episodes, show_id)
-            pilot = [e for e in episodes if (e["season"], e["number"]) == (1, 1)]
-            if not pilot or not pilot[0]["watched"]:
+            pilot = [e for e in episodes if (e.season, e.number) == (1, 1)]
+            if not pilot or not pilot[0].watched:
                 raise StepFailed(f"S01E01 is not watched in the tracker: {episodes}")
             log = await core.run(core.tracker.scrobbles, limit=1)
-            if not log or log[0]["id"] != event_id or log[0]["action"] != "marked":
+            if not log or log[0].id != event_id or log[0].action != "marked":
                 raise StepFailed(f"the scrobble log does not show event #{event_id} as marked: {log}")
-            return f"S01E01 watched ({pilot[0]['watch_count']}x); scrobble log agrees"
+            return f"S01E01 watched ({pilot[0].watch_count}x); scrobble log agrees"
 
         await report.step("episode marked", marked)
     finally:

@@ -127,4 +127,4 @@ async def test_payload_part_is_found_however_its_name_is_written(core: Core, dis
         async with s.post(webhook_url(core), data=body, headers=MP) as r:
             assert r.status == 200, await r.text()
     await settled(core)
-    assert (await core.run(core.tracker.scrobbles))[0]["action"] == "marked"
+    assert (await core.run(core.tracker.scrobbles))[0].action == "marked"

@@ -73,7 +73,7 @@ def test_episodes_scrobbles_conflicts_resolve(run) -> None:
         tracker.ingest([((SAMPLES / f"{name}.json").read_text(), "127.0.0.1")])
     tracker.process_pending()
 
-    code, out, _ = run("episodes", "--show", str(show["id"]), "--json")
+    code, out, _ = run("episodes", "--show", str(show.id), "--json")
     [ep] = json.loads(out)
     assert code == 0 and (ep["season"], ep["number"], ep["watched"], ep["watch_count"]) == (1, 1, True, 1)
 

@@ -49,7 +49,7 @@ async def test_a_scrobble_through_the_public_url_marks_the_episode(tunnelled: Co
     assert (await post(url, sample("scrobble-legacy-themoviedb")))[0] == 200
     await settled(core)
     [row] = await core.run(core.tracker.scrobbles)
-    assert row["action"] == "marked" and row["source"] == "203.0.113.50"  # ngrok's client address
+    assert row.action == "marked" and row.source == "203.0.113.50"  # ngrok's client address
     assert core.server.stats.last_source == "203.0.113.50"
     assert load_state(core.paths)["tunnel_online"] is True
 

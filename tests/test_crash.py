@@ -50,7 +50,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path: Path) -> 
     paths = Paths(tmp_path / "data")
     save_settings(paths, Settings(rate_limit_per_minute=0))  # one client sends the burst
     tracker = open_tracker(paths, Settings())
-    show_id = tracker.add_show(**BREAKING_BAD)["id"]
+    show_id = tracker.add_show(**BREAKING_BAD).id
     port = _free_port()
     proc, url = await _start_server(paths.data_dir, port)
     try:
@@ -99,11 +99,11 @@ async def _burst_and_kill(proc, url, paths, tracker, show_id, port) -> None:  # 
         proc2.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc2.wait(), 10) == 0
 
-    episodes = {e["number"]: e["watch_count"] for e in tracker.episodes(show_id)}
+    episodes = {e.number: e.watch_count for e in tracker.episodes(show_id)}
     assert all(episodes.get(n) == 1 for n in acked), "an acknowledged event was lost"
     assert set(episodes.values()) == {1}, "an event was counted twice"
     rows = tracker.scrobbles(limit=10_000)
-    assert {r["status"] for r in rows} == {"done"}
-    assert sorted(r["episode"] for r in rows if r["action"] == "marked") == sorted(episodes)
+    assert {r.status for r in rows} == {"done"}
+    assert sorted(r.episode for r in rows if r.action == "marked") == sorted(episodes)
     [show] = tracker.list_shows()
-    assert show["watched_episodes"] == show["total_plays"] == len(episodes)
+    assert show.watched_episodes == show.total_plays == len(episodes)

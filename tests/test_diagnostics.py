@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.diagnostics import FAIL, PASS, WARN, report
+from app.core.diagnostics import FAIL, PASS, WARN
 from app.core.facade import Core
 from tests.helpers import post, sample, settled, webhook_url
 
@@ -21,12 +21,12 @@ async def test_checks_on_a_fresh_core_then_after_a_webhook(core: Core) -> None:
     assert checks["Open conflicts"].status == WARN and checks["Open conflicts"].fix
     # The self-test events were recorded and ignored, never marked.
     rows = await core.run(core.tracker.scrobbles, action="ignored")
-    assert rows and all(r["reason"] == "self-test event" for r in rows)
+    assert rows and all(r.reason == "self-test event" for r in rows)
 
 
 async def test_report_is_markdown_with_the_secret_redacted(core: Core) -> None:
     checks = await core.diagnostics()
-    text = report(core, checks)
+    text = core.report(checks)
     assert text.startswith("# Scrobble Tray diagnostics")
     assert "| Server listening | ✅ pass |" in text
     assert core.secret not in text and "redacted" in text

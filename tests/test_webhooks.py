@@ -22,27 +22,27 @@ async def test_legacy_tmdb_guid_marks_breaking_bad_and_remembers_the_mapping(cor
     assert status == 200 and json.loads(body)["ok"] is True
     await settled(core)
     [row] = await scrobbles(core)
-    assert (row["action"], row["show_title"], row["season"], row["episode"]) == ("marked", "Breaking Bad", 1, 1)
-    assert row["match_method"] == "ids"
-    [ep] = await core.run(core.tracker.episodes, row["show_id"])
-    assert ep["watched"] and ep["watch_count"] == 1 and ep["title"] == "Pilot"
+    assert (row.action, row.show_title, row.season, row.episode) == ("marked", "Breaking Bad", 1, 1)
+    assert row.match_method == "ids"
+    [ep] = await core.run(core.tracker.episodes, row.show_id)
+    assert ep.watched and ep.watch_count == 1 and ep.title == "Pilot"
     [show] = await core.run(core.tracker.list_shows)
-    assert show["watched_episodes"] == 1 and show["total_plays"] == 1
+    assert show.watched_episodes == 1 and show.total_plays == 1
 
     # Remembered: the next episode of the same Plex show is matched by the mapping.
     await post(webhook_url(core), episode_payload(1, 2))
     await settled(core)
-    assert (await scrobbles(core))[0]["match_method"] == "mapping"
+    assert (await scrobbles(core))[0].match_method == "mapping"
 
 
 async def test_unknown_show_opens_a_conflict(core: Core) -> None:
     assert (await post(webhook_url(core), sample("scrobble-unknown-show")))[0] == 200
     await settled(core)
     [row] = await scrobbles(core)
-    assert row["action"] == "conflict" and row["conflict_id"]
+    assert row.action == "conflict" and row.conflict_id
     [conflict] = await core.run(core.tracker.conflicts)
-    assert conflict["plex_title"] == "NonExistent Show XYZ"
-    assert conflict["type"] == "no_match" and conflict["waiting"] == 1
+    assert conflict.plex_title == "NonExistent Show XYZ"
+    assert conflict.type == "no_match" and conflict.waiting == 1
     assert core.status.conflicts_open == 1
 
 
@@ -50,8 +50,8 @@ async def test_media_play_is_recorded_as_ignored_and_its_thumb_is_not_kept(core:
     assert (await post(webhook_url(core), sample("play-new-agent-episode"), thumb=True))[0] == 200
     await settled(core)
     [row] = await scrobbles(core)
-    assert row["action"] == "ignored" and "playback state" in row["reason"]
-    payload = await core.run(core.tracker.event_payload, row["id"])
+    assert row.action == "ignored" and "playback state" in row.reason
+    payload = await core.run(core.tracker.event_payload, row.id)
     assert json.loads(payload) == sample("play-new-agent-episode")  # the JPEG was not stored
 
 
@@ -81,12 +81,12 @@ async def test_every_sample_gets_its_outcome(core: Core, name: str) -> None:
     await settled(core)
     [row] = await scrobbles(core)
     action, reason = EXPECTED[name]
-    assert row["action"] == action, row
+    assert row.action == action, row
     if reason:
-        assert reason in row["reason"]
+        assert reason in row.reason
     if action == "marked":
         want = "Example Anime Title" if "hama" in name else "Breaking Bad"
-        assert row["show_title"] == want
+        assert row.show_title == want
 
 
 async def test_shared_user_counts_when_their_account_is_accepted(paths, settings: Settings) -> None:
@@ -96,7 +96,7 @@ async def test_shared_user_counts_when_their_account_is_accepted(paths, settings
         await post(webhook_url(c), sample("scrobble-shared-user"))
         await settled(c)
         [row] = await c.run(c.tracker.scrobbles)
-        assert row["action"] == "marked" and row["account_title"] == "guest-friend"
+        assert row.action == "marked" and row.account_title == "guest-friend"
 
 
 async def test_stop_below_threshold_is_ignored(core: Core) -> None:
@@ -105,7 +105,7 @@ async def test_stop_below_threshold_is_ignored(core: Core) -> None:
     await post(webhook_url(core), data)
     await settled(core)
     [row] = await scrobbles(core)
-    assert row["action"] == "ignored" and "below the 90% threshold" in row["reason"]
+    assert row.action == "ignored" and "below the 90% threshold" in row.reason
 
 
 async def test_get_and_head_answer_so_a_user_can_check_the_url(core: Core) -> None:
@@ -130,5 +130,5 @@ async def test_concurrent_webhooks_are_all_stored_and_processed(core: Core) -> N
     assert len(set(ids)) == 40
     await settled(core)
     rows = await scrobbles(core)
-    assert sorted(r["episode"] for r in rows) == list(range(1, 41))
-    assert {r["action"] for r in rows} == {"marked"}
+    assert sorted(r.episode for r in rows) == list(range(1, 41))
+    assert {r.action for r in rows} == {"marked"}

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -28,6 +29,47 @@ def default_data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir(APP_SLUG, appauthor=False))
+
+
+@dataclass
+class RelayTarget:
+    """A web tracker's own Plex webhook endpoint that Scrobble Tray relays to."""
+
+    id: str
+    url: str  # may carry the target's secret in its query string
+    only_watched: bool = False  # False: every Plex event (the target decides)
+    enabled: bool = True
+    label: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RelayTarget":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def problem(self) -> str | None:
+        """What is wrong with this target, for the user; None when it can be used."""
+        return relay_url_problem(self.url)
+
+
+def add_relay(settings: "Settings", url: str, only_watched: bool = False, label: str = "") -> RelayTarget:
+    """Append a new relay target (with the first free ``relay-N`` id) to ``settings``."""
+    taken = {r.id for r in settings.relays}
+    rid = next(f"relay-{n}" for n in range(1, len(taken) + 2) if f"relay-{n}" not in taken)
+    target = RelayTarget(rid, url.strip(), only_watched, True, label.strip())
+    settings.relays = [*settings.relays, target]
+    return target
+
+
+def relay_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a relay target, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the target must be an http:// or https:// URL, e.g. http://localhost:3000/api/plex/webhook?secret=..."
+    try:
+        parts.port
+    except ValueError:
+        return "the port in the target URL is not a number between 0 and 65535"
+    return None
 
 
 @dataclass
@@ -49,12 +91,17 @@ class Settings:
     ngrok_region: str | None = None
     ngrok_path: str | None = None
     notify_each_scrobble: bool = False
+    relays: list[RelayTarget] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         """Build settings from a dict, ignoring unknown keys and filling missing ones."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        relays = values.get("relays")
+        values["relays"] = [RelayTarget.from_dict(r) for r in relays if isinstance(r, dict)] \
+            if isinstance(relays, list) else []
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,6 +117,9 @@ class Settings:
             problems.append("rate limit must be 0 (off) or more")
         if float(self.dedup_window_hours) <= 0:
             problems.append("de-duplication window must be positive")
+        for relay in self.relays:
+            if problem := relay.problem():
+                problems.append(f"relay {relay.id}: {problem}")
         return problems
 
 
@@ -131,8 +181,9 @@ def load_settings(paths: Paths) -> Settings:
 
 
 def save_settings(paths: Paths, settings: Settings) -> None:
-    """Write ``settings.json`` atomically."""
-    _write_json(paths.settings_file, settings.to_dict())
+    """Write ``settings.json`` atomically, readable by the user only (relay URLs carry secrets)."""
+    paths.ensure()
+    write_private(paths.settings_file, json.dumps(settings.to_dict(), indent=2))
 
 
 def load_state(paths: Paths) -> dict[str, Any]:

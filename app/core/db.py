@@ -103,8 +103,19 @@ def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
         copy = _backup_sqlite(Path(db_path), backups_dir, current)
         log.info("database backed up to %s before migrating", copy)
     log.info("migrating database from %s to %s", current or "empty", head)
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "head")
+    with engine.connect() as conn:
+        sqlite = engine.url.get_backend_name() == "sqlite"
+        if sqlite:
+            # A table rebuild drops the old table: with foreign keys on, that would delete
+            # (or refuse to delete) the rows that point at it. The pragma only takes
+            # effect outside a transaction.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            command.upgrade(_alembic_config(conn), "head")
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Session]:

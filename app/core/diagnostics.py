@@ -1,34 +1,23 @@
-"""Connection diagnostics: each check passes, warns or fails, with the detail and the fix."""
+"""Connection diagnostics: each check passes, warns or fails, with the detail and the fix.
+
+Plain functions over the core's typed data; :meth:`app.core.facade.Core.diagnostics`
+puts them in the order a person would look.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 import aiohttp
 
 from app import __version__
-from app.core.config import redact
-from app.core.pipeline import SELF_TEST_EVENT
+from app.core.logs import redact
+from app.core.types import SELF_TEST_EVENT, Check, CheckStatus, CoreStatus, Counts, ServerState, TunnelState, WebhookStats
 
-if TYPE_CHECKING:
-    from app.core.facade import Core
-
-PASS, WARN, FAIL = "pass", "warn", "fail"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One row of the diagnostics window."""
-
-    name: str
-    status: str  # pass, warn, fail
-    detail: str
-    fix: str = ""
+PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 
 
 async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
@@ -68,60 +57,69 @@ def _ago(when: datetime) -> str:
     return f"{seconds / 86400:.0f} days ago"
 
 
-async def run_checks(core: Core) -> list[Check]:
-    """Every check of the connection, in the order a person would look."""
-    checks: list[Check] = []
-    status = core.status
-    counts = None
-    if core.tracker is None:
-        checks.append(Check("Database", FAIL, status.server_error or "not open",
-                            "Check the database URL in Settings."))
-    else:
-        try:
-            counts = await core.run(core.tracker.counts)
-            checks.append(Check("Database", PASS, f"{counts['shows']} shows in the tracker"))
-        except Exception as exc:  # the detail is what the user needs, not a traceback
-            checks.append(Check("Database", FAIL, f"{type(exc).__name__}: {exc}",
-                                "Check the database URL in Settings and that the file is writable."))
+def database_check(counts: Counts | None, error: Exception | None, not_open: str | None = None) -> Check:
+    if error is not None:
+        return Check("Database", FAIL, f"{type(error).__name__}: {error}",
+                     "Check the database URL in Settings and that the file is writable.")
+    if counts is None:
+        return Check("Database", FAIL, not_open or "not open", "Check the database URL in Settings.")
+    return Check("Database", PASS, f"{counts.shows} shows in the tracker")
 
-    if status.server == "listening" and core.local_webhook_url:
-        checks.append(Check("Server listening", PASS, f"{status.host} port {status.port}"))
-        ok, detail, _ = await self_test(core.local_webhook_url)
-        checks.append(Check("Local self-test", PASS if ok else FAIL, detail,
-                            "" if ok else "Restart Scrobble Tray; if it persists, see the log file."))
-    else:
-        checks.append(Check("Server listening", FAIL, status.server_error or status.server,
-                            "Pick a free port in Settings, or close the program that uses it."))
 
-    checks.extend(await core.tunnel_checks())
+async def server_checks(status: CoreStatus, local_url: str | None) -> list[Check]:
+    if status.server != ServerState.LISTENING or not local_url:
+        return [Check("Server listening", FAIL, status.server_error or status.server.value,
+                      "Pick a free port in Settings, or close the program that uses it.")]
+    ok, detail, _ = await self_test(local_url)
+    return [Check("Server listening", PASS, f"{status.host} port {status.port}"),
+            Check("Local self-test", PASS if ok else FAIL, detail,
+                  "" if ok else "Restart Scrobble Tray; if it persists, see the log file.")]
 
-    stats = core.server.stats if core.server else None
-    if stats and stats.last_webhook_at:
-        checks.append(Check("Last webhook", PASS,
-                            f"{_ago(stats.last_webhook_at)} from {stats.last_server or 'an unknown server'}"
-                            f" ({stats.last_source})"))
-    elif counts and counts["last_webhook_at"]:
-        checks.append(Check("Last webhook", PASS, f"at {counts['last_webhook_at']} UTC (before this start)"))
-    else:
-        checks.append(Check("Last webhook", WARN, "none received yet",
-                            "In Plex: Settings > Webhooks > Add Webhook, paste the webhook URL, "
-                            "save, then play something."))
-    if counts is not None:
-        n = counts["conflicts_open"]
-        checks.append(Check("Open conflicts", WARN if n else PASS,
-                            f"{n} Plex show(s) waiting for your decision" if n else "none",
-                            "Open Conflicts and choose a show for each." if n else ""))
+
+async def tunnel_checks(status: CoreStatus, public_url: str | None) -> list[Check]:
+    """The tunnel's rows, with an end-to-end test through it."""
+    if status.tunnel == TunnelState.OFF:
+        return [Check("Tunnel", WARN, "off: only a Plex server that can reach this computer "
+                      "directly can send webhooks", "Set an ngrok authtoken in Settings to open the tunnel.")]
+    if status.tunnel != TunnelState.ONLINE:
+        return [Check("Tunnel", FAIL, f"{status.tunnel.value}: {status.tunnel_reason or ''}".rstrip(": "),
+                      status.tunnel_fix or "Wait a moment and run the checks again.")]
+    checks = [Check("Tunnel", PASS, f"online at {status.public_url}")]
+    ok, detail, _ = await self_test(public_url or "")
+    checks.append(Check("Public URL self-test", PASS if ok else FAIL, f"through ngrok: {detail}",
+                        "" if ok else "The tunnel is up but does not reach the app: restart the tunnel."))
+    if status.url_changed:
+        checks.append(Check("Webhook URL in Plex", WARN, "the public URL changed since Plex was last given it",
+                            "Copy the webhook URL into Plex again, or set a static ngrok domain."))
     return checks
 
 
-def report(core: Core, checks: list[Check]) -> str:
+def last_webhook_check(stats: WebhookStats, counts: Counts | None) -> Check:
+    if stats.last_webhook_at:
+        return Check("Last webhook", PASS, f"{_ago(stats.last_webhook_at)} from "
+                     f"{stats.last_server or 'an unknown server'} ({stats.last_source})")
+    if counts is not None and counts.last_webhook_at:
+        return Check("Last webhook", PASS,
+                     f"at {counts.last_webhook_at:%Y-%m-%d %H:%M:%S} UTC (before this start)")
+    return Check("Last webhook", WARN, "none received yet",
+                 "In Plex: Settings > Webhooks > Add Webhook, paste the webhook URL, save, then play something.")
+
+
+def conflicts_check(counts: Counts) -> Check:
+    n = counts.conflicts_open
+    return Check("Open conflicts", WARN if n else PASS,
+                 f"{n} Plex show(s) waiting for your decision" if n else "none",
+                 "Open Conflicts and choose a show for each." if n else "")
+
+
+def report(checks: list[Check], webhook_url: str | None) -> str:
     """A Markdown report of ``checks``, with every secret redacted."""
     icon = {PASS: "✅", WARN: "⚠️", FAIL: "❌"}
     lines = ["# Scrobble Tray diagnostics", "",
              f"- Version: {__version__}",
              f"- Time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
-             f"- Webhook URL: {core.best_webhook_url() or 'none'}", "",
+             f"- Webhook URL: {webhook_url or 'none'}", "",
              "| Check | Result | Detail | Fix |", "|---|---|---|---|"]
     for c in checks:
-        lines.append(f"| {c.name} | {icon.get(c.status, c.status)} {c.status} | {c.detail} | {c.fix} |")
-    return redact("\n".join(lines) + "\n", *core.secrets())
+        lines.append(f"| {c.name} | {icon.get(c.status, c.status)} {c.status.value} | {c.detail} | {c.fix} |")
+    return redact("\n".join(lines) + "\n")

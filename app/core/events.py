@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from app.core.pipeline import Outcome
+from app.core.types import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ class ConflictsChanged:
     open_count: int
     opened_id: int | None = None
     plex_title: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationsChanged:
+    """A destination's delivery state changed (ask the core for :meth:`destinations`)."""
 
 
 Listener = Callable[[Any], None]

@@ -1,8 +1,9 @@
 """The one object the CLI, the headless runner and the UI drive.
 
-:class:`Core` owns the database, the webhook server, the pipeline worker (and the
-tunnel), publishes typed events on its :class:`EventBus`, and runs every blocking
-database call on its own threads so the event loop never stalls.
+:class:`Core` owns the database, the webhook server, the pipeline worker, the
+destinations' senders and the tunnel, publishes typed events on its :class:`EventBus`,
+and runs every blocking database call on its own threads so the event loop never
+stalls. What it returns is plain typed data (:mod:`app.core.types`).
 """
 
 from __future__ import annotations
@@ -11,22 +12,27 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import socket
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from app.core import config
-from app.core.config import Paths, Settings
+from app.core import config, diagnostics
+from app.core.config import Paths, RelayTarget, Settings
 from app.core.credentials import get_authtoken, set_authtoken
 from app.core.db import open_database
-from app.core.diagnostics import FAIL, PASS, WARN, Check, run_checks, self_test
-from app.core.logs import add_secret
-from app.core.tunnel import TunnelConfig, TunnelManager, TunnelState, TunnelStatus
-from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
+from app.core.destinations.base import Attempt
+from app.core.destinations.manager import DestinationManager, outbox_destinations
+from app.core.destinations.outbox import Outbox
+from app.core.destinations.sender import Timing
+from app.core.events import (ConflictsChanged, DestinationsChanged, EventBus, ScrobbleRecorded,
+                             StatusChanged, WebhookReceived)
 from app.core.inbox import Inbox
-from app.core.pipeline import Outcome
-from app.core.tracker import Tracker
+from app.core.logs import add_secret
+from app.core.matching import Candidate
+from app.core.tracker import Tracker, TrackerError
+from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
+from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
+                            ScrobbleRow, ServerState, TunnelState, WebhookStats)
+from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -34,74 +40,48 @@ T = TypeVar("T")
 BATCH = 20  # inbox rows per transaction: short, so the inbox seldom waits for the write lock
 LULL = 0.02  # seconds without a new webhook before processing resumes...
 MAX_DEFER = 0.5  # ...or at most this long
-
-
-@dataclass(frozen=True)
-class CoreStatus:
-    """The state the tray icon and the status window show."""
-
-    server: str = "stopped"  # stopped, starting, listening, error
-    server_error: str | None = None
-    host: str | None = None
-    port: int | None = None
-    paused: bool = False
-    conflicts_open: int = 0
-    tunnel: str = "off"  # off, installing, starting, online, reconnecting, error
-    public_url: str | None = None
-    tunnel_reason: str | None = None
-    tunnel_fix: str | None = None
-    tunnel_progress: float | None = None  # 0..1 while the ngrok agent downloads
-    url_changed: bool = False  # the public URL moved: Plex must be given the new one
-
-    @property
-    def attention(self) -> bool:
-        """Something wants the user: conflicts waiting, or the tunnel is not up."""
-        return self.conflicts_open > 0 or self.tunnel in ("error", "reconnecting")
+WATCH_EVERY = 5.0  # seconds between looks at how long destinations have been failing
 
 
 def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
     return (s.tunnel_enabled, s.ngrok_domain, s.ngrok_region, s.ngrok_path)
 
 
-def lan_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than loopback (no packet is sent)."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
-    except OSError:
-        return []
-    return sorted({str(i[4][0]) for i in infos if not str(i[4][0]).startswith("127.")})
-
-
-def open_tracker(paths: Paths, settings: Settings) -> Tracker:
+def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None) -> Tracker:
     """A tracker on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
-    return Tracker(sessions, settings)
+    tracker = Tracker(sessions, settings, outbox_destinations(settings, timing))
+    tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
+    return tracker
 
 
 class Core:
     """Scrobble Tray's engine: start it, subscribe to :attr:`events`, stop it."""
 
-    def __init__(self, paths: Paths, settings: Settings | None = None) -> None:
+    def __init__(self, paths: Paths, settings: Settings | None = None, *,
+                 timing: Timing | None = None) -> None:
         self.paths = paths
         self.settings = settings or config.load_settings(paths)
         self.events = EventBus()
         self.tracker: Tracker | None = None
         self.server: WebhookServer | None = None
+        self.timing = timing or Timing()
         self._status = CoreStatus()
         # The inbox and the pipeline each get a thread, so a commit that acknowledges
         # webhooks never queues behind a processing batch (which also waits for a lull in
-        # arrivals: see _work).
+        # arrivals: see _work). The outbox has a third (see DestinationManager).
         self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="inbox")
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._wake = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._secret = ""
         self._tunnel: TunnelManager | None = None
         self._tunnel_start: asyncio.Task[None] | None = None
         self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
         self._last_ingest = 0.0
         self._inbox: Inbox | None = None
+        self._destinations: DestinationManager | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
 
@@ -123,29 +103,19 @@ class Core:
     @property
     def local_webhook_url(self) -> str | None:
         """The webhook URL on this machine (for a Plex server on the same host)."""
-        if self._status.port is None:
-            return None
-        host = self._status.host or "127.0.0.1"
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        return f"http://{host}:{self._status.port}/webhook/{self._secret}"
+        port = self._status.port
+        return None if port is None else webhook_url(local_base(self._status.host, port), self._secret)
 
     @property
     def public_webhook_url(self) -> str | None:
         """The webhook URL through the tunnel, while it is online."""
         url = self._status.public_url
-        return f"{url.rstrip('/')}/webhook/{self._secret}" if url and self._status.tunnel == "online" else None
+        return webhook_url(url, self._secret) if url and self._status.tunnel == TunnelState.ONLINE else None
 
     def webhook_urls(self) -> list[tuple[str, str]]:
         """Labelled URLs to paste into Plex, best first."""
-        urls = []
-        if public := self.public_webhook_url:
-            urls.append(("Public (ngrok tunnel)", public))
-        if self._status.port is not None and self._status.host in ("0.0.0.0", "::", ""):
-            urls += [("Local network", f"http://{ip}:{self._status.port}/webhook/{self._secret}")
-                     for ip in lan_addresses()]
-        if local := self.local_webhook_url:
-            urls.append(("This computer only", local))
-        return urls
+        public = self._status.public_url if self._status.tunnel == TunnelState.ONLINE else None
+        return labelled_urls(self._secret, self._status.host, self._status.port, public)
 
     def best_webhook_url(self) -> str | None:
         """The one URL to paste into Plex."""
@@ -156,28 +126,149 @@ class Core:
         """Values that must never appear in logs, reports or screenshots."""
         return [s for s in (self._secret, self.authtoken()) if s]
 
+    def webhook_stats(self) -> WebhookStats:
+        """What the webhook server has seen since it started."""
+        return self.server.stats.snapshot() if self.server else WebhookStats()
+
+    # -- what the windows and the CLI read ------------------------------------------
+    def _store(self) -> Tracker:
+        if self.tracker is None:
+            raise TrackerError("the database is not open")
+        return self.tracker
+
+    async def counts(self) -> Counts:
+        return await self._in_db(self._store().counts)
+
+    async def scrobbles(self, limit: int = 50, action: str | None = None,
+                        search: str | None = None) -> list[ScrobbleRow]:
+        """The log, newest first, with where each event was delivered."""
+        return await self._in_db(self._store().scrobbles, limit, action, search)
+
+    async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
+        return await self._in_db(self._store().conflicts, status)
+
+    async def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
+        """The scrobbles a conflict holds."""
+        return await self._in_db(self._store().waiting_events, conflict_id)
+
+    async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
+        """Ranked tracker shows for a title (the conflicts dialog's search)."""
+        return await self._in_db(self._store().search_shows, query, limit)
+
+    async def rerun(self, event_id: int) -> Outcome:
+        """Process a failed or ignored event again."""
+        return await self.run(self._store().rerun, event_id)
+
+    async def undo(self, event_id: int) -> Outcome:
+        """Take back the watch an event counted."""
+        return await self.run(self._store().undo, event_id)
+
     async def tunnel_checks(self) -> list[Check]:
-        """Diagnostics rows for the tunnel, with an end-to-end test through it."""
-        st = self._status
-        if st.tunnel == "off":
-            return [Check("Tunnel", WARN, "off: only a Plex server that can reach this computer "
-                          "directly can send webhooks", "Set an ngrok authtoken in Settings to open the tunnel.")]
-        if st.tunnel != "online":
-            return [Check("Tunnel", FAIL, f"{st.tunnel}: {st.tunnel_reason or ''}".rstrip(": "),
-                          st.tunnel_fix or "Wait a moment and run the checks again.")]
-        checks = [Check("Tunnel", PASS, f"online at {st.public_url}")]
-        ok, detail, _ = await self_test(self.public_webhook_url or "")
-        checks.append(Check("Public URL self-test", PASS if ok else FAIL,
-                            f"through ngrok: {detail}",
-                            "" if ok else "The tunnel is up but does not reach the app: restart the tunnel."))
-        if st.url_changed:
-            checks.append(Check("Webhook URL in Plex", WARN, "the public URL changed since Plex was last given it",
-                                "Copy the webhook URL into Plex again, or set a static ngrok domain."))
-        return checks
+        return await diagnostics.tunnel_checks(self._status, self.public_webhook_url)
 
     async def diagnostics(self) -> list[Check]:
-        """Run every connection check (see :mod:`app.core.diagnostics`)."""
-        return await run_checks(self)
+        """Every connection check, in the order a person would look."""
+        counts: Counts | None = None
+        if self.tracker is not None:
+            try:
+                counts = await self.counts()
+            except Exception as exc:  # the detail is what the user needs, not a traceback
+                return [diagnostics.database_check(None, exc)]
+        checks = [diagnostics.database_check(counts, None, self._status.server_error)]
+        checks += await diagnostics.server_checks(self._status, self.local_webhook_url)
+        checks += await self.tunnel_checks()
+        checks.append(diagnostics.last_webhook_check(self.webhook_stats(), counts))
+        if counts is not None:
+            checks.append(diagnostics.conflicts_check(counts))
+        if self._destinations is not None:
+            checks += await self._destinations.checks()
+        return checks
+
+    def report(self, checks: list[Check]) -> str:
+        """A Markdown report of ``checks``, with every secret redacted."""
+        return diagnostics.report(checks, self.best_webhook_url())
+
+    # -- destinations ---------------------------------------------------------------
+    async def destinations(self) -> list[DestinationStatus]:
+        """Every destination with its delivery state (the built-in tracker first)."""
+        if self._destinations is None:
+            return []
+        return await self._destinations.statuses()
+
+    async def add_relay(self, url: str, only_watched: bool = False, label: str = "") -> str:
+        """Add a relay target; returns its id."""
+        settings = dataclasses.replace(self.settings)
+        target = config.add_relay(settings, url, only_watched, label)
+        await self.apply_settings(settings)
+        return target.id
+
+    async def update_relay(self, relay_id: str, **changes: Any) -> None:
+        """Change a relay target (url, only_watched, enabled, label). A new URL or turning
+        it on sends its failed events again."""
+        old = self._relay(relay_id)
+        new = dataclasses.replace(old, **changes)
+        relays = [new if r.id == relay_id else r for r in self.settings.relays]
+        await self.apply_settings(dataclasses.replace(self.settings, relays=relays))
+        if (new.url != old.url or (new.enabled and not old.enabled)) and self._destinations:
+            await self._destinations.retry(relay_id)
+
+    async def remove_destination(self, destination_id: str) -> None:
+        """Remove a relay target and its deliveries."""
+        self._relay(destination_id)
+        relays = [r for r in self.settings.relays if r.id != destination_id]
+        await self.apply_settings(dataclasses.replace(self.settings, relays=relays))
+        if self._destinations is not None:
+            await self._destinations.forget(destination_id)
+        self.events.publish(DestinationsChanged())
+
+    async def retry_destination(self, destination_id: str) -> int:
+        """Send a destination's failed events again, and its waiting ones now; unpauses it."""
+        if self._destinations is None:
+            raise TrackerError("Scrobble Tray is not running")
+        n = await self._destinations.retry(destination_id)
+        self.events.publish(DestinationsChanged())
+        return n
+
+    async def test_destination(self, destination_id: str) -> Attempt:
+        """Send a harmless test event to a destination (not through the outbox)."""
+        if self._destinations is None:
+            raise TrackerError("Scrobble Tray is not running")
+        return await self._destinations.test(destination_id)
+
+    def _relay(self, relay_id: str) -> RelayTarget:
+        for r in self.settings.relays:
+            if r.id == relay_id:
+                return r
+        raise TrackerError(f"there is no relay target {relay_id!r}")
+
+    def _destinations_changed(self) -> None:
+        self._watch_destinations()
+        self.events.publish(DestinationsChanged())
+
+    def _watch_destinations(self) -> None:
+        """Count the destinations that want the user (failing over 5 minutes, or paused)."""
+        senders = self._destinations.senders.values() if self._destinations else ()
+        failing = sum(1 for s in senders if DestinationStatus(
+            s.destination.id, s.destination.kind, s.destination.label, s.state,
+            failing_since=s.failing_since).attention)
+        self._set_status(destinations_failing=failing)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            self._watch_destinations()
+
+    async def _start_destinations(self) -> None:
+        tracker = self._store()
+        tracker.destinations = outbox_destinations(self.settings, self.timing)
+        tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
+        if self._destinations is None:
+            self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
+                                                    self._destinations_changed)
+        else:
+            await self._destinations.stop()
+        self._destinations.start(tracker.destinations)
+        self._destinations_changed()
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, port: int | None = None, tunnel: bool = True) -> None:
@@ -185,27 +276,30 @@ class Core:
 
         The tunnel (when enabled) opens in the background: see :meth:`wait_tunnel`.
         """
-        self._set_status(server="starting", server_error=None)
+        self._set_status(server=ServerState.STARTING, server_error=None)
         try:
             self._secret = config.webhook_secret(self.paths)
+            add_secret(self._secret)
             # The keyring may block on a D-Bus call: read it once, off the loop.
             self._authtoken = await asyncio.get_running_loop().run_in_executor(
                 None, get_authtoken, self.paths)
             add_secret(self._authtoken)
-            self.tracker = await self._in_db(open_tracker, self.paths, self.settings)
+            self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
             self._inbox = inbox = Inbox(self.tracker.ingest, self._ingest_thread)
             self.server = WebhookServer(self.settings, lambda: self._secret,
-                                        functools.partial(self._store, inbox))
-            counts = await self.run(self.tracker.counts)
-            self._worker = asyncio.create_task(self._work(), name="pipeline")
+                                        functools.partial(self._put, inbox))
+            counts = await self.counts()
+            await self._start_destinations()
+            self._tasks = [asyncio.create_task(self._work(), name="pipeline"),
+                           asyncio.create_task(self._watch_loop(), name="destinations-watch")]
             self._wake.set()  # rows left pending by a crash go first
             bound = await self.server.start(self.settings.host, self.settings.port if port is None else port)
         except Exception as exc:
-            self._set_status(server="error", server_error=str(exc))
+            self._set_status(server=ServerState.ERROR, server_error=str(exc))
             await self.stop(final=False)
             raise
-        self._set_status(server="listening", host=self.settings.host, port=bound,
-                         conflicts_open=counts["conflicts_open"])
+        self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
+                         conflicts_open=counts.conflicts_open)
         log.info("listening on %s:%d", self.settings.host, bound)
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
@@ -241,7 +335,7 @@ class Core:
         self._tunnel_start = None
 
     def _on_tunnel(self, st: TunnelStatus) -> None:
-        online = st.state is TunnelState.ONLINE
+        online = st.state.value == TunnelState.ONLINE.value
         # The very first public URL is news, not a change: Plex has no URL to replace yet.
         changed = online and st.url_changed and self._known_url is not None
         if online:
@@ -249,31 +343,32 @@ class Core:
         if changed:
             log.warning("The public webhook URL is now %s/webhook/...: update it in Plex "
                         "(Settings > Webhooks).", st.public_url)
-        if online != (self._status.tunnel == "online") or changed:
+        if online != (self._status.tunnel == TunnelState.ONLINE) or changed:
             # Lets 'scrobbletray webhook-url' print the running app's URL.
             config.save_state(self.paths, tunnel_online=online,
                               **({"public_url": st.public_url} if online else {}))
-        self._set_status(tunnel=st.state.value, public_url=st.public_url, tunnel_reason=st.reason,
+        self._set_status(tunnel=TunnelState(st.state.value), public_url=st.public_url, tunnel_reason=st.reason,
                          tunnel_fix=st.fix, tunnel_progress=st.progress,
                          url_changed=changed or (self._status.url_changed and not online))
 
     async def stop(self, final: bool = True) -> None:
-        """Stop the tunnel, serving and processing; accepted events stay in the inbox."""
+        """Stop the tunnel, serving, processing and delivering; accepted events stay in the inbox."""
         await self.stop_tunnel()
         if self.server is not None:
             await self.server.stop()
             self.server = None
-        if self._worker is not None:
-            self._worker.cancel()
-            try:
-                await self._worker
-            except asyncio.CancelledError:
-                pass
-            self._worker = None
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._destinations is not None:
+            await self._destinations.close()
+            self._destinations = None
         if final:
             await asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads)
-            if self._status.server != "error":
-                self._set_status(server="stopped", port=None, tunnel="off", public_url=None)
+            if self._status.server != ServerState.ERROR:
+                self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
+                                 public_url=None)
 
     def _shutdown_threads(self) -> None:
         self._ingest_thread.shutdown(wait=True)
@@ -293,7 +388,7 @@ class Core:
             await self._publish(outcomes)
         return result
 
-    async def _store(self, inbox: Inbox, payload: str, source: str | None) -> int:
+    async def _put(self, inbox: Inbox, payload: str, source: str | None) -> int:
         self._last_ingest = asyncio.get_running_loop().time()
         event_id = await inbox.put(payload, source)
         self.events.publish(WebhookReceived(event_id, source))
@@ -327,6 +422,8 @@ class Core:
                 await self._publish(outcomes)
 
     async def _publish(self, outcomes: list[Outcome]) -> None:
+        if self._destinations is not None:
+            self._destinations.wake()  # settling rows may have queued deliveries
         conflicts_touched = False
         for outcome in outcomes:
             self.events.publish(ScrobbleRecorded(outcome))
@@ -336,8 +433,7 @@ class Core:
 
     async def refresh_conflicts(self, opened: Outcome | None = None) -> None:
         """Recount open conflicts and tell subscribers."""
-        assert self.tracker is not None
-        n = (await self._in_db(self.tracker.counts))["conflicts_open"]
+        n = (await self.counts()).conflicts_open
         self._set_status(conflicts_open=n)
         self.events.publish(ConflictsChanged(n, opened.conflict_id if opened else None,
                                              opened.plex_title if opened else None))
@@ -366,7 +462,10 @@ class Core:
             if (old.host, old.port) != (settings.host, settings.port) or old.database_url != settings.database_url:
                 await self.stop(final=False)
                 await self.start()
-            elif _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
+                return
+            if old.relays != settings.relays:
+                await self._start_destinations()
+            if _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
                 await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
 
     async def set_authtoken(self, token: str | None) -> str:
@@ -389,7 +488,6 @@ class Core:
 
     async def resolve_conflict(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict and apply its waiting scrobbles (see Tracker.resolve_conflict)."""
-        assert self.tracker is not None
-        outcomes = await self.run(self.tracker.resolve_conflict, conflict_id, **answer)
+        outcomes = await self.run(self._store().resolve_conflict, conflict_id, **answer)
         await self.refresh_conflicts()
         return outcomes

@@ -15,6 +15,8 @@ from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
+from app.core.types import Candidate
+
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
 CANDIDATE_CUTOFF = 55.0
@@ -41,20 +43,6 @@ class ShowRef:
         values = {"tmdb": self.tmdb_id, "tvdb": self.tvdb_id, "imdb": self.imdb_id,
                   "anidb": self.anidb_id}
         return {k: str(v).lower() for k, v in values.items() if v not in (None, "")}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A ranked possibility, for a conflict or a search."""
-
-    show_id: int
-    title: str
-    year: int | None
-    score: float
-
-    def to_dict(self) -> dict[str, object]:
-        return {"show_id": self.show_id, "title": self.title, "year": self.year,
-                "score": round(self.score, 1)}
 
 
 @dataclass(frozen=True)

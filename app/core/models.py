@@ -86,7 +86,7 @@ class ShowMapping(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     plex_key: Mapped[str] = mapped_column(String(300), unique=True)
     plex_title: Mapped[str | None] = mapped_column(String(500))
-    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"))
+    show_id: Mapped[int | None]  # the tracker's show id (no foreign key: it may live elsewhere)
     ignored: Mapped[bool] = mapped_column(default=False)
     method: Mapped[str] = mapped_column(String(32))  # ids, title, exact_title, user, created
     confidence: Mapped[float] = mapped_column(default=1.0)
@@ -112,12 +112,10 @@ class WebhookEvent(Base):
     episode_title: Mapped[str | None] = mapped_column(String(500))
     action: Mapped[str | None] = mapped_column(String(16), index=True)  # see pipeline.Action
     reason: Mapped[str | None] = mapped_column(Text)
-    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="SET NULL"))
-    season: Mapped[int | None]
+    show_id: Mapped[int | None]  # the tracker's show and episode (no foreign keys: the
+    season: Mapped[int | None]  # inbox belongs to no one destination)
     episode: Mapped[int | None]
-    episode_id: Mapped[int | None] = mapped_column(
-        ForeignKey("episodes.id", ondelete="SET NULL")
-    )
+    episode_id: Mapped[int | None]
     match_method: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None]
     conflict_id: Mapped[int | None] = mapped_column(
@@ -125,7 +123,8 @@ class WebhookEvent(Base):
     )
     processed_at: Mapped[datetime | None]
 
-    tracker_episode: Mapped[Episode | None] = relationship()
+    tracker_episode: Mapped[Episode | None] = relationship(
+        primaryjoin="foreign(WebhookEvent.episode_id) == Episode.id")
 
 
 class Conflict(Base):
@@ -142,6 +141,29 @@ class Conflict(Base):
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, resolved
     resolution: Mapped[str | None] = mapped_column(String(16))  # mapped, created, ignored
-    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="SET NULL"))
+    show_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """The outbox: one event's delivery to one destination other than the built-in tracker.
+
+    Written in the transaction that settles the inbox row; a sender per destination
+    drains its pending rows in event order.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("destination", "event_id"),
+                      Index("ix_deliveries_queue", "destination", "state", "event_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # see types.DeliveryState
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]  # the destination's HTTP status, if it answered
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

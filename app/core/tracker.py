@@ -1,23 +1,32 @@
-"""The tracker service: synchronous operations over the database.
+"""The tracker service: synchronous operations over Scrobble Tray's database.
 
-One object serves the CLI directly and the running app through a single database
-thread (see :mod:`app.core.facade`), so every write goes through here.
+The inbox and its outcomes, conflicts, the built-in tracker's shows, and the outbox rows
+written when an inbox row is settled. One object serves the CLI directly and the running
+app through a single database thread (see :mod:`app.core.facade`). Everything it
+returns is plain typed data (:mod:`app.core.types`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Iterable
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import Any, Iterable, Sequence, TypeVar
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.matching import Candidate, ShowIndex, ShowRef
+from app.core.destinations import outbox
+from app.core.destinations.base import Destination, Settled
+from app.core.destinations.builtin import BuiltinTracker, show_ref
+from app.core.matching import Candidate, ShowIndex
 from app.core.models import Base, Conflict, Episode, Show, ShowMapping, WebhookEvent, utcnow
-from app.core.pipeline import Action, Lookups, Outcome, process_row, undo_mark
+from app.core.pipeline import Lookups, process_row
+from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
+                            ShowRow)
+
+R = TypeVar("R")
 
 
 class TrackerError(ValueError):
@@ -30,19 +39,15 @@ class ImportResult:
     skipped: int
 
 
-def row_dict(obj: Base, **extra: Any) -> dict[str, Any]:
-    """A table row as a plain dict keyed by column name (datetimes as ISO text)."""
-    out: dict[str, Any] = {}
-    for col in obj.__table__.columns:
-        value = getattr(obj, col.key)
-        out[col.key] = value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value
-    out.update(extra)
-    return out
+def plain(cls: type[R], obj: Base, **extra: Any) -> R:
+    """A table row as the frozen dataclass ``cls`` (the columns it names, plus ``extra``)."""
+    values = {f.name: getattr(obj, f.name) for f in fields(cls)  # type: ignore[arg-type]
+              if f.name not in extra and hasattr(obj, f.name)}
+    return cls(**values, **extra)
 
 
-def _ref(show: Show) -> ShowRef:
-    return ShowRef(show.id, show.title, show.year, show.tmdb_id, show.tvdb_id, show.imdb_id,
-                   show.anidb_id)
+def _scrobble(row: WebhookEvent, **extra: Any) -> ScrobbleRow:
+    return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None, **extra)
 
 
 _ID_FIELDS = ("tmdb_id", "tvdb_id", "anidb_id")
@@ -78,43 +83,30 @@ def _clean_show(data: Any, where: str) -> dict[str, Any]:
 
 
 class Tracker:
-    """Shows, episodes, the inbox and conflicts, over one database."""
+    """Shows, episodes, the inbox and conflicts over one database, and the outbox rows
+    of the ``destinations`` that are not the built-in tracker."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings,
+                 destinations: Sequence[Destination] = ()) -> None:
         self.sessions = sessions
         self.settings = settings
-        self._index: ShowIndex | None = None
-        self._stamp: tuple[int, int] | None = None
-
-    # -- the show index -----------------------------------------------------------
-    def _shows_stamp(self, session: Session) -> tuple[int, int]:
-        count, top = session.execute(select(func.count(Show.id), func.max(Show.id))).one()
-        return int(count), int(top or 0)
+        self.builtin = BuiltinTracker(sessions)
+        self.destinations = list(destinations)
+        self.labels: dict[str, str] = {}
 
     def index(self, session: Session) -> ShowIndex:
-        """The show index, rebuilt when another process changed the shows."""
-        stamp = self._shows_stamp(session)
-        if self._index is None or stamp != self._stamp:
-            shows = session.scalars(select(Show)).all()
-            self._index = ShowIndex(_ref(s) for s in shows)
-            self._stamp = stamp
-        return self._index
-
-    def _indexed(self, session: Session, show: Show) -> None:
-        if self._index is not None and self._stamp is not None:
-            self._index.add(_ref(show))
-            self._stamp = self._shows_stamp(session)
+        return self.builtin.index(session)
 
     # -- shows ----------------------------------------------------------------------
-    def add_show(self, **fields: Any) -> dict[str, Any]:
-        """Add one show; returns it as a dict."""
-        clean = _clean_show(fields, "show")
+    def add_show(self, **values: Any) -> ShowRow:
+        """Add one show."""
+        clean = _clean_show(values, "show")
         with self.sessions.begin() as session:
             show = Show(**clean)
             session.add(show)
             session.flush()
-            self._indexed(session, show)
-            return row_dict(show)
+            self.builtin.indexed(session, show)
+            return plain(ShowRow, show)
 
     def import_shows(self, records: Iterable[Any]) -> ImportResult:
         """Add shows from records like ``{title, year, tmdb_id, tvdb_id, imdb_id}``.
@@ -129,7 +121,7 @@ class Tracker:
         with self.sessions.begin() as session:
             seen: set[tuple[str, Any]] = set()
             for show in session.scalars(select(Show)):
-                seen.update(self._show_keys(_ref(show).__dict__))
+                seen.update(self._show_keys(show_ref(show).__dict__))
             for rec in clean:
                 keys = self._show_keys(rec)
                 if keys & seen:
@@ -138,7 +130,7 @@ class Tracker:
                 seen.update(keys)
                 session.add(Show(**rec))
                 added += 1
-        self._index = None
+        self.builtin.forget_index()
         return ImportResult(added, skipped)
 
     @staticmethod
@@ -147,26 +139,26 @@ class Tracker:
         keys.add(("title", (rec["title"].casefold(), rec.get("year"))))
         return keys
 
-    def list_shows(self, search: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def list_shows(self, search: str | None = None, limit: int | None = None) -> list[ShowRow]:
         with self.sessions() as session:
             q = select(Show).order_by(Show.title, Show.id)
             if search:
                 q = q.where(Show.title.ilike(f"%{search}%"))
             if limit:
                 q = q.limit(limit)
-            return [row_dict(s) for s in session.scalars(q)]
+            return [plain(ShowRow, s) for s in session.scalars(q)]
 
     def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         """Ranked tracker shows for a title (the conflicts dialog's search)."""
         with self.sessions() as session:
             return self.index(session).search(query, limit=limit)
 
-    def episodes(self, show_id: int) -> list[dict[str, Any]]:
+    def episodes(self, show_id: int) -> list[EpisodeRow]:
         with self.sessions() as session:
             if session.get(Show, show_id) is None:
                 raise TrackerError(f"there is no show #{show_id}")
             q = select(Episode).where(Episode.show_id == show_id).order_by(Episode.season, Episode.number)
-            return [row_dict(e, watched=e.watched) for e in session.scalars(q)]
+            return [plain(EpisodeRow, e) for e in session.scalars(q)]
 
     # -- the inbox ------------------------------------------------------------------
     def ingest(self, items: list[tuple[str, str | None]]) -> list[int]:
@@ -204,16 +196,26 @@ class Tracker:
                 return []
             index = self.index(session)
             if isolate:
-                return [self._process_one(session, row, index) for row in rows]
-            with session.no_autoflush:
-                lookups = Lookups(session)
-                return [process_row(session, row, index, self.settings, lookups) for row in rows]
+                outcomes = [self._process_one(session, row, index) for row in rows]
+            else:
+                with session.no_autoflush:
+                    lookups = Lookups(session)
+                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups)
+                                for row in rows]
+            self._settle(session, rows, outcomes)
+            return outcomes
+
+    def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
+        """Queue the deliveries of settled rows, in the transaction that settles them."""
+        if self.destinations:
+            outbox.enqueue(session, [Settled(r.id, r.event, o.action) for r, o in zip(rows, outcomes)],
+                           self.destinations)
 
     def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:
         """One row in its own savepoint: an unexpected error fails that row only."""
         try:
             with session.begin_nested():
-                return process_row(session, row, index, self.settings)
+                return process_row(session, row, self.builtin, index, self.settings)
         except Exception as exc:  # recorded on the row; the rest of the batch goes on
             row.status, row.action = "done", Action.FAILED.value
             row.reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]
@@ -221,8 +223,8 @@ class Tracker:
             return Outcome(row.id, Action.FAILED, row.reason)
 
     def scrobbles(self, limit: int = 50, action: str | None = None,
-                  search: str | None = None) -> list[dict[str, Any]]:
-        """The log, newest first, without the raw payloads."""
+                  search: str | None = None) -> list[ScrobbleRow]:
+        """The log, newest first, with where each event was delivered."""
         with self.sessions() as session:
             q = select(WebhookEvent, Show.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
             if action:
@@ -232,12 +234,10 @@ class Tracker:
                 q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
                                 WebhookEvent.account_title.ilike(like), Show.title.ilike(like)))
             q = q.order_by(WebhookEvent.id.desc()).limit(limit)
-            out = []
-            for row, show_title in session.execute(q):
-                d = row_dict(row, show_title=show_title)
-                del d["payload"]
-                out.append(d)
-            return out
+            found = session.execute(q).all()
+            where = outbox.marks_for(session, [row.id for row, _ in found], self.labels)
+            return [_scrobble(row, show_title=title, deliveries=tuple(where.get(row.id, ())))
+                    for row, title in found]
 
     def event_payload(self, event_id: int) -> str:
         with self.sessions() as session:
@@ -255,7 +255,9 @@ class Tracker:
             if row.action not in (Action.FAILED.value, Action.IGNORED.value):
                 raise TrackerError(f"event #{event_id} was {row.action}; only failed or ignored events are re-run")
             _reset(row)
-            return self._process_one(session, row, self.index(session))
+            outcome = self._process_one(session, row, self.index(session))
+            self._settle(session, [row], [outcome])
+            return outcome
 
     def undo(self, event_id: int) -> Outcome:
         """Take back the watch an event counted."""
@@ -263,12 +265,14 @@ class Tracker:
             row = session.get(WebhookEvent, event_id)
             if row is None:
                 raise TrackerError(f"there is no event #{event_id}")
-            if not undo_mark(session, row):
+            if not self.builtin.undo(session, row.id):
                 raise TrackerError(f"event #{event_id} did not mark anything")
+            row.action = Action.UNDONE.value
+            row.reason = "marked, then undone by you"
             return Outcome(row.id, Action.UNDONE, row.reason, row.show_id)
 
     # -- conflicts --------------------------------------------------------------------
-    def conflicts(self, status: str | None = "open") -> list[dict[str, Any]]:
+    def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
         with self.sessions() as session:
             waiting = (select(WebhookEvent.conflict_id, func.count().label("n"))
                        .where(WebhookEvent.action == Action.CONFLICT.value)
@@ -276,15 +280,15 @@ class Tracker:
             q = select(Conflict, waiting.c.n).outerjoin(waiting, waiting.c.conflict_id == Conflict.id)
             if status:
                 q = q.where(Conflict.status == status)
-            return [row_dict(c, waiting=n or 0) for c, n in session.execute(q.order_by(Conflict.id))]
+            return [plain(ConflictRow, c, waiting=n or 0, candidates=tuple(Candidate.from_dict(d) for d in c.candidates or ()))
+                    for c, n in session.execute(q.order_by(Conflict.id))]
 
-    def waiting_events(self, conflict_id: int) -> list[dict[str, Any]]:
+    def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
         """The scrobbles held by a conflict (what the dialog lists)."""
         with self.sessions() as session:
             q = select(WebhookEvent).where(WebhookEvent.conflict_id == conflict_id,
                                            WebhookEvent.action == Action.CONFLICT.value)
-            return [{k: v for k, v in row_dict(r).items() if k != "payload"}
-                    for r in session.scalars(q.order_by(WebhookEvent.id))]
+            return [_scrobble(r) for r in session.scalars(q.order_by(WebhookEvent.id))]
 
     def resolve_conflict(self, conflict_id: int, *, show_id: int | None = None,
                          create: bool = False, ignore: bool = False) -> list[Outcome]:
@@ -306,7 +310,7 @@ class Tracker:
                                if k in ("tmdb", "tvdb", "imdb", "anidb")})
                 session.add(show)
                 session.flush()
-                self._indexed(session, show)
+                self.builtin.indexed(session, show)
                 show_id = show.id
             existing = session.scalar(select(ShowMapping).where(ShowMapping.plex_key == conflict.plex_key))
             if existing is not None:
@@ -328,23 +332,34 @@ class Tracker:
             for row in waiting:
                 _reset(row)
                 outcomes.append(self._process_one(session, row, index))
+            self._settle(session, waiting, outcomes)
             return outcomes
 
+    # -- the outbox, without a running app (the CLI) ----------------------------------
+    def retry_deliveries(self, destination: str) -> int:
+        return outbox.Outbox(self.sessions).retry(destination)
+
+    def forget_deliveries(self, destination: str) -> None:
+        outbox.Outbox(self.sessions).forget(destination)
+
+    def delivery_stats(self) -> dict[str, outbox.QueueStats]:
+        return outbox.Outbox(self.sessions).stats()
+
     # -- status -------------------------------------------------------------------------
-    def counts(self) -> dict[str, Any]:
+    def counts(self) -> Counts:
         """Figures for the status window and diagnostics."""
         since = utcnow() - timedelta(hours=24)
         with self.sessions() as session:
-            last = session.scalar(select(func.max(WebhookEvent.received_at)))
-            return {
-                "shows": session.scalar(select(func.count(Show.id))),
-                "scrobbles_24h": session.scalar(select(func.count()).where(
+            return Counts(
+                shows=session.scalar(select(func.count(Show.id))) or 0,
+                scrobbles_24h=session.scalar(select(func.count()).where(
                     WebhookEvent.received_at >= since,
-                    WebhookEvent.action.in_([Action.MARKED.value, Action.REWATCH.value]))),
-                "conflicts_open": session.scalar(select(func.count(Conflict.id)).where(Conflict.status == "open")),
-                "pending": session.scalar(select(func.count()).where(WebhookEvent.status == "pending")),
-                "last_webhook_at": last.isoformat(sep=" ", timespec="seconds") if last else None,
-            }
+                    WebhookEvent.action.in_([Action.MARKED.value, Action.REWATCH.value]))) or 0,
+                conflicts_open=session.scalar(select(func.count(Conflict.id))
+                                              .where(Conflict.status == "open")) or 0,
+                pending=session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0,
+                last_webhook_at=session.scalar(select(func.max(WebhookEvent.received_at))),
+            )
 
 
 def _reset(row: WebhookEvent) -> None:

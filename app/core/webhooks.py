@@ -19,11 +19,10 @@ from aiohttp import BodyPartReader, web
 
 from app.core.config import Settings
 from app.core.payload import PayloadError, load_payload
-from app.core.pipeline import SELF_TEST_EVENT
+from app.core.types import SELF_TEST_EVENT, WebhookStats
+from app.core.urls import WEBHOOK_PATH
 
 log = logging.getLogger("scrobbletray.webhooks")
-
-WEBHOOK_PATH = "/webhook/{secret}"
 
 
 class _Reject(Exception):
@@ -69,6 +68,10 @@ class ServerStats:
     last_source: str | None = None
     last_server: str | None = None  # the Plex server's name from the last payload
     last_user_agent: str | None = None
+
+    def snapshot(self) -> WebhookStats:
+        return WebhookStats(self.accepted, sum(self.rejected.values()), self.last_webhook_at,
+                            self.last_source, self.last_server)
 
 
 _FORM_NAME = re.compile(r'(?:^|;)\s*name="([^"\\]*)"')

@@ -130,7 +130,7 @@ async def render(out: Path) -> None:
     assert core.tracker is not None
     await core.run(core.tracker.import_shows, SHOWS)
     ui = UiController(core, tray_available=True,
-                      autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
+                      autostart=Autostart(data / "autostart.desktop", command=.scrobbletray, supported=True))
     url = core.best_webhook_url()
     assert url
     for payload in (
@@ -160,7 +160,7 @@ async def render(out: Path) -> None:
     scrobbles.resize(1180, 420)
     await until(lambda: scrobbles.model.rowCount() == 8 and not scrobbles.loading
                 and "Pending…" not in [scrobbles.model.index(r, 5).data() for r in range(8)])
-    scrobbles.select_event(scrobbles.model.row(2)["id"])
+    scrobbles.select_event(scrobbles.model.row(2).id)
     save(scrobbles, "scrobbles", out, secrets)
 
     conflicts = ui.show_conflicts()

@@ -50,7 +50,7 @@ def test_create_a_show_from_the_plex_data(ui: UiController, core: Core, aio: Aio
 
     with qtbot.waitSignal(d.resolved, timeout=10_000) as done:
         qtbot.mouseClick(d.create_button, Qt.MouseButton.LeftButton)
-    assert done.args[1] == "created" and [o.action.value for o in done.args[2]] == ["marked"]
+    assert done.args[1] == "created" and [o.action.value for o in done.args[2]] == .marked
     qtbot.waitUntil(lambda: d.list.count() == 0)
     assert d.stack.currentWidget() is d.empty
     assert d.banner.text == ("“NonExistent Show XYZ (2024)” added to your tracker; "
@@ -61,9 +61,9 @@ def test_create_a_show_from_the_plex_data(ui: UiController, core: Core, aio: Aio
     assert ui.tray.actions["conflicts"].text() == "Conflicts (0)…"
     assert ui.status_window.conflicts_button.text() == "Conflicts"
     shows = aio.run(core.run(core.tracker.list_shows))
-    assert [s["title"] for s in shows] == ["Breaking Bad", "NonExistent Show XYZ"]
+    assert [s.title for s in shows] == ["Breaking Bad", "NonExistent Show XYZ"]
     [row] = aio.run(core.run(core.tracker.scrobbles, 5))
-    assert (row["action"], row["show_title"]) == ("marked", "NonExistent Show XYZ")
+    assert (row.action, row.show_title) == ("marked", "NonExistent Show XYZ")
 
 
 def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
@@ -78,7 +78,7 @@ def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio
     assert (top.text(0), top.text(1)) == ("The Unknown Series", "2024")
     rect = d.candidates.visualItemRect(top)
     qtbot.mouseClick(d.candidates.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert d.selected_show_id() == other["id"] and d.map_button.isEnabled()
+    assert d.selected_show_id() == other.id and d.map_button.isEnabled()
 
     with qtbot.waitSignal(d.resolved, timeout=10_000):
         qtbot.mouseClick(d.map_button, Qt.MouseButton.LeftButton)
@@ -86,7 +86,7 @@ def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio
     assert "mapped to “The Unknown Series”; 1 waiting episode marked watched" in d.banner.text
     assert core.status.conflicts_open == 0
     [row] = aio.run(core.run(core.tracker.scrobbles, 5))
-    assert (row["action"], row["show_id"]) == ("marked", other["id"])
+    assert (row.action, row.show_id) == ("marked", other.id)
 
     # Remembered: the next play of that Plex show is matched without asking.
     aio.post(core, sample("scrobble-unknown-show") | {"Metadata": sample("scrobble-unknown-show")["Metadata"]
@@ -104,7 +104,7 @@ def test_ignore_a_plex_show(ui: UiController, core: Core, aio: Aio, qtbot: Any) 
     qtbot.waitUntil(lambda: d.list.count() == 0)
     assert core.status.conflicts_open == 0
     [row] = aio.run(core.run(core.tracker.scrobbles, 5))
-    assert row["action"] == "ignored" and "ignored (your choice)" in row["reason"]
+    assert row.action == "ignored" and "ignored (your choice)" in row.reason
 
 
 def test_conflict_opened_while_the_dialog_is_open_appears_in_it(

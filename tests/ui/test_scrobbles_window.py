@@ -74,9 +74,9 @@ def test_undo_a_mark_from_the_button(ui: UiController, core: Core, aio: Aio, qtb
     qtbot.mouseClick(w.undo_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: cell(w, 0, 5) == "Undone")
     assert "no longer counts as watched" in w.banner.text
-    show_id = w.model.row(0)["show_id"]
+    show_id = w.model.row(0).show_id
     episodes = aio.run(core.run(core.tracker.episodes, show_id))
-    assert [e["watch_count"] for e in episodes] == [0]
+    assert [e.watch_count for e in episodes] == [0]
     assert not w.undo_button.isEnabled()  # an undone row cannot be undone again
 
 
@@ -115,10 +115,10 @@ def test_selection_survives_live_updates(ui: UiController, core: Core, aio: Aio,
     w = ui.show_scrobbles()
     qtbot.waitUntil(lambda: w.model.rowCount() == 1 and cell(w, 0, 5) == "Marked")
     click_row(w, qtbot, 0)
-    first_id = w.selected_row()["id"]
+    first_id = w.selected_row().id
     aio.post(core, episode_payload(4, 2))
     qtbot.waitUntil(lambda: w.model.rowCount() == 2 and cell(w, 0, 5) == "Marked")
-    assert w.selected_row()["id"] == first_id  # still the same webhook, now on row 2
+    assert w.selected_row().id == first_id  # still the same webhook, now on row 2
     assert w.table.selectionModel().selectedRows()[0].row() == 1
 
 

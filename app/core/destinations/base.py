@@ -1,0 +1,85 @@
+"""The interface every destination implements, and the data it is handed.
+
+Modelled on Vorta's keyring ABC and Home Assistant's notify platforms: each destination
+says what it wants from an inbox event, how it delivers, whether a repeated delivery is
+harmless, and how to check it; retries, pacing and bookkeeping live once, in
+:mod:`.sender` and :mod:`.outbox`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from app.core.types import Action, Check
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a destination may look at to decide whether it wants an inbox event."""
+
+    event_id: int
+    event: str | None  # Plex's event name, e.g. media.scrobble
+    action: Action  # what the pipeline made of it
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row to send, with the event's raw payload."""
+
+    id: int
+    event_id: int
+    payload: str
+    attempts: int
+    next_attempt_at: datetime | None  # naive UTC
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the destination could not take it now: try again later
+    REFUSED = "refused"  # the destination will never take it: stop trying this event
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The result of one send."""
+
+    verdict: Verdict
+    detail: str  # for the user: what happened
+    status: int | None = None  # the HTTP status, when the destination answered
+    retry_after: float | None = None  # seconds the destination asked us to wait
+    fix: str | None = None  # what the user can do about it
+
+
+class Destination(ABC):
+    """Somewhere a scrobble is delivered."""
+
+    kind: ClassVar[str]
+    exactly_once: ClassVar[bool] = False  # delivered in the inbox row's own transaction
+    idempotent: ClassVar[bool] = False  # a repeated delivery is harmless at the far end
+
+    def __init__(self, id: str, label: str) -> None:
+        self.id = id
+        self.label = label
+
+    @abstractmethod
+    def wants(self, event: Settled) -> bool:
+        """Whether this event is to be delivered here."""
+
+    @abstractmethod
+    async def checks(self) -> list[Check]:
+        """Diagnostics: reach the destination and say which hop failed, if one did."""
+
+
+class OutboxDestination(Destination):
+    """A destination reached after the commit: its deliveries wait in the outbox."""
+
+    @abstractmethod
+    async def send(self, delivery: Delivery) -> Attempt:
+        """Deliver one event; never raises for the destination's own failures."""
+
+    async def close(self) -> None:
+        """Release connections (the sender is stopping)."""

@@ -1,0 +1,184 @@
+"""The built-in tracker: Scrobble Tray's own shows, episodes and watches (SQLite by default).
+
+It is the one destination that is exactly once: a mark is written in the same
+transaction that records the inbox row's outcome. It also keeps the show index that
+matching runs over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.destinations.base import Destination, Settled
+from app.core.matching import ShowIndex, ShowRef
+from app.core.models import Episode, Show, Watch
+from app.core.types import Action, Check, CheckStatus
+
+BUILTIN_ID = "builtin"
+
+
+def show_ref(show: Show) -> ShowRef:
+    return ShowRef(show.id, show.title, show.year, show.tmdb_id, show.tvdb_id, show.imdb_id,
+                   show.anidb_id)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What marking one play did."""
+
+    action: Action  # marked, rewatch, duplicate or failed
+    reason: str | None = None
+    episode: Episode | None = None
+
+
+class Marks:
+    """Episodes and watches one transaction has read or made, so that a burst of one show
+    costs no query per row. Used with the session's autoflush off: new watches are
+    checked here, in memory, before the database is asked."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._episodes: dict[tuple[int, int, int], Episode | None] = {}  # (show, season, number)
+        self._new_watches: list[Watch] = []
+
+    def episode(self, show_id: int, season: int, number: int) -> Episode | None:
+        key = (show_id, season, number)
+        if key not in self._episodes:
+            self._episodes[key] = self.session.scalar(select(Episode).where(
+                Episode.show_id == show_id, Episode.season == season, Episode.number == number))
+        return self._episodes[key]
+
+    def add_episode(self, episode: Episode) -> None:
+        self.session.add(episode)
+        self._episodes[episode.show_id, episode.season, episode.number] = episode
+
+    def earlier_watch(self, episode: Episode, account: str, when: datetime, window: timedelta) -> Watch | None:
+        """A watch of this episode by this account within ``window`` of ``when``."""
+        for w in self._new_watches:
+            if w.episode is episode and w.account_id == account and abs(w.watched_at - when) < window:
+                return w
+        if episode.id is None:  # made in this transaction: no older watches
+            return None
+        return self.session.scalar(select(Watch).where(
+            Watch.episode_id == episode.id, Watch.account_id == account,
+            Watch.watched_at > when - window, Watch.watched_at < when + window).limit(1))
+
+    def add_watch(self, watch: Watch) -> None:
+        self.session.add(watch)
+        self._new_watches.append(watch)
+
+
+class BuiltinTracker(Destination):
+    """Marks episodes in Scrobble Tray's own database, in the inbox row's transaction."""
+
+    kind: ClassVar[str] = "builtin"
+    exactly_once: ClassVar[bool] = True
+    idempotent: ClassVar[bool] = True
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        super().__init__(BUILTIN_ID, "Built-in tracker")
+        self.sessions = sessions
+        self._index: ShowIndex | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def wants(self, event: Settled) -> bool:
+        return True  # every episode play that passed the filters is matched and marked here
+
+    async def checks(self) -> list[Check]:
+        def count() -> int:
+            with self.sessions() as session:
+                return int(session.scalar(select(func.count(Show.id))) or 0)
+        try:
+            n = await asyncio.to_thread(count)
+        except Exception as exc:  # the detail is what the user needs, not a traceback
+            return [Check("Built-in tracker", CheckStatus.FAIL, f"{type(exc).__name__}: {exc}",
+                          "Check the database URL in Settings and that the file is writable.")]
+        return [Check("Built-in tracker", CheckStatus.PASS, f"{n} shows; marks are written in the "
+                      "same transaction as the event, exactly once")]
+
+    # -- the show index ---------------------------------------------------------------
+    def _shows_stamp(self, session: Session) -> tuple[int, int]:
+        count, top = session.execute(select(func.count(Show.id), func.max(Show.id))).one()
+        return int(count), int(top or 0)
+
+    def index(self, session: Session) -> ShowIndex:
+        """The show index, rebuilt when another process changed the shows."""
+        stamp = self._shows_stamp(session)
+        if self._index is None or stamp != self._stamp:
+            self._index = ShowIndex(show_ref(s) for s in session.scalars(select(Show)))
+            self._stamp = stamp
+        return self._index
+
+    def indexed(self, session: Session, show: Show) -> None:
+        """Add a show just created in ``session`` to the index."""
+        if self._index is not None and self._stamp is not None:
+            self._index.add(show_ref(show))
+            self._stamp = self._shows_stamp(session)
+
+    def forget_index(self) -> None:
+        self._index = None
+
+    # -- marking ----------------------------------------------------------------------
+    def mark(self, marks: Marks, show_id: int, season: int, number: int, episode_title: str | None,
+             account: str, when: datetime, dedup_window: timedelta, event_id: int) -> Mark:
+        """Mark an episode watched for ``account`` (creating the episode if the tracker lacks it)."""
+        show = marks.session.get(Show, show_id)
+        if show is None:
+            return Mark(Action.FAILED, f"tracker show #{show_id} no longer exists")
+        episode = marks.episode(show_id, season, number)
+        if episode is None:
+            episode = Episode(show_id=show_id, season=season, number=number, title=episode_title,
+                              watch_count=0)
+            marks.add_episode(episode)
+        elif not episode.title and episode_title:
+            episode.title = episode_title
+
+        earlier = marks.earlier_watch(episode, account, when, dedup_window)
+        if earlier is not None:
+            return Mark(Action.DUPLICATE, f"this play was already counted (event #{earlier.event_id})",
+                        episode)
+        rewatch = episode.watch_count > 0
+        marks.add_watch(Watch(episode=episode, account_id=account, watched_at=when, event_id=event_id))
+        _count(show, episode, when, +1)
+        if rewatch:
+            return Mark(Action.REWATCH, f"watched {episode.watch_count} times", episode)
+        return Mark(Action.MARKED, None, episode)
+
+    def undo(self, session: Session, event_id: int) -> bool:
+        """Take back the watch that event counted; False when it counted none."""
+        watch = session.scalar(select(Watch).where(Watch.event_id == event_id))
+        if watch is None:
+            return False
+        episode = session.get(Episode, watch.episode_id)
+        session.delete(watch)
+        session.flush()
+        if episode is not None:
+            show = session.get(Show, episode.show_id)
+            last = session.scalar(select(Watch.watched_at).where(Watch.episode_id == episode.id)
+                                  .order_by(Watch.watched_at.desc()).limit(1))
+            if show is not None:
+                _count(show, episode, None, -1)
+            episode.last_watched_at = last
+        return True
+
+
+def _count(show: Show, episode: Episode, when: datetime | None, delta: int) -> None:
+    """Keep episode and show counters right after a watch is added or removed."""
+    before = episode.watch_count
+    episode.watch_count = max(0, before + delta)
+    show.total_plays = max(0, show.total_plays + delta)
+    if before == 0 and episode.watch_count > 0:
+        show.watched_episodes += 1
+        episode.first_watched_at = when
+    elif before > 0 and episode.watch_count == 0:
+        show.watched_episodes = max(0, show.watched_episodes - 1)
+        episode.first_watched_at = None
+    if delta > 0 and when is not None:
+        episode.last_watched_at = max(filter(None, [episode.last_watched_at, when]))
+        show.last_watched_at = max(filter(None, [show.last_watched_at, when]))

@@ -1,0 +1,129 @@
+"""The destinations of a running core: built from the settings, one sender per outbox
+destination, their status for the windows, and the user's Retry and Test."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+from app.core.config import RelayTarget, Settings
+from app.core.destinations.base import Attempt, OutboxDestination
+from app.core.destinations.builtin import BuiltinTracker
+from app.core.destinations.outbox import Outbox, QueueStats
+from app.core.destinations.relay import Relay
+from app.core.destinations.sender import Sender, Timing
+from app.core.types import Check, DestinationState, DestinationStatus
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def outbox_destinations(settings: Settings, timing: Timing | None = None) -> list[OutboxDestination]:
+    """The destinations other than the built-in tracker that the settings name (enabled or not)."""
+    timeout = (timing or Timing()).timeout
+    return [Relay(target, timeout) for target in settings.relays]
+
+
+def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason: str | None = None,
+            fix: str | None = None, failing_since: Any = None) -> DestinationStatus:
+    target: RelayTarget | None = d.target if isinstance(d, Relay) else None
+    if state is DestinationState.OK and q.pending:
+        state = DestinationState.DELIVERING
+    return DestinationStatus(
+        d.id, d.kind, d.label, state, target=d.shown_url if isinstance(d, Relay) else None,
+        only_watched=bool(target and target.only_watched), enabled=bool(target is None or target.enabled),
+        exactly_once=d.exactly_once, pending=q.pending, oldest_pending_at=q.oldest_pending_at,
+        delivered=q.delivered, failed=q.failed, last_delivered_at=q.last_delivered_at,
+        reason=reason, fix=fix, failing_since=failing_since)
+
+
+def _builtin_status(builtin: BuiltinTracker) -> DestinationStatus:
+    return DestinationStatus(builtin.id, builtin.kind, builtin.label, DestinationState.OK,
+                             target="this computer's database", exactly_once=True)
+
+
+def destination_rows(tracker: Any, settings: Settings) -> list[DestinationStatus]:
+    """Destinations as the settings and the outbox tell, for the CLI (no senders running)."""
+    stats = tracker.delivery_stats()
+    return [_builtin_status(tracker.builtin)] + [
+        _status(d, stats.get(d.id, QueueStats()),
+                DestinationState.OK if isinstance(d, Relay) and d.target.enabled else DestinationState.OFF)
+        for d in outbox_destinations(settings)]
+
+
+class DestinationManager:
+    """Owns the senders; every blocking outbox call runs on its own thread."""
+
+    def __init__(self, outbox: Outbox, builtin: BuiltinTracker, timing: Timing,
+                 on_change: Callable[[], None]) -> None:
+        self.outbox = outbox
+        self.builtin = builtin
+        self.timing = timing
+        self._on_change = on_change
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox")
+        self.senders: dict[str, Sender] = {}
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(fn, *args))
+
+    def start(self, destinations: list[OutboxDestination]) -> None:
+        for d in destinations:
+            sender = Sender(d, self.outbox, self._db, self.timing, self._on_change)
+            self.senders[d.id] = sender
+            if isinstance(d, Relay) and not d.target.enabled:
+                sender.paused = True
+                sender.state = DestinationState.OFF
+            sender.start()
+            sender.wake()  # what a previous run left undelivered goes first
+
+    async def stop(self) -> None:
+        senders, self.senders = list(self.senders.values()), {}
+        await asyncio.gather(*(s.stop() for s in senders))
+
+    async def close(self) -> None:
+        await self.stop()
+        await asyncio.get_running_loop().run_in_executor(None, functools.partial(self._thread.shutdown, wait=True))
+
+    def wake(self) -> None:
+        """New deliveries were queued."""
+        for s in self.senders.values():
+            s.wake()
+
+    def sender(self, destination_id: str) -> Sender:
+        try:
+            return self.senders[destination_id]
+        except KeyError:
+            raise KeyError(f"there is no destination {destination_id!r}") from None
+
+    async def retry(self, destination_id: str) -> int:
+        """Send the failed deliveries again and the waiting ones now; unpauses."""
+        sender = self.sender(destination_id)
+        n = await self._db(self.outbox.retry, destination_id)
+        if sender.state is not DestinationState.OFF:
+            sender.resume()
+        return n
+
+    async def forget(self, destination_id: str) -> None:
+        await self._db(self.outbox.forget, destination_id)
+
+    async def test(self, destination_id: str) -> Attempt:
+        destination = self.sender(destination_id).destination
+        assert isinstance(destination, Relay)
+        return await destination.send_test()
+
+    async def checks(self) -> list[Check]:
+        rows = await self.builtin.checks()
+        for s in self.senders.values():
+            if s.state is DestinationState.OFF:
+                continue
+            rows += await s.destination.checks()
+        return rows
+
+    async def statuses(self) -> list[DestinationStatus]:
+        stats = await self._db(self.outbox.stats)
+        return [_builtin_status(self.builtin)] + [
+            _status(s.destination, stats.get(s.destination.id, QueueStats()), s.state, s.reason, s.fix,
+                    s.failing_since) for s in self.senders.values()]

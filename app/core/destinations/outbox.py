@@ -1,0 +1,136 @@
+"""The outbox: each destination's delivery state, in Scrobble Tray's own database.
+
+Rows are added in the transaction that settles the inbox row (:func:`enqueue`), so an
+event is never settled without its deliveries, nor delivered before it is settled.
+Everything here is synchronous and runs on a database thread.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.destinations.base import Attempt, Delivery, Destination, Settled, Verdict
+from app.core.models import Delivery as DeliveryRow
+from app.core.models import WebhookEvent, utcnow
+from app.core.types import DeliveryMark, DeliveryState
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Seconds before the next try after ``attempts`` failures: exponential, capped, with
+    jitter (half to all of it), so a fleet of events does not retry in lock-step."""
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def enqueue(session: Session, settled: Iterable[Settled], destinations: Iterable[Destination]) -> int:
+    """Add a pending delivery for every (event, destination) that wants it; returns how many.
+
+    An event settled again (re-run, a resolved conflict) is not queued twice.
+    """
+    wanted = [(s.event_id, d.id) for s in settled for d in destinations if d.wants(s)]
+    if not wanted:
+        return 0
+    ids = {event_id for event_id, _ in wanted}
+    have = set(session.execute(select(DeliveryRow.event_id, DeliveryRow.destination)
+                               .where(DeliveryRow.event_id.in_(ids))).all())
+    now = utcnow()
+    rows = [{"event_id": e, "destination": d, "state": DeliveryState.PENDING.value, "attempts": 0,
+             "created_at": now} for e, d in wanted if (e, d) not in have]
+    if rows:
+        session.execute(DeliveryRow.__table__.insert(), rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int = 0
+    oldest_pending_at: datetime | None = None
+    delivered: int = 0
+    failed: int = 0
+    last_delivered_at: datetime | None = None
+
+
+class Outbox:
+    """Delivery rows over one database."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def due(self, destination: str, limit: int = 50) -> list[Delivery]:
+        """The destination's next pending deliveries, in event order, with their payloads."""
+        with self.sessions() as session:
+            q = (select(DeliveryRow.id, DeliveryRow.event_id, WebhookEvent.payload, DeliveryRow.attempts,
+                        DeliveryRow.next_attempt_at)
+                 .join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
+                 .where(DeliveryRow.destination == destination,
+                        DeliveryRow.state == DeliveryState.PENDING.value)
+                 .order_by(DeliveryRow.event_id).limit(limit))
+            return [Delivery(*row) for row in session.execute(q)]
+
+    def record(self, delivery_id: int, attempt: Attempt, next_attempt_in: float | None = None) -> None:
+        """Store the result of one attempt."""
+        now = utcnow()
+        values: dict[str, object] = {"attempts": DeliveryRow.attempts + 1, "last_status": attempt.status,
+                                     "last_error": None if attempt.verdict is Verdict.DELIVERED
+                                     else attempt.detail[:1000]}
+        if attempt.verdict is Verdict.DELIVERED:
+            values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now, "next_attempt_at": None}
+        elif attempt.verdict is Verdict.REFUSED:
+            values |= {"state": DeliveryState.FAILED.value, "next_attempt_at": None}
+        else:
+            values["next_attempt_at"] = now + timedelta(seconds=next_attempt_in or 0)
+        with self.sessions.begin() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+
+    def retry(self, destination: str) -> int:
+        """Send the failed deliveries again, and the waiting ones now; returns how many were failed."""
+        with self.sessions.begin() as session:
+            failed = session.execute(
+                update(DeliveryRow).where(DeliveryRow.destination == destination,
+                                          DeliveryRow.state == DeliveryState.FAILED.value)
+                .values(state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None)).rowcount
+            session.execute(update(DeliveryRow).where(DeliveryRow.destination == destination,
+                                                      DeliveryRow.state == DeliveryState.PENDING.value)
+                            .values(next_attempt_at=None))
+            return int(failed or 0)
+
+    def forget(self, destination: str) -> None:
+        """Drop a removed destination's deliveries."""
+        with self.sessions.begin() as session:
+            session.execute(DeliveryRow.__table__.delete().where(DeliveryRow.destination == destination))
+
+    def stats(self) -> dict[str, QueueStats]:
+        """Per destination: what waits, what went, what failed."""
+        with self.sessions() as session:
+            q = (select(DeliveryRow.destination, DeliveryRow.state, func.count(),
+                        func.min(DeliveryRow.created_at), func.max(DeliveryRow.delivered_at))
+                 .group_by(DeliveryRow.destination, DeliveryRow.state))
+            out: dict[str, dict[str, object]] = {}
+            for dest, state, n, oldest, last in session.execute(q):
+                d = out.setdefault(dest, {})
+                if state == DeliveryState.PENDING.value:
+                    d |= {"pending": n, "oldest_pending_at": oldest}
+                elif state == DeliveryState.DELIVERED.value:
+                    d |= {"delivered": n, "last_delivered_at": last}
+                else:
+                    d["failed"] = n
+            return {dest: QueueStats(**d) for dest, d in out.items()}  # type: ignore[arg-type]
+
+
+def marks_for(session: Session, event_ids: list[int], labels: dict[str, str]) -> dict[int, list[DeliveryMark]]:
+    """Where each of these events went (for the log), by destination label."""
+    out: dict[int, list[DeliveryMark]] = {}
+    if not event_ids:
+        return out
+    q = (select(DeliveryRow.event_id, DeliveryRow.destination, DeliveryRow.state, DeliveryRow.last_error)
+         .where(DeliveryRow.event_id.in_(event_ids)).order_by(DeliveryRow.destination))
+    for event_id, dest, state, error in session.execute(q):
+        out.setdefault(event_id, []).append(
+            DeliveryMark(labels.get(dest, dest), DeliveryState(state), error))
+    return out

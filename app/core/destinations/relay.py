@@ -1,0 +1,173 @@
+"""Relay: forward Plex's webhooks, unchanged, to a web tracker's own webhook endpoint.
+
+The tracker (typically a self-hosted app on ``localhost:3000``) does its own matching;
+what the relay adds is reachability, durability (see :mod:`.sender`) and visibility.
+Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
+``User-Agent`` naming Scrobble Tray and the inbox event id in
+:data:`EVENT_ID_HEADER`, so the target can de-duplicate a repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import ClassVar
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import aiohttp
+
+from app import __version__
+from app.core.config import RelayTarget
+from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
+from app.core.logs import add_secret
+from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
+
+EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
+USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
+MAX_REDIRECTS = 3
+MASK = "•••"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a target URL that are secret: query values and a password."""
+    parts = urlsplit(url)
+    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
+    return [v for v in (*values, parts.password) if v]
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown: every query value and any password masked."""
+    parts = urlsplit(url)
+    query = "&".join(f"{k}={MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@")
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def test_payload() -> str:
+    """A harmless event: a tracker ignores it (it is not a scrobble), Scrobble Tray too."""
+    return json.dumps({"event": SELF_TEST_EVENT, "user": True, "owner": True,
+                       "Account": {"id": 0, "title": "Scrobble Tray test"},
+                       "Metadata": {"type": "test", "title": "Scrobble Tray test event"}})
+
+
+class Relay(OutboxDestination):
+    """One relay target."""
+
+    kind: ClassVar[str] = "relay"
+    idempotent: ClassVar[bool] = True  # at least once, with the event id for the target to de-duplicate
+
+    def __init__(self, target: RelayTarget, timeout: float = 10.0) -> None:
+        super().__init__(target.id, target.label or f"Web tracker at {_where(target.url)}")
+        self.target = target
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        for secret in url_secrets(target.url):
+            add_secret(secret)
+
+    @property
+    def shown_url(self) -> str:
+        return redact_url(self.target.url)
+
+    def wants(self, event: Settled) -> bool:
+        if event.event == SELF_TEST_EVENT or not self.target.enabled:
+            return False
+        return event.action.watched if self.target.only_watched else True
+
+    async def send(self, delivery: Delivery) -> Attempt:
+        return await self._post(delivery.payload, delivery.event_id)
+
+    async def send_test(self) -> Attempt:
+        """Send a harmless test event (not through the outbox)."""
+        return await self._post(test_payload(), 0)
+
+    async def checks(self) -> list[Check]:
+        attempt = await self.send_test()
+        ok = attempt.verdict is Verdict.DELIVERED
+        return [Check(self.label, CheckStatus.PASS if ok else CheckStatus.FAIL,
+                      f"{self.shown_url}: {attempt.detail}", attempt.fix or "")]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": USER_AGENT})
+        return self._session
+
+    async def _post(self, payload: str, event_id: int) -> Attempt:
+        url = self.target.url
+        for _ in range(MAX_REDIRECTS + 1):
+            form = aiohttp.FormData()
+            form.add_field("payload", payload, content_type="application/json")
+            try:
+                async with self._client().post(url, data=form, allow_redirects=False,
+                                               headers={EVENT_ID_HEADER: str(event_id)}) as r:
+                    if r.status in (301, 302, 303, 307, 308) and "Location" in r.headers:
+                        new = urljoin(url, r.headers["Location"])
+                        if _origin(new) != _origin(url):
+                            return Attempt(Verdict.REFUSED, f"HTTP {r.status}: redirected to "
+                                           f"{_where(new)}, another host (not followed)", r.status,
+                                           fix="Use the address the tracker redirects to, if you trust it.")
+                        url = new
+                        continue
+                    body = (await r.content.read(4096)).decode("utf-8", "replace")
+                    return classify(r.status, body, r.headers.get("Retry-After"), _where(url))
+            except asyncio.TimeoutError:
+                return Attempt(Verdict.RETRY, f"no answer within {self.timeout:g} s",
+                               fix="The tracker is running but not answering: check its own log.")
+            except aiohttp.ClientConnectorError as exc:
+                return Attempt(Verdict.RETRY, f"cannot connect to {_where(url)}: "
+                               f"{exc.os_error.strerror if exc.os_error else exc}",
+                               fix="Start the tracker (e.g. 'npm run dev'); events wait until it is up.")
+            except aiohttp.ClientError as exc:
+                return Attempt(Verdict.RETRY, f"{type(exc).__name__}: {exc}",
+                               fix="Events wait and are sent again.")
+        return Attempt(Verdict.REFUSED, f"more than {MAX_REDIRECTS} redirects", fix="Check the target URL.")
+
+
+def _first_line(body: str) -> str:
+    line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
+    return line[:200]
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own back-off
+
+
+def classify(status: int, body: str, retry_after: str | None, where: str) -> Attempt:
+    """What an answer from the target means for this event."""
+    said = f"HTTP {status}" + (f": {_first_line(body)}" if _first_line(body) else "")
+    if 200 <= status < 300:
+        return Attempt(Verdict.DELIVERED, f"accepted ({said})", status)
+    if status == 429:
+        return Attempt(Verdict.RETRY, f"rate-limited ({said})", status, _retry_after(retry_after),
+                       "Nothing to do: sending slows down to the pace the tracker accepts.")
+    if status >= 500 or status == 408:
+        return Attempt(Verdict.RETRY, f"the tracker failed ({said})", status, _retry_after(retry_after),
+                       "The tracker has a problem of its own (its database?); events wait and are sent again.")
+    fix = {401: "The tracker refused the secret: copy the webhook URL, with its ?secret=..., "
+                "from the tracker's settings.",
+           403: "The tracker refused the secret: copy the webhook URL, with its ?secret=..., "
+                "from the tracker's settings.",
+           404: f"Nothing at this path on {where}: check the path in the target URL "
+                "(e.g. /api/plex/webhook)."}.get(status, "Check the target URL in Settings.")
+    return Attempt(Verdict.REFUSED, f"refused ({said})", status, fix=fix)

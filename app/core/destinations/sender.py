@@ -1,0 +1,206 @@
+"""One sender per outbox destination: drains its deliveries in event order, retries with
+back-off, keeps to the pace the destination accepts, and pauses when it refuses everything.
+
+A slow or dead destination only ever holds up its own sender: the webhook's ``200``, the
+built-in tracker and the other destinations never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Verdict
+from app.core.destinations.outbox import Outbox, backoff
+from app.core.models import utcnow
+from app.core.types import DestinationState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Delivery knobs (tests shorten them)."""
+
+    timeout: float = 10.0  # one attempt, connect to last byte
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    pause_after: int = 3  # this many events in a row refused the same way: paused
+    batch: int = 50
+
+
+class Pacer:
+    """Spaces sends to what the destination accepts.
+
+    Unlimited until the destination answers 429; then the interval is set from what it
+    accepted in that window (plus a margin), so the rest of a backlog goes through without
+    a storm of 429s. A long run without one lets the pace creep back up.
+    """
+
+    MARGIN = 1.15
+    RELAX_AFTER = 300  # accepted sends without a 429 before the interval shrinks
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.interval = 0.0
+        self._next = 0.0
+        self._window_start = clock()
+        self._accepted = 0
+        self._streak = 0
+
+    async def wait(self) -> None:
+        now = self.clock()
+        if self._next > now:
+            await asyncio.sleep(self._next - now)
+        self._next = max(self.clock(), self._next) + self.interval
+
+    def accepted(self) -> None:
+        self._accepted += 1
+        self._streak += 1
+        if self.interval and self._streak >= self.RELAX_AFTER:
+            self.interval = 0.0 if self.interval < 0.001 else self.interval * 0.9
+            self._streak = 0
+
+    def limited(self, retry_after: float | None) -> float:
+        """A 429: learn the pace; returns how long to wait before the next send."""
+        now = self.clock()
+        wait = retry_after if retry_after is not None else max(1.0, self.interval * 4)
+        window = (now - self._window_start) + wait
+        learned = self.MARGIN * window / max(1, self._accepted)
+        self.interval = max(self.interval * 1.25, learned)
+        self._window_start, self._accepted, self._streak = now + wait, 0, 0
+        self._next = now + wait
+        return wait
+
+
+class Sender:
+    """Drains one destination's outbox."""
+
+    def __init__(self, destination: OutboxDestination, outbox: Outbox,
+                 db: Callable[..., Awaitable[Any]], timing: Timing,
+                 on_change: Callable[[], None]) -> None:
+        self.destination = destination
+        self.outbox = outbox
+        self._db = db  # runs a blocking outbox call on the outbox thread
+        self.timing = timing
+        self._on_change = on_change
+        self.pacer = Pacer()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.state = DestinationState.OK
+        self.reason: str | None = None
+        self.fix: str | None = None
+        self.failing_since: datetime | None = None
+        self.paused = False
+        self._refusals: list[int | None] = []  # statuses of the refusals since the last delivery
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"sender-{self.destination.id}")
+
+    def wake(self) -> None:
+        """New deliveries were queued (or the user asked to retry now)."""
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Unpause (the user fixed the target, or pressed Retry)."""
+        self.paused = False
+        self._refusals.clear()
+        self._set(DestinationState.DELIVERING)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.destination.close()
+
+    def _set(self, state: DestinationState, reason: str | None = None, fix: str | None = None) -> None:
+        if state is DestinationState.FAILING and self.failing_since is None:
+            self.failing_since = datetime.now(timezone.utc)
+        elif state is not DestinationState.FAILING and state is not DestinationState.PAUSED:
+            self.failing_since = None
+        changed = (state, reason, fix) != (self.state, self.reason, self.fix)
+        self.state, self.reason, self.fix = state, reason, fix
+        if changed:
+            self._on_change()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if woken."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+        except asyncio.TimeoutError:
+            pass
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            if self.paused:
+                await self._wake.wait()
+                continue
+            try:
+                batch = await self._db(self.outbox.due, self.destination.id, self.timing.batch)
+            except Exception:
+                log.exception("reading the outbox of %s failed; will retry", self.destination.id)
+                await self._sleep(5)
+                continue
+            if not batch:
+                if self.state is not DestinationState.FAILING:
+                    self._set(DestinationState.OK)
+                await self._wake.wait()
+                continue
+            if self.state is DestinationState.OK:
+                self._set(DestinationState.DELIVERING)
+            await self._drain(batch)
+
+    async def _drain(self, batch: list[Delivery]) -> None:
+        """Send ``batch`` in order; returns early to re-read the queue after a wait."""
+        for item in batch:
+            if item.next_attempt_at is not None:
+                delay = (item.next_attempt_at - utcnow()).total_seconds()
+                if delay > 0:
+                    await self._sleep(delay)
+                    return
+            await self.pacer.wait()
+            attempt = await self.destination.send(item)
+            wait = self._judge(item, attempt)
+            await self._db(self.outbox.record, item.id, attempt, wait)
+            if attempt.verdict is Verdict.RETRY or self.paused:
+                return
+
+    def _judge(self, item: Delivery, attempt: Attempt) -> float | None:
+        """Update the state from one attempt; returns the wait before a retry."""
+        if attempt.verdict is Verdict.DELIVERED:
+            self.pacer.accepted()
+            self._refusals.clear()
+            self._set(DestinationState.DELIVERING)
+            return None
+        if attempt.verdict is Verdict.RETRY:
+            if attempt.status == 429:
+                wait = self.pacer.limited(attempt.retry_after)
+                self._set(DestinationState.DELIVERING)  # being rate-limited is not failing
+                return wait
+            wait = attempt.retry_after if attempt.retry_after is not None else backoff(
+                item.attempts + 1, self.timing.backoff_base, self.timing.backoff_cap)
+            if item.attempts == 0:
+                log.warning("%s: %s; retrying", self.destination.label, attempt.detail)
+            self._set(DestinationState.FAILING, attempt.detail, attempt.fix)
+            return wait
+        log.warning("%s refused event #%d: %s", self.destination.label, item.event_id, attempt.detail)
+        self._refusals.append(attempt.status)
+        recent = self._refusals[-self.timing.pause_after:]
+        if len(recent) >= self.timing.pause_after and len(set(recent)) == 1:
+            self.paused = True
+            log.warning("%s: paused, every event is refused the same way (%s)",
+                        self.destination.label, attempt.detail)
+            self._set(DestinationState.PAUSED, f"every event is refused: {attempt.detail}", attempt.fix)
+        else:
+            self._set(DestinationState.DELIVERING, f"event #{item.event_id} {attempt.detail}", attempt.fix)
+        return None

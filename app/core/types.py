@@ -1,0 +1,275 @@
+"""The plain data the core hands out: enums, constants and frozen dataclasses.
+
+The CLI and the UI get these from :class:`app.core.facade.Core`, never ORM rows or dicts
+(Maestral's rule). This module imports nothing heavier than the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+SELF_TEST_EVENT = "scrobbletray.selftest"
+PORT_RANGE = range(0, 65536)  # 0: a free port at each start
+
+
+class Action(StrEnum):
+    """The outcome recorded on an inbox row."""
+
+    MARKED = "marked"
+    REWATCH = "rewatch"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    UNDONE = "undone"
+
+    @property
+    def watched(self) -> bool:
+        """Whether this outcome counted a play."""
+        return self in (Action.MARKED, Action.REWATCH)
+
+
+class ServerState(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    LISTENING = "listening"
+    ERROR = "error"
+
+
+class TunnelState(StrEnum):
+    """Where the tunnel is in its life."""
+
+    OFF = "off"
+    INSTALLING = "installing"  # downloading the ngrok agent
+    STARTING = "starting"
+    ONLINE = "online"
+    RECONNECTING = "reconnecting"  # lost; retrying with back-off
+    ERROR = "error"  # cannot work until the user fixes something (reason + fix)
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class DeliveryState(StrEnum):
+    """One event's delivery to one destination (a row of the outbox)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up on: the destination refused it (reason kept)
+
+
+class DestinationState(StrEnum):
+    """A destination as the status window shows it."""
+
+    OK = "ok"  # nothing waiting
+    DELIVERING = "delivering"  # events waiting, being sent
+    FAILING = "failing"  # the last attempt failed; retrying with back-off
+    PAUSED = "paused"  # refused every event the same way: waits for the user's fix
+    OFF = "off"  # turned off in Settings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event, published after the commit."""
+
+    event_id: int
+    action: Action
+    reason: str | None = None
+    show_id: int | None = None
+    conflict_id: int | None = None
+    conflict_opened: bool = False
+    plex_title: str | None = None  # set when a conflict was opened
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the diagnostics window."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class CoreStatus:
+    """The state the tray icon and the status window show."""
+
+    server: ServerState = ServerState.STOPPED
+    server_error: str | None = None
+    host: str | None = None
+    port: int | None = None
+    paused: bool = False
+    conflicts_open: int = 0
+    tunnel: TunnelState = TunnelState.OFF
+    public_url: str | None = None
+    tunnel_reason: str | None = None
+    tunnel_fix: str | None = None
+    tunnel_progress: float | None = None  # 0..1 while the ngrok agent downloads
+    url_changed: bool = False  # the public URL moved: Plex must be given the new one
+    destinations_failing: int = 0  # failing for over 5 minutes, or paused
+
+    @property
+    def attention(self) -> bool:
+        """Something wants the user: conflicts, the tunnel not up, a destination failing."""
+        return (self.conflicts_open > 0 or self.destinations_failing > 0
+                or self.tunnel in (TunnelState.ERROR, TunnelState.RECONNECTING))
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Figures for the status window and diagnostics."""
+
+    shows: int = 0
+    scrobbles_24h: int = 0
+    conflicts_open: int = 0
+    pending: int = 0
+    last_webhook_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookStats:
+    """What the webhook server has seen since it started."""
+
+    accepted: int = 0
+    rejected: int = 0
+    last_webhook_at: datetime | None = None  # aware, UTC
+    last_source: str | None = None
+    last_server: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryMark:
+    """Where one event went: a destination's label and the state of its delivery."""
+
+    destination: str
+    state: DeliveryState
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class ScrobbleRow:
+    """One inbox event and its outcome (the log), without the raw payload."""
+
+    id: int
+    received_at: datetime
+    status: str  # pending, done
+    event: str | None = None
+    source: str | None = None
+    account_id: str | None = None
+    account_title: str | None = None
+    server_title: str | None = None
+    plex_title: str | None = None
+    episode_title: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    action: Action | None = None
+    reason: str | None = None
+    show_id: int | None = None
+    show_title: str | None = None
+    match_method: str | None = None
+    confidence: float | None = None
+    conflict_id: int | None = None
+    processed_at: datetime | None = None
+    deliveries: tuple[DeliveryMark, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked possibility, for a conflict or a search."""
+
+    show_id: int
+    title: str
+    year: int | None
+    score: float
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Candidate":
+        return cls(int(data["show_id"]), str(data["title"]), data.get("year"), float(data.get("score", 0)))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"show_id": self.show_id, "title": self.title, "year": self.year,
+                "score": round(self.score, 1)}
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """A Plex show the matcher could not place, with its ranked candidates."""
+
+    id: int
+    plex_key: str
+    plex_title: str
+    plex_year: int | None
+    type: str  # no_match, ambiguous, low_confidence
+    status: str  # open, resolved
+    candidates: tuple[Candidate, ...] = ()  # best first
+    guids: dict = field(default_factory=dict)
+    resolution: str | None = None
+    show_id: int | None = None
+    created_at: datetime | None = None
+    resolved_at: datetime | None = None
+    waiting: int = 0
+
+
+@dataclass(frozen=True)
+class ShowRow:
+    id: int
+    title: str
+    year: int | None = None
+    tmdb_id: int | None = None
+    tvdb_id: int | None = None
+    imdb_id: str | None = None
+    anidb_id: int | None = None
+    watched_episodes: int = 0
+    total_plays: int = 0
+    last_watched_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    id: int
+    show_id: int
+    season: int
+    number: int
+    title: str | None = None
+    watch_count: int = 0
+    first_watched_at: datetime | None = None
+    last_watched_at: datetime | None = None
+    watched: bool = False  # watched at least once
+
+
+@dataclass(frozen=True)
+class DestinationStatus:
+    """A destination as the status window, Settings and ``destinations list`` show it."""
+
+    id: str
+    kind: str  # builtin, relay
+    label: str
+    state: DestinationState
+    target: str | None = None  # where it delivers, secrets redacted
+    only_watched: bool = False
+    enabled: bool = True
+    exactly_once: bool = False
+    pending: int = 0
+    oldest_pending_at: datetime | None = None
+    delivered: int = 0
+    failed: int = 0
+    last_delivered_at: datetime | None = None
+    reason: str | None = None  # why the last attempt failed, or why it is paused
+    fix: str | None = None
+    failing_since: datetime | None = None  # aware, UTC
+
+    @property
+    def attention(self) -> bool:
+        """Paused, or failing for more than 5 minutes."""
+        if self.state is DestinationState.PAUSED:
+            return True
+        if self.state is DestinationState.FAILING and self.failing_since is not None:
+            return (datetime.now(self.failing_since.tzinfo) - self.failing_since).total_seconds() > 300
+        return False
