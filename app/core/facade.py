@@ -264,7 +264,7 @@ class Core:
         tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
         if self._destinations is None:
             self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
-                                                    self._destinations_changed)
+                                                    self._destinations_changed, self._ingesting)
         else:
             await self._destinations.stop()
         self._destinations.start(tracker.destinations)
@@ -395,6 +395,11 @@ class Core:
         self._wake.set()
         return event_id
 
+    def _ingesting(self) -> bool:
+        """Webhooks are arriving or waiting for their commit."""
+        return ((self._inbox is not None and self._inbox.busy)
+                or asyncio.get_running_loop().time() - self._last_ingest < LULL)
+
     async def _work(self) -> None:
         assert self.tracker is not None
         loop = asyncio.get_running_loop()
@@ -407,9 +412,7 @@ class Core:
                 # write lock) waits for a lull, but never more than MAX_DEFER between
                 # batches, so a backlog always moves.
                 deferred_since = loop.time()
-                while ((self._inbox is not None and self._inbox.busy)
-                       or loop.time() - self._last_ingest < LULL) \
-                        and loop.time() - deferred_since < MAX_DEFER:
+                while self._ingesting() and loop.time() - deferred_since < MAX_DEFER:
                     await asyncio.sleep(LULL / 4)
                 try:
                     outcomes = await self._in_db(self.tracker.process_pending, BATCH)

@@ -58,8 +58,9 @@ class DestinationManager:
     """Owns the senders; every blocking outbox call runs on its own thread."""
 
     def __init__(self, outbox: Outbox, builtin: BuiltinTracker, timing: Timing,
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[], None], busy: Callable[[], bool] = lambda: False) -> None:
         self.outbox = outbox
+        self._busy = busy
         self.builtin = builtin
         self.timing = timing
         self._on_change = on_change
@@ -71,7 +72,7 @@ class DestinationManager:
 
     def start(self, destinations: list[OutboxDestination]) -> None:
         for d in destinations:
-            sender = Sender(d, self.outbox, self._db, self.timing, self._on_change)
+            sender = Sender(d, self.outbox, self._db, self.timing, self._on_change, self._busy)
             self.senders[d.id] = sender
             if isinstance(d, Relay) and not d.target.enabled:
                 sender.paused = True

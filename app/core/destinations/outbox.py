@@ -73,20 +73,23 @@ class Outbox:
                  .order_by(DeliveryRow.event_id).limit(limit))
             return [Delivery(*row) for row in session.execute(q)]
 
-    def record(self, delivery_id: int, attempt: Attempt, next_attempt_in: float | None = None) -> None:
-        """Store the result of one attempt."""
+    def record(self, results: list[tuple[int, Attempt, float | None]]) -> None:
+        """Store the results of attempts ``(delivery id, attempt, seconds to the next try)``,
+        in one commit."""
         now = utcnow()
-        values: dict[str, object] = {"attempts": DeliveryRow.attempts + 1, "last_status": attempt.status,
-                                     "last_error": None if attempt.verdict is Verdict.DELIVERED
-                                     else attempt.detail[:1000]}
-        if attempt.verdict is Verdict.DELIVERED:
-            values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now, "next_attempt_at": None}
-        elif attempt.verdict is Verdict.REFUSED:
-            values |= {"state": DeliveryState.FAILED.value, "next_attempt_at": None}
-        else:
-            values["next_attempt_at"] = now + timedelta(seconds=next_attempt_in or 0)
         with self.sessions.begin() as session:
-            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+            for delivery_id, attempt, next_attempt_in in results:
+                values: dict[str, object] = {
+                    "attempts": DeliveryRow.attempts + 1, "last_status": attempt.status,
+                    "last_error": None if attempt.verdict is Verdict.DELIVERED else attempt.detail[:1000]}
+                if attempt.verdict is Verdict.DELIVERED:
+                    values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now,
+                               "next_attempt_at": None}
+                elif attempt.verdict is Verdict.REFUSED:
+                    values |= {"state": DeliveryState.FAILED.value, "next_attempt_at": None}
+                else:
+                    values["next_attempt_at"] = now + timedelta(seconds=next_attempt_in or 0)
+                session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
 
     def retry(self, destination: str) -> int:
         """Send the failed deliveries again, and the waiting ones now; returns how many were failed."""

@@ -31,6 +31,7 @@ class Timing:
     backoff_cap: float = 300.0
     pause_after: int = 3  # this many events in a row refused the same way: paused
     batch: int = 50
+    max_defer: float = 0.5  # while webhooks are arriving, a send waits for a lull at most this long
 
 
 class Pacer:
@@ -82,8 +83,9 @@ class Sender:
 
     def __init__(self, destination: OutboxDestination, outbox: Outbox,
                  db: Callable[..., Awaitable[Any]], timing: Timing,
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[], None], busy: Callable[[], bool] = lambda: False) -> None:
         self.destination = destination
+        self._busy = busy  # webhooks are arriving: acknowledging them comes first
         self.outbox = outbox
         self._db = db  # runs a blocking outbox call on the outbox thread
         self.timing = timing
@@ -96,6 +98,9 @@ class Sender:
         self.fix: str | None = None
         self.failing_since: datetime | None = None
         self.paused = False
+        self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
+        self._flushing: asyncio.Task[None] | None = None
+        self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals: list[int | None] = []  # statuses of the refusals since the last delivery
 
     def start(self) -> None:
@@ -108,6 +113,9 @@ class Sender:
     def resume(self) -> None:
         """Unpause (the user fixed the target, or pressed Retry)."""
         self.paused = False
+        self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
+        self._flushing: asyncio.Task[None] | None = None
+        self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals.clear()
         self._set(DestinationState.DELIVERING)
         self._wake.set()
@@ -160,20 +168,54 @@ class Sender:
                 self._set(DestinationState.DELIVERING)
             await self._drain(batch)
 
+    async def _yield(self) -> None:
+        """Let a burst of webhooks be acknowledged first (as the pipeline does), but never
+        wait more than ``max_defer``, so deliveries always move."""
+        deadline = time.monotonic() + self.timing.max_defer
+        while self._busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    async def _commit(self) -> None:
+        """Store the results sent so far; the next send need not wait for it."""
+        while self._results:
+            results, self._results = self._results, []
+            await self._db(self.outbox.record, results)
+
+    async def _settle(self) -> None:
+        """Wait until every result is committed (before the queue is read again)."""
+        if self._flushing is not None:
+            await self._flushing
+        await self._commit()
+
     async def _drain(self, batch: list[Delivery]) -> None:
-        """Send ``batch`` in order; returns early to re-read the queue after a wait."""
+        """Send ``batch`` in order; returns early to re-read the queue after a wait.
+
+        Results are committed in groups while the next events go out (fewer disk syncs,
+        and none of them in the way of the next send); a crash before that commit means
+        those events are sent again, which the event id header lets the target spot.
+        """
+        try:
+            await self._send_all(batch)
+        finally:
+            await self._settle()
+
+    async def _send_all(self, batch: list[Delivery]) -> None:
         for item in batch:
-            if item.next_attempt_at is not None:
+            if item.next_attempt_at is not None and not self._fresh:
                 delay = (item.next_attempt_at - utcnow()).total_seconds()
                 if delay > 0:
                     await self._sleep(delay)
                     return
+            await self._yield()
             await self.pacer.wait()
             attempt = await self.destination.send(item)
+            self._fresh = False
             wait = self._judge(item, attempt)
-            await self._db(self.outbox.record, item.id, attempt, wait)
+            self._results.append((item.id, attempt, wait))
             if attempt.verdict is Verdict.RETRY or self.paused:
                 return
+            if self._flushing is None or self._flushing.done():
+                self._flushing = asyncio.create_task(self._commit())
 
     def _judge(self, item: Delivery, attempt: Attempt) -> float | None:
         """Update the state from one attempt; returns the wait before a retry."""
