@@ -107,3 +107,47 @@ async def _burst_and_kill(proc, url, paths, tracker, show_id, port) -> None:  # 
     assert sorted(r.episode for r in rows if r.action == "marked") == sorted(episodes)
     [show] = tracker.list_shows()
     assert show.watched_episodes == show.total_plays == len(episodes)
+
+
+@pytest.mark.timeout(120)
+async def test_sigkill_with_200_undelivered_events_then_restart_delivers_them_all(tmp_path: Path) -> None:
+    from app.core.config import RelayTarget
+    from app.core.destinations.relay import EVENT_ID_HEADER
+    from tests.fake_tracker import FakeTracker
+
+    async with FakeTracker(secret="s3cret") as web_tracker:
+        web_tracker.mode = "refuse"  # the web tracker is not running
+        paths = Paths(tmp_path / "data")
+        save_settings(paths, Settings(rate_limit_per_minute=0, relays=[RelayTarget("relay-1", web_tracker.url)]))
+        tracker = open_tracker(paths, Settings())
+        port = _free_port()
+        proc, url = await _start_server(paths.data_dir, port)
+        acked: list[int] = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for n in range(1, 201):
+                    async with session.post(url, data=form(episode_payload(1, n))) as r:
+                        assert r.status == 200
+                        acked.append(int((await r.json())["id"]))
+            for _ in range(500):  # every event settled, its delivery waiting
+                if tracker.delivery_stats().get("relay-1") and tracker.delivery_stats()["relay-1"].pending == 200:
+                    break
+                await asyncio.sleep(0.02)
+            assert tracker.delivery_stats()["relay-1"].pending == 200
+            os.kill(proc.pid, signal.SIGKILL)
+            await asyncio.wait_for(proc.wait(), 10)
+
+            web_tracker.mode = "ok"
+            proc, url = await _start_server(paths.data_dir, port)
+            for _ in range(1000):
+                if tracker.delivery_stats()["relay-1"].pending == 0:
+                    break
+                await asyncio.sleep(0.02)
+            got = [int(r.headers[EVENT_ID_HEADER]) for r in web_tracker.requests if r.status == 200]
+            assert sorted(set(got)) == acked, "an undelivered event was lost"
+            assert got == sorted(got), "delivered out of order"
+            assert tracker.delivery_stats()["relay-1"].delivered == 200
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), 10)

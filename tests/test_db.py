@@ -67,3 +67,37 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DatabaseError, match="cannot open database"):
         open_database(f"sqlite:///{bad}")
+
+
+def test_0003_keeps_marks_and_log_when_the_foreign_keys_to_shows_go(tmp_path) -> None:
+    """The SQLite rebuild runs with foreign keys off: nothing pointing at the rebuilt
+    tables is deleted or refused, and the outbox table is there."""
+    path = tmp_path / "old.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0002")
+    with engine.begin() as conn:
+        for sql in ("INSERT INTO shows (id, title, watched_episodes, total_plays, created_at) "
+                    "VALUES (1, 'Breaking Bad', 1, 1, '2026-01-01')",
+                    "INSERT INTO episodes (id, show_id, season, number, watch_count) VALUES (1, 1, 1, 1, 1)",
+                    "INSERT INTO webhook_events (id, received_at, payload, status, show_id, episode_id) "
+                    "VALUES (1, '2026-01-01', '{}', 'done', 1, 1)",
+                    "INSERT INTO watches (episode_id, account_id, watched_at, event_id) "
+                    "VALUES (1, '1', '2026-01-01', 1)",
+                    "INSERT INTO show_mappings (plex_key, show_id, ignored, method, confidence, created_at) "
+                    "VALUES ('plex://show/x', 1, 0, 'ids', 1.0, '2026-01-01')"):
+            conn.exec_driver_sql(sql)
+    engine.dispose()
+
+    engine = open_database(f"sqlite:///{path}", tmp_path / "backups").kw["bind"]
+    insp = inspect(engine)
+    assert "deliveries" in insp.get_table_names()
+    for table in ("show_mappings", "conflicts"):
+        assert not insp.get_foreign_keys(table)
+    assert {fk["referred_table"] for fk in insp.get_foreign_keys("webhook_events")} == {"conflicts"}
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM watches").scalar() == 1
+        assert c.exec_driver_sql("SELECT show_id, episode_id FROM webhook_events").one() == (1, 1)
+        assert c.exec_driver_sql("SELECT show_id FROM show_mappings").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
