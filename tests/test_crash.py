@@ -115,7 +115,7 @@ async def test_sigkill_with_200_undelivered_events_then_restart_delivers_them_al
     from app.core.destinations.relay import EVENT_ID_HEADER
     from tests.fake_tracker import FakeTracker
 
-    async with FakeTracker(secret="s3cret") as web_tracker:
+    async with FakeTracker(secret="s3cret", limit=100, window=1.0) as web_tracker:  # 100 a "minute" of 1 s
         web_tracker.mode = "refuse"  # the web tracker is not running
         paths = Paths(tmp_path / "data")
         save_settings(paths, Settings(rate_limit_per_minute=0, relays=[RelayTarget("relay-1", web_tracker.url)]))

@@ -161,7 +161,8 @@ class Sender:
                 continue
             if not batch:
                 if self.state is not DestinationState.FAILING:
-                    self._set(DestinationState.OK)
+                    # A refusal since the last delivery stays in view (its events are failed).
+                    self._set(DestinationState.OK, *((self.reason, self.fix) if self._refusals else ()))
                 await self._wake.wait()
                 continue
             if self.state is DestinationState.OK:
