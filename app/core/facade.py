@@ -34,12 +34,10 @@ from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationS
                             ScrobbleRow, ServerState, TunnelState, WebhookStats)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
+from app.core.worker import Worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BATCH = 20  # inbox rows per transaction: short, so the inbox seldom waits for the write lock
-LULL = 0.02  # seconds without a new webhook before processing resumes...
-MAX_DEFER = 0.5  # ...or at most this long
 WATCH_EVERY = 5.0  # seconds between looks at how long destinations have been failing
 
 
@@ -70,17 +68,15 @@ class Core:
         self._status = CoreStatus()
         # The inbox and the pipeline each get a thread, so a commit that acknowledges
         # webhooks never queues behind a processing batch (which also waits for a lull in
-        # arrivals: see _work). The outbox has a third (see DestinationManager).
+        # arrivals: see worker.py). The outbox has a third (see DestinationManager).
         self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="inbox")
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
-        self._wake = asyncio.Event()
+        self._worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._secret = ""
         self._tunnel: TunnelManager | None = None
         self._tunnel_start: asyncio.Task[None] | None = None
         self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
-        self._last_ingest = 0.0
-        self._inbox: Inbox | None = None
         self._destinations: DestinationManager | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
@@ -264,7 +260,7 @@ class Core:
         tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
         if self._destinations is None:
             self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
-                                                    self._destinations_changed, self._ingesting)
+                                                    self._destinations_changed, self._arriving)
         else:
             await self._destinations.stop()
         self._destinations.start(tracker.destinations)
@@ -285,14 +281,16 @@ class Core:
                 None, get_authtoken, self.paths)
             add_secret(self._authtoken)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
-            self._inbox = inbox = Inbox(self.tracker.ingest, self._ingest_thread)
+            inbox = Inbox(self.tracker.ingest, self._ingest_thread)
+            self._worker = Worker(inbox, functools.partial(self._in_db, self.tracker.process_pending),
+                                  self._publish, lambda: self._status.paused)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             counts = await self.counts()
             await self._start_destinations()
-            self._tasks = [asyncio.create_task(self._work(), name="pipeline"),
+            self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
                            asyncio.create_task(self._watch_loop(), name="destinations-watch")]
-            self._wake.set()  # rows left pending by a crash go first
+            self._worker.wake()  # rows left pending by a crash go first
             bound = await self.server.start(self.settings.host, self.settings.port if port is None else port)
         except Exception as exc:
             self._set_status(server=ServerState.ERROR, server_error=str(exc))
@@ -389,40 +387,15 @@ class Core:
         return result
 
     async def _put(self, inbox: Inbox, payload: str, source: str | None) -> int:
-        self._last_ingest = asyncio.get_running_loop().time()
+        assert self._worker is not None
+        self._worker.arrived()
         event_id = await inbox.put(payload, source)
         self.events.publish(WebhookReceived(event_id, source))
-        self._wake.set()
+        self._worker.arrived()
         return event_id
 
-    def _ingesting(self) -> bool:
-        """Webhooks are arriving or waiting for their commit."""
-        return ((self._inbox is not None and self._inbox.busy)
-                or asyncio.get_running_loop().time() - self._last_ingest < LULL)
-
-    async def _work(self) -> None:
-        assert self.tracker is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while not self._status.paused:
-                # Acknowledging comes first: while webhooks are arriving or waiting for
-                # their commit, processing (which competes for the GIL and SQLite's one
-                # write lock) waits for a lull, but never more than MAX_DEFER between
-                # batches, so a backlog always moves.
-                deferred_since = loop.time()
-                while self._ingesting() and loop.time() - deferred_since < MAX_DEFER:
-                    await asyncio.sleep(LULL / 4)
-                try:
-                    outcomes = await self._in_db(self.tracker.process_pending, BATCH)
-                except Exception:
-                    log.exception("processing failed; will retry")
-                    await asyncio.sleep(2)
-                    continue
-                if not outcomes:
-                    break
-                await self._publish(outcomes)
+    def _arriving(self) -> bool:
+        return self._worker is not None and self._worker.busy()
 
     async def _publish(self, outcomes: list[Outcome]) -> None:
         if self._destinations is not None:
@@ -444,8 +417,8 @@ class Core:
     def set_paused(self, paused: bool) -> None:
         """Pause or resume processing; webhooks are still accepted and stored."""
         self._set_status(paused=paused)
-        if not paused:
-            self._wake.set()
+        if not paused and self._worker is not None:
+            self._worker.wake()
 
     async def apply_settings(self, settings: Settings) -> None:
         """Save new settings and apply them; the server restarts if its address changed."""
