@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from app import __version__
-from app.core.config import redact
+from app.core.logs import redact
 from app.core.pipeline import SELF_TEST_EVENT
+from app.core.timefmt import ago
 
 if TYPE_CHECKING:
     from app.core.facade import Core
@@ -55,19 +56,6 @@ async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
         return False, f"cannot connect: {exc}", (time.perf_counter() - started) * 1000
 
 
-def _ago(when: datetime) -> str:
-    seconds = (datetime.now(timezone.utc) - when).total_seconds()
-    if seconds < 10:
-        return "just now"
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
-
-
 async def run_checks(core: Core) -> list[Check]:
     """Every check of the connection, in the order a person would look."""
     checks: list[Check] = []
@@ -98,7 +86,7 @@ async def run_checks(core: Core) -> list[Check]:
     stats = core.server.stats if core.server else None
     if stats and stats.last_webhook_at:
         checks.append(Check("Last webhook", PASS,
-                            f"{_ago(stats.last_webhook_at)} from {stats.last_server or 'an unknown server'}"
+                            f"{ago(stats.last_webhook_at)} from {stats.last_server or 'an unknown server'}"
                             f" ({stats.last_source})"))
     elif counts and counts["last_webhook_at"]:
         checks.append(Check("Last webhook", PASS, f"at {counts['last_webhook_at']} UTC (before this start)"))
