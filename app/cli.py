@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from app import __version__
 from app.core import config
-from app.core.config import Paths, Settings
+from app.core.config import Paths, Settings, port_problem
 from app.core.db import DatabaseError
 from app.core.tracker import Tracker, TrackerError
 from app.core.urls import labelled_urls
@@ -258,8 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.host:
                 settings.host = args.host
-            if problems := settings.validate() + ([] if args.port is None or 0 <= args.port <= 65535
-                                                  else [f"port must be 0-65535, not {args.port}"]):
+            problems = settings.validate()
+            if args.port is not None and (problem := port_problem(args.port)):
+                problems.append(problem)
+            if problems:
                 raise CliError("; ".join(problems))
             setup_logging(paths.log_file, args.verbose)
             return asyncio.run(serve(paths, settings, args.port, tunnel=not args.no_tunnel))

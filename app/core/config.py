@@ -31,6 +31,13 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_SLUG, appauthor=False))
 
 
+def port_problem(port: int) -> str | None:
+    """What is wrong with ``port`` as the server's port, for the user; None if it will do."""
+    if not 0 <= port <= 65535:
+        return "The port must be between 0 and 65535 (0 picks a free one at each start)."
+    return None
+
+
 @dataclass
 class RelayTarget:
     """A web tracker's own Plex webhook endpoint that Scrobble Tray relays to."""
@@ -109,8 +116,8 @@ class Settings:
     def validate(self) -> list[str]:
         """Human-readable problems with these settings (empty when all is well)."""
         problems = []
-        if not (0 <= int(self.port) <= 65535):
-            problems.append(f"port must be between 0 and 65535, not {self.port}")
+        if problem := port_problem(int(self.port)):
+            problems.append(problem)
         if not (0.5 <= float(self.stop_threshold) <= 1.0):
             problems.append("stop threshold must be between 0.5 and 1.0")
         if int(self.rate_limit_per_minute) < 0:
@@ -222,11 +229,3 @@ def rotate_webhook_secret(paths: Paths) -> str:
     secret = secrets.token_urlsafe(32)
     write_private(paths.secret_file, secret)
     return secret
-
-
-def redact(text: str, *secret_values: str | None) -> str:
-    """``text`` with every given secret replaced by a marker."""
-    for value in secret_values:
-        if value:
-            text = text.replace(value, "•••redacted•••")
-    return text

@@ -15,6 +15,7 @@ import aiohttp
 
 from app import __version__
 from app.core.logs import redact
+from app.core.timefmt import ago
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus, CoreStatus, Counts, ServerState, TunnelState, WebhookStats
 
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
@@ -42,19 +43,6 @@ async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
         return False, f"no answer within {timeout:.0f} s", timeout * 1000
     except aiohttp.ClientError as exc:
         return False, f"cannot connect: {exc}", (time.perf_counter() - started) * 1000
-
-
-def _ago(when: datetime) -> str:
-    seconds = (datetime.now(timezone.utc) - when).total_seconds()
-    if seconds < 10:
-        return "just now"
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
 
 
 def database_check(counts: Counts | None, error: Exception | None, not_open: str | None = None) -> Check:
@@ -96,7 +84,7 @@ async def tunnel_checks(status: CoreStatus, public_url: str | None) -> list[Chec
 
 def last_webhook_check(stats: WebhookStats, counts: Counts | None) -> Check:
     if stats.last_webhook_at:
-        return Check("Last webhook", PASS, f"{_ago(stats.last_webhook_at)} from "
+        return Check("Last webhook", PASS, f"{ago(stats.last_webhook_at)} from "
                      f"{stats.last_server or 'an unknown server'} ({stats.last_source})")
     if counts is not None and counts.last_webhook_at:
         return Check("Last webhook", PASS,

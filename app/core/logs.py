@@ -24,10 +24,12 @@ class Redactor(logging.Filter):
         if secret and len(secret) >= 4:
             self._secrets = self._secrets | {secret}  # replaced, never mutated: threads read it
 
-    def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return self._LABELLED.sub(r"\1[redacted]", text)
+    def redact(self, text: str, *extra: str | None, mask: str = "[redacted]") -> str:
+        """``text`` with the registered secrets, any ``extra`` ones and labelled tokens masked."""
+        secrets = self._secrets | {s for s in extra if s}
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, mask)
+        return self._LABELLED.sub(lambda m: m.group(1) + mask, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -48,9 +50,12 @@ def add_secret(value: str | None) -> None:
     REDACTOR.add(value)
 
 
-def redact(text: str) -> str:
-    """``text`` with every registered secret removed."""
-    return REDACTOR.redact(text)
+def redact(text: str, *extra: str | None, mask: str = "[redacted]") -> str:
+    """``text`` with every registered secret, and each of ``extra`` for this call, replaced by ``mask``.
+
+    The one redaction of the app: logs, reports and what the windows show (with a display mask).
+    """
+    return REDACTOR.redact(text, *extra, mask=mask)
 
 
 def protect(*logger_names: str) -> None:

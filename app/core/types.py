@@ -11,7 +11,6 @@ from datetime import datetime
 from enum import StrEnum
 
 SELF_TEST_EVENT = "scrobbletray.selftest"
-PORT_RANGE = range(0, 65536)  # 0: a free port at each start
 
 
 class Action(StrEnum):

@@ -12,8 +12,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTableWidg
 from app.core import diagnostics
 from app.core.diagnostics import Check
 from app.core.facade import Core
+from app.core.logs import redact
 from app.ui import icons
-from app.ui.formatting import redact
+from app.ui.formatting import MASK
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -103,8 +104,8 @@ class DiagnosticsWindow(QWidget):
         for c in checks:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            cells = [c.name, RESULT_WORDS.get(c.status, c.status), redact(c.detail, secrets),
-                     redact(c.fix, secrets)]
+            cells = [c.name, RESULT_WORDS.get(c.status, c.status), redact(c.detail, *secrets, mask=MASK),
+                     redact(c.fix, *secrets, mask=MASK)]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
-MASK = "••••••"
+from app.core.timefmt import parse_utc
+
+MASK = "••••••"  # how the windows show a secret: redact(text, *secrets, mask=MASK)
 
 OUTCOME_WORDS = {
     "marked": "Marked",
@@ -19,29 +21,12 @@ OUTCOME_WORDS = {
 }
 
 
-def redact(text: str | None, secrets: Iterable[str]) -> str:
-    """``text`` with every secret masked, e.g. ``…/webhook/••••••``."""
-    out = text or ""
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, MASK)
-    return out
-
-
 def sxxeyy(season: int | None, episode: int | None) -> str:
     if season is None and episode is None:
         return ""
     s = f"S{season:02d}" if season is not None else "S??"
     e = f"E{episode:02d}" if episode is not None else "E??"
     return s + e
-
-
-def parse_utc(value: str | datetime | None) -> datetime | None:
-    """A tracker timestamp (naive UTC, ISO text or datetime) as an aware datetime."""
-    if value is None:
-        return None
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def local_time(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -56,21 +41,6 @@ def local_time(value: str | datetime | None, now: datetime | None = None) -> str
     if local.year == now_local.year:
         return local.strftime("%d %b %H:%M")
     return local.strftime("%Y-%m-%d %H:%M")
-
-
-def ago(value: str | datetime | None, now: datetime | None = None) -> str:
-    """``just now``, ``5 min ago``, ``3 h ago``, ``2 days ago``; ``never`` for None."""
-    when = parse_utc(value)
-    if when is None:
-        return "never"
-    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - when).total_seconds())
-    if seconds < 45:
-        return "just now"
-    if seconds < 5400:
-        return f"{max(1, round(seconds / 60))} min ago"
-    if seconds < 172800:
-        return f"{round(seconds / 3600)} h ago"
-    return f"{round(seconds / 86400)} days ago"
 
 
 def outcome_text(row: dict[str, Any]) -> str:

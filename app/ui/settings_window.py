@@ -12,7 +12,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from app.core.config import Settings
+from app.core.config import Settings, port_problem
 from app.core.facade import Core
 from app.ui import icons
 from app.ui.tasks import spawn
@@ -29,9 +29,7 @@ def check_port(text: str) -> str | None:
         return "Enter a port number."
     if not text.isdigit():
         return "The port must be a whole number."
-    if not 0 <= int(text) <= 65535:
-        return "The port must be between 1 and 65535 (0 picks a free one at each start)."
-    return None
+    return port_problem(int(text))
 
 
 def check_token(text: str) -> str | None:

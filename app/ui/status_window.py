@@ -11,9 +11,11 @@ from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from app.core.facade import Core, CoreStatus
+from app.core.logs import redact
+from app.core.timefmt import ago
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.ui.formatting import ago, redact
+from app.ui.formatting import MASK
 from app.ui.state import summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
@@ -167,7 +169,7 @@ class StatusWindow(QWidget):
             self.server_label.setText(status.server.capitalize() + "…" if status.server == "starting"
                                       else status.server.capitalize())
         words = (tunnel_text(status) or "Tunnel: off").removeprefix("Tunnel: ")
-        self.tunnel_label.setText(redact(words[:1].upper() + words[1:], secrets))
+        self.tunnel_label.setText(redact(words[:1].upper() + words[1:], *secrets, mask=MASK))
         self.tunnel_label.setToolTip("" if status.tunnel != "off" else
                                      "Turn the tunnel on in Settings so a Plex server on another "
                                      "network can reach Scrobble Tray.")
@@ -189,7 +191,7 @@ class StatusWindow(QWidget):
         if status.tunnel == "error":
             fix = f" {status.tunnel_fix}" if status.tunnel_fix else ""
             self.banner.show_message(redact(f"The tunnel failed: {status.tunnel_reason or 'unknown error'}."
-                                            f"{fix}", secrets), "error")
+                                            f"{fix}", *secrets, mask=MASK), "error")
         elif status.url_changed:
             self.banner.show_message("The public URL changed. Copy the webhook URL above and "
                                      "replace the old one in Plex.", "warn")

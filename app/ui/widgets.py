@@ -9,8 +9,9 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
+from app.core.logs import redact
 from app.ui import icons
-from app.ui.formatting import redact
+from app.ui.formatting import MASK
 
 _BANNER_COLOURS = {  # background, border, icon
     "info": ("#e7f5ff", "#a5d8ff", "check-info"),
@@ -80,7 +81,7 @@ class UrlField(QWidget):
     def set_url(self, url: str | None, secrets: Iterable[str] = ()) -> None:
         """Show ``url`` with ``secrets`` masked; the copy button copies it unmasked."""
         self._url = url
-        shown = redact(url, secrets) if url else ""
+        shown = redact(url, *secrets, mask=MASK) if url else ""
         if self._edit.text() != shown:
             self._edit.setText(shown)
             self._edit.setCursorPosition(0)

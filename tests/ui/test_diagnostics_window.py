@@ -49,7 +49,7 @@ def test_copy_report_is_markdown_without_secrets(ui: UiController, core: Core, a
     text = QGuiApplication.clipboard().text()
     assert text.startswith("# Scrobble Tray diagnostics")
     assert "| Database | ✅ pass | 1 shows in the tracker |" in text
-    assert "/webhook/•••redacted•••" in text
+    assert "/webhook/[redacted]" in text
     assert len(core.secrets()) == 2
     for secret in core.secrets():
         assert secret not in text

@@ -44,7 +44,7 @@ def test_bad_port_disables_save_with_an_inline_error(ui: UiController, qtbot: An
 
     retype(qtbot, w.port, "70000")
     assert not w.save_button.isEnabled() and error.isVisible()
-    assert "between 1 and 65535" in error.text()
+    assert "between 0 and 65535" in error.text()
     retype(qtbot, w.port, "80a")
     assert not w.save_button.isEnabled() and error.text() == "The port must be a whole number."
     retype(qtbot, w.port, "")

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.core.facade import CoreStatus
+from app.core.logs import redact
+from app.core.timefmt import ago
 from app.ui import icons
-from app.ui.formatting import ago, confidence_text, outcome_text, redact, sxxeyy
+from app.ui.formatting import MASK, confidence_text, outcome_text, sxxeyy
 from app.ui.state import TrayState, summarize
 
 LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
@@ -56,7 +58,7 @@ def test_every_icon_is_found_beside_the_code_not_the_working_directory(tmp_path,
 
 
 def test_text_helpers() -> None:
-    assert redact("http://h:1/webhook/s3cret", ["s3cret", ""]) == "http://h:1/webhook/••••••"
+    assert redact("http://h:1/webhook/s3cret", "s3cret", "", mask=MASK) == "http://h:1/webhook/••••••"
     assert sxxeyy(1, 2) == "S01E02" and sxxeyy(None, 3) == "S??E03" and sxxeyy(None, None) == ""
     assert outcome_text({"action": "ignored", "reason": "movies are not tracked"}) == \
         "Ignored: movies are not tracked"
