@@ -51,30 +51,29 @@ class FakeTracker:
     def __post_init__(self) -> None:
         self._mode = "ok"
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
         self._windows: dict[str, tuple[float, int]] = {}  # address -> (window start, count)
         self._seen: dict[tuple[Any, ...], float] = {}
         self._release = asyncio.Event()
 
     # -- life --------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post(PATH, self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
         await self._listen()
 
     async def _listen(self) -> None:
-        assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await self._site.start()
-        self.port = self._site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        app = web.Application()
+        app.router.add_post(PATH, self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def _close_port(self) -> None:
-        if self._site is not None:
-            self._release.set()  # hung requests end (their connections are dropped)
-            await self._site.stop()
-            self._site = None
+        """Like a dev server that stops: the port closes and open connections drop."""
+        self._release.set()  # hung requests end
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def restart(self, down_for: float = 0.2) -> None:
         """Stop listening, stay down a moment, listen again on the same port."""
@@ -84,10 +83,7 @@ class FakeTracker:
         await self._listen()
 
     async def stop(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._close_port()
 
     async def __aenter__(self) -> "FakeTracker":
         await self.start()

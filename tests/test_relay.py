@@ -287,3 +287,24 @@ async def test_a_restart_sends_what_a_previous_run_left(paths, settings, tracker
         assert len(set(event_ids(tracker))) == 30
     finally:
         await core.stop()
+
+
+async def test_diagnostics_say_which_hop_failed_and_what_waits(paths, settings, tracker) -> None:
+    core = await started(paths, settings, tracker.url)
+    try:
+        ok = {c.name: c for c in await core.diagnostics()}[f"Web tracker at 127.0.0.1:{tracker.port}"]
+        assert ok.status == "pass" and "accepted (HTTP 200" in ok.detail
+        tracker.mode = "refuse"
+        await burst(core, 3, clients=1)
+        await wait_for(lambda: _state(core, DestinationState.FAILING), timeout=5)
+        checks = {c.name: c for c in await core.diagnostics()}
+        reach = checks[f"Web tracker at 127.0.0.1:{tracker.port}"]
+        assert reach.status == "fail" and "cannot connect to 127.0.0.1" in reach.detail
+        assert "npm run dev" in reach.fix
+        queue = checks[f"Web tracker at 127.0.0.1:{tracker.port}: queue"]
+        assert queue.status == "warn" and queue.detail.startswith("3 event(s) waiting since")
+        tracker.mode = "forbidden"
+        reach = {c.name: c for c in await core.diagnostics()}[f"Web tracker at 127.0.0.1:{tracker.port}"]
+        assert "refused (HTTP 403" in reach.detail and "secret" in reach.fix
+    finally:
+        await core.stop()

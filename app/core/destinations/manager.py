@@ -15,7 +15,7 @@ from app.core.destinations.builtin import BuiltinTracker
 from app.core.destinations.outbox import Outbox, QueueStats
 from app.core.destinations.relay import Relay
 from app.core.destinations.sender import Sender, Timing
-from app.core.types import Check, DestinationState, DestinationStatus
+from app.core.types import Check, CheckStatus, DestinationState, DestinationStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,11 +116,20 @@ class DestinationManager:
         return await destination.send_test()
 
     async def checks(self) -> list[Check]:
+        """The built-in tracker's, then each destination's own (which hop failed), then its queue."""
         rows = await self.builtin.checks()
+        stats = await self._db(self.outbox.stats)
         for s in self.senders.values():
             if s.state is DestinationState.OFF:
                 continue
             rows += await s.destination.checks()
+            q = stats.get(s.destination.id, QueueStats())
+            if q.pending or q.failed or s.paused:
+                waiting = f"{q.pending} event(s) waiting" + (
+                    f" since {q.oldest_pending_at:%Y-%m-%d %H:%M} UTC" if q.oldest_pending_at else "")
+                rows.append(Check(f"{s.destination.label}: queue", CheckStatus.WARN,
+                                  f"{waiting}, {q.failed} failed" + (f"; paused: {s.reason}" if s.paused else ""),
+                                  s.fix or "Press Retry in the status window once the destination works."))
         return rows
 
     async def statuses(self) -> list[DestinationStatus]:
