@@ -138,3 +138,51 @@ def test_headless_code_never_imports_qt() -> None:
                          cwd=Path(__file__).parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_destinations_add_list_retry_remove_without_showing_the_secret(run) -> None:
+    secret = "ab" * 32
+    code, out, _ = run("destinations", "add-relay", f"http://localhost:3000/api/plex/webhook?secret={secret}",
+                       "--only-watched")
+    assert code == 0 and "Added relay-1: http://localhost:3000/api/plex/webhook?secret=•••" in out
+    assert "only watched episodes" in out
+    code, out, _ = run("destinations", "list", "--json")
+    builtin, relay = json.loads(out)
+    assert (builtin["id"], builtin["exactly_once"]) == ("builtin", True)
+    assert (relay["id"], relay["kind"], relay["only_watched"], relay["pending"]) == ("relay-1", "relay", True, 0)
+    code, table, _ = run("destinations", "list")
+    assert code == 0 and "relay-1" in table
+    assert secret not in out + table
+    assert secret in (run.data / "settings.json").read_text()  # kept, for the user only:
+    assert (run.data / "settings.json").stat().st_mode & 0o077 == 0
+    assert run("destinations", "retry", "relay-1")[1].startswith("0 failed event(s) of relay-1 queued again")
+    assert run("destinations", "remove", "relay-1")[0] == 0
+    code, _, err = run("destinations", "remove", "relay-1")
+    assert code == 2 and "there is no relay target 'relay-1'" in err
+    code, _, err = run("destinations", "add-relay", "localhost:3000/api/plex/webhook")
+    assert code == 2 and "must be an http:// or https:// URL" in err
+
+
+async def test_destinations_test_sends_a_harmless_event_and_says_what_came_back(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.fake_tracker import FakeTracker
+
+    data = tmp_path / "data"
+    async with FakeTracker(secret="s3cret-value") as tracker:
+        async def cli(*args: str) -> tuple[int, str]:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app", "--data-dir", str(data), *args,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1])
+            out, _ = await proc.communicate()
+            return proc.returncode or 0, out.decode()
+
+        assert (await cli("destinations", "add-relay", tracker.url))[0] == 0
+        code, out = await cli("destinations", "test", "relay-1")
+        assert code == 0 and "accepted (HTTP 200" in out and "s3cret-value" not in out
+        assert [r.payload_event for r in tracker.requests] == ["scrobbletray.selftest"]
+        assert tracker.accepted == []  # the tracker ignored it: nothing was marked
+        tracker.mode = "refuse"
+        await asyncio.sleep(0.1)
+        code, out = await cli("destinations", "test", "relay-1")
+        assert code == 1 and "cannot connect" in out and "npm run dev" in out
