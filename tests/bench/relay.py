@@ -4,6 +4,7 @@
   acknowledgement to the last delivery).
 - Latency: webhooks at a steady 20/s; for each, the time from Plex's ``200`` to the
   target receiving it (p50/p99).
+- A backlog of 1,000 after an outage, into a rate-limited target: drain time and 429s.
 - The acknowledgement path with a relay target configured, against the same server with
   none, in the same run (32 clients): a relay must not slow the ``200`` down.
 
@@ -136,6 +137,34 @@ async def bench_latency(target: Target, seconds: float, rate: float = 20.0) -> N
         await stop(proc)
 
 
+async def bench_backlog(n: int) -> None:
+    """A backlog after an outage, into a tracker that allows 100 requests per window (the
+    reference's 100 a minute, on a 1-second window): how many 429s, how long."""
+    from tests.fake_tracker import FakeTracker
+
+    async with FakeTracker(secret="ab" * 32, limit=100, window=1.0) as tracker:
+        tracker.mode = "refuse"
+        proc, url, paths = await serve([RelayTarget("relay-1", tracker.url)])
+        try:
+            async with aiohttp.ClientSession() as session:
+                for i in range(n):
+                    await post(session, url, i)
+            store = open_tracker(paths, Settings())
+            await until(lambda: store.delivery_stats().get("relay-1") is not None
+                        and store.delivery_stats()["relay-1"].pending == n, 60)
+            tracker.mode = "ok"
+            up = time.monotonic()
+            await until(lambda: store.delivery_stats()["relay-1"].pending == 0, 600)
+        finally:
+            await stop(proc)
+        ok = [r for r in tracker.requests if r.status == 200]
+        limited = sum(1 for r in tracker.requests if r.status == 429)
+        drain = ok[-1].at - ok[0].at
+        print(f"backlog of {n} after an outage, into a target allowing 100 a second: first delivery "
+              f"{ok[0].at - up:.1f} s after it came back (the back-off), then drained in {drain:.1f} s "
+              f"({n / drain:.0f}/s), {limited} answers of 429, {len(ok)} delivered")
+
+
 async def bench_ack(target: Target, total: int, rounds: int = 3) -> None:
     """Alternate the two servers ``rounds`` times (the machine is shared): median figures."""
     runs: dict[str, list[dict[str, float]]] = {"no relay": [], "one relay": []}
@@ -171,6 +200,7 @@ async def main() -> None:
     try:
         await bench_throughput(target, args.events)
         await bench_latency(target, args.seconds)
+        await bench_backlog(1000)
         print(f"webhook acknowledgement ({args.requests} requests, 32 clients, alternating):")
         await bench_ack(target, args.requests)
     finally:

@@ -49,7 +49,7 @@ class Pacer:
         self.clock = clock
         self.interval = 0.0
         self._next = 0.0
-        self._window_start = clock()
+        self._window_start = 0.0  # the first send accepted since the last 429
         self._accepted = 0
         self._streak = 0
 
@@ -60,6 +60,8 @@ class Pacer:
         self._next = max(self.clock(), self._next) + self.interval
 
     def accepted(self) -> None:
+        if self._accepted == 0:
+            self._window_start = self.clock()
         self._accepted += 1
         self._streak += 1
         if self.interval and self._streak >= self.RELAX_AFTER:
@@ -70,10 +72,10 @@ class Pacer:
         """A 429: learn the pace; returns how long to wait before the next send."""
         now = self.clock()
         wait = retry_after if retry_after is not None else max(1.0, self.interval * 4)
-        window = (now - self._window_start) + wait
+        window = (now - self._window_start if self._accepted else 0.0) + wait
         learned = self.MARGIN * window / max(1, self._accepted)
         self.interval = max(self.interval * 1.25, learned)
-        self._window_start, self._accepted, self._streak = now + wait, 0, 0
+        self._accepted, self._streak = 0, 0
         self._next = now + wait
         return wait
 
