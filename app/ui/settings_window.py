@@ -10,11 +10,12 @@ from typing import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from app.core.config import Settings, port_problem
 from app.core.facade import Core
 from app.ui import icons
+from app.ui.destinations_page import DestinationsPage
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -83,7 +84,9 @@ class _Field:
 
 
 class SettingsWindow(QWidget):
-    """Port, tunnel, ngrok authtoken and domain, accounts, stop threshold, database URL."""
+    """General: port, tunnel, ngrok authtoken and domain, accounts, stop threshold, database URL
+    (applied with Save). Destinations: the built-in tracker and the relay targets (each change
+    applied at once, see :class:`DestinationsPage`)."""
 
     saved = Signal(object)  # the new Settings
 
@@ -181,15 +184,27 @@ class SettingsWindow(QWidget):
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.save_button)
 
+        self.general = QWidget()
+        general = QVBoxLayout(self.general)
+        general.setContentsMargins(12, 12, 12, 12)
+        general.addWidget(self.banner)
+        general.addWidget(server_box)
+        general.addWidget(tunnel_box)
+        general.addWidget(scrobble_box)
+        general.addStretch(1)
+        self.destinations = DestinationsPage(core)
+        self.destinations.busyChanged.connect(lambda _busy: self.validate())
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.general, "General")
+        self.tabs.addTab(self.destinations, "Destinations")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 14)
-        layout.addWidget(self.banner)
-        layout.addWidget(server_box)
-        layout.addWidget(tunnel_box)
-        layout.addWidget(scrobble_box)
-        layout.addStretch(1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
-        self.resize(640, 600)
+        self.resize(660, 640)
 
         for edit in (self.port, self.token, self.domain, self.accounts, self.database_url):
             edit.textChanged.connect(self.validate)
@@ -274,7 +289,7 @@ class SettingsWindow(QWidget):
         """Show every field's problem inline; Save is enabled only for a valid change."""
         ok = all([f.validate() for f in self.fields.values()])
         changed = ok and (self.form_settings() != self.core.settings or self._token_change() is not False)
-        self.save_button.setEnabled(ok and changed and not self.saving)
+        self.save_button.setEnabled(ok and changed and not self.saving and not self.destinations.working)
         return ok
 
     @property
@@ -292,6 +307,7 @@ class SettingsWindow(QWidget):
         old = self.core.settings
         self.saving = True
         self.save_button.setEnabled(False)
+        self.destinations.set_locked(True)
         self.busy.set_busy(True)
         self.banner.show_message("Applying…", "info")
         try:
@@ -306,6 +322,7 @@ class SettingsWindow(QWidget):
                 self._has_token = bool(token)
         finally:
             self.saving = False
+            self.destinations.set_locked(False)
             self.busy.set_busy(False)
         words = ["Saved."]
         if new.port != old.port:
@@ -325,6 +342,21 @@ class SettingsWindow(QWidget):
         self.token.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
         self.reveal.setIcon(icons.icon("eye-off" if shown else "eye"))
         self.reveal.setToolTip("Hide the token" if shown else "Show the token")
+
+    # -- tabs ------------------------------------------------------------------------------------
+    def show_destinations(self) -> DestinationsPage:
+        """Switch to the Destinations tab (and show the window); returns the page."""
+        self.tabs.setCurrentWidget(self.destinations)
+        self.show()
+        return self.destinations
+
+    def show_general(self) -> None:
+        self.tabs.setCurrentWidget(self.general)
+        self.show()
+
+    def _tab_changed(self, _index: int) -> None:
+        # Save applies the General tab only; destinations apply each change at once.
+        self.save_button.setVisible(self.tabs.currentWidget() is self.general)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

@@ -115,3 +115,22 @@ def test_core_rejection_is_shown_inline(ui: UiController, core: Core, qtbot: Any
     qtbot.waitUntil(lambda: w.banner.kind == "error")
     assert w.banner.text == "Not saved: de-duplication window must be positive"
     core.settings.dedup_window_hours = 6.0
+
+
+def test_destinations_tab_and_saving_general_keeps_the_relay_targets(
+        ui: UiController, core: Core, paths: Paths, aio: Aio, qtbot: Any) -> None:
+    url = "http://localhost:3000/api/plex/webhook?secret=" + "ab" * 32
+    rid = aio.run(core.add_relay(url, label="Episode tracker"))
+    w = open_settings(ui, qtbot)
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["General", "Destinations"]
+    page = w.show_destinations()
+    assert page.isVisible() and not w.save_button.isVisible()  # destinations apply at once
+    assert page.rows()[1][0] == "Episode tracker\nhttp://localhost:3000/api/plex/webhook?secret=•••"
+    w.show_general()
+    assert w.save_button.isVisible()
+    w.stop_threshold.setValue(80)
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    assert [(r.id, r.url) for r in core.settings.relays] == [(rid, url)]
+    saved = json.loads(paths.settings_file.read_text())
+    assert saved["stop_threshold"] == 0.8 and saved["relays"][0]["url"] == url
