@@ -50,7 +50,7 @@ def test_create_a_show_from_the_plex_data(ui: UiController, core: Core, aio: Aio
 
     with qtbot.waitSignal(d.resolved, timeout=10_000) as done:
         qtbot.mouseClick(d.create_button, Qt.MouseButton.LeftButton)
-    assert done.args[1] == "created" and [o.action.value for o in done.args[2]] == .marked
+    assert done.args[1] == "created" and [o.action.value for o in done.args[2]] == ["marked"]
     qtbot.waitUntil(lambda: d.list.count() == 0)
     assert d.stack.currentWidget() is d.empty
     assert d.banner.text == ("“NonExistent Show XYZ (2024)” added to your tracker; "
