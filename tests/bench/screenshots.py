@@ -130,7 +130,7 @@ async def render(out: Path) -> None:
     assert core.tracker is not None
     await core.run(core.tracker.import_shows, SHOWS)
     ui = UiController(core, tray_available=True,
-                      autostart=Autostart(data / "autostart.desktop", command=.scrobbletray, supported=True))
+                      autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
     url = core.best_webhook_url()
     assert url
     for payload in (
