@@ -308,3 +308,22 @@ async def test_diagnostics_say_which_hop_failed_and_what_waits(paths, settings, 
         assert "refused (HTTP 403" in reach.detail and "secret" in reach.fix
     finally:
         await core.stop()
+
+
+async def test_attention_once_a_destination_has_failed_for_five_minutes(paths, settings, tracker,
+                                                                        monkeypatch) -> None:
+    monkeypatch.setattr("app.core.types.FAILING_FOR_ATTENTION", 0.5)  # five minutes, shortened
+    monkeypatch.setattr("app.core.facade.WATCH_EVERY", 0.1)
+    tracker.mode = "refuse"
+    core = await started(paths, settings, tracker.url)
+    try:
+        await burst(core, 1, clients=1)
+        await wait_for(lambda: _state(core, DestinationState.FAILING), timeout=5)
+        assert core.status.destinations_failing == 0 and not core.status.attention  # not yet
+        await wait_for(lambda: core.status.destinations_failing == 1, timeout=5)
+        assert core.status.attention and (await relay_status(core)).attention
+        tracker.mode = "ok"
+        await wait_for(lambda: core.status.destinations_failing == 0, timeout=5)
+        assert not core.status.attention
+    finally:
+        await core.stop()

@@ -31,7 +31,7 @@ from app.core.matching import Candidate
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, TunnelState, WebhookStats)
+                            ScrobbleRow, ServerState, TunnelState, WebhookStats, needs_attention)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -244,10 +244,7 @@ class Core:
     def _watch_destinations(self) -> None:
         """Count the destinations that want the user (failing over 5 minutes, or paused)."""
         senders = self._destinations.senders.values() if self._destinations else ()
-        failing = sum(1 for s in senders if DestinationStatus(
-            s.destination.id, s.destination.kind, s.destination.label, s.state,
-            failing_since=s.failing_since).attention)
-        self._set_status(destinations_failing=failing)
+        self._set_status(destinations_failing=sum(needs_attention(s.state, s.failing_since) for s in senders))
 
     async def _watch_loop(self) -> None:
         while True:

@@ -266,9 +266,16 @@ class DestinationStatus:
 
     @property
     def attention(self) -> bool:
-        """Paused, or failing for more than 5 minutes."""
-        if self.state is DestinationState.PAUSED:
-            return True
-        if self.state is DestinationState.FAILING and self.failing_since is not None:
-            return (datetime.now(self.failing_since.tzinfo) - self.failing_since).total_seconds() > 300
-        return False
+        return needs_attention(self.state, self.failing_since)
+
+
+FAILING_FOR_ATTENTION = 300.0  # seconds a destination may fail before the tray icon asks
+
+
+def needs_attention(state: DestinationState, failing_since: datetime | None) -> bool:
+    """Paused, or failing for more than 5 minutes."""
+    if state is DestinationState.PAUSED:
+        return True
+    if state is DestinationState.FAILING and failing_since is not None:
+        return (datetime.now(failing_since.tzinfo) - failing_since).total_seconds() > FAILING_FOR_ATTENTION
+    return False
