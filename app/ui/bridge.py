@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.events import ConflictsChanged, ScrobbleRecorded, StatusChanged, WebhookReceived
+from app.core.events import (ConflictsChanged, DestinationsChanged, ScrobbleRecorded, StatusChanged,
+                             WebhookReceived)
 from app.core.facade import Core
 
 
@@ -20,8 +21,9 @@ class CoreBridge(QObject):
 
     statusChanged = Signal(object)  # CoreStatus
     webhookReceived = Signal(int, str)  # event id, source address ("" if unknown)
-    scrobbleRecorded = Signal(object)  # app.core.pipeline.Outcome
+    scrobbleRecorded = Signal(object)  # app.core.types.Outcome
     conflictsChanged = Signal(int, object, object)  # open count, opened id or None, Plex title or None
+    destinationsChanged = Signal()  # ask core.destinations() for the new state
     #: Anything the tracker's data may have changed through (for windows that re-query).
     dataChanged = Signal()
 
@@ -42,6 +44,8 @@ class CoreBridge(QObject):
         elif isinstance(event, ConflictsChanged):
             self.conflictsChanged.emit(event.open_count, event.opened_id, event.plex_title)
             self.dataChanged.emit()
+        elif isinstance(event, DestinationsChanged):
+            self.destinationsChanged.emit()
 
     def close(self) -> None:
         """Stop listening (before the core or this object goes away)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.core.facade import Core
+from app.core.types import Candidate, ConflictRow
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.formatting import local_time, show_with_year, sxxeyy
@@ -39,8 +40,8 @@ class ConflictsDialog(QWidget):
     def __init__(self, core: Core, bridge: CoreBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.core = core
-        self.conflicts: list[dict[str, Any]] = []
-        self.current: dict[str, Any] | None = None
+        self.conflicts: list[ConflictRow] = []
+        self.current: ConflictRow | None = None
         self.setWindowTitle("Conflicts — Scrobble Tray")
         self.setWindowIcon(icons.icon("app"))
 
@@ -164,22 +165,20 @@ class ConflictsDialog(QWidget):
         return self._loader.busy
 
     async def _load(self) -> None:
-        if self.core.tracker is None:
-            return
-        conflicts = await self.core.run(self.core.tracker.conflicts, "open")
-        keep = self.current["id"] if self.current else None
+        conflicts = await self.core.conflicts("open")
+        keep = self.current.id if self.current else None
         self.conflicts = conflicts
         self.list.blockSignals(True)
         self.list.clear()
         chosen = None
         for c in conflicts:
             item = QListWidgetItem(icons.check_icon("warn"),
-                                   f"{show_with_year(c['plex_title'], c.get('plex_year'))}\n"
-                                   f"{_waiting_text(c.get('waiting') or 0)}")
-            item.setData(ID_ROLE, c["id"])
-            item.setToolTip(KIND_WORDS.get(c.get("type") or "", ""))
+                                   f"{show_with_year(c.plex_title, c.plex_year)}\n"
+                                   f"{_waiting_text(c.waiting)}")
+            item.setData(ID_ROLE, c.id)
+            item.setToolTip(KIND_WORDS.get(c.type or "", ""))
             self.list.addItem(item)
-            if c["id"] == keep:
+            if c.id == keep:
                 chosen = item
         if chosen is None and self.list.count():
             chosen = self.list.item(0)
@@ -190,7 +189,7 @@ class ConflictsDialog(QWidget):
         elif keep != chosen.data(ID_ROLE):
             await self._select(chosen.data(ID_ROLE))
         else:  # same conflict: keep the user's search and choice, refresh what waits
-            self.current = next(c for c in conflicts if c["id"] == keep)
+            self.current = next(c for c in conflicts if c.id == keep)
             await self._load_waiting(self.current)
         self.refreshed.emit()
 
@@ -199,26 +198,24 @@ class ConflictsDialog(QWidget):
             spawn(self._select(item.data(ID_ROLE)), self._show_error, owner=self)
 
     async def _select(self, conflict_id: int) -> None:
-        conflict = next((c for c in self.conflicts if c["id"] == conflict_id), None)
+        conflict = next((c for c in self.conflicts if c.id == conflict_id), None)
         self._show_conflict(conflict)
         if conflict is not None:
             await self._load_waiting(conflict)
 
-    async def _load_waiting(self, conflict: dict[str, Any]) -> None:
-        if self.core.tracker is None:
-            return
-        events = await self.core.run(self.core.tracker.waiting_events, conflict["id"])
+    async def _load_waiting(self, conflict: ConflictRow) -> None:
+        events = await self.core.waiting_events(conflict.id)
         if self.current is not conflict:
             return  # the user moved on
         self.waiting.clear()
         for e in events:
-            parts = [sxxeyy(e.get("season"), e.get("episode")), e.get("episode_title") or "",
-                     f"· {e.get('account_title') or 'unknown account'}, {local_time(e.get('received_at'))}"]
+            parts = [sxxeyy(e.season, e.episode), e.episode_title or "",
+                     f"· {e.account_title or 'unknown account'}, {local_time(e.received_at)}"]
             self.waiting.addItem(" ".join(p for p in parts if p))
         if not events:
             self.waiting.addItem("Nothing waiting (later plays will wait here)")
 
-    def _show_conflict(self, conflict: dict[str, Any] | None) -> None:
+    def _show_conflict(self, conflict: ConflictRow | None) -> None:
         self.current = conflict
         self.search.blockSignals(True)
         self.search.clear()
@@ -229,23 +226,23 @@ class ConflictsDialog(QWidget):
             self._update_buttons()
             return
         self.stack.setCurrentWidget(self.stack.widget(0))
-        self.title.setText(show_with_year(conflict["plex_title"], conflict.get("plex_year")))
-        self.kind.setText(KIND_WORDS.get(conflict.get("type") or "", "It needs your decision."))
-        guids = conflict.get("guids") or {}
+        self.title.setText(show_with_year(conflict.plex_title, conflict.plex_year))
+        self.kind.setText(KIND_WORDS.get(conflict.type or "", "It needs your decision."))
+        guids = conflict.guids or {}
         self.guid_labels["grandparent_guid"].setText(guids.get("grandparent_guid") or "–")
         self.guid_labels["guid"].setText(guids.get("guid") or "–")
         ids = guids.get("show_ids") or {}
         self.guid_labels["show_ids"].setText(", ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
                                              or "none (the Plex agent gave no external ids)")
         self.waiting.clear()
-        self.create_button.setText(f"Create “{show_with_year(conflict['plex_title'], conflict.get('plex_year'))}”")
-        self._fill_candidates(conflict.get("candidates") or [], None)
+        self.create_button.setText(f"Create “{show_with_year(conflict.plex_title, conflict.plex_year)}”")
+        self._fill_candidates(conflict.candidates, None)
 
-    def _fill_candidates(self, candidates: list[dict[str, Any]], query: str | None) -> None:
+    def _fill_candidates(self, candidates: Sequence[Candidate], query: str | None) -> None:
         self.candidates.clear()
         for c in candidates:
-            item = QTreeWidgetItem([c["title"], str(c.get("year") or ""), f"{float(c['score']):.0f}%"])
-            item.setData(0, ID_ROLE, c["show_id"])
+            item = QTreeWidgetItem([c.title, str(c.year or ""), f"{c.score:.0f}%"])
+            item.setData(0, ID_ROLE, c.show_id)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignCenter)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.candidates.addTopLevelItem(item)
@@ -264,14 +261,14 @@ class ConflictsDialog(QWidget):
         spawn(self._search(self.search.text().strip()), self._show_error, owner=self)
 
     async def _search(self, query: str) -> None:
-        if self.current is None or self.core.tracker is None:
+        if self.current is None:
             return
         if not query:
-            self._fill_candidates(self.current.get("candidates") or [], None)
+            self._fill_candidates(self.current.candidates, None)
             return
-        found = await self.core.run(self.core.tracker.search_shows, query, 20)
+        found = await self.core.search_shows(query, 20)
         if self.search.text().strip() == query:  # still what the user wants
-            self._fill_candidates([c.to_dict() for c in found], query)
+            self._fill_candidates(found, query)
 
     # -- answers --------------------------------------------------------------------------------
     def selected_show_id(self) -> int | None:
@@ -301,23 +298,23 @@ class ConflictsDialog(QWidget):
             spawn(self._resolve(self.current, "ignored", "will be ignored from now on", ignore=True),
                   self._show_error, owner=self)
 
-    async def _resolve(self, conflict: dict[str, Any], how: str, words: str, **answer: Any) -> None:
+    async def _resolve(self, conflict: ConflictRow, how: str, words: str, **answer: Any) -> None:
         self._acting = True
         self._update_buttons()
         self.busy.set_busy(True)
         try:
-            outcomes = await self.core.resolve_conflict(conflict["id"], **answer)
+            outcomes = await self.core.resolve_conflict(conflict.id, **answer)
         finally:
             self._acting = False
             self.busy.set_busy(False)
             self._update_buttons()
         counted = sum(o.action.value in ("marked", "rewatch") for o in outcomes)
-        name = show_with_year(conflict["plex_title"], conflict.get("plex_year"))
+        name = show_with_year(conflict.plex_title, conflict.plex_year)
         tail = (f"; {counted} waiting episode{'s' if counted != 1 else ''} marked watched"
                 if counted else "")
         self.banner.show_message(f"“{name}” {words}{tail}.", "success")
         self.current = None
-        self.resolved.emit(conflict["id"], how, outcomes)
+        self.resolved.emit(conflict.id, how, outcomes)
         self._loader.now()
 
     def _show_error(self, exc: BaseException) -> None:

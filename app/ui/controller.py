@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.core.facade import Core
-from app.core.pipeline import Outcome
+from app.core.types import Outcome
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
@@ -208,14 +208,13 @@ class UiController(QObject):
             spawn(self._announce_marks(), owner=self)
 
     async def _announce_marks(self) -> None:
-        assert self.core.tracker is not None
-        rows = await self.core.run(self.core.tracker.scrobbles, 50)
+        rows = await self.core.scrobbles(50)
         marks, self._pending_marks = self._pending_marks, []
-        by_id = {r["id"]: r for r in rows}
+        by_id = {r.id: r for r in rows}
         if len(marks) == 1 and (row := by_id.get(marks[0].event_id)) is not None:
-            name = row.get("show_title") or row.get("plex_title") or "An episode"
-            ep = sxxeyy(row.get("season"), row.get("episode"))
-            title = f" “{row['episode_title']}”" if row.get("episode_title") else ""
+            name = row.show_title or row.plex_title or "An episode"
+            ep = sxxeyy(row.season, row.episode)
+            title = f" “{row.episode_title}”" if row.episode_title else ""
             self.notify("Marked watched", f"{name} {ep}{title}".strip())
         else:
             self.notify("Marked watched", f"{len(marks)} episodes marked watched.")

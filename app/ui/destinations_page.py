@@ -24,7 +24,8 @@ from app.core.destinations.base import Attempt, Verdict
 from app.core.destinations.relay import redact_url, url_secrets
 from app.core.facade import Core
 from app.core.types import DestinationState, DestinationStatus
-from app.ui.formatting import redact
+from app.core.logs import redact
+from app.ui.formatting import MASK
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -233,7 +234,7 @@ class RelayDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         secrets = url_secrets(self.url.text())
-        self.error.setText(redact(f"Not saved: {exc}", secrets))
+        self.error.setText(redact(f"Not saved: {exc}", *secrets, mask=MASK))
         self.error.show()
 
 
@@ -479,7 +480,7 @@ class DestinationsPage(QWidget):
         finally:
             self._set_working(False)
         text, kind = describe_test(attempt, name)
-        self.banner.show_message(redact(text, [*url_secrets(target.url), *self.core.secrets()]), kind)
+        self.banner.show_message(redact(text, *url_secrets(target.url), *self.core.secrets(), mask=MASK), kind)
         self.tested.emit(target.id, attempt)
 
     # -- Remove ------------------------------------------------------------------------------------
@@ -507,7 +508,7 @@ class DestinationsPage(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         secrets = [s for r in self.core.settings.relays for s in url_secrets(r.url)]
-        self.banner.show_message(redact(f"Failed: {exc}", [*secrets, *self.core.secrets()]), "error")
+        self.banner.show_message(redact(f"Failed: {exc}", *secrets, *self.core.secrets(), mask=MASK), "error")
         self.populate()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802

@@ -9,8 +9,7 @@ from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from app.core import diagnostics
-from app.core.diagnostics import Check
+from app.core.types import Check
 from app.core.facade import Core
 from app.core.logs import redact
 from app.ui import icons
@@ -132,7 +131,7 @@ class DiagnosticsWindow(QWidget):
         """Put the Markdown report (secrets redacted) on the clipboard."""
         if not self.checks:
             return
-        QGuiApplication.clipboard().setText(diagnostics.report(self.core, self.checks))
+        QGuiApplication.clipboard().setText(self.core.report(self.checks))
         self.banner.show_message("Report copied as Markdown; secrets are redacted.", "success")
 
     def _failed(self, exc: BaseException) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from app.core.timefmt import parse_utc
+from app.core.types import Action, DeliveryState, Outcome, ScrobbleRow
 
 MASK = "••••••"  # how the windows show a secret: redact(text, *secrets, mask=MASK)
 
@@ -43,19 +43,35 @@ def local_time(value: str | datetime | None, now: datetime | None = None) -> str
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def outcome_text(row: dict[str, Any]) -> str:
+def outcome_text(row: ScrobbleRow | Outcome) -> str:
     """``Marked``, ``Ignored: movies are not tracked``, ``Failed: …``."""
-    action = row.get("action")
+    action = row.action
     word = OUTCOME_WORDS.get(action, str(action).capitalize())
-    reason = row.get("reason")
-    if action in ("ignored", "failed", "duplicate", "conflict", "rewatch") and reason:
-        return f"{word}: {reason}"
+    if action in ("ignored", "failed", "duplicate", "conflict", "rewatch") and row.reason:
+        return f"{word}: {row.reason}"
     return word
 
 
-def confidence_text(row: dict[str, Any]) -> str:
+_DELIVERY_MARKS = {DeliveryState.DELIVERED: "✓", DeliveryState.PENDING: "waiting",
+                   DeliveryState.FAILED: "failed"}
+
+
+def delivered_text(row: ScrobbleRow) -> str:
+    """Where an event went: ``Built-in ✓ · Web tracker ✓`` (``waiting``, ``failed``)."""
+    parts = ["Built-in ✓"] if row.action in (Action.MARKED, Action.REWATCH) else []
+    parts += [f"{m.destination} {_DELIVERY_MARKS[m.state]}" for m in row.deliveries]
+    return " · ".join(parts)
+
+
+def delivered_detail(row: ScrobbleRow) -> str:
+    """The tooltip: each delivery that failed or waits, with why."""
+    return "\n".join(f"{m.destination}: {m.state.value}" + (f" ({m.detail})" if m.detail else "")
+                     for m in row.deliveries)
+
+
+def confidence_text(row: ScrobbleRow) -> str:
     """How the show was matched: ``100 % · ids``; empty when nothing matched."""
-    conf, method = row.get("confidence"), row.get("match_method")
+    conf, method = row.confidence, row.match_method
     if conf is None and not method:
         return ""
     pct = f"{conf:.0%}" if conf is not None else "?"

@@ -7,10 +7,11 @@ from typing import Any, Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QIcon
 
+from app.core.types import ScrobbleRow
 from app.ui import icons
-from app.ui.formatting import confidence_text, local_time, outcome_text, sxxeyy
+from app.ui.formatting import confidence_text, delivered_detail, delivered_text, local_time, outcome_text, sxxeyy
 
-Row = dict[str, Any]
+Row = ScrobbleRow
 Index = QModelIndex | QPersistentModelIndex
 
 _OUTCOME_ICON = {"marked": "pass", "rewatch": "pass", "conflict": "warn", "failed": "fail"}
@@ -21,16 +22,18 @@ def _column(title: str, text: Callable[[Row], str]) -> tuple[str, Callable[[Row]
 
 
 COLUMNS = [
-    _column("Time", lambda r: local_time(r.get("received_at"))),
-    _column("Account", lambda r: r.get("account_title") or ""),
-    _column("Plex show", lambda r: r.get("plex_title") or ""),
-    _column("Episode", lambda r: sxxeyy(r.get("season"), r.get("episode"))),
-    _column("Title", lambda r: r.get("episode_title") or ""),
+    _column("Time", lambda r: local_time(r.received_at)),
+    _column("Account", lambda r: r.account_title or ""),
+    _column("Plex show", lambda r: r.plex_title or ""),
+    _column("Episode", lambda r: sxxeyy(r.season, r.episode)),
+    _column("Title", lambda r: r.episode_title or ""),
     _column("Outcome", outcome_text),
-    _column("Matched show", lambda r: r.get("show_title") or ""),
+    _column("Matched show", lambda r: r.show_title or ""),
     _column("Match", confidence_text),
+    _column("Delivered", delivered_text),
 ]
 OUTCOME_COLUMN = 5
+DELIVERED_COLUMN = 8
 
 
 class ScrobblesModel(QAbstractTableModel):
@@ -64,13 +67,15 @@ class ScrobblesModel(QAbstractTableModel):
             return COLUMNS[col][1](row)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == OUTCOME_COLUMN:
-                return outcome_text(row) + f"\n(event #{row['id']})"
+                return outcome_text(row) + f"\n(event #{row.id})"
             if col == 0:
-                return str(row.get("received_at") or "") + " UTC"
+                return f"{row.received_at:%Y-%m-%d %H:%M:%S} UTC"
+            if col == DELIVERED_COLUMN:
+                return delivered_detail(row) or None
             text = COLUMNS[col][1](row)
             return text or None
         if role == Qt.ItemDataRole.DecorationRole and col == OUTCOME_COLUMN:
-            return self._outcome_icon(row.get("action"))
+            return self._outcome_icon(row.action)
         if role == self.RowRole:
             return row
         return None
@@ -92,25 +97,25 @@ class ScrobblesModel(QAbstractTableModel):
         Rows that stay keep their place in the view, so the selection survives a refresh
         while webhooks keep arriving.
         """
-        new_ids = {r["id"] for r in rows}
+        new_ids = {r.id for r in rows}
         # Remove rows that are gone (bottom up, so indexes stay valid).
         for i in range(len(self._rows) - 1, -1, -1):
-            if self._rows[i]["id"] not in new_ids:
+            if self._rows[i].id not in new_ids:
                 self.beginRemoveRows(QModelIndex(), i, i)
                 del self._rows[i]
                 self.endRemoveRows()
         # Both lists are now ordered the same way; insert what is new, update what changed.
         i = 0
         while i < len(rows):
-            if i < len(self._rows) and self._rows[i]["id"] == rows[i]["id"]:
+            if i < len(self._rows) and self._rows[i].id == rows[i].id:
                 if self._rows[i] != rows[i]:
                     self._rows[i] = rows[i]
                     self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
                 i += 1
                 continue
             j = i  # a run of new rows goes in with one signal
-            old_ids = {r["id"] for r in self._rows[i:]}
-            while j < len(rows) and rows[j]["id"] not in old_ids:
+            old_ids = {r.id for r in self._rows[i:]}
+            while j < len(rows) and rows[j].id not in old_ids:
                 j += 1
             if j == i:  # out of order (should not happen): start over cleanly
                 self.beginResetModel()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from app.core.facade import Core
+from app.core.types import ScrobbleRow
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.formatting import outcome_text, sxxeyy
@@ -129,19 +128,17 @@ class ScrobblesWindow(QWidget):
         """How many of the newest rows a live update re-reads: the top of the table, down
         to the oldest row still pending (its outcome is what changes)."""
         rows = self.model.rows()
-        last_pending = max((i for i, r in enumerate(rows) if r.get("action") is None), default=-1)
+        last_pending = max((i for i, r in enumerate(rows) if r.action is None), default=-1)
         return min(LIMIT, max(LIVE_ROWS, last_pending + 1 + LIVE_ROWS // 2))
 
     async def _load(self) -> None:
-        if self.core.tracker is None:
-            return
         action, search = self.filter.currentData(), self.search.text().strip() or None
         full = self._full or self.model.rowCount() == 0
         limit = LIMIT if full else self._live_limit()
         self._full = False
         self.busy.set_busy(True)
         try:
-            rows = await self.core.run(self.core.tracker.scrobbles, limit, action, search)
+            rows = await self.core.scrobbles(limit, action, search)
         finally:
             self.busy.set_busy(False)
         if (action, search) != (self.filter.currentData(), self.search.text().strip() or None):
@@ -151,8 +148,8 @@ class ScrobblesWindow(QWidget):
         if not full and len(rows) == limit:
             # A live update reads only the newest rows (cheap while a burst arrives);
             # the older ones the table holds have not changed.
-            oldest = rows[-1]["id"]
-            rows = (rows + [r for r in self.model.rows() if r["id"] < oldest])[:LIMIT]
+            oldest = rows[-1].id
+            rows = (rows + [r for r in self.model.rows() if r.id < oldest])[:LIMIT]
         self.model.set_rows(rows)
         n = len(rows)
         what = "webhook" if n == 1 else "webhooks"
@@ -162,14 +159,14 @@ class ScrobblesWindow(QWidget):
         self.refreshed.emit()
 
     # -- selection and actions ----------------------------------------------------------------
-    def selected_row(self) -> dict[str, Any] | None:
+    def selected_row(self) -> ScrobbleRow | None:
         rows = self.table.selectionModel().selectedRows()
         return self.model.row(rows[0].row()) if rows else None
 
     def select_event(self, event_id: int) -> bool:
         """Select the row of ``event_id``; False if it is not shown."""
         for i, row in enumerate(self.model.rows()):
-            if row["id"] == event_id:
+            if row.id == event_id:
                 self.table.selectionModel().select(
                     self.model.index(i, 0),
                     QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -180,42 +177,40 @@ class ScrobblesWindow(QWidget):
 
     def _update_buttons(self) -> None:
         row = self.selected_row()
-        action = row.get("action") if row else None
+        action = row.action if row else None
         self.rerun_button.setEnabled(action in RERUNNABLE)
         self.undo_button.setEnabled(action in UNDOABLE)
 
     def rerun_selected(self) -> None:
         row = self.selected_row()
-        if row and row.get("action") in RERUNNABLE:
+        if row and row.action in RERUNNABLE:
             spawn(self._rerun(row), self._show_error, owner=self)
 
     def undo_selected(self) -> None:
         row = self.selected_row()
-        if row and row.get("action") in UNDOABLE:
+        if row and row.action in UNDOABLE:
             spawn(self._undo(row), self._show_error, owner=self)
 
-    def _describe(self, row: dict[str, Any]) -> str:
-        return " ".join(filter(None, [row.get("plex_title"), sxxeyy(row.get("season"), row.get("episode"))])) \
-            or f"event #{row['id']}"
+    def _describe(self, row: ScrobbleRow) -> str:
+        return " ".join(filter(None, [row.plex_title, sxxeyy(row.season, row.episode)])) \
+            or f"event #{row.id}"
 
-    async def _rerun(self, row: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
+    async def _rerun(self, row: ScrobbleRow) -> None:
         self._set_acting(True)
         try:
-            outcome = await self.core.run(self.core.tracker.rerun, row["id"])
+            outcome = await self.core.rerun(row.id)
         finally:
             self._set_acting(False)
-        text = outcome_text({"action": outcome.action.value, "reason": outcome.reason})
+        text = outcome_text(outcome)
         kind = {"marked": "success", "rewatch": "success", "failed": "error"}.get(outcome.action.value, "info")
         self.banner.show_message(f"Re-ran {self._describe(row)}: {text}", kind,
                                  "Open conflicts" if outcome.action.value == "conflict" else None)
         self.refresh()
 
-    async def _undo(self, row: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
+    async def _undo(self, row: ScrobbleRow) -> None:
         self._set_acting(True)
         try:
-            await self.core.run(self.core.tracker.undo, row["id"])
+            await self.core.undo(row.id)
         finally:
             self._set_acting(False)
         self.banner.show_message(f"Undone: {self._describe(row)} no longer counts as watched.", "success")
@@ -234,7 +229,7 @@ class ScrobblesWindow(QWidget):
 
     def _double_clicked(self) -> None:
         row = self.selected_row()
-        if row and row.get("action") == "conflict":
+        if row and row.action == "conflict":
             self.openConflicts.emit()
 
     def _context_menu(self, pos: QPoint) -> None:
@@ -245,10 +240,10 @@ class ScrobblesWindow(QWidget):
         row = self.model.row(index.row())
         menu = QMenu(self)
         rerun = menu.addAction("Re-run", self.rerun_selected)
-        rerun.setEnabled(row.get("action") in RERUNNABLE)
+        rerun.setEnabled(row.action in RERUNNABLE)
         undo = menu.addAction("Undo mark", self.undo_selected)
-        undo.setEnabled(row.get("action") in UNDOABLE)
-        if row.get("action") == "conflict":
+        undo.setEnabled(row.action in UNDOABLE)
+        if row.action == "conflict":
             menu.addAction("Open conflicts…").triggered.connect(self.openConflicts)
         menu.addSeparator()
         menu.addAction("Copy outcome", lambda: QGuiApplication.clipboard().setText(outcome_text(row)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from app.core.facade import CoreStatus
+from app.core.types import CoreStatus
 
 
 class TrayState(str, Enum):
@@ -39,6 +39,11 @@ def conflicts_text(n: int) -> str:
     return f"{n} conflict{'s' if n != 1 else ''} waiting"
 
 
+def destinations_text(n: int) -> str:
+    return ("A destination is failing" if n == 1 else f"{n} destinations are failing") + \
+        ": events wait for it (see the status window)"
+
+
 def tunnel_text(status: CoreStatus) -> str | None:
     """The tunnel's state in words, or None when it is off."""
     match status.tunnel:
@@ -67,6 +72,8 @@ def summarize(status: CoreStatus) -> Summary:
         details.append(tunnel)
     if status.url_changed:
         details.append("The public URL changed: paste the new webhook URL into Plex")
+    if status.destinations_failing:
+        details.append(destinations_text(status.destinations_failing))
 
     if status.server == "error":
         return Summary(TrayState.ERROR, f"Server error: {status.server_error or 'not listening'}",
@@ -84,6 +91,10 @@ def summarize(status: CoreStatus) -> Summary:
         if status.conflicts_open:
             head = conflicts_text(status.conflicts_open)
             rest = tuple(d for d in details if not d.startswith(head))
+        elif status.destinations_failing:
+            head = destinations_text(status.destinations_failing).split(":")[0]
+            rest = tuple(d if not d.startswith(head) else "Events wait for it: see the status window"
+                         for d in details)
         else:
             head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
         return Summary(TrayState.ATTENTION, head, rest)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
-from app.core.facade import Core, CoreStatus
+from app.core.facade import Core
+from app.core.tracker import TrackerError
+from app.core.types import CoreStatus, Counts
 from app.core.logs import redact
 from app.core.timefmt import ago
 from app.ui import icons
@@ -40,7 +40,7 @@ class StatusWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.core = core
         self.quit_on_close = False
-        self.counts: dict[str, Any] | None = None
+        self.counts: Counts | None = None
         self.setWindowTitle("Scrobble Tray")
         self.setWindowIcon(icons.icon("app"))
 
@@ -229,12 +229,13 @@ class StatusWindow(QWidget):
         self.pauseToggled.emit(checked)
 
     async def _load_counts(self) -> None:
-        if self.core.tracker is None:
+        try:
+            self.counts = await self.core.counts()
+        except TrackerError:  # not open yet: the window may predate the database
             return
-        self.counts = await self.core.run(self.core.tracker.counts)
-        self.shows_card.set_value(self.counts["shows"])
-        self.today_card.set_value(self.counts["scrobbles_24h"])
-        self.conflicts_card.set_value(self.counts["conflicts_open"])
+        self.shows_card.set_value(self.counts.shows)
+        self.today_card.set_value(self.counts.scrobbles_24h)
+        self.conflicts_card.set_value(self.counts.conflicts_open)
         self._show_last_webhook()
 
     def refresh(self) -> None:
@@ -242,14 +243,14 @@ class StatusWindow(QWidget):
         self._counts.now()
 
     def _show_last_webhook(self) -> None:
-        stats = self.core.server.stats if self.core.server else None
-        if stats is not None and stats.last_webhook_at is not None:
+        stats = self.core.webhook_stats()
+        if stats.last_webhook_at is not None:
             where = stats.last_server or "an unknown server"
             text = f"{ago(stats.last_webhook_at)} from {where}"
             if stats.last_source:
                 text += f" ({stats.last_source})"
-        elif self.counts and self.counts.get("last_webhook_at"):
-            text = f"{ago(self.counts['last_webhook_at'])} (before this start)"
+        elif self.counts and self.counts.last_webhook_at:
+            text = f"{ago(self.counts.last_webhook_at)} (before this start)"
         else:
             text = "None yet: add the URL above in Plex, then play something"
         self.last_webhook.setText(text)

@@ -8,7 +8,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.core.facade import Core, CoreStatus
+from app.core.facade import Core
+from app.core.types import CoreStatus
 from app.ui import icons
 from app.ui.autostart import UNSUPPORTED_TIP, Autostart
 from app.ui.bridge import CoreBridge

@@ -93,7 +93,7 @@ def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio
                                                       | {"index": 2, "ratingKey": "99902"}})
     aio.settled(core)
     newest = aio.run(core.run(core.tracker.scrobbles, 1))[0]
-    assert (newest["action"], newest["match_method"]) == ("marked", "mapping")
+    assert (newest.action, newest.match_method) == ("marked", "mapping")
 
 
 def test_ignore_a_plex_show(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:

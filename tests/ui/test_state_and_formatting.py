@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from app.core.facade import CoreStatus
 from app.core.logs import redact
 from app.core.timefmt import ago
+from app.core.types import Action, CoreStatus, DeliveryMark, DeliveryState, ScrobbleRow
 from app.ui import icons
-from app.ui.formatting import MASK, confidence_text, outcome_text, sxxeyy
+from app.ui.formatting import MASK, confidence_text, delivered_detail, delivered_text, outcome_text, sxxeyy
 from app.ui.state import TrayState, summarize
 
 LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
 
 
 @pytest.mark.parametrize("status, state, headline", [
+    (CoreStatus(server="listening", port=1, destinations_failing=1), TrayState.ATTENTION,
+     "A destination is failing"),
     (LISTENING, TrayState.OK, "All good: listening on port 47810"),
     (CoreStatus(server="starting"), TrayState.STARTING, "Starting…"),
     (CoreStatus(server="error", server_error="port 47810 is in use"), TrayState.ERROR,
@@ -48,7 +51,7 @@ def test_summary_details_name_everything_else() -> None:
     assert failed.details == ("bad token",)
 
 
-def test_every_icon_is_found_beside_the_code_not_the_working_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_icon_is_found_beside_the_code_not_the_working_directory(qapp, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for state in TrayState:
         assert not icons.tray_icon(state).isNull()
@@ -60,12 +63,20 @@ def test_every_icon_is_found_beside_the_code_not_the_working_directory(tmp_path,
 def test_text_helpers() -> None:
     assert redact("http://h:1/webhook/s3cret", "s3cret", "", mask=MASK) == "http://h:1/webhook/••••••"
     assert sxxeyy(1, 2) == "S01E02" and sxxeyy(None, 3) == "S??E03" and sxxeyy(None, None) == ""
-    assert outcome_text({"action": "ignored", "reason": "movies are not tracked"}) == \
+    def row(**values: Any) -> ScrobbleRow:
+        return ScrobbleRow(1, datetime(2025, 1, 1), "done", **values)
+    assert outcome_text(row(action=Action.IGNORED, reason="movies are not tracked")) == \
         "Ignored: movies are not tracked"
-    assert outcome_text({"action": "marked", "reason": None}) == "Marked"
-    assert outcome_text({"action": None}) == "Pending…"
-    assert confidence_text({"confidence": 0.93, "match_method": "title"}) == "93% · similar title"
-    assert confidence_text({"confidence": None, "match_method": None}) == ""
+    assert outcome_text(row(action=Action.MARKED)) == "Marked"
+    assert outcome_text(row()) == "Pending…"
+    assert confidence_text(row(confidence=0.93, match_method="title")) == "93% · similar title"
+    assert confidence_text(row()) == ""
+    delivered = row(action=Action.MARKED, deliveries=(
+        DeliveryMark("Web tracker", DeliveryState.DELIVERED),
+        DeliveryMark("Backup", DeliveryState.FAILED, "refused (HTTP 403)")))
+    assert delivered_text(delivered) == "Built-in ✓ · Web tracker ✓ · Backup failed"
+    assert delivered_detail(delivered) == "Web tracker: delivered\nBackup: failed (refused (HTTP 403))"
+    assert delivered_text(row(action=Action.IGNORED)) == ""
     now = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
     assert ago(now - timedelta(seconds=10), now) == "just now"
     assert ago((now - timedelta(minutes=5)).replace(tzinfo=None).isoformat(), now) == "5 min ago"
