@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from app.core.types import CoreStatus
+from app.core.types import CoreStatus, DestinationState, DestinationStatus
+from app.ui.formatting import local_time
 
 
 class TrayState(str, Enum):
@@ -99,3 +100,27 @@ def summarize(status: CoreStatus) -> Summary:
             head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
         return Summary(TrayState.ATTENTION, head, rest)
     return Summary(TrayState.OK, f"All good: listening on port {status.port}", tuple(details))
+
+
+def destination_words(d: DestinationStatus) -> tuple[str, str, str]:
+    """``(check icon kind, state in words, the fix or "")`` for one destination."""
+    since = f" since {local_time(d.oldest_pending_at)}" if d.oldest_pending_at else ""
+    failed = f"; {d.failed} failed" if d.failed else ""
+    match d.state:
+        case DestinationState.OFF:
+            return "info", "Off", ""
+        case DestinationState.PAUSED:
+            return "fail", f"Paused: {d.reason or 'every event is refused'}" + (
+                f" ({d.pending} waiting)" if d.pending else ""), d.fix or ""
+        case DestinationState.FAILING:
+            when = f" since {local_time(d.failing_since)}" if d.failing_since else ""
+            return ("fail" if d.attention else "warn"), (
+                f"Failing{when}: {d.reason or 'unknown error'} ({d.pending} waiting{failed})"), d.fix or ""
+    if d.kind == "builtin":
+        return "pass", "Marks here as each event is processed, exactly once", ""
+    if d.pending:
+        return "info", f"Delivering: {d.pending} waiting{since}{failed}", ""
+    if d.failed:
+        return "warn", f"Up to date; {d.failed} refused: {d.reason or ''}".rstrip(": "), d.fix or ""
+    last = f" (last delivery {local_time(d.last_delivered_at)})" if d.last_delivered_at else ""
+    return "pass", f"Up to date{last}", ""

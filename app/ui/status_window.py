@@ -15,8 +15,9 @@ from app.core.logs import redact
 from app.core.timefmt import ago
 from app.ui import icons
 from app.ui.bridge import CoreBridge
+from app.ui.destinations_box import DestinationsBox
 from app.ui.formatting import MASK
-from app.ui.state import summarize, tunnel_text
+from app.ui.state import destinations_text, summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
 
@@ -96,6 +97,9 @@ class StatusWindow(QWidget):
         form.addRow("Public URL:", self.public_url)
         form.addRow("Last webhook:", self.last_webhook)
 
+        self.destinations_box = DestinationsBox(core, bridge)
+        self.destinations_box.refreshed.connect(lambda: QTimer.singleShot(0, self._fit_height))
+
         # -- counts ---------------------------------------------------------------------
         self.shows_card = StatCard("shows in the tracker")
         self.today_card = StatCard("episodes marked today")
@@ -133,6 +137,7 @@ class StatusWindow(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(plex_box)
         layout.addWidget(conn_box)
+        layout.addWidget(self.destinations_box)
         layout.addLayout(cards)
         layout.addStretch(1)
         layout.addLayout(buttons)
@@ -202,6 +207,10 @@ class StatusWindow(QWidget):
             self.banner.show_message("Scrobbles are waiting until you pick the matching tracker "
                                      f"show for {'a Plex show' if n == 1 else f'{n} Plex shows'}.",
                                      "warn", "Resolve…")
+        elif status.destinations_failing:
+            self.banner.show_message(destinations_text(status.destinations_failing).split(":")[0]
+                                     + ": its events wait in Scrobble Tray, nothing is lost. "
+                                     "See Destinations below for why.", "warn")
         else:
             self.banner.clear()
         self._show_last_webhook()
@@ -239,8 +248,9 @@ class StatusWindow(QWidget):
         self._show_last_webhook()
 
     def refresh(self) -> None:
-        """Re-read the counts now."""
+        """Re-read the counts and the destinations now."""
         self._counts.now()
+        self.destinations_box.refresh()
 
     def _show_last_webhook(self) -> None:
         stats = self.core.webhook_stats()
