@@ -75,7 +75,7 @@ class ScrobblesWindow(QWidget):
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        for col, width in enumerate((74, 100, 150, 66, 140, 300, 130, 160)):
+        for col, width in enumerate((74, 100, 150, 66, 140, 300, 130, 160, 280)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
 

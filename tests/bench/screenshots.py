@@ -30,12 +30,14 @@ from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLineEdit,
                                QListWidget, QTableView, QTableWidget, QTreeWidget, QWidget)
 
 from app.core.config import Paths, Settings  # noqa: E402
+from app.core.destinations.sender import Timing  # noqa: E402
 from app.core.facade import Core  # noqa: E402
 from app.ui import icons  # noqa: E402
 from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
 import qasync  # noqa: E402
 from app.ui.state import TrayState  # noqa: E402
+from tests.fake_tracker import FakeTracker  # noqa: E402
 from tests.helpers import BREAKING_BAD, NGROK_TOKEN, episode_payload, post, sample, write_agent  # noqa: E402
 
 SHOWS = [
@@ -146,32 +148,21 @@ async def render(out: Path) -> None:
         status, body = await post(url, payload)
         assert status == 200, body
     await until(lambda: core.status.conflicts_open == 1)
-    await until(lambda: core.server is not None and core.server.stats.accepted >= 8)
+    await until(lambda: core.webhook_stats().accepted >= 8)
 
     secrets = core.secrets()
     out.mkdir(parents=True, exist_ok=True)
 
     status = ui.show_status()
     status.refresh()
-    await until(lambda: status.counts is not None and status.counts["scrobbles_24h"] >= 3)
+    await until(lambda: status.counts is not None and status.counts.scrobbles_24h >= 3)
     save(status, "status", out, secrets)
-
-    scrobbles = ui.show_scrobbles()
-    scrobbles.resize(1180, 420)
-    await until(lambda: scrobbles.model.rowCount() == 8 and not scrobbles.loading
-                and "Pending…" not in [scrobbles.model.index(r, 5).data() for r in range(8)])
-    scrobbles.select_event(scrobbles.model.row(2).id)
-    save(scrobbles, "scrobbles", out, secrets)
 
     conflicts = ui.show_conflicts()
     await until(lambda: conflicts.current is not None and conflicts.waiting.count() > 0)
     conflicts.search.setText("unknown")
     await until(lambda: "matching" in conflicts.candidates_label.text())
     save(conflicts, "conflicts", out, secrets)
-
-    diagnostics = ui.show_diagnostics()
-    await until(lambda: diagnostics.table.rowCount() > 0 and not diagnostics.running)
-    save(diagnostics, "diagnostics", out, secrets)
 
     settings = ui.show_settings()
     settings.port.setText("47811")  # an edit in progress: Save enabled
@@ -180,6 +171,8 @@ async def render(out: Path) -> None:
     settings.resize(max(settings.width(), 660), settings.sizeHint().height())
     save(settings, "settings", out, secrets)
     settings.load()
+
+    await destinations(core, ui, out, secrets)
 
     assert ui.tray is not None
     menu = ui.tray.menu
@@ -203,6 +196,63 @@ async def render(out: Path) -> None:
 
     ui.close()
     await core.stop()
+
+
+async def destinations(core: Core, ui: UiController, out: Path, secrets: list[str]) -> None:
+    """Two relay targets: one healthy, one whose tracker is not running."""
+    healthy, down = FakeTracker(secret="ab" * 32, limit=0), FakeTracker(secret="ef" * 32, limit=0)
+    await healthy.start()
+    await down.start()
+    down.mode = "refuse"
+    core.timing = Timing(timeout=2.0, backoff_base=5.0, backoff_cap=300.0)
+    await core.add_relay(healthy.url, label="Episode tracker")
+    await core.add_relay(down.url, only_watched=True, label="Backup tracker")
+    secrets = [*secrets, "ab" * 32, "ef" * 32]
+    for n in (4, 5):
+        status_code, body = await post(core.best_webhook_url() or "", episode_payload(1, n))
+        assert status_code == 200, body
+    await until(lambda: healthy.accepted and len(healthy.accepted) >= 2)
+    status = ui.show_status()
+    status.refresh()
+    await until(lambda: "Failing since" in "\n".join(texts(status)) and "Up to date" in "\n".join(texts(status)))
+    save(status, "status-destinations", out, secrets)
+
+    scrobbles = ui.show_scrobbles()
+    scrobbles.resize(1400, 440)
+    scrobbles.refresh()
+    await until(lambda: scrobbles.model.rowCount() == 10 and not scrobbles.loading
+                and "Pending…" not in [scrobbles.model.index(r, 5).data() for r in range(10)])
+    scrobbles.select_event(scrobbles.model.row(4).id)
+    save(scrobbles, "scrobbles", out, secrets)
+
+    diagnostics = ui.show_diagnostics()  # one row per destination: which hop failed
+    diagnostics.run_checks()
+    await until(lambda: diagnostics.table.rowCount() > 9 and not diagnostics.running)
+    diagnostics.resize(980, 470)
+    save(diagnostics, "diagnostics", out, secrets)
+    diagnostics.close()
+
+    settings = ui.show_settings()
+    page = settings.show_destinations()
+    page.refresh()
+    await until(lambda: len(page.rows()) == 3)
+    page.select("relay-1")
+    await page.test("relay-1")
+    save(settings, "settings-destinations", out, secrets)
+    dialog = page.open_add_dialog()
+    dialog.url.setText("localhost:3000/api/plex/webhook")
+    await until(lambda: dialog.url_error.isVisible())
+    dialog.adjustSize()
+    await asyncio.sleep(0.1)
+    save(dialog, "settings-destination-add", out, secrets)
+    dialog.close()
+    settings.show_general()
+    settings.close()
+    status.close()
+    for relay_id in ("relay-1", "relay-2"):
+        await core.remove_destination(relay_id)
+    await healthy.stop()
+    await down.stop()
 
 
 def main() -> int:

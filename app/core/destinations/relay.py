@@ -132,8 +132,10 @@ class Relay(OutboxDestination):
                 return Attempt(Verdict.RETRY, f"no answer within {self.timeout:g} s",
                                fix="The tracker is running but not answering: check its own log.")
             except aiohttp.ClientConnectorError as exc:
-                return Attempt(Verdict.RETRY, f"cannot connect to {_where(url)}: "
-                               f"{exc.os_error.strerror if exc.os_error else exc}",
+                why = exc.os_error
+                said = "connection refused" if isinstance(why, ConnectionRefusedError) else (
+                    (why.strerror if why else None) or str(exc))
+                return Attempt(Verdict.RETRY, f"cannot connect to {_where(url)} ({said})",
                                fix="Start the tracker (e.g. 'npm run dev'); events wait until it is up.")
             except aiohttp.ClientError as exc:
                 return Attempt(Verdict.RETRY, f"{type(exc).__name__}: {exc}",
