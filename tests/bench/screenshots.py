@@ -26,8 +26,7 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # never 
 
 from PySide6.QtCore import QPoint, QSize  # noqa: E402
 from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLineEdit,  # noqa: E402
-                               QListWidget, QTableView, QTableWidget, QTreeWidget, QWidget)
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.core.config import Paths, Settings  # noqa: E402
 from app.core.destinations.sender import Timing  # noqa: E402
@@ -38,6 +37,7 @@ from app.ui.controller import UiController  # noqa: E402
 import qasync  # noqa: E402
 from app.ui.state import TrayState  # noqa: E402
 from tests.fake_tracker import FakeTracker  # noqa: E402
+from tests.ui.texts import shown_texts  # noqa: E402
 from tests.helpers import BREAKING_BAD, NGROK_TOKEN, episode_payload, post, sample, write_agent  # noqa: E402
 
 SHOWS = [
@@ -58,32 +58,8 @@ async def until(condition: Callable[[], Any], timeout: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def texts(widget: QWidget) -> list[str]:
-    """Every piece of text the widget tree shows."""
-    out: list[str] = [widget.windowTitle(), widget.toolTip()]
-    for w in [widget, *widget.findChildren(QWidget)]:
-        if isinstance(w, QLabel):
-            out.append(w.text())
-        elif isinstance(w, QLineEdit):
-            out += [w.displayText(), w.placeholderText()]
-        elif isinstance(w, QAbstractButton):
-            out.append(w.text())
-        elif isinstance(w, QTableWidget):
-            out += [w.item(r, c).text() for r in range(w.rowCount()) for c in range(w.columnCount())
-                    if w.item(r, c) is not None]
-        elif isinstance(w, QTreeWidget):
-            out += [w.topLevelItem(i).text(c) for i in range(w.topLevelItemCount())
-                    for c in range(w.columnCount())]
-        elif isinstance(w, QListWidget):
-            out += [w.item(i).text() for i in range(w.count())]
-        elif isinstance(w, QTableView) and w.model() is not None:
-            m = w.model()
-            out += [str(m.index(r, c).data()) for r in range(m.rowCount()) for c in range(m.columnCount())]
-    return out
-
-
 def save(widget: QWidget, name: str, out: Path, secrets: list[str]) -> Path:
-    shown = "\n".join(texts(widget))
+    shown = "\n".join(shown_texts(widget))
     leaked = [s for s in secrets if s and s in shown]
     if leaked:
         raise SystemExit(f"{name}: a secret is visible in the window")
@@ -191,7 +167,7 @@ async def render(out: Path) -> None:
     await until(lambda: core.status.tunnel == "online")
     status = ui.show_status()
     status.refresh()
-    await until(lambda: "ngrok-free.dev" in "\n".join(texts(status)))
+    await until(lambda: "ngrok-free.dev" in "\n".join(shown_texts(status)))
     save(status, "status-tunnel", out, core.secrets())
 
     ui.close()
@@ -214,7 +190,7 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     await until(lambda: healthy.accepted and len(healthy.accepted) >= 2)
     status = ui.show_status()
     status.refresh()
-    await until(lambda: "Failing since" in "\n".join(texts(status)) and "Up to date" in "\n".join(texts(status)))
+    await until(lambda: "Failing since" in "\n".join(shown_texts(status)) and "Up to date" in "\n".join(shown_texts(status)))
     save(status, "status-destinations", out, secrets)
 
     scrobbles = ui.show_scrobbles()

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 from aiohttp import web
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QTreeWidget, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.core.config import Paths, Settings
 from app.core.destinations.base import Verdict
@@ -23,6 +23,7 @@ from app.ui.destinations_page import EVERY_EVENT, ONLY_WATCHED, DestinationsPage
 from app.ui.settings_window import SettingsWindow
 from tests.helpers import BREAKING_BAD
 from tests.ui.conftest import Aio
+from tests.ui.texts import shown_texts
 from tests.ui.test_settings_window import retype
 
 SECRET = secrets.token_hex(32)
@@ -107,24 +108,6 @@ def open_destinations(w: SettingsWindow, qtbot: Any) -> tuple[SettingsWindow, De
     assert page.isVisible() and not w.save_button.isVisible()  # this page applies at once
     qtbot.waitUntil(lambda: not page.busy.isVisible())
     return w, page
-
-
-def shown_texts(widget: QWidget) -> list[str]:
-    """Every text the widget tree shows, tooltips included."""
-    out = [widget.windowTitle(), widget.toolTip()]
-    for w in [widget, *widget.findChildren(QWidget)]:
-        out.append(w.toolTip())
-        if isinstance(w, QLabel):
-            out.append(w.text())
-        elif isinstance(w, QLineEdit):
-            out += [w.displayText(), w.placeholderText()]
-        elif isinstance(w, QAbstractButton):
-            out.append(w.text())
-        elif isinstance(w, QTreeWidget):
-            for i in range(w.topLevelItemCount()):
-                item = w.topLevelItem(i)
-                out += [t for c in range(w.columnCount()) for t in (item.text(c), item.toolTip(c))]
-    return out
 
 
 def add_through_dialog(page: DestinationsPage, qtbot: Any, url: str, label: str = "") -> RelayDialog:
