@@ -330,7 +330,7 @@ class Core:
         self._tunnel_start = None
 
     def _on_tunnel(self, st: TunnelStatus) -> None:
-        online = st.state.value == TunnelState.ONLINE.value
+        online = st.state is TunnelState.ONLINE
         # The very first public URL is news, not a change: Plex has no URL to replace yet.
         changed = online and st.url_changed and self._known_url is not None
         if online:
@@ -342,7 +342,7 @@ class Core:
             # Lets 'scrobbletray webhook-url' print the running app's URL.
             config.save_state(self.paths, tunnel_online=online,
                               **({"public_url": st.public_url} if online else {}))
-        self._set_status(tunnel=TunnelState(st.state.value), public_url=st.public_url, tunnel_reason=st.reason,
+        self._set_status(tunnel=st.state, public_url=st.public_url, tunnel_reason=st.reason,
                          tunnel_fix=st.fix, tunnel_progress=st.progress,
                          url_changed=changed or (self._status.url_changed and not online))
 
