@@ -191,7 +191,7 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
     from app.core.destinations.relay import Relay, redact_url
 
     if args.action == "list":
-        _emit(destination_rows(tracker, settings), ("id", "kind", "state", "target", "pending", "delivered",
+        _emit(destination_rows(tracker), ("id", "kind", "state", "target", "pending", "delivered",
                                                     "failed", "reason"), args.json)
         return 0
     if args.action == "add-relay":

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 
@@ -58,6 +58,30 @@ class RelayTarget:
         return relay_url_problem(self.url)
 
 
+@dataclass
+class PostgresTarget:
+    """A tracker's own PostgreSQL database that Scrobble Tray marks episodes in.
+
+    ``url`` carries no password: that is kept with the other secrets (see
+    :func:`app.core.credentials.get_secret`, key :attr:`secret_key`).
+    """
+
+    id: str
+    url: str  # postgresql+psycopg://user@host:5432/dbname
+    enabled: bool = True
+    label: str = ""
+    spelling: dict[str, str] = field(default_factory=dict)  # key spellings in seasons, if not detected
+
+    @property
+    def secret_key(self) -> str:
+        return f"postgres-password-{self.id}"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "PostgresTarget":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
 def add_relay(settings: "Settings", url: str, only_watched: bool = False, label: str = "") -> RelayTarget:
     """Append a new relay target (with the first free ``relay-N`` id) to ``settings``."""
     taken = {r.id for r in settings.relays}
@@ -65,6 +89,41 @@ def add_relay(settings: "Settings", url: str, only_watched: bool = False, label:
     target = RelayTarget(rid, url.strip(), only_watched, True, label.strip())
     settings.relays = [*settings.relays, target]
     return target
+
+
+def add_postgres(settings: "Settings", url: str, label: str = "") -> tuple[PostgresTarget, str | None]:
+    """Append a PostgreSQL tracker; returns it and the password taken out of ``url``."""
+    if problem := postgres_url_problem(url):
+        raise ValueError(problem)
+    parts = urlsplit(url.strip())
+    password = unquote(parts.password) if parts.password else None
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0] if len(netloc) == 2 else ""
+    host = netloc[-1]
+    clean = parts._replace(scheme="postgresql+psycopg", netloc=f"{user}@{host}" if user else host).geturl()
+    taken = {p.id for p in settings.postgres}
+    pid = next(f"postgres-{n}" for n in range(1, len(taken) + 2) if f"postgres-{n}" not in taken)
+    target = PostgresTarget(pid, clean, True, label.strip())
+    settings.postgres = [*settings.postgres, target]
+    return target, password
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a PostgreSQL tracker's URL, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg") or not parts.hostname \
+            or not parts.path.strip("/"):
+        return "the tracker must be a PostgreSQL URL like postgresql://user:password@localhost:5432/tracker"
+    return None
+
+
+def install_id(paths: Paths) -> str:
+    """This installation's id (made on first use): it tells our events apart in a shared tracker."""
+    state = load_state(paths)
+    if not isinstance(state.get("install_id"), str):
+        state["install_id"] = secrets.token_hex(8)
+        save_state(paths, install_id=state["install_id"])
+    return state["install_id"]
 
 
 def relay_url_problem(url: str) -> str | None:
@@ -99,6 +158,7 @@ class Settings:
     ngrok_path: str | None = None
     notify_each_scrobble: bool = False
     relays: list[RelayTarget] = field(default_factory=list)
+    postgres: list[PostgresTarget] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
@@ -108,6 +168,9 @@ class Settings:
         relays = values.get("relays")
         values["relays"] = [RelayTarget.from_dict(r) for r in relays if isinstance(r, dict)] \
             if isinstance(relays, list) else []
+        pgs = values.get("postgres")
+        values["postgres"] = [PostgresTarget.from_dict(p) for p in pgs if isinstance(p, dict)] \
+            if isinstance(pgs, list) else []
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

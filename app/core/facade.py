@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from app.core import config, diagnostics
 from app.core.config import Paths, RelayTarget, Settings
-from app.core.credentials import get_authtoken, set_authtoken
+from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import open_database
 from app.core.destinations.base import Attempt
 from app.core.destinations.manager import DestinationManager, outbox_destinations
@@ -49,7 +49,8 @@ def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None)
     """A tracker on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
-    tracker = Tracker(sessions, settings, outbox_destinations(settings, timing))
+    tracker = Tracker(sessions, settings, outbox_destinations(
+        settings, timing, functools.partial(get_secret, paths), config.install_id(paths)))
     tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
     return tracker
 
@@ -198,6 +199,15 @@ class Core:
         await self.apply_settings(settings)
         return target.id
 
+    async def add_postgres(self, url: str, label: str = "") -> str:
+        """Add a PostgreSQL tracker (its password goes to the keyring); returns its id."""
+        settings = dataclasses.replace(self.settings)
+        target, password = config.add_postgres(settings, url, label)
+        add_secret(password)
+        await asyncio.to_thread(set_secret, self.paths, target.secret_key, password)
+        await self.apply_settings(settings)
+        return target.id
+
     async def update_relay(self, relay_id: str, **changes: Any) -> None:
         """Change a relay target (url, only_watched, enabled, label). A new URL or turning
         it on sends its failed events again."""
@@ -209,10 +219,15 @@ class Core:
             await self._destinations.retry(relay_id)
 
     async def remove_destination(self, destination_id: str) -> None:
-        """Remove a relay target and its deliveries."""
-        self._relay(destination_id)
+        """Remove a relay target or PostgreSQL tracker, and its deliveries."""
+        pg = next((p for p in self.settings.postgres if p.id == destination_id), None)
+        if pg is None:
+            self._relay(destination_id)
         relays = [r for r in self.settings.relays if r.id != destination_id]
-        await self.apply_settings(dataclasses.replace(self.settings, relays=relays))
+        postgres = [p for p in self.settings.postgres if p.id != destination_id]
+        await self.apply_settings(dataclasses.replace(self.settings, relays=relays, postgres=postgres))
+        if pg is not None:
+            await asyncio.to_thread(set_secret, self.paths, pg.secret_key, None)
         if self._destinations is not None:
             await self._destinations.forget(destination_id)
         self.events.publish(DestinationsChanged())
@@ -253,7 +268,9 @@ class Core:
 
     async def _start_destinations(self) -> None:
         tracker = self._store()
-        tracker.destinations = outbox_destinations(self.settings, self.timing)
+        tracker.destinations = await asyncio.to_thread(  # (passwords come from the keyring)
+            outbox_destinations, self.settings, self.timing, functools.partial(get_secret, self.paths),
+            config.install_id(self.paths))
         tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
         if self._destinations is None:
             self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
@@ -436,7 +453,7 @@ class Core:
                 await self.stop(final=False)
                 await self.start()
                 return
-            if old.relays != settings.relays:
+            if (old.relays, old.postgres) != (settings.relays, settings.postgres):
                 await self._start_destinations()
             if _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
                 await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())

@@ -35,6 +35,7 @@ class Delivery:
     payload: str
     attempts: int
     next_attempt_at: datetime | None  # naive UTC
+    received_at: datetime | None = None  # when Plex sent it (naive UTC): the time of the play
 
 
 class Verdict(StrEnum):

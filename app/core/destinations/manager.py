@@ -9,8 +9,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
-from app.core.config import RelayTarget, Settings
-from app.core.destinations.base import Attempt, OutboxDestination
+from app.core.config import Settings
+from app.core.destinations.base import Attempt, OutboxDestination, Verdict
 from app.core.destinations.builtin import BuiltinTracker
 from app.core.destinations.outbox import Outbox, QueueStats
 from app.core.destinations.relay import Relay
@@ -21,20 +21,29 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def outbox_destinations(settings: Settings, timing: Timing | None = None) -> list[OutboxDestination]:
-    """The destinations other than the built-in tracker that the settings name (enabled or not)."""
+def outbox_destinations(settings: Settings, timing: Timing | None = None,
+                        secret: Callable[[str], str | None] = lambda key: None,
+                        install_id: str = "scrobbletray") -> list[OutboxDestination]:
+    """The destinations other than the built-in tracker that the settings name (enabled or not).
+
+    ``secret(key)`` reads a saved password (it may block on the keyring: call off the loop).
+    """
+    from app.core.destinations.postgres import PostgresTracker
+
     timeout = (timing or Timing()).timeout
-    return [Relay(target, timeout) for target in settings.relays]
+    out: list[OutboxDestination] = [Relay(target, timeout) for target in settings.relays]
+    out += [PostgresTracker(t, secret(t.secret_key), settings, install_id, timeout) for t in settings.postgres]
+    return out
 
 
 def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason: str | None = None,
             fix: str | None = None, failing_since: Any = None) -> DestinationStatus:
-    target: RelayTarget | None = d.target if isinstance(d, Relay) else None
+    target = getattr(d, "target", None)
     if state is DestinationState.OK and q.pending:
         state = DestinationState.DELIVERING
     return DestinationStatus(
-        d.id, d.kind, d.label, state, target=d.shown_url if isinstance(d, Relay) else None,
-        only_watched=bool(target and target.only_watched), enabled=bool(target is None or target.enabled),
+        d.id, d.kind, d.label, state, target=getattr(d, "shown_url", None),
+        only_watched=bool(getattr(target, "only_watched", False)), enabled=bool(target is None or target.enabled),
         exactly_once=d.exactly_once, pending=q.pending, oldest_pending_at=q.oldest_pending_at,
         delivered=q.delivered, failed=q.failed, last_delivered_at=q.last_delivered_at,
         reason=reason, fix=fix, failing_since=failing_since)
@@ -45,13 +54,13 @@ def _builtin_status(builtin: BuiltinTracker) -> DestinationStatus:
                              target="this computer's database", exactly_once=True)
 
 
-def destination_rows(tracker: Any, settings: Settings) -> list[DestinationStatus]:
+def destination_rows(tracker: Any) -> list[DestinationStatus]:
     """Destinations as the settings and the outbox tell, for the CLI (no senders running)."""
     stats = tracker.delivery_stats()
     return [_builtin_status(tracker.builtin)] + [
         _status(d, stats.get(d.id, QueueStats()),
-                DestinationState.OK if isinstance(d, Relay) and d.target.enabled else DestinationState.OFF)
-        for d in outbox_destinations(settings)]
+                DestinationState.OK if getattr(d, "target").enabled else DestinationState.OFF)
+        for d in tracker.destinations]
 
 
 class DestinationManager:
@@ -74,7 +83,7 @@ class DestinationManager:
         for d in destinations:
             sender = Sender(d, self.outbox, self._db, self.timing, self._on_change, self._busy)
             self.senders[d.id] = sender
-            if isinstance(d, Relay) and not d.target.enabled:
+            if not getattr(d, "target").enabled:
                 sender.paused = True
                 sender.state = DestinationState.OFF
             sender.start()
@@ -112,8 +121,12 @@ class DestinationManager:
 
     async def test(self, destination_id: str) -> Attempt:
         destination = self.sender(destination_id).destination
-        assert isinstance(destination, Relay)
-        return await destination.send_test()
+        if isinstance(destination, Relay):
+            return await destination.send_test()
+        checks = await destination.checks()
+        ok = all(c.status != "fail" for c in checks)
+        return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED, "; ".join(c.detail for c in checks),
+                       fix=next((c.fix for c in checks if c.fix), None))
 
     async def checks(self) -> list[Check]:
         """The built-in tracker's, then each destination's own (which hop failed), then its queue."""

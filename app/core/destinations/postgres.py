@@ -1,0 +1,399 @@
+"""A PostgreSQL tracker: marks episodes straight in a web tracker's own database.
+
+The reference schema is in ``shared/TRACKERS.md`` §2: shows in ``tvshows`` with their
+episodes in a ``seasons`` JSON column, and ``plex_config``, ``plex_show_mappings``,
+``plex_webhook_logs``, ``plex_conflicts`` beside it. The database is someone else's:
+its shape is read by reflection and never changed (no DDL, ever); what is missing is
+reported, and the parts that need it are skipped.
+
+Each delivery is one PostgreSQL transaction: the show's row is locked (``FOR UPDATE``)
+while its ``seasons`` value is read, changed and written back, so a web app writing the
+same row waits rather than losing a mark; the event's id goes into the log row of that
+same transaction, so a retry after a lost connection never marks or logs twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from app.core.config import PostgresTarget, Settings
+from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
+from app.core.logs import add_secret
+from app.core.matching import ShowIndex, ShowRef
+from app.core.payload import PayloadError, PlexEvent, parse_payload
+from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
+
+TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
+NEEDED = {"tvshows": ("id", "title", "seasons")}
+OPTIONAL = {"tvshows": ("tmdb_id", "watched_episodes", "updated_at"),
+            "plex_webhook_logs": ("event_type", "plex_title", "plex_season", "plex_episode", "status",
+                                  "action_taken", "error_message", "payload"),
+            "plex_show_mappings": ("plex_rating_key", "plex_guid", "plex_title", "tvshow_id",
+                                   "match_method", "match_confidence"),
+            "plex_conflicts": ("plex_rating_key", "plex_title", "conflict_type", "potential_matches",
+                               "resolved"),
+            "plex_config": ("auto_add_shows", "last_webhook_received")}
+EFFECT = {("plex_webhook_logs", "payload"): "events are logged without it, and the event id that "
+                                            "makes a retry harmless cannot be kept (a mark is still never doubled)",
+          ("tvshows", "watched_episodes"): "no counter is kept beside the JSON",
+          ("tvshows", "updated_at"): "the row's change time is not set",
+          ("tvshows", "tmdb_id"): "shows are matched by title only"}
+EVENT_KEY = "scrobbletray_event"  # in the logged payload: which inbox event this was
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """The keys used inside ``seasons``."""
+
+    season: str = "season_number"
+    episodes: str = "episodes"
+    episode: str = "episode_number"
+    name: str = "name"
+    watched: str = "watched"
+    date_watched: str = "dateWatched"
+
+
+_SEASON_KEYS = ("season_number", "seasonNumber", "season", "number")
+_EPISODE_KEYS = ("episode_number", "episodeNumber", "episode", "number")
+_DATE_KEYS = ("dateWatched", "date_watched", "watchedAt", "watched_at")
+
+
+def detect_spelling(seasons_values: list[Any], override: dict[str, str] | None = None) -> Spelling:
+    """The key spellings the tracker's existing rows use (the reference's when there are none)."""
+    found: dict[str, str] = {}
+    for seasons in seasons_values:
+        for season in seasons if isinstance(seasons, list) else []:
+            if not isinstance(season, dict):
+                continue
+            found.setdefault("season", next((k for k in _SEASON_KEYS if k in season), ""))
+            for ep in season.get("episodes") or []:
+                if isinstance(ep, dict):
+                    found.setdefault("episode", next((k for k in _EPISODE_KEYS if k in ep), ""))
+                    found.setdefault("date_watched", next((k for k in _DATE_KEYS if k in ep), ""))
+    values = {k: v for k, v in found.items() if v} | (override or {})
+    return Spelling(**values)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What reflection found in the tracker's database."""
+
+    columns: dict[str, frozenset[str]]
+    spelling: Spelling
+    missing: tuple[str, ...] = ()  # sentences for the user
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        cols = self.columns.get(table)
+        return cols is not None and (column is None or column in cols)
+
+    @property
+    def usable(self) -> bool:
+        return all(self.has(t, c) for t, cs in NEEDED.items() for c in cs)
+
+
+def read_schema(engine: Engine, override: dict[str, str] | None = None) -> Schema:
+    """Reflect the tables and columns, and detect the key spellings from existing rows."""
+    insp = inspect(engine)
+    names = set(insp.get_table_names())
+    columns = {t: frozenset(c["name"] for c in insp.get_columns(t)) for t in TABLES if t in names}
+    missing = [f"there is no table {t}: " + ("shows cannot be found" if t == "tvshows" else
+                                             f"{t.removeprefix('plex_').replace('_', ' ')} are skipped")
+               for t in TABLES if t not in columns]
+    for table, cols in (NEEDED | OPTIONAL).items():
+        if table in columns:
+            missing += [f"table {table} has no column {c}: " + EFFECT.get((table, c), "it is left out")
+                        for c in cols if c not in columns[table]]
+    seasons: list[Any] = []
+    if {"seasons"} <= columns.get("tvshows", frozenset()):
+        with engine.connect() as conn:
+            seasons = [v for (v,) in conn.execute(text(
+                "SELECT seasons FROM tvshows WHERE seasons IS NOT NULL AND seasons::text <> '[]' LIMIT 50"))]
+    return Schema(columns, detect_spelling(seasons, override), tuple(missing))
+
+
+@dataclass
+class _Outcome:
+    status: str  # success, ignored, error (the reference's log statuses)
+    action: str  # episode_marked, conflict_created, event_not_scrobble, ...
+    detail: str
+    show_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PostgresTracker(OutboxDestination):
+    """Marks episodes in a PostgreSQL tracker database; idempotent per inbox event."""
+
+    kind: ClassVar[str] = "postgres"
+    idempotent: ClassVar[bool] = True
+
+    def __init__(self, target: PostgresTarget, password: str | None, settings: Settings,
+                 install_id: str = "scrobbletray", timeout: float = 10.0) -> None:
+        url = make_url(target.url)
+        super().__init__(target.id, target.label or f"PostgreSQL tracker {url.database} on {url.host}")
+        self.target = target
+        self.settings = settings
+        self.install_id = install_id
+        self._url = url.set(password=password) if password else url
+        add_secret(password)
+        self._timeout = timeout
+        self._engine: Engine | None = None
+        self.schema: Schema | None = None
+        self._index: ShowIndex | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    @property
+    def shown_url(self) -> str:
+        return self._url.render_as_string(hide_password=True)
+
+    def wants(self, event: Settled) -> bool:
+        return self.target.enabled and event.event != SELF_TEST_EVENT
+
+    # -- connection and shape -----------------------------------------------------------
+    def _connect(self) -> Engine:
+        if self._engine is None:
+            try:
+                self._engine = create_engine(self._url, pool_pre_ping=True, pool_size=2,
+                                             connect_args={"connect_timeout": int(self._timeout)})
+            except (NoSuchModuleError, ImportError) as exc:
+                raise _Misconfigured("the PostgreSQL driver is not installed: "
+                                     "pip install 'scrobbletray[postgres]'") from exc
+        if self.schema is None:
+            self.schema = read_schema(self._engine, self.target.spelling or None)
+            if not self.schema.usable:
+                schema, self.schema = self.schema, None
+                raise _Misconfigured("not a tracker database: " + "; ".join(schema.missing[:3]))
+        return self._engine
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await asyncio.to_thread(self._engine.dispose)
+            self._engine = None
+
+    async def checks(self) -> list[Check]:
+        try:
+            schema = await asyncio.to_thread(lambda: (self._connect(), self.schema)[1])
+        except _Misconfigured as exc:
+            return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {exc}",
+                          "Point the URL at the tracker's database (the one the web app uses).")]
+        except SQLAlchemyError as exc:
+            return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {_db_error(exc)}",
+                          "Start PostgreSQL, or check the host, port, user and password.")]
+        assert schema is not None
+        s = schema.spelling
+        found = f"schema found: {', '.join(sorted(schema.columns))}; seasons keys {s.season}/{s.episode}"
+        if schema.missing:
+            return [Check(self.label, CheckStatus.WARN, f"{found}. Missing: " + "; ".join(schema.missing),
+                          "Nothing to do unless you want those parts: Scrobble Tray never changes "
+                          "the tracker's tables.")]
+        return [Check(self.label, CheckStatus.PASS, found)]
+
+    # -- delivery -----------------------------------------------------------------------
+    async def send(self, delivery: Delivery) -> Attempt:
+        try:
+            outcome = await asyncio.to_thread(self._deliver, delivery)
+        except _Misconfigured as exc:
+            return Attempt(Verdict.REFUSED, str(exc), fix="Check the PostgreSQL tracker's URL in Settings.")
+        except OperationalError as exc:
+            self.schema = None  # read the shape again once it is back
+            return Attempt(Verdict.RETRY, _db_error(exc),
+                           fix="Start PostgreSQL (or check the network); events wait and are sent again.")
+        except DBAPIError as exc:
+            return Attempt(Verdict.REFUSED, _db_error(exc),
+                           fix="The tracker's database refused the change: see Diagnostics.")
+        return Attempt(Verdict.DELIVERED, f"{outcome.status}: {outcome.action} ({outcome.detail})")
+
+    def _deliver(self, delivery: Delivery) -> _Outcome:
+        engine = self._connect()
+        schema = self.schema
+        assert schema is not None
+        key = f"{self.install_id}:{delivery.event_id}"
+        with engine.begin() as conn:
+            if schema.has("plex_webhook_logs", "payload"):
+                done = conn.execute(text(
+                    f"SELECT status, action_taken FROM plex_webhook_logs WHERE payload->>'{EVENT_KEY}' = :k"),
+                    {"k": key}).first()
+                if done is not None:
+                    return _Outcome(done[0], done[1], "already recorded: not marked twice")
+            try:
+                ev = parse_payload(delivery.payload)
+            except PayloadError as exc:
+                outcome, ev = _Outcome("error", "invalid_payload", str(exc)), None
+            else:
+                played = (delivery.received_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
+                outcome = self._apply(conn, schema, ev, played.isoformat(timespec="milliseconds")
+                                      .replace("+00:00", "Z"))
+            self._log(conn, schema, ev, outcome, delivery, key)
+            if schema.has("plex_config", "last_webhook_received"):
+                conn.execute(text("UPDATE plex_config SET last_webhook_received = now()"))
+        return outcome
+
+    def _apply(self, conn: Any, schema: Schema, ev: PlexEvent, when: str) -> _Outcome:
+        from app.core.pipeline import filter_reason  # (the pipeline imports destinations)
+
+        if ev.event not in ("media.scrobble", "media.stop") or not ev.is_episode:
+            return _Outcome("ignored", "event_not_scrobble", f"{ev.event} of a {ev.media_type or 'item'}")
+        if reason := filter_reason(ev, self.settings):
+            return _Outcome("ignored", "filtered", reason)
+        if ev.season is None or ev.episode is None:
+            return _Outcome("error", "no_episode_number", "the payload has no season or episode number")
+        show_id, method, _, candidates = self._resolve(conn, schema, ev)
+        if show_id is None:
+            return self._conflict(conn, schema, ev, method, candidates)
+        return self._mark(conn, schema, show_id, ev, method, when)
+
+    # -- which show -----------------------------------------------------------------------
+    def _resolve(self, conn: Any, schema: Schema, ev: PlexEvent) -> tuple[int | None, str, float, list[Any]]:
+        """(tvshow id, how, confidence, candidates); without an id, how says why (no_match,
+        multiple_matches). A remembered mapping, then ids and titles over ``tvshows``."""
+        keys = [(c, v) for c, v in (("plex_guid", ev.grandparent_guid), ("plex_rating_key", ev.grandparent_rating_key))
+                if v and schema.has("plex_show_mappings", c)]
+        if keys and schema.has("plex_show_mappings", "tvshow_id"):
+            where = " OR ".join(f"{c} = :{c}" for c, _ in keys)
+            row = conn.execute(text(f"SELECT tvshow_id FROM plex_show_mappings WHERE tvshow_id IS NOT NULL "
+                                    f"AND ({where}) ORDER BY id DESC LIMIT 1"), dict(keys)).first()
+            if row is not None:
+                return int(row[0]), "mapping", 1.0, []
+        result = self._shows(conn).resolve(ev.show_title, ev.year, ev.show_ids)
+        if result.show_id is not None:
+            self._remember(conn, schema, ev, result.show_id, result.method or "title", result.confidence)
+            return result.show_id, result.method or "title", result.confidence, []
+        if self._auto_add(conn, schema) and ev.show_ids.get("tmdb") and ev.show_title:
+            cols = "title, tmdb_id, seasons" if schema.has("tvshows", "tmdb_id") else "title, seasons"
+            vals = ":t, :m, '[]'::jsonb" if schema.has("tvshows", "tmdb_id") else ":t, '[]'::jsonb"
+            new_id = int(conn.execute(text(f"INSERT INTO tvshows ({cols}) VALUES ({vals}) RETURNING id"),
+                                      {"t": ev.show_title, "m": int(ev.show_ids["tmdb"])}).scalar_one())
+            self._index = None
+            self._remember(conn, schema, ev, new_id, "created", 1.0)
+            return new_id, "created", 1.0, []
+        kind = "multiple_matches" if result.conflict == "ambiguous" else "no_match"
+        return None, kind, 0.0, list(result.candidates)
+
+    def _shows(self, conn: Any) -> ShowIndex:
+        stamp = tuple(conn.execute(text("SELECT count(*), coalesce(max(id), 0) FROM tvshows")).one())
+        if self._index is None or stamp != self._stamp:
+            tmdb = "tmdb_id" if self.schema and self.schema.has("tvshows", "tmdb_id") else "NULL"
+            self._index = ShowIndex(ShowRef(int(i), t, None, m) for i, t, m in conn.execute(text(
+                f"SELECT id, title, {tmdb} FROM tvshows WHERE title IS NOT NULL")))
+            self._stamp = stamp  # type: ignore[assignment]
+        return self._index
+
+    def _auto_add(self, conn: Any, schema: Schema) -> bool:
+        if not schema.has("plex_config", "auto_add_shows"):
+            return False
+        return bool(conn.execute(text("SELECT bool_or(auto_add_shows) FROM plex_config")).scalar())
+
+    def _remember(self, conn: Any, schema: Schema, ev: PlexEvent, show_id: int, method: str, conf: float) -> None:
+        if not schema.has("plex_show_mappings", "tvshow_id"):
+            return
+        values = {"plex_rating_key": ev.grandparent_rating_key, "plex_guid": ev.grandparent_guid,
+                  "plex_title": ev.show_title, "tvshow_id": show_id, "match_method": method,
+                  "match_confidence": conf}
+        _insert(conn, schema, "plex_show_mappings", values)
+
+    def _conflict(self, conn: Any, schema: Schema, ev: PlexEvent, kind: str, found: list[Any]) -> _Outcome:
+        if not schema.has("plex_conflicts"):
+            return _Outcome("error", "no_match", f"no tracker show matches “{ev.show_title}”")
+        candidates = [c.to_dict() for c in found]
+        where = "plex_rating_key = :k" if schema.has("plex_conflicts", "plex_rating_key") else "plex_title = :t"
+        resolved = " AND NOT resolved" if schema.has("plex_conflicts", "resolved") else ""
+        open_ = conn.execute(text(f"SELECT id FROM plex_conflicts WHERE {where}{resolved} LIMIT 1"),
+                             {"k": ev.grandparent_rating_key, "t": ev.show_title}).first()
+        if open_ is None:
+            _insert(conn, schema, "plex_conflicts", {
+                "plex_rating_key": ev.grandparent_rating_key, "plex_title": ev.show_title,
+                "conflict_type": kind, "potential_matches": json.dumps(candidates)})
+        return _Outcome("success", "conflict_created", f"{kind}: “{ev.show_title}” waits for a decision")
+
+    # -- marking ----------------------------------------------------------------------------
+    def _mark(self, conn: Any, schema: Schema, show_id: int, ev: PlexEvent, method: str, when: str) -> _Outcome:
+        row = conn.execute(text("SELECT seasons FROM tvshows WHERE id = :i FOR UPDATE"), {"i": show_id}).first()
+        if row is None:
+            return _Outcome("error", "show_missing", f"tvshow #{show_id} no longer exists")
+        seasons = row[0] if isinstance(row[0], list) else []
+        added, already = mark_in_seasons(seasons, self.schema.spelling if self.schema else Spelling(),
+                                         ev.season or 0, ev.episode or 0, ev.episode_title, when)
+        sets, params = ["seasons = CAST(:s AS jsonb)"], {"s": json.dumps(seasons), "i": show_id}
+        if schema.has("tvshows", "watched_episodes"):
+            sets.append("watched_episodes = :n")
+            params["n"] = watched_count(seasons, self.schema.spelling if self.schema else Spelling())
+        if schema.has("tvshows", "updated_at"):
+            sets.append("updated_at = now()")
+        conn.execute(text(f"UPDATE tvshows SET {', '.join(sets)} WHERE id = :i"), params)
+        what = "already watched" if already else ("added to the tracker and marked" if added else "marked")
+        return _Outcome("success", "episode_marked",
+                        f"S{ev.season:02d}E{ev.episode:02d} {what} in tvshow #{show_id} ({method})", show_id)
+
+    def _log(self, conn: Any, schema: Schema, ev: PlexEvent | None, outcome: _Outcome, delivery: Delivery,
+             key: str) -> None:
+        if not schema.has("plex_webhook_logs"):
+            return
+        payload = None
+        if schema.has("plex_webhook_logs", "payload"):
+            try:
+                data = json.loads(delivery.payload)
+            except ValueError:
+                data = {"raw": delivery.payload[:10_000]}
+            payload = json.dumps((data if isinstance(data, dict) else {"raw": data}) | {EVENT_KEY: key})
+        _insert(conn, schema, "plex_webhook_logs", {
+            "event_type": ev.event if ev else None, "plex_title": ev.show_title if ev else None,
+            "plex_season": ev.season if ev else None, "plex_episode": ev.episode if ev else None,
+            "status": outcome.status, "action_taken": outcome.action,
+            "error_message": outcome.detail if outcome.status == "error" else None, "payload": payload})
+
+
+def mark_in_seasons(seasons: list[Any], s: Spelling, season: int, number: int, title: str | None,
+                    when: str) -> tuple[bool, bool]:
+    """Mark an episode watched inside ``seasons`` (in place), adding the season or episode
+    in the same shape when the tracker lacks it. Returns ``(added, already watched)``."""
+    entry = next((x for x in seasons if isinstance(x, dict) and x.get(s.season) == season), None)
+    added = False
+    if entry is None:
+        entry = {s.season: season, s.episodes: []}
+        seasons.append(entry)
+        seasons.sort(key=lambda x: x.get(s.season, 0) if isinstance(x, dict) else 0)
+    episodes = entry.setdefault(s.episodes, [])
+    ep = next((e for e in episodes if isinstance(e, dict) and e.get(s.episode) == number), None)
+    if ep is None:
+        ep = {s.episode: number, s.name: title, s.watched: False, s.date_watched: None}
+        episodes.append(ep)
+        episodes.sort(key=lambda e: e.get(s.episode, 0) if isinstance(e, dict) else 0)
+        added = True
+    already = bool(ep.get(s.watched))
+    if not already:
+        ep[s.watched] = True
+        ep[s.date_watched] = when
+    return added, already
+
+
+def watched_count(seasons: list[Any], s: Spelling) -> int:
+    return sum(1 for x in seasons if isinstance(x, dict) for e in x.get(s.episodes) or []
+               if isinstance(e, dict) and e.get(s.watched))
+
+
+def _insert(conn: Any, schema: Schema, table: str, values: dict[str, Any]) -> None:
+    """INSERT only the columns the table has (the shape is the tracker's, not ours)."""
+    cols = [c for c in values if schema.has(table, c)]
+    if not cols:
+        return
+    casts = {"potential_matches": "CAST(:potential_matches AS jsonb)", "payload": "CAST(:payload AS jsonb)"}
+    conn.execute(text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                      f"({', '.join(casts.get(c, ':' + c) for c in cols)})"), {c: values[c] for c in cols})
+
+
+def _db_error(exc: SQLAlchemyError) -> str:
+    """The database's own first line, without SQLAlchemy's statement dump."""
+    orig = getattr(exc, "orig", None)
+    line = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__
+    return f"PostgreSQL: {line[:300]}"
+
+
+class _Misconfigured(Exception):
+    """The target is not a usable tracker database (not worth retrying as is)."""
