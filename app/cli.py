@@ -91,8 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     da.add_argument("--only-watched", action="store_true",
                     help="only events Scrobble Tray counted as watched (default: every Plex event)")
     da.add_argument("--label", default="", help="a name to show for it")
-    for verb, text in (("remove", "remove a relay target and its queue"),
-                       ("test", "send a harmless test event and say what came back"),
+    dp = d.add_parser("add-postgres", help="mark episodes straight in a tracker's PostgreSQL database")
+    dp.add_argument("url", help="e.g. 'postgresql://user:password@localhost:5432/tracker' (the password "
+                                "goes to the keyring)")
+    dp.add_argument("--label", default="", help="a name to show for it")
+    for verb, text in (("remove", "remove a relay target or PostgreSQL tracker, and its queue"),
+                       ("test", "a relay: send a harmless test event; PostgreSQL: report the schema found"),
                        ("retry", "send the failed events again (and unpause)")):
         d.add_parser(verb, help=text).add_argument("id", help="see 'destinations list'")
 
@@ -203,29 +207,51 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
               f"({'only watched episodes' if target.only_watched else 'every Plex event'}).")
         print("A running Scrobble Tray picks it up when restarted.")
         return 0
-    target = next((r for r in settings.relays if r.id == args.id), None)
-    if target is None:
-        raise CliError(f"there is no relay target {args.id!r} (see 'destinations list')")
+    if args.action == "add-postgres":
+        from app.core.credentials import set_secret
+
+        try:
+            pg, password = config.add_postgres(settings, args.url, args.label)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        where = set_secret(paths, pg.secret_key, password) if password else None
+        config.save_settings(paths, settings)
+        print(f"Added {pg.id}: {pg.url}" + (f" (password kept in {where})" if where else ""))
+        print(f"Check it: scrobbletray destinations test {pg.id}")
+        return 0
+    found = next((d for d in tracker.destinations if d.id == args.id), None)
+    if found is None:
+        raise CliError(f"there is no destination {args.id!r} (see 'destinations list')")
     if args.action == "remove":
+        from app.core.credentials import set_secret
+
         settings.relays = [r for r in settings.relays if r.id != args.id]
+        for pg in [p for p in settings.postgres if p.id == args.id]:
+            set_secret(paths, pg.secret_key, None)
+        settings.postgres = [p for p in settings.postgres if p.id != args.id]
         config.save_settings(paths, settings)
         tracker.forget_deliveries(args.id)
         print(f"Removed {args.id} and its queue.")
     elif args.action == "retry":
         n = tracker.retry_deliveries(args.id)
         print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")
-    else:
-        attempt = asyncio.run(_send_test(Relay(target)))
-        print(f"{redact_url(target.url)}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
+    elif isinstance(found, Relay):
+        attempt = asyncio.run(_closing(found, found.send_test()))
+        print(f"{found.shown_url}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1
+    else:
+        checks = asyncio.run(_closing(found, found.checks()))
+        for c in checks:
+            print(f"{c.name}: {c.status.value}: {c.detail}" + (f"\n{c.fix}" if c.fix else ""))
+        return 0 if all(c.status != "fail" for c in checks) else 1
     return 0
 
 
-async def _send_test(relay: Any) -> Any:
+async def _closing(destination: Any, work: Any) -> Any:
     try:
-        return await relay.send_test()
+        return await work
     finally:
-        await relay.close()
+        await destination.close()
 
 
 def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:

@@ -158,7 +158,7 @@ def test_destinations_add_list_retry_remove_without_showing_the_secret(run) -> N
     assert run("destinations", "retry", "relay-1")[1].startswith("0 failed event(s) of relay-1 queued again")
     assert run("destinations", "remove", "relay-1")[0] == 0
     code, _, err = run("destinations", "remove", "relay-1")
-    assert code == 2 and "there is no relay target 'relay-1'" in err
+    assert code == 2 and "there is no destination 'relay-1'" in err
     code, _, err = run("destinations", "add-relay", "localhost:3000/api/plex/webhook")
     assert code == 2 and "must be an http:// or https:// URL" in err
 
