@@ -250,6 +250,17 @@ async def _ngrok_installer() -> str:
     return f"agent {installer.get_ngrok_bin()} from {installer.get_ngrok_cdn_url('3')} (not downloaded)"
 
 
+async def _postgres_driver() -> tuple[None, str, str] | str:
+    """The optional PostgreSQL driver (for a PostgreSQL tracker): psycopg with its libpq."""
+    try:
+        import psycopg
+        from sqlalchemy.dialects.postgresql import psycopg as dialect  # noqa: F401
+    except ImportError:
+        return (None, "not installed: a PostgreSQL tracker needs pip install 'scrobbletray[postgres]'", "warn")
+    libpq = psycopg.pq.version()
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), libpq {libpq // 10000}.{libpq % 100}"
+
+
 # -- the end-to-end run ---------------------------------------------------------------
 async def _run(report: Report, data_dir: Path) -> None:
     await report.step("load core", _load_core)
@@ -259,6 +270,7 @@ async def _run(report: Report, data_dir: Path) -> None:
     await report.step("keyring", _keyring)
     await report.step("TLS certificates", _tls)
     await report.step("ngrok installer", _ngrok_installer)
+    await report.step("PostgreSQL driver", _postgres_driver)
 
     import aiohttp
 

@@ -20,8 +20,8 @@ from app import __version__, selftest
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("load core", "migration scripts", "resources", "fuzzy matching", "keyring", "TLS certificates",
-         "ngrok installer", "start core", "add show", "post scrobble", "processed", "episode marked",
-         "stop core")
+         "ngrok installer", "PostgreSQL driver", "start core", "add show", "post scrobble", "processed",
+         "episode marked", "stop core")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -63,7 +63,7 @@ def test_passes_from_source_and_reports_every_step(tmp_path: Path) -> None:
         assert line.split()[0] in ("ok", "warn") and " ms" in line, line
     assert "event #1 marked on show #1" in out
     assert "S01E01 watched (1x)" in out
-    assert "SELF-TEST PASSED: 13 steps" in out
+    assert "SELF-TEST PASSED: 14 steps" in out
     assert result.stderr == ""
     _assert_clean(tmp_path)
 
