@@ -102,6 +102,7 @@ class Sender:
         self.paused = False
         self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
         self._flushing: asyncio.Task[None] | None = None
+        self._pause_reason: tuple[str, str | None] | None = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals: list[int | None] = []  # statuses of the refusals since the last delivery
 
@@ -117,6 +118,7 @@ class Sender:
         self.paused = False
         self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
         self._flushing: asyncio.Task[None] | None = None
+        self._pause_reason: tuple[str, str | None] | None = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals.clear()
         self._set(DestinationState.DELIVERING)
@@ -201,6 +203,9 @@ class Sender:
             await self._send_all(batch)
         finally:
             await self._settle()
+        if self._pause_reason is not None:  # told only now, with its refusals on disk
+            reason, self._pause_reason = self._pause_reason, None
+            self._set(DestinationState.PAUSED, *reason)
 
     async def _send_all(self, batch: list[Delivery]) -> None:
         for item in batch:
@@ -245,7 +250,7 @@ class Sender:
             self.paused = True
             log.warning("%s: paused, every event is refused the same way (%s)",
                         self.destination.label, attempt.detail)
-            self._set(DestinationState.PAUSED, f"every event is refused: {attempt.detail}", attempt.fix)
+            self._pause_reason = (f"every event is refused: {attempt.detail}", attempt.fix)
         else:
             self._set(DestinationState.DELIVERING, f"event #{item.event_id} {attempt.detail}", attempt.fix)
         return None
