@@ -254,7 +254,7 @@ async def _postgres_driver() -> tuple[None, str, str] | str:
     """The optional PostgreSQL driver (for a PostgreSQL tracker): psycopg with its libpq."""
     try:
         import psycopg
-        from sqlalchemy.dialects.postgresql import psycopg as dialect  # noqa: F401
+        import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401 (the dialect SQLAlchemy loads by name)
     except ImportError:
         return (None, "not installed: a PostgreSQL tracker needs pip install 'scrobbletray[postgres]'", "warn")
     libpq = psycopg.pq.version()

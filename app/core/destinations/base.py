@@ -78,6 +78,10 @@ class Destination(ABC):
 class OutboxDestination(Destination):
     """A destination reached after the commit: its deliveries wait in the outbox."""
 
+    enabled: bool = True  # turned on in Settings
+    only_watched: bool = False  # takes only the events that counted as watched
+    shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
+
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
         """Deliver one event; never raises for the destination's own failures."""

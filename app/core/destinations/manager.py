@@ -38,12 +38,10 @@ def outbox_destinations(settings: Settings, timing: Timing | None = None,
 
 def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason: str | None = None,
             fix: str | None = None, failing_since: Any = None) -> DestinationStatus:
-    target = getattr(d, "target", None)
     if state is DestinationState.OK and q.pending:
         state = DestinationState.DELIVERING
     return DestinationStatus(
-        d.id, d.kind, d.label, state, target=getattr(d, "shown_url", None),
-        only_watched=bool(getattr(target, "only_watched", False)), enabled=bool(target is None or target.enabled),
+        d.id, d.kind, d.label, state, target=d.shown_url, only_watched=d.only_watched, enabled=d.enabled,
         exactly_once=d.exactly_once, pending=q.pending, oldest_pending_at=q.oldest_pending_at,
         delivered=q.delivered, failed=q.failed, last_delivered_at=q.last_delivered_at,
         reason=reason, fix=fix, failing_since=failing_since)
@@ -59,7 +57,7 @@ def destination_rows(tracker: Any) -> list[DestinationStatus]:
     stats = tracker.delivery_stats()
     return [_builtin_status(tracker.builtin)] + [
         _status(d, stats.get(d.id, QueueStats()),
-                DestinationState.OK if getattr(d, "target").enabled else DestinationState.OFF)
+                DestinationState.OK if d.enabled else DestinationState.OFF)
         for d in tracker.destinations]
 
 
@@ -83,7 +81,7 @@ class DestinationManager:
         for d in destinations:
             sender = Sender(d, self.outbox, self._db, self.timing, self._on_change, self._busy)
             self.senders[d.id] = sender
-            if not getattr(d, "target").enabled:
+            if not d.enabled:
                 sender.paused = True
                 sender.state = DestinationState.OFF
             sender.start()

@@ -150,11 +150,15 @@ class PostgresTracker(OutboxDestination):
         self._stamp: tuple[int, int] | None = None
 
     @property
-    def shown_url(self) -> str:
+    def shown_url(self) -> str:  # type: ignore[override]
         return self._url.render_as_string(hide_password=True)
 
+    @property
+    def enabled(self) -> bool:  # type: ignore[override]
+        return self.target.enabled
+
     def wants(self, event: Settled) -> bool:
-        return self.target.enabled and event.event != SELF_TEST_EVENT
+        return self.enabled and event.event != SELF_TEST_EVENT
 
     # -- connection and shape -----------------------------------------------------------
     def _connect(self) -> Engine:

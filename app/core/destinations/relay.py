@@ -77,13 +77,21 @@ class Relay(OutboxDestination):
             add_secret(secret)
 
     @property
-    def shown_url(self) -> str:
+    def shown_url(self) -> str:  # type: ignore[override]
         return redact_url(self.target.url)
 
+    @property
+    def enabled(self) -> bool:  # type: ignore[override]
+        return self.target.enabled
+
+    @property
+    def only_watched(self) -> bool:  # type: ignore[override]
+        return self.target.only_watched
+
     def wants(self, event: Settled) -> bool:
-        if event.event == SELF_TEST_EVENT or not self.target.enabled:
+        if event.event == SELF_TEST_EVENT or not self.enabled:
             return False
-        return event.action.watched if self.target.only_watched else True
+        return event.action.watched if self.only_watched else True
 
     async def send(self, delivery: Delivery) -> Attempt:
         return await self._post(delivery.payload, delivery.event_id)
