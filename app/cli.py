@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("scrobbles", help="recent webhooks and what became of them")
     sc.add_argument("--limit", type=int, default=20)
-    sc.add_argument("--action", choices=["marked", "rewatch", "duplicate", "ignored", "conflict",
+    sc.add_argument("--action", choices=["marked", "rewatch", "counted", "duplicate", "ignored", "conflict",
                                          "failed", "undone"])
     sc.add_argument("--json", action="store_true", help="print JSON")
 

@@ -252,3 +252,23 @@ def test_cli_add_postgres_then_test_reports_the_schema_found(tmp_path, pg_tracke
     assert "table plex_webhook_logs has no column payload" in out and password not in out
     assert main(["--data-dir", data, "destinations", "remove", "postgres-1"]) == 0
     assert not (tmp_path / "data" / "postgres-password-postgres-1").exists()
+
+
+async def test_with_the_built_in_tracker_off_only_the_postgres_tracker_marks(paths, pg_tracker_db) -> None:
+    db = pg_tracker_db
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    try:
+        url = webhook_url(core)
+        await post(url, sample("scrobble-legacy-themoviedb"))
+        await post(url, sample("scrobble-unknown-show"))
+        await delivered(core, 2)
+        assert episode(db, 1, 1)["watched"] is True
+        assert core.status.conflicts_open == 0  # nothing asked here: the tracker has its own conflict
+        rows = await core.scrobbles()
+        assert {r.action for r in rows} == {"counted"} and all(r.show_id is None for r in rows)
+        builtin = next(d for d in await core.destinations() if d.kind == "builtin")
+        assert builtin.state is DestinationState.OFF
+        with db.engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM plex_conflicts")).scalar() == 1
+    finally:
+        await core.stop()

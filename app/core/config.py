@@ -157,6 +157,7 @@ class Settings:
     ngrok_region: str | None = None
     ngrok_path: str | None = None
     notify_each_scrobble: bool = False
+    builtin_tracker: bool = True  # off: marks go only to the other destinations
     relays: list[RelayTarget] = field(default_factory=list)
     postgres: list[PostgresTarget] = field(default_factory=list)
 

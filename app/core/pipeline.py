@@ -103,6 +103,9 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
         return _record(row, Action.IGNORED, reason)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
+    if not settings.builtin_tracker:
+        return _record(row, Action.COUNTED, "a finished episode, for your other trackers "
+                                            "(the built-in tracker is off)")
     plex_key = ev.plex_key
     if plex_key is None:
         return _record(row, Action.FAILED, "the payload does not say which show this is")

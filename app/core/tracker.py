@@ -89,10 +89,19 @@ class Tracker:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
                  destinations: Sequence[Destination] = ()) -> None:
         self.sessions = sessions
-        self.settings = settings
         self.builtin = BuiltinTracker(sessions)
+        self.settings = settings
         self.destinations = list(destinations)
         self.labels: dict[str, str] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._settings = settings
+        self.builtin.enabled = settings.builtin_tracker
 
     def index(self, session: Session) -> ShowIndex:
         return self.builtin.index(session)

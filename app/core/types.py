@@ -23,11 +23,12 @@ class Action(StrEnum):
     CONFLICT = "conflict"
     FAILED = "failed"
     UNDONE = "undone"
+    COUNTED = "counted"  # a finished episode, left to the other trackers (the built-in one is off)
 
     @property
     def watched(self) -> bool:
         """Whether this outcome counted a play."""
-        return self in (Action.MARKED, Action.REWATCH)
+        return self in (Action.MARKED, Action.REWATCH, Action.COUNTED)
 
 
 class ServerState(StrEnum):

@@ -17,6 +17,7 @@ OUTCOME_WORDS = {
     "conflict": "Conflict",
     "failed": "Failed",
     "undone": "Undone",
+    "counted": "Counted",
     None: "Pending…",
 }
 

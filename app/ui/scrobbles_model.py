@@ -14,7 +14,7 @@ from app.ui.formatting import confidence_text, delivered_detail, delivered_text,
 Row = ScrobbleRow
 Index = QModelIndex | QPersistentModelIndex
 
-_OUTCOME_ICON = {"marked": "pass", "rewatch": "pass", "conflict": "warn", "failed": "fail"}
+_OUTCOME_ICON = {"marked": "pass", "rewatch": "pass", "counted": "pass", "conflict": "warn", "failed": "fail"}
 
 
 def _column(title: str, text: Callable[[Row], str]) -> tuple[str, Callable[[Row], str]]:

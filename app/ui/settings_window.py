@@ -128,6 +128,9 @@ class SettingsWindow(QWidget):
         self.database_url = QLineEdit()
         self.database_url.setPlaceholderText("Default: a SQLite file in the data folder")
         self.notify = QCheckBox("Show a notification for every episode marked watched")
+        self.builtin = QCheckBox("Mark episodes in the built-in tracker too")
+        self.builtin.setToolTip("Turn it off when another destination (a web tracker, a PostgreSQL "
+                                "tracker) is the one that counts: no conflicts are asked for here then.")
 
         self.fields = {
             "port": _Field(self.port, lambda: check_port(self.port.text())),
@@ -170,6 +173,7 @@ class SettingsWindow(QWidget):
         sform.addRow("Stop threshold:", threshold_cell)
         sform.addRow("Database URL:", self._with_error(self.database_url, "database_url"))
         sform.addRow(self.notify)
+        sform.addRow(self.builtin)
 
         self.banner = Banner()
         self.busy = Busy()
@@ -212,6 +216,7 @@ class SettingsWindow(QWidget):
         self.forget_token.toggled.connect(self.validate)
         self.stop_threshold.valueChanged.connect(self.validate)
         self.notify.toggled.connect(self.validate)
+        self.builtin.toggled.connect(self.validate)
         self.load()
 
     def _with_error(self, widget: QWidget, key: str) -> QVBoxLayout:
@@ -235,6 +240,7 @@ class SettingsWindow(QWidget):
         self.stop_threshold.setValue(round(float(s.stop_threshold) * 100))
         self.database_url.setText(s.database_url or "")
         self.notify.setChecked(bool(s.notify_each_scrobble))
+        self.builtin.setChecked(bool(s.builtin_tracker))
         self.validate()
         spawn(self._load_token_state(), owner=self)
 
@@ -267,6 +273,7 @@ class SettingsWindow(QWidget):
             stop_threshold=self.stop_threshold.value() / 100,
             database_url=self.database_url.text().strip() or None,
             notify_each_scrobble=self.notify.isChecked(),
+            builtin_tracker=self.builtin.isChecked(),
         )
 
     def _token_change(self) -> str | None | bool:

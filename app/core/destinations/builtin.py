@@ -84,6 +84,7 @@ class BuiltinTracker(Destination):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         super().__init__(BUILTIN_ID, "Built-in tracker")
         self.sessions = sessions
+        self.enabled = True  # off: the pipeline counts plays for the other destinations only
         self._index: ShowIndex | None = None
         self._stamp: tuple[int, int] | None = None
 
@@ -91,6 +92,10 @@ class BuiltinTracker(Destination):
         return True  # every episode play that passed the filters is matched and marked here
 
     async def checks(self) -> list[Check]:
+        if not self.enabled:
+            return [Check("Built-in tracker", CheckStatus.PASS, "off: plays are marked in your other "
+                          "destinations only", "")]
+
         def count() -> int:
             with self.sessions() as session:
                 return int(session.scalar(select(func.count(Show.id))) or 0)

@@ -48,8 +48,9 @@ def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason
 
 
 def _builtin_status(builtin: BuiltinTracker) -> DestinationStatus:
-    return DestinationStatus(builtin.id, builtin.kind, builtin.label, DestinationState.OK,
-                             target="this computer's database", exactly_once=True)
+    state = DestinationState.OK if builtin.enabled else DestinationState.OFF
+    return DestinationStatus(builtin.id, builtin.kind, builtin.label, state, target="this computer's database",
+                             enabled=builtin.enabled, exactly_once=True)
 
 
 def destination_rows(tracker: Any) -> list[DestinationStatus]:
