@@ -31,7 +31,7 @@ from app.core.matching import Candidate
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, TunnelState, WebhookStats, needs_attention)
+                            ScrobbleRow, ServerState, TunnelState, WebhookStats)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -247,21 +247,21 @@ class Core:
         return await self._destinations.test(destination_id)
 
     def _relay(self, relay_id: str) -> RelayTarget:
-        for r in self.settings.relays:
-            if r.id == relay_id:
-                return r
-        raise TrackerError(f"there is no relay target {relay_id!r}")
+        found = next((r for r in self.settings.relays if r.id == relay_id), None)
+        if found is None:
+            raise TrackerError(f"there is no relay target {relay_id!r}")
+        return found
 
     def _destinations_changed(self) -> None:
         self._watch_destinations()
         self.events.publish(DestinationsChanged())
 
     def _watch_destinations(self) -> None:
-        """Count the destinations that want the user (failing over 5 minutes, or paused)."""
-        senders = self._destinations.senders.values() if self._destinations else ()
-        self._set_status(destinations_failing=sum(needs_attention(s.state, s.failing_since) for s in senders))
+        if self._destinations is not None:
+            self._set_status(destinations_failing=self._destinations.wanting_attention())
 
     async def _watch_loop(self) -> None:
+        """Failing turns into "wants attention" with time alone: look now and then."""
         while True:
             await asyncio.sleep(WATCH_EVERY)
             self._watch_destinations()

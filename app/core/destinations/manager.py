@@ -15,7 +15,7 @@ from app.core.destinations.builtin import BuiltinTracker
 from app.core.destinations.outbox import Outbox, QueueStats
 from app.core.destinations.relay import Relay
 from app.core.destinations.sender import Sender, Timing
-from app.core.types import Check, CheckStatus, DestinationState, DestinationStatus
+from app.core.types import Check, CheckStatus, DestinationState, DestinationStatus, needs_attention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,6 +95,10 @@ class DestinationManager:
     async def close(self) -> None:
         await self.stop()
         await asyncio.get_running_loop().run_in_executor(None, functools.partial(self._thread.shutdown, wait=True))
+
+    def wanting_attention(self) -> int:
+        """How many destinations want the user (paused, or failing over 5 minutes)."""
+        return sum(needs_attention(s.state, s.failing_since) for s in self.senders.values())
 
     def wake(self) -> None:
         """New deliveries were queued."""
