@@ -100,18 +100,23 @@ async def test_other_paths_are_not_served(core: Core) -> None:
                 assert r.status == 404 or path == "/webhook/"
 
 
-async def test_rate_limit_per_client(paths, settings: Settings) -> None:
+async def test_only_wrong_secrets_are_rate_limited_never_plex(paths, settings: Settings) -> None:
+    """Plex never retries: its requests are never refused by our own limit, however many,
+    even from an address that is also guessing the secret."""
     settings.rate_limit_per_minute = 5
     async with running(paths, settings) as c:
-        statuses = []
+        wrong = webhook_url(c).replace(c.secret, "guess" * 8)
         async with aiohttp.ClientSession() as s:
-            for _ in range(7):
-                statuses.append((await post(webhook_url(c), sample("play-new-agent-episode"), session=s))[0])
-            async with s.post(webhook_url(c), data=b"") as r:
+            valid = [(await post(webhook_url(c), sample("play-new-agent-episode"), session=s))[0]
+                     for _ in range(30)]
+            guesses = [(await post(wrong, sample("play-new-agent-episode"), session=s))[0] for _ in range(7)]
+            async with s.post(wrong, data=b"") as r:
                 assert r.status == 429 and int(r.headers["Retry-After"]) > 0
-        assert statuses == [200] * 5 + [429] * 2
+            after = (await post(webhook_url(c), sample("play-new-agent-episode"), session=s))[0]
+        assert valid == [200] * 30 and after == 200
+        assert guesses == [403] * 5 + [429] * 2
         await settled(c)
-        assert len(await c.run(c.tracker.scrobbles)) == 5
+        assert len(await c.run(c.tracker.scrobbles, 100)) == 31
 
 
 @pytest.mark.parametrize("disposition", [

@@ -65,8 +65,8 @@ async def test_only_the_webhook_route_is_reachable_through_the_tunnel(tunnelled:
             assert r.status == 200
 
 
-async def test_tunnel_requests_are_rate_limited_by_forwarded_address(paths, settings, tmp_path,
-                                                                     monkeypatch) -> None:
+async def test_tunnel_guesses_are_rate_limited_by_forwarded_address(paths, settings, tmp_path,
+                                                                    monkeypatch) -> None:
     settings.rate_limit_per_minute = 3
     settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
     monkeypatch.setenv("NGROK_AUTHTOKEN", NGROK_TOKEN)  # counts as a token, as with ngrok's tools
@@ -74,14 +74,18 @@ async def test_tunnel_requests_are_rate_limited_by_forwarded_address(paths, sett
         await core.wait_tunnel()
         public = core.public_webhook_url
         assert public
+        wrong = public.replace(core.secret, "guess" * 8)
         async with aiohttp.ClientSession() as s:
-            codes = [(await post(public, sample("play-new-agent-episode"), session=s))[0] for _ in range(4)]
-            assert codes == [200, 200, 200, 429]
+            codes = [(await post(wrong, sample("play-new-agent-episode"), session=s))[0] for _ in range(4)]
+            assert codes == [403, 403, 403, 429]
             # A client forging X-Forwarded-For does not escape: ngrok appends the real address.
-            async with s.post(public, data=b"", headers={"X-Forwarded-For": "198.51.100.7"}) as r:
+            async with s.post(wrong, data=b"", headers={"X-Forwarded-For": "198.51.100.7"}) as r:
                 assert r.status == 429
-            # Local clients are counted apart from the tunnel's.
-            assert (await post(core.local_webhook_url, sample("play-new-agent-episode"), session=s))[0] == 200
+            # Local clients are counted apart from the tunnel's...
+            local_wrong = core.local_webhook_url.replace(core.secret, "guess" * 8)
+            assert (await post(local_wrong, sample("play-new-agent-episode"), session=s))[0] == 403
+            # ...and Plex, with the right secret, is never refused.
+            assert (await post(public, sample("play-new-agent-episode"), session=s))[0] == 200
 
 
 async def test_agent_killed_brings_a_new_url_everywhere(tunnelled: Core) -> None:

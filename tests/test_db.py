@@ -101,3 +101,13 @@ def test_0003_keeps_marks_and_log_when_the_foreign_keys_to_shows_go(tmp_path) ->
         assert c.exec_driver_sql("SELECT show_id FROM show_mappings").scalar() == 1
         assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert c.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_someone_elses_database_is_never_migrated(tmp_path) -> None:
+    path = tmp_path / "webapp.sqlite3"
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE tvshows (id integer primary key, title text)")
+    with pytest.raises(DatabaseError, match=r"already holds tables \(tvshows\) and no Scrobble Tray schema"):
+        open_database(f"sqlite:///{path}", tmp_path / "backups")
+    with sqlite3.connect(path) as c:  # untouched: no alembic_version, none of our tables
+        assert [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["tvshows"]

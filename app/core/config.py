@@ -145,7 +145,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     database_url: str | None = None  # None: SQLite file in the data folder
-    rate_limit_per_minute: int = 100  # per client address; 0 turns it off
+    # Refused attempts (a wrong secret) a client address may make a minute; 0 turns it off.
+    # A request with the right secret is never limited by it (see webhooks.SAFETY_VALVE).
+    rate_limit_per_minute: int = 10
     stop_threshold: float = 0.9  # a media.stop past this fraction counts as watched
     accepted_accounts: list[str] = field(default_factory=list)  # Plex account ids or names
     dedup_window_hours: float = 6.0  # same episode, same account within it: one play

@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,8 +90,16 @@ def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
     head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
+        tables = sorted(inspect(conn).get_table_names()) if current is None else []
     if current == head:
         return
+    if tables:  # someone else's database: never ours to migrate
+        shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
+        raise DatabaseError(
+            f"{_safe(str(engine.url))} already holds tables ({shown}) and no Scrobble Tray schema: "
+            "it is another application's database, and Scrobble Tray will not change it. Use an "
+            "empty database (or none: the built-in SQLite file). To mark episodes in that tracker, "
+            "add it as a destination: scrobbletray destinations add-postgres URL")
     db_path = engine.url.database
     if (
         backups_dir is not None

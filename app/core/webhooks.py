@@ -32,6 +32,9 @@ class _Reject(Exception):
         self.message = message
 
 
+SAFETY_VALVE = 6000  # authenticated requests a minute per address: far beyond any Plex server
+
+
 class RateLimiter:
     """A token bucket per client: ``per_minute`` requests, refilled continuously."""
 
@@ -100,7 +103,8 @@ class WebhookServer:
         self._secret = secret
         self._store = store
         self.stats = ServerStats()
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)  # failed authentication only
+        self.valve = RateLimiter(SAFETY_VALVE)  # a runaway sender with the right secret
         self._runner: web.AppRunner | None = None
         self._forwarded_ports: set[int] = set()
         self.port: int | None = None
@@ -148,11 +152,16 @@ class WebhookServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         source = self.client_address(request)
         try:
-            wait = self.limiter.allow(source)
-            if wait:
-                raise _Reject(429, f"too many requests; try again in {wait:.0f} s")
+            # Plex never retries: a request with the right secret is never refused by our
+            # own limit. Guessing the secret is what is limited, per client address.
             if not hmac.compare_digest(request.match_info["secret"].encode(), self._secret().encode()):
+                if wait := self.limiter.allow(source):
+                    raise _Reject(429, f"too many refused requests; try again in {wait:.0f} s")
                 raise _Reject(403, "unknown webhook secret: copy the URL again from Scrobble Tray")
+            if self.valve.allow(source):
+                log.error("%s sent more than %d webhooks in a minute with the right secret: refusing "
+                          "the excess (a runaway sender?)", source, SAFETY_VALVE)
+                raise _Reject(429, "far too many webhooks; try again in a minute")
             if request.method in ("GET", "HEAD"):
                 return web.Response(text="Scrobble Tray is listening. Paste this URL into "
                                          "Plex: Settings > Webhooks.\n")
