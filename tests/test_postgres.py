@@ -285,3 +285,50 @@ def test_the_trackers_own_database_is_refused_as_scrobble_trays_database(tmp_pat
     assert "alembic_version" not in read_schema(pg_tracker_db.engine).columns
     with pg_tracker_db.engine.connect() as c:
         assert c.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None
+
+
+async def test_a_conflict_resolved_in_the_desktop_dialog_is_written_to_the_tracker(paths, pg_tracker_db) -> None:
+    db = pg_tracker_db
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    try:
+        await post(webhook_url(core), sample("scrobble-unknown-show"))
+        await delivered(core, 1)
+        [conflict] = await core.conflicts()
+        assert (conflict.plex_title, conflict.type, conflict.waiting) == ("NonExistent Show XYZ", "no_match", 1)
+        [held] = await core.waiting_events(conflict.id)
+        assert (held.season, held.episode) == (1, 1)
+        found = await core.search_shows("severance")
+        assert found[0].show_id == 41  # the tracker's own shows are offered
+        await core.resolve_conflict(conflict.id, show_id=41)
+        await wait_for(lambda: _marked(db, 1, 1, 41), timeout=15)
+        with db.engine.connect() as c:
+            assert c.execute(text("SELECT resolved FROM plex_conflicts")).scalar() is True
+            assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings "
+                                        "WHERE plex_rating_key = '99899'")).one()) == (41, "user")
+        assert await core.conflicts() == [] and core.status.conflicts_open == 0
+        assert logs(db)[-1] == ("media.scrobble", "success", "episode_marked")
+    finally:
+        await core.stop()
+
+
+async def test_a_conflict_resolved_in_the_web_app_is_seen_here(paths, pg_tracker_db, monkeypatch) -> None:
+    monkeypatch.setattr("app.core.facade.WATCH_EVERY", 0.1)
+    db = pg_tracker_db
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    try:
+        await post(webhook_url(core), sample("scrobble-unknown-show"))
+        await delivered(core, 1)
+        await wait_for(lambda: core.status.conflicts_open == 1, timeout=10)
+        with db.engine.begin() as c:  # what the web app does when its user picks The Wire
+            c.execute(text("INSERT INTO plex_show_mappings (plex_rating_key, plex_title, tvshow_id, match_method) "
+                           "VALUES ('99899', 'NonExistent Show XYZ', 12, 'manual')"))
+            c.execute(text("UPDATE plex_conflicts SET resolved = true"))
+        await wait_for(lambda: _marked(db, 1, 1, 12), timeout=15)
+        await wait_for(lambda: core.status.conflicts_open == 0, timeout=10)
+    finally:
+        await core.stop()
+
+
+def _marked(db: Any, season: int, number: int, show_id: int) -> bool:
+    ep = episode(db, season, number, show_id)
+    return bool(ep and ep["watched"])

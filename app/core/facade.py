@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from app.core import config, diagnostics
 from app.core.config import Paths, RelayTarget, Settings
+from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import open_database
 from app.core.destinations.base import Attempt
@@ -79,6 +80,7 @@ class Core:
         self._tunnel_start: asyncio.Task[None] | None = None
         self._tunnel_options: dict[str, Any] = {}  # timing knobs, for tests
         self._destinations: DestinationManager | None = None
+        self._conflicts: Conflicts | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
 
@@ -141,16 +143,22 @@ class Core:
         """The log, newest first, with where each event was delivered."""
         return await self._in_db(self._store().scrobbles, limit, action, search)
 
+    def _conflict_route(self) -> Conflicts:
+        if self._conflicts is None:
+            raise TrackerError("the database is not open")
+        return self._conflicts
+
     async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
-        return await self._in_db(self._store().conflicts, status)
+        """Open conflicts of the tracker that counts (see :mod:`app.core.conflicts`)."""
+        return await self._conflict_route().conflicts(status)
 
     async def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
         """The scrobbles a conflict holds."""
-        return await self._in_db(self._store().waiting_events, conflict_id)
+        return await self._conflict_route().waiting_events(conflict_id)
 
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         """Ranked tracker shows for a title (the conflicts dialog's search)."""
-        return await self._in_db(self._store().search_shows, query, limit)
+        return await self._conflict_route().search_shows(query, limit)
 
     async def rerun(self, event_id: int) -> Outcome:
         """Process a failed or ignored event again."""
@@ -261,10 +269,13 @@ class Core:
             self._set_status(destinations_failing=self._destinations.wanting_attention())
 
     async def _watch_loop(self) -> None:
-        """Failing turns into "wants attention" with time alone: look now and then."""
+        """Failing turns into "wants attention" with time alone, and a PostgreSQL tracker's
+        conflicts change in its own app: look now and then."""
         while True:
             await asyncio.sleep(WATCH_EVERY)
             self._watch_destinations()
+            if self._conflicts is not None and await self._conflicts.sync():
+                await self.refresh_conflicts()
 
     async def _start_destinations(self) -> None:
         tracker = self._store()
@@ -300,8 +311,10 @@ class Core:
                                   self._publish, lambda: self._status.paused)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
-            counts = await self.counts()
             await self._start_destinations()
+            self._conflicts = Conflicts(self.tracker, self._in_db,
+                                        lambda: self._destinations.wake() if self._destinations else None)
+            conflicts_open = await self._conflicts.open_count()
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
                            asyncio.create_task(self._watch_loop(), name="destinations-watch")]
             self._worker.wake()  # rows left pending by a crash go first
@@ -311,7 +324,7 @@ class Core:
             await self.stop(final=False)
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
-                         conflicts_open=counts.conflicts_open)
+                         conflicts_open=conflicts_open)
         log.info("listening on %s:%d", self.settings.host, bound)
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
@@ -423,7 +436,7 @@ class Core:
 
     async def refresh_conflicts(self, opened: Outcome | None = None) -> None:
         """Recount open conflicts and tell subscribers."""
-        n = (await self.counts()).conflicts_open
+        n = await self._conflict_route().open_count()
         self._set_status(conflicts_open=n)
         self.events.publish(ConflictsChanged(n, opened.conflict_id if opened else None,
                                              opened.plex_title if opened else None))
@@ -478,6 +491,7 @@ class Core:
 
     async def resolve_conflict(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict and apply its waiting scrobbles (see Tracker.resolve_conflict)."""
-        outcomes = await self.run(self._store().resolve_conflict, conflict_id, **answer)
+        outcomes = await self._conflict_route().resolve(conflict_id, **answer)
+        await self._publish(outcomes)
         await self.refresh_conflicts()
         return outcomes

@@ -165,5 +165,6 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     last_status: Mapped[int | None]  # the destination's HTTP status, if it answered
     last_error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # the destination's word, e.g. conflict_created
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]

@@ -22,6 +22,8 @@ from app.core.destinations.base import Destination, Settled
 from app.core.destinations.builtin import BuiltinTracker, show_ref
 from app.core.matching import Candidate, ShowIndex
 from app.core.models import Base, Conflict, Episode, Show, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Delivery as DeliveryRow
+from app.core.payload import PayloadError, parse_payload
 from app.core.pipeline import Lookups, process_row
 from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
                             ShowRow)
@@ -353,6 +355,27 @@ class Tracker:
 
     def delivery_stats(self) -> dict[str, outbox.QueueStats]:
         return outbox.Outbox(self.sessions).stats()
+
+    def held_by_conflict(self, destination: str, plex_key: str) -> list[tuple[int, ScrobbleRow]]:
+        """Deliveries a destination answered with a conflict for this Plex show (its rating
+        key, or its title where Plex gave none): ``(delivery id, event)``."""
+        with self.sessions() as session:
+            q = (select(DeliveryRow.id, WebhookEvent).join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
+                 .where(DeliveryRow.destination == destination, DeliveryRow.outcome == "conflict_created")
+                 .order_by(DeliveryRow.event_id))
+            out = []
+            for delivery_id, row in session.execute(q):
+                try:
+                    ev = parse_payload(row.payload)
+                except PayloadError:
+                    continue
+                if plex_key in (ev.grandparent_rating_key, ev.show_title):
+                    out.append((delivery_id, _scrobble(row)))
+            return out
+
+    def send_again(self, delivery_ids: list[int]) -> int:
+        """Put deliveries back in their queue (a conflict they waited on was resolved)."""
+        return outbox.Outbox(self.sessions).send_again(delivery_ids)
 
     # -- status -------------------------------------------------------------------------
     def counts(self) -> Counts:

@@ -120,8 +120,8 @@ async def stall(n: int, senders: int) -> dict[str, Any]:
     posted = asyncio.ensure_future(child.communicate())
 
     async def processed() -> int:
-        counts = await core.run(core.tracker.counts)
-        return counts["scrobbles_24h"] if counts.pending == 0 else -1
+        counts = await core.counts()
+        return counts.scrobbles_24h if counts.pending == 0 else -1
 
     while True:
         await asyncio.sleep(0.1)
@@ -234,12 +234,12 @@ def main() -> int:
             logging.basicConfig(level=logging.WARNING)
             runner.get_loop().slow_callback_duration = 0.02
         s = runner.run(stall(args.webhooks, args.senders))
-    print(f"Stall test: {s.webhooks} webhooks over HTTP ({s.errors} errors) with the status and "
+    print(f"Stall test: {s['webhooks']} webhooks over HTTP ({s['errors']} errors) with the status and "
           f"Recent scrobbles windows open")
-    print(f"  posted in {s.post_seconds:.1f} s; all processed and shown in {s.total_seconds:.1f} s "
-          f"({s.table_rows} rows in the table)")
-    print(f"  10 ms timer: {s.ticks} ticks; longest gap {s.longest_gap_ms:.1f} ms "
-          f"(target < 50 ms), p99 {s['p99_gap_ms']:.1f} ms, median {s.median_gap_ms:.1f} ms, "
+    print(f"  posted in {s['post_seconds']:.1f} s; all processed and shown in {s['total_seconds']:.1f} s "
+          f"({s['table_rows']} rows in the table)")
+    print(f"  10 ms timer: {s['ticks']} ticks; longest gap {s['longest_gap_ms']:.1f} ms "
+          f"(target < 50 ms), p99 {s['p99_gap_ms']:.1f} ms, median {s['median_gap_ms']:.1f} ms, "
           f"{s['gaps_over_50ms']} gaps over 50 ms")
     st = startup(args.startup_runs)
     shown_as = st["runs"][0]["shown_as"]

@@ -53,6 +53,7 @@ class Attempt:
     status: int | None = None  # the HTTP status, when the destination answered
     retry_after: float | None = None  # seconds the destination asked us to wait
     fix: str | None = None  # what the user can do about it
+    outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
 
 
 class Destination(ABC):

@@ -80,7 +80,7 @@ class Outbox:
         with self.sessions.begin() as session:
             for delivery_id, attempt, next_attempt_in in results:
                 values: dict[str, object] = {
-                    "attempts": DeliveryRow.attempts + 1, "last_status": attempt.status,
+                    "attempts": DeliveryRow.attempts + 1, "last_status": attempt.status, "outcome": attempt.outcome,
                     "last_error": None if attempt.verdict is Verdict.DELIVERED else attempt.detail[:1000]}
                 if attempt.verdict is Verdict.DELIVERED:
                     values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now,
@@ -102,6 +102,14 @@ class Outbox:
                                                       DeliveryRow.state == DeliveryState.PENDING.value)
                             .values(next_attempt_at=None))
             return int(failed or 0)
+
+    def send_again(self, delivery_ids: list[int]) -> int:
+        """Queue these deliveries again, as new."""
+        if not delivery_ids:
+            return 0
+        with self.sessions.begin() as session:
+            return int(session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids)).values(
+                state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None, outcome=None)).rowcount or 0)
 
     def forget(self, destination: str) -> None:
         """Drop a removed destination's deliveries."""

@@ -29,7 +29,7 @@ from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Set
 from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import PayloadError, PlexEvent, parse_payload
-from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
+from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
 NEEDED = {"tvshows": ("id", "title", "seasons")}
@@ -47,6 +47,8 @@ EFFECT = {("plex_webhook_logs", "payload"): "events are logged without it, and t
           ("tvshows", "updated_at"): "the row's change time is not set",
           ("tvshows", "tmdb_id"): "shows are matched by title only"}
 EVENT_KEY = "scrobbletray_event"  # in the logged payload: which inbox event this was
+IGNORED = "ignored"  # plex_show_mappings.match_method of a Plex show the user chose to ignore
+_CONFLICT_KIND = {"no_match": "no_match", "multiple_matches": "ambiguous"}
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ class PostgresTracker(OutboxDestination):
         except DBAPIError as exc:
             return Attempt(Verdict.REFUSED, _db_error(exc),
                            fix="The tracker's database refused the change: see Diagnostics.")
-        return Attempt(Verdict.DELIVERED, f"{outcome.status}: {outcome.action} ({outcome.detail})")
+        return Attempt(Verdict.DELIVERED, f"{outcome.status}: {outcome.action} ({outcome.detail})",
+                       outcome=outcome.action)
 
     def _deliver(self, delivery: Delivery) -> _Outcome:
         engine = self._connect()
@@ -222,9 +225,9 @@ class PostgresTracker(OutboxDestination):
         with engine.begin() as conn:
             if schema.has("plex_webhook_logs", "payload"):
                 done = conn.execute(text(
-                    f"SELECT status, action_taken FROM plex_webhook_logs WHERE payload->>'{EVENT_KEY}' = :k"),
-                    {"k": key}).first()
-                if done is not None:
+                    f"SELECT status, action_taken FROM plex_webhook_logs WHERE payload->>'{EVENT_KEY}' = :k "
+                    "ORDER BY id DESC LIMIT 1"), {"k": key}).first()
+                if done is not None and done[1] != "conflict_created":  # (a resolved conflict: try again)
                     return _Outcome(done[0], done[1], "already recorded: not marked twice")
             try:
                 ev = parse_payload(delivery.payload)
@@ -249,6 +252,8 @@ class PostgresTracker(OutboxDestination):
         if ev.season is None or ev.episode is None:
             return _Outcome("error", "no_episode_number", "the payload has no season or episode number")
         show_id, method, _, candidates = self._resolve(conn, schema, ev)
+        if method == IGNORED:
+            return _Outcome("ignored", "show_ignored", f"“{ev.show_title}” is ignored (your choice)")
         if show_id is None:
             return self._conflict(conn, schema, ev, method, candidates)
         return self._mark(conn, schema, show_id, ev, method, when)
@@ -261,10 +266,13 @@ class PostgresTracker(OutboxDestination):
                 if v and schema.has("plex_show_mappings", c)]
         if keys and schema.has("plex_show_mappings", "tvshow_id"):
             where = " OR ".join(f"{c} = :{c}" for c, _ in keys)
-            row = conn.execute(text(f"SELECT tvshow_id FROM plex_show_mappings WHERE tvshow_id IS NOT NULL "
-                                    f"AND ({where}) ORDER BY id DESC LIMIT 1"), dict(keys)).first()
-            if row is not None:
+            method = "match_method" if schema.has("plex_show_mappings", "match_method") else "NULL"
+            row = conn.execute(text(f"SELECT tvshow_id, {method} FROM plex_show_mappings "
+                                    f"WHERE ({where}) ORDER BY id DESC LIMIT 1"), dict(keys)).first()
+            if row is not None and row[0] is not None:
                 return int(row[0]), "mapping", 1.0, []
+            if row is not None and row[1] == IGNORED:
+                return None, IGNORED, 0.0, []
         result = self._shows(conn).resolve(ev.show_title, ev.year, ev.show_ids)
         if result.show_id is not None:
             self._remember(conn, schema, ev, result.show_id, result.method or "title", result.confidence)
@@ -351,6 +359,65 @@ class PostgresTracker(OutboxDestination):
             "plex_season": ev.season if ev else None, "plex_episode": ev.episode if ev else None,
             "status": outcome.status, "action_taken": outcome.action,
             "error_message": outcome.detail if outcome.status == "error" else None, "payload": payload})
+
+
+class PostgresConflicts:
+    """The tracker's ``plex_conflicts``, for the desktop conflicts dialog (blocking calls)."""
+
+    def __init__(self, tracker: PostgresTracker) -> None:
+        self.tracker = tracker
+
+    def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
+        engine = self.tracker._connect()
+        schema = self.tracker.schema
+        assert schema is not None
+        if not schema.has("plex_conflicts"):
+            return []
+        where = " WHERE NOT resolved" if status == "open" and schema.has("plex_conflicts", "resolved") else ""
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT * FROM plex_conflicts{where} ORDER BY id")).mappings().all()
+        return [ConflictRow(
+            r["id"], r.get("plex_rating_key") or r.get("plex_title") or "", r.get("plex_title") or "?", None,
+            _CONFLICT_KIND.get(r.get("conflict_type") or "", "no_match"),
+            "resolved" if r.get("resolved") else "open",
+            tuple(Candidate.from_dict(c) for c in (r.get("potential_matches") or []) if isinstance(c, dict)),
+            {"grandparent_guid": None, "guid": None, "show_ids": {}}, created_at=r.get("created_at"))
+            for r in rows]
+
+    def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
+        with self.tracker._connect().connect() as conn:
+            return self.tracker._shows(conn).search(query, limit=limit)
+
+    def resolve(self, conflict_id: int, *, show_id: int | None = None, create: bool = False,
+                ignore: bool = False) -> ConflictRow:
+        """Answer a conflict: remember the mapping (or the choice to ignore), mark it resolved."""
+        engine = self.tracker._connect()
+        schema = self.tracker.schema
+        assert schema is not None
+        with engine.begin() as conn:
+            row = conn.execute(text("SELECT * FROM plex_conflicts WHERE id = :i FOR UPDATE"),
+                               {"i": conflict_id}).mappings().first()
+            if row is None:
+                raise LookupError(f"there is no conflict #{conflict_id} in the tracker")
+            if create:
+                show_id = int(conn.execute(text("INSERT INTO tvshows (title, seasons) VALUES (:t, '[]'::jsonb) "
+                                                "RETURNING id"), {"t": row["plex_title"]}).scalar_one())
+                self.tracker._index = None
+            elif show_id is not None and conn.execute(text("SELECT 1 FROM tvshows WHERE id = :i"),
+                                                      {"i": show_id}).first() is None:
+                raise LookupError(f"there is no tvshow #{show_id} in the tracker")
+            _insert(conn, schema, "plex_show_mappings", {
+                "plex_rating_key": row.get("plex_rating_key"), "plex_title": row.get("plex_title"),
+                "tvshow_id": None if ignore else show_id,
+                "match_method": IGNORED if ignore else ("created" if create else "user"),
+                "match_confidence": 1.0})
+            if schema.has("plex_conflicts", "resolved"):
+                conn.execute(text("UPDATE plex_conflicts SET resolved = true WHERE id = :i"), {"i": conflict_id})
+        return next(c for c in self.conflicts(None) if c.id == conflict_id)
+
+    def resolved_among(self, conflict_ids: set[int]) -> list[ConflictRow]:
+        """Which of these conflicts have been resolved since (in the web app, say)."""
+        return [c for c in self.conflicts(None) if c.id in conflict_ids and c.status == "resolved"]
 
 
 def mark_in_seasons(seasons: list[Any], s: Spelling, season: int, number: int, title: str | None,
