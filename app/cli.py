@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     da.add_argument("--only-watched", action="store_true",
                     help="only events Scrobble Tray counted as watched (default: every Plex event)")
     da.add_argument("--label", default="", help="a name to show for it")
+    dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
+                                       "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
+    dk.add_argument("key", nargs="?", help="the key (omit it with --clear)")
+    dk.add_argument("--clear", action="store_true", help="forget the key")
     dp = d.add_parser("add-postgres", help="mark episodes straight in a tracker's PostgreSQL database")
     dp.add_argument("url", help="e.g. 'postgresql://user:password@localhost:5432/tracker' (the password "
                                 "goes to the keyring)")
@@ -206,6 +210,15 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
         print(f"Added {target.id}: {redact_url(target.url)} "
               f"({'only watched episodes' if target.only_watched else 'every Plex event'}).")
         print("A running Scrobble Tray picks it up when restarted.")
+        return 0
+    if args.action == "tmdb-key":
+        from app.core.credentials import set_secret
+        from app.core.destinations.manager import TMDB_KEY
+
+        if bool(args.key) == bool(args.clear):
+            raise CliError("give the key, or --clear to forget it")
+        where = set_secret(paths, TMDB_KEY, None if args.clear else args.key)
+        print("TMDB key forgotten." if args.clear else f"TMDB key kept in {where}.")
         return 0
     if args.action == "add-postgres":
         from app.core.credentials import set_secret

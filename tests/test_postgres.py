@@ -332,3 +332,36 @@ async def test_a_conflict_resolved_in_the_web_app_is_seen_here(paths, pg_tracker
 def _marked(db: Any, season: int, number: int, show_id: int) -> bool:
     ep = episode(db, season, number, show_id)
     return bool(ep and ep["watched"])
+
+
+async def test_a_thetvdb_show_is_found_by_its_tmdb_id_through_tmdb_find_cached(pg_tracker_db, caplog) -> None:
+    """The tracker keys on tmdb_id; Plex names the show by TheTVDB id, under a localised title
+    no title match would find."""
+    from app.core.tmdb import Tmdb
+    from tests.fake_tmdb import FakeTmdb
+
+    db = pg_tracker_db
+    data = sample("scrobble-legacy-thetvdb")  # Breaking Bad S02E03 by TheTVDB id 81189
+    data["Metadata"]["grandparentTitle"] = "Reperto Bad"
+    async with FakeTmdb() as tmdb:
+        dest = PostgresTracker(PostgresTarget("postgres-1", db.url), None, Settings(),
+                               tmdb=Tmdb(tmdb.key, tmdb.base_url))
+        try:
+            for n in (1, 2):
+                data["Metadata"]["index"] = n
+                attempt = await dest.send(Delivery(n, n, json.dumps(data), 0, None))
+                assert "episode_marked" in attempt.detail, attempt.detail
+            assert episode(db, 2, 1)["watched"] and episode(db, 2, 2)["watched"]  # tvshow 30
+            assert [r["id"] for r in tmdb.requests] == ["81189"]  # asked once: cached
+            assert tmdb.key not in caplog.text
+
+            # The first answer was remembered (plex_show_mappings); another show, with a wrong key:
+            wrong = PostgresTracker(PostgresTarget("postgres-2", db.url), None, Settings(),
+                                    tmdb=Tmdb("not-the-key", tmdb.base_url))
+            wire = json.loads(json.dumps(data).replace("81189", "79126"))
+            wire["Metadata"] |= {"grandparentTitle": "Sur écoute", "grandparentRatingKey": "20000"}
+            attempt = await wrong.send(Delivery(3, 3, json.dumps(wire), 0, None))
+            assert "conflict_created" in attempt.detail  # no id: a conflict, never a wrong mark
+            await wrong.close()
+        finally:
+            await dest.close()

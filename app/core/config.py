@@ -160,6 +160,7 @@ class Settings:
     ngrok_path: str | None = None
     notify_each_scrobble: bool = False
     builtin_tracker: bool = True  # off: marks go only to the other destinations
+    tmdb_base_url: str | None = None  # None: TMDB's own API (the key is a secret, not a setting)
     relays: list[RelayTarget] = field(default_factory=list)
     postgres: list[PostgresTarget] = field(default_factory=list)
 

@@ -19,6 +19,7 @@ from app.core.types import Check, CheckStatus, DestinationState, DestinationStat
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TMDB_KEY = "tmdb-api-key"  # the secret's name (see app.core.credentials)
 
 
 def outbox_destinations(settings: Settings, timing: Timing | None = None,
@@ -30,9 +31,15 @@ def outbox_destinations(settings: Settings, timing: Timing | None = None,
     """
     from app.core.destinations.postgres import PostgresTracker
 
+    from app.core.tmdb import Tmdb
+
     timeout = (timing or Timing()).timeout
     out: list[OutboxDestination] = [Relay(target, timeout) for target in settings.relays]
-    out += [PostgresTracker(t, secret(t.secret_key), settings, install_id, timeout) for t in settings.postgres]
+    if settings.postgres:
+        key = secret(TMDB_KEY)
+        tmdb = Tmdb(key, settings.tmdb_base_url) if key else None
+        out += [PostgresTracker(t, secret(t.secret_key), settings, install_id, timeout, tmdb)
+                for t in settings.postgres]
     return out
 
 

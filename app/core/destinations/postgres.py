@@ -29,6 +29,7 @@ from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Set
 from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import PayloadError, PlexEvent, parse_payload
+from app.core.tmdb import Tmdb
 from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
@@ -137,12 +138,13 @@ class PostgresTracker(OutboxDestination):
     idempotent: ClassVar[bool] = True
 
     def __init__(self, target: PostgresTarget, password: str | None, settings: Settings,
-                 install_id: str = "scrobbletray", timeout: float = 10.0) -> None:
+                 install_id: str = "scrobbletray", timeout: float = 10.0, tmdb: Tmdb | None = None) -> None:
         url = make_url(target.url)
         super().__init__(target.id, target.label or f"PostgreSQL tracker {url.database} on {url.host}")
         self.target = target
         self.settings = settings
         self.install_id = install_id
+        self.tmdb = tmdb  # turns a TheTVDB or IMDb id into the tmdb_id the tracker keys on
         self._url = url.set(password=password) if password else url
         add_secret(password)
         self._timeout = timeout
@@ -202,9 +204,23 @@ class PostgresTracker(OutboxDestination):
         return [Check(self.label, CheckStatus.PASS, found)]
 
     # -- delivery -----------------------------------------------------------------------
+    async def _translated_ids(self, delivery: Delivery) -> dict[str, str]:
+        """A TMDB id for a show Plex names by its TheTVDB or IMDb id only (TMDB's /find)."""
+        if self.tmdb is None:
+            return {}
+        try:
+            ev = parse_payload(delivery.payload)
+        except PayloadError:
+            return {}
+        if not ev.is_episode or "tmdb" in ev.show_ids or not (ev.show_ids or ev.episode_ids):
+            return {}
+        found = await self.tmdb.show_id(ev.show_ids, ev.episode_ids)
+        return {"tmdb": str(found)} if found is not None else {}
+
     async def send(self, delivery: Delivery) -> Attempt:
         try:
-            outcome = await asyncio.to_thread(self._deliver, delivery)
+            extra = await self._translated_ids(delivery)
+            outcome = await asyncio.to_thread(self._deliver, delivery, extra)
         except _Misconfigured as exc:
             return Attempt(Verdict.REFUSED, str(exc), fix="Check the PostgreSQL tracker's URL in Settings.")
         except OperationalError as exc:
@@ -217,7 +233,7 @@ class PostgresTracker(OutboxDestination):
         return Attempt(Verdict.DELIVERED, f"{outcome.status}: {outcome.action} ({outcome.detail})",
                        outcome=outcome.action)
 
-    def _deliver(self, delivery: Delivery) -> _Outcome:
+    def _deliver(self, delivery: Delivery, extra_ids: dict[str, str] | None = None) -> _Outcome:
         engine = self._connect()
         schema = self.schema
         assert schema is not None
@@ -236,13 +252,13 @@ class PostgresTracker(OutboxDestination):
             else:
                 played = (delivery.received_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
                 outcome = self._apply(conn, schema, ev, played.isoformat(timespec="milliseconds")
-                                      .replace("+00:00", "Z"))
+                                      .replace("+00:00", "Z"), extra_ids or {})
             self._log(conn, schema, ev, outcome, delivery, key)
             if schema.has("plex_config", "last_webhook_received"):
                 conn.execute(text("UPDATE plex_config SET last_webhook_received = now()"))
         return outcome
 
-    def _apply(self, conn: Any, schema: Schema, ev: PlexEvent, when: str) -> _Outcome:
+    def _apply(self, conn: Any, schema: Schema, ev: PlexEvent, when: str, extra_ids: dict[str, str]) -> _Outcome:
         from app.core.pipeline import filter_reason  # (the pipeline imports destinations)
 
         if ev.event not in ("media.scrobble", "media.stop") or not ev.is_episode:
@@ -251,7 +267,7 @@ class PostgresTracker(OutboxDestination):
             return _Outcome("ignored", "filtered", reason)
         if ev.season is None or ev.episode is None:
             return _Outcome("error", "no_episode_number", "the payload has no season or episode number")
-        show_id, method, _, candidates = self._resolve(conn, schema, ev)
+        show_id, method, _, candidates = self._resolve(conn, schema, ev, extra_ids)
         if method == IGNORED:
             return _Outcome("ignored", "show_ignored", f"“{ev.show_title}” is ignored (your choice)")
         if show_id is None:
@@ -259,7 +275,8 @@ class PostgresTracker(OutboxDestination):
         return self._mark(conn, schema, show_id, ev, method, when)
 
     # -- which show -----------------------------------------------------------------------
-    def _resolve(self, conn: Any, schema: Schema, ev: PlexEvent) -> tuple[int | None, str, float, list[Any]]:
+    def _resolve(self, conn: Any, schema: Schema, ev: PlexEvent,
+                 extra_ids: dict[str, str]) -> tuple[int | None, str, float, list[Any]]:
         """(tvshow id, how, confidence, candidates); without an id, how says why (no_match,
         multiple_matches). A remembered mapping, then ids and titles over ``tvshows``."""
         keys = [(c, v) for c, v in (("plex_guid", ev.grandparent_guid), ("plex_rating_key", ev.grandparent_rating_key))
@@ -273,15 +290,16 @@ class PostgresTracker(OutboxDestination):
                 return int(row[0]), "mapping", 1.0, []
             if row is not None and row[1] == IGNORED:
                 return None, IGNORED, 0.0, []
-        result = self._shows(conn).resolve(ev.show_title, ev.year, ev.show_ids)
+        result = self._shows(conn).resolve(ev.show_title, ev.year, ev.show_ids | extra_ids)
         if result.show_id is not None:
             self._remember(conn, schema, ev, result.show_id, result.method or "title", result.confidence)
             return result.show_id, result.method or "title", result.confidence, []
-        if self._auto_add(conn, schema) and ev.show_ids.get("tmdb") and ev.show_title:
+        tmdb_id = (ev.show_ids | extra_ids).get("tmdb")
+        if self._auto_add(conn, schema) and tmdb_id and ev.show_title:
             cols = "title, tmdb_id, seasons" if schema.has("tvshows", "tmdb_id") else "title, seasons"
             vals = ":t, :m, '[]'::jsonb" if schema.has("tvshows", "tmdb_id") else ":t, '[]'::jsonb"
             new_id = int(conn.execute(text(f"INSERT INTO tvshows ({cols}) VALUES ({vals}) RETURNING id"),
-                                      {"t": ev.show_title, "m": int(ev.show_ids["tmdb"])}).scalar_one())
+                                      {"t": ev.show_title, "m": int(tmdb_id)}).scalar_one())
             self._index = None
             self._remember(conn, schema, ev, new_id, "created", 1.0)
             return new_id, "created", 1.0, []
