@@ -226,6 +226,15 @@ class Core:
         if (new.url != old.url or (new.enabled and not old.enabled)) and self._destinations:
             await self._destinations.retry(relay_id)
 
+    async def set_destination_enabled(self, destination_id: str, on: bool) -> None:
+        """Turn a relay target or PostgreSQL tracker on or off."""
+        if any(p.id == destination_id for p in self.settings.postgres):
+            postgres = [dataclasses.replace(p, enabled=on) if p.id == destination_id else p
+                        for p in self.settings.postgres]
+            await self.apply_settings(dataclasses.replace(self.settings, postgres=postgres))
+        else:
+            await self.update_relay(destination_id, enabled=on)
+
     async def remove_destination(self, destination_id: str) -> None:
         """Remove a relay target or PostgreSQL tracker, and its deliveries."""
         pg = next((p for p in self.settings.postgres if p.id == destination_id), None)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QFormLayou
                                QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from app.core.config import RelayTarget, relay_url_problem
+from app.core.config import PostgresTarget, RelayTarget, postgres_url_problem, relay_url_problem
 from app.core.destinations.base import Attempt, Verdict
 from app.core.destinations.relay import redact_url, url_secrets
 from app.core.facade import Core
@@ -59,11 +59,16 @@ def check_relay_url(text: str) -> str | None:
     return sentence(problem) + ("" if problem.endswith(".") else ".") if problem else None
 
 
-def target_name(target: RelayTarget) -> str:
+Target = RelayTarget | PostgresTarget
+
+
+def target_name(target: Target) -> str:
     """The label, or where the target is (as the core names an unlabelled one)."""
     if target.label:
         return target.label
     parts = urlsplit(target.url)
+    if isinstance(target, PostgresTarget):
+        return f"PostgreSQL tracker {parts.path.strip('/')} on {parts.hostname}"
     try:
         port = parts.port
     except ValueError:
@@ -71,8 +76,12 @@ def target_name(target: RelayTarget) -> str:
     return f"Web tracker at {parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
-def describe_test(attempt: Attempt, name: str) -> tuple[str, str]:
+def describe_test(attempt: Attempt, name: str, postgres: bool = False) -> tuple[str, str]:
     """A test's result in words, and the banner kind (success or error)."""
+    if postgres:
+        ok = attempt.verdict is Verdict.DELIVERED
+        text = f"{'Checked' if ok else 'Not usable'}: {attempt.detail}"
+        return (text if ok or not attempt.fix else f"{text}\n{attempt.fix}"), "success" if ok else "error"
     if attempt.verdict is Verdict.DELIVERED:
         said = re.fullmatch(r"accepted \((.*)\)", attempt.detail, re.DOTALL)
         return (f"Accepted: {said.group(1) if said else attempt.detail}. {name} received the test "
@@ -83,7 +92,7 @@ def describe_test(attempt: Attempt, name: str) -> tuple[str, str]:
     return words, "error"
 
 
-def _state_words(target: RelayTarget, status: DestinationStatus | None) -> tuple[str, str | None, bool]:
+def _state_words(target: Target, status: DestinationStatus | None) -> tuple[str, str | None, bool]:
     """The state column: words, a tooltip, and whether it wants attention."""
     if not target.enabled:
         return "Off", "Nothing is sent to this target while it is off.", False
@@ -238,6 +247,80 @@ class RelayDialog(QDialog):
         self.error.show()
 
 
+class PostgresDialog(QDialog):
+    """Add a PostgreSQL tracker: its database URL (the password goes to the keyring)."""
+
+    saved = Signal(str)  # the tracker's id
+
+    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.setWindowTitle("Add a PostgreSQL tracker")
+        self.setMinimumWidth(560)
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("postgresql://user:password@localhost:5432/tracker")
+        self.url_error = QLabel()
+        self.url_error.setWordWrap(True)
+        self.url_error.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.url_error.hide()
+        hint = muted("The database your web tracker uses. The password is kept in the system keyring; "
+                     "nothing in that database is ever created or changed but rows (marks, logs, mappings).")
+        self.label = QLineEdit()
+        self.label.setPlaceholderText("Optional, e.g. Episode tracker database")
+        self.busy = Busy()
+        self.save_button = QPushButton("Add")
+        self.save_button.setDefault(True)
+        cancel = QPushButton("Cancel")
+        self.save_button.clicked.connect(self.save)
+        cancel.clicked.connect(self.reject)
+        cell = QVBoxLayout()
+        cell.setSpacing(2)
+        for w in (self.url, self.url_error, hint):
+            cell.addWidget(w)
+        form = QFormLayout()
+        form.addRow("Database URL:", cell)
+        form.addRow("Label:", self.label)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.busy)
+        buttons.addStretch(1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 14)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        self.url.textChanged.connect(self.validate)
+        self.validate()
+
+    def validate(self) -> bool:
+        text = self.url.text().strip()
+        problem = postgres_url_problem(text) if text else "Enter the tracker's database URL."
+        self.url_error.setText(sentence(problem) + "." if problem and text else "")
+        self.url_error.setVisible(bool(problem and text))
+        self.save_button.setEnabled(problem is None)
+        return problem is None
+
+    def save(self) -> None:
+        if self.validate():
+            spawn(self._save(), self._failed, owner=self)
+
+    async def _save(self) -> None:
+        self.busy.set_busy(True)
+        self.save_button.setEnabled(False)
+        try:
+            pid = await self.core.add_postgres(self.url.text().strip(), self.label.text().strip())
+        finally:
+            self.busy.set_busy(False)
+        self.saved.emit(pid)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.url_error.setText(redact(f"Not saved: {exc}", *url_secrets(self.url.text()), mask=MASK))
+        self.url_error.show()
+        self.validate()
+
+
 class DestinationsPage(QWidget):
     """The built-in tracker and the relay targets, with Add…, Edit…, Test and Remove."""
 
@@ -252,14 +335,16 @@ class DestinationsPage(QWidget):
         #: Asks before Remove; tests replace it (``lambda parent, title, text: True``).
         self.confirm: Confirm = ask
         self.dialog: RelayDialog | None = None
+        self.postgres_dialog: PostgresDialog | None = None
         self.working = False  # a test or a removal is running
         self.locked = False  # the window is saving its other settings
         self._statuses: dict[str, DestinationStatus] = {}
         self._populating = False
 
         self.intro = muted("Scrobble Tray marks episodes in its built-in tracker. It can also forward "
-                           "Plex's webhooks to web trackers of your own (relay targets); an event "
-                           "waits here until the target takes it. Changes on this page apply at once.")
+                           "Plex's webhooks to web trackers of your own (relay targets), and mark "
+                           "episodes straight in a tracker's PostgreSQL database; an event waits here "
+                           "until each destination takes it. Changes on this page apply at once.")
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Destination", "Sends", "State"])
@@ -283,6 +368,9 @@ class DestinationsPage(QWidget):
         self.empty.hide()
         self.add_button = QPushButton("Add…")
         self.add_button.setToolTip("Add a web tracker's Plex webhook URL")
+        self.add_postgres_button = QPushButton("Add PostgreSQL…")
+        self.add_postgres_button.setToolTip("Mark episodes straight in your tracker's PostgreSQL database")
+        self.add_postgres_button.clicked.connect(lambda: self.open_postgres_dialog())
         self.edit_button = QPushButton("Edit…")
         self.test_button = QPushButton("Test")
         self.test_button.setToolTip("Send a harmless test event (not a play) and show the answer")
@@ -293,7 +381,8 @@ class DestinationsPage(QWidget):
         self.remove_button.clicked.connect(lambda: self.remove())
         self.busy = Busy()
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.edit_button, self.test_button, self.remove_button):
+        for b in (self.add_button, self.add_postgres_button, self.edit_button, self.test_button,
+                  self.remove_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.busy)
@@ -311,6 +400,10 @@ class DestinationsPage(QWidget):
     # -- the list ----------------------------------------------------------------------------------
     def relay(self, relay_id: str) -> RelayTarget | None:
         return next((r for r in self.core.settings.relays if r.id == relay_id), None)
+
+    def target(self, target_id: str) -> Target | None:
+        """A relay target or a PostgreSQL tracker."""
+        return self.relay(target_id) or next((p for p in self.core.settings.postgres if p.id == target_id), None)
 
     def selected_id(self) -> str | None:
         items = self.tree.selectedItems()
@@ -334,17 +427,19 @@ class DestinationsPage(QWidget):
         self._populating = True
         try:
             self.tree.clear()
+            on = self.core.settings.builtin_tracker
             builtin = QTreeWidgetItem(["Built-in tracker\nOn this computer · exactly once",
-                                       "Watched episodes", "Always on"])
+                                       "Watched episodes", "On" if on else "Off (see General)"])
             builtin.setData(0, ID_ROLE, BUILTIN_ROW)
             builtin.setToolTip(0, "Marks episodes in the same transaction that stores the event: "
                                   "never twice, never lost. It cannot be turned off.")
             self.tree.addTopLevelItem(builtin)
-            for target in self.core.settings.relays:
+            targets: list[Target] = [*self.core.settings.relays, *self.core.settings.postgres]
+            for target in targets:
                 words, tip, attention = _state_words(target, self._statuses.get(target.id))
                 shown = redact_url(target.url)
-                item = QTreeWidgetItem([f"{target_name(target)}\n{shown}",
-                                        ONLY_WATCHED if target.only_watched else EVERY_EVENT, words])
+                sends = ONLY_WATCHED if getattr(target, "only_watched", False) else EVERY_EVENT
+                item = QTreeWidgetItem([f"{target_name(target)}\n{shown}", sends, words])
                 item.setData(0, ID_ROLE, target.id)
                 item.setToolTip(0, shown)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -359,7 +454,7 @@ class DestinationsPage(QWidget):
                 self.tree.addTopLevelItem(item)
         finally:
             self._populating = False
-        self.empty.setVisible(not self.core.settings.relays)
+        self.empty.setVisible(not self.core.settings.relays and not self.core.settings.postgres)
         self.select(keep if keep is not None or not self.core.settings.relays
                     else self.core.settings.relays[0].id)
         self._update_buttons()
@@ -384,7 +479,8 @@ class DestinationsPage(QWidget):
         relay = rid is not None and rid != BUILTIN_ROW
         idle = not self.working and not self.locked
         self.add_button.setEnabled(idle)
-        self.edit_button.setEnabled(idle and relay)
+        self.add_postgres_button.setEnabled(idle)
+        self.edit_button.setEnabled(idle and relay and self.relay(rid or "") is not None)
         self.test_button.setEnabled(idle and relay)
         self.remove_button.setEnabled(idle and relay)
 
@@ -403,6 +499,14 @@ class DestinationsPage(QWidget):
     def open_add_dialog(self) -> RelayDialog:
         """Open the Add dialog (not modal-blocking: it applies itself when saved)."""
         return self._open_dialog(None)
+
+    def open_postgres_dialog(self) -> PostgresDialog:
+        dialog = PostgresDialog(self.core, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._dialog_saved)
+        dialog.open()
+        self.postgres_dialog = dialog
+        return dialog
 
     def open_edit_dialog(self, relay_id: str | None = None) -> RelayDialog | None:
         """Open the Edit dialog for ``relay_id`` (default: the selected target)."""
@@ -427,9 +531,11 @@ class DestinationsPage(QWidget):
             self.dialog = None
 
     def _dialog_saved(self, relay_id: str) -> None:
-        target = self.relay(relay_id)
+        target = self.target(relay_id)
         name = target_name(target) if target else "The target"
-        self.banner.show_message(f"Saved {name}. Use Test to check that it answers.", "success")
+        self.banner.show_message(f"Saved {name}. Use Test to check "
+                                 f"{'the schema it finds' if isinstance(target, PostgresTarget) else 'that it answers'}.",
+                                 "success")
         self.populate()
         self.select(relay_id)
         self.refresh()
@@ -440,7 +546,7 @@ class DestinationsPage(QWidget):
         if self._populating or column != 2:
             return
         rid = item.data(0, ID_ROLE)
-        target = self.relay(rid)
+        target = self.target(rid)
         on = item.checkState(2) == Qt.CheckState.Checked
         if target is None or target.enabled == on:
             return
@@ -453,10 +559,10 @@ class DestinationsPage(QWidget):
 
     async def _set_enabled(self, relay_id: str, on: bool) -> None:
         try:
-            await self.core.update_relay(relay_id, enabled=on)
+            await self.core.set_destination_enabled(relay_id, on)
         finally:
             self._set_working(False)
-        target = self.relay(relay_id)
+        target = self.target(relay_id)
         name = target_name(target) if target else relay_id
         self.banner.show_message(f"{name} is on: events are sent to it." if on else
                                  f"{name} is off: nothing is sent to it until you turn it on.", "info")
@@ -466,31 +572,32 @@ class DestinationsPage(QWidget):
     # -- Test --------------------------------------------------------------------------------------
     def test(self, relay_id: str | None = None) -> asyncio.Task[None] | None:
         """Send the test event to ``relay_id`` (default: the selected target) in the background."""
-        target = self.relay(relay_id or self.selected_id() or "")
+        target = self.target(relay_id or self.selected_id() or "")
         if target is None or self.working:
             return None
         self._set_working(True)
-        self.banner.show_message(f"Sending a test event to {target_name(target)}…", "info")
+        self.banner.show_message(f"Checking {target_name(target)}…" if isinstance(target, PostgresTarget)
+                                 else f"Sending a test event to {target_name(target)}…", "info")
         return spawn(self._test(target), self._failed, owner=self)
 
-    async def _test(self, target: RelayTarget) -> None:
+    async def _test(self, target: Target) -> None:
         name = target_name(target)
         try:
             attempt = await self.core.test_destination(target.id)
         finally:
             self._set_working(False)
-        text, kind = describe_test(attempt, name)
+        text, kind = describe_test(attempt, name, isinstance(target, PostgresTarget))
         self.banner.show_message(redact(text, *url_secrets(target.url), *self.core.secrets(), mask=MASK), kind)
         self.tested.emit(target.id, attempt)
 
     # -- Remove ------------------------------------------------------------------------------------
     def remove(self, relay_id: str | None = None) -> asyncio.Task[None] | None:
         """Ask, then remove ``relay_id`` (default: the selected target) and its waiting events."""
-        target = self.relay(relay_id or self.selected_id() or "")
+        target = self.target(relay_id or self.selected_id() or "")
         if target is None or self.working or self.locked:
             return None
         name = target_name(target)
-        if not self.confirm(self, "Remove relay target",
+        if not self.confirm(self, "Remove destination",
                             f"Remove {name}?\n\n{redact_url(target.url)}\n\nEvents not yet sent to it "
                             "are dropped; what it already received stays there."):
             return None

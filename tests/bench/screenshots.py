@@ -37,6 +37,8 @@ from app.ui.controller import UiController  # noqa: E402
 import qasync  # noqa: E402
 from app.ui.state import TrayState  # noqa: E402
 from tests.fake_tracker import FakeTracker  # noqa: E402
+from tests.pg import PgServer  # noqa: E402
+from tests.pg_schema import create_reference_schema, seed_reference_data  # noqa: E402
 from tests.ui.texts import shown_texts  # noqa: E402
 from tests.helpers import BREAKING_BAD, NGROK_TOKEN, episode_payload, post, sample, write_agent  # noqa: E402
 
@@ -183,6 +185,14 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     core.timing = Timing(timeout=2.0, backoff_base=5.0, backoff_cap=300.0)
     await core.add_relay(healthy.url, label="Episode tracker")
     await core.add_relay(down.url, only_watched=True, label="Backup tracker")
+    pg = PgServer.launch()  # and the tracker's own database, beside them
+    pg.admin(f'CREATE DATABASE tracker OWNER {pg.user}')
+    with pg.connect("tracker", user=pg.user) as conn:
+        create_reference_schema(conn)
+        seed_reference_data(conn)
+        conn.commit()
+    await core.add_postgres(pg.url("tracker"), label="Tracker database")
+    secrets = [*secrets, pg.url("tracker").split(":")[2].split("@")[0]]
     secrets = [*secrets, "ab" * 32, "ef" * 32]
     for n in (4, 5):
         status_code, body = await post(core.best_webhook_url() or "", episode_payload(1, n))
@@ -190,13 +200,15 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     await until(lambda: healthy.accepted and len(healthy.accepted) >= 2)
     status = ui.show_status()
     status.refresh()
-    await until(lambda: "Failing since" in "\n".join(shown_texts(status)) and "Up to date" in "\n".join(shown_texts(status)))
+    await until(lambda: "Failing since" in "\n".join(shown_texts(status))
+                and "\n".join(shown_texts(status)).count("Up to date") >= 2)
     save(status, "status-destinations", out, secrets)
 
     scrobbles = ui.show_scrobbles()
     scrobbles.resize(1400, 440)
     scrobbles.refresh()
     await until(lambda: scrobbles.model.rowCount() == 10 and not scrobbles.loading
+                and "Tracker database ✓" in str(scrobbles.model.index(0, 8).data())
                 and "Pending…" not in [scrobbles.model.index(r, 5).data() for r in range(10)])
     scrobbles.select_event(scrobbles.model.row(4).id)
     save(scrobbles, "scrobbles", out, secrets)
@@ -211,7 +223,7 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     settings = ui.show_settings()
     page = settings.show_destinations()
     page.refresh()
-    await until(lambda: len(page.rows()) == 3)
+    await until(lambda: len(page.rows()) == 4)
     page.select("relay-1")
     await page.test("relay-1")
     save(settings, "settings-destinations", out, secrets)
@@ -225,10 +237,11 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     settings.show_general()
     settings.close()
     status.close()
-    for relay_id in ("relay-1", "relay-2"):
-        await core.remove_destination(relay_id)
+    for destination_id in ("relay-1", "relay-2", "postgres-1"):
+        await core.remove_destination(destination_id)
     await healthy.stop()
     await down.stop()
+    pg.close()
 
 
 def main() -> int:

@@ -125,7 +125,7 @@ def test_add_a_target_through_the_dialog_shows_it_masked_and_persists(
         window: SettingsWindow, core: Core, paths: Paths, qtbot: Any) -> None:
     w, page = open_destinations(window, qtbot)
     assert [r[0].split("\n")[0] for r in page.rows()] == ["Built-in tracker"]
-    assert "exactly once" in page.rows()[0][0] and page.rows()[0][2] == "Always on"
+    assert "exactly once" in page.rows()[0][0] and page.rows()[0][2] == "On"
     assert page.empty.isVisible()
 
     url = f"http://localhost:3000/api/plex/webhook?secret={SECRET}"
