@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import aiohttp
 import pytest
 
 from app.core.config import Settings
 from app.core.facade import Core
-from tests.helpers import running, THUMB, post, sample, settled, webhook_url
+from tests.helpers import THUMB, episode_payload, post, running, sample, settled, webhook_url
 
 GOOD = json.dumps(sample("scrobble-legacy-themoviedb"))
 BOUNDARY = "----plexboundary"
@@ -133,3 +135,53 @@ async def test_payload_part_is_found_however_its_name_is_written(core: Core, dis
             assert r.status == 200, await r.text()
     await settled(core)
     assert (await core.run(core.tracker.scrobbles))[0].action == "marked"
+
+
+async def test_a_bad_request_line_never_writes_the_secret_to_the_log(paths, settings: Settings) -> None:
+    """aiohttp logs a request it cannot parse with a traceback holding the request line (and
+    so the secret in its path): the one redactor cleans tracebacks too."""
+    from app.core.logs import setup_logging
+
+    setup_logging(paths.log_file, stderr=False)
+    try:
+        async with running(paths, settings) as c:
+            for line in (b"GET /webhook/" + c.secret.encode() + b"\xff HTTP/1.1",  # raw non-ASCII
+                         b"GET /webhook/" + c.secret.encode() + b" HTTP/9.9",
+                         b"GET /webhook/" + c.secret.encode() + b"?" + b"x" * 9000 + b" HTTP/1.1"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", c.status.port)
+                writer.write(line + b"\r\nHost: x\r\n\r\n")
+                await writer.drain()
+                assert (await reader.read(4000)).startswith(b"HTTP/1.")
+                writer.close()
+        log = paths.log_file.read_text()
+        assert "Error handling request" in log  # it was logged, with its traceback...
+        assert c.secret not in log  # ...cleaned
+    finally:
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if getattr(h, "baseFilename", None) == str(paths.log_file)]:
+            root.removeHandler(h)
+            h.close()
+
+
+async def test_implausible_numbers_are_refused_and_bad_text_cleaned(core) -> None:  # type: ignore[no-untyped-def]
+    url = webhook_url(core)
+    for season, episode in ((-1, 912), (0, 2**61)):
+        await post(url, episode_payload(season, episode))
+    await post(url, '{"event": "media.scrobble", "user": true, "Account": {"id": 1}, "Metadata": {'
+                    '"type": "episode", "grandparentTitle": "Breaking Bad", "parentIndex": 1, "index": 7, '
+                    '"title": "Bad \\ud800 text", "grandparentGuid": "com.plexapp.agents.themoviedb://1396"}}')
+    await settled(core)
+    rows = await core.scrobbles()
+    by_episode = {r.episode: r for r in rows}
+    assert by_episode[912].action == "failed" and "not a real episode number" in by_episode[912].reason
+    assert by_episode[2**61].action == "failed"
+    assert by_episode[7].action == "marked" and by_episode[7].episode_title == "Bad ? text"
+    episodes = await core.run(core.tracker.episodes, by_episode[7].show_id)
+    assert [(e.season, e.number) for e in episodes] == [(1, 7)]  # no S-1E912, no S0E2305843009213693952
+
+
+async def test_responses_name_no_versions(core) -> None:  # type: ignore[no-untyped-def]
+    async with aiohttp.ClientSession() as s:
+        for method in ("GET", "POST"):
+            async with s.request(method, webhook_url(core)) as r:
+                assert r.headers["Server"] == "Scrobble Tray", method

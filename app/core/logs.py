@@ -39,9 +39,19 @@ class Redactor(logging.Filter):
         clean = self.redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        # A traceback carries values too (aiohttp's bad-request errors hold the request
+        # line, with the secret in its path): format it here, cleaned, once.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+            record.exc_info = None  # handlers print exc_text instead of formatting it again
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
+_FORMATTER = logging.Formatter()
 REDACTOR = Redactor()
 
 

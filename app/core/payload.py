@@ -77,12 +77,19 @@ class PlexEvent:
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
+MAX_SEASON = 3000  # beyond any show's numbering (some use the year: 2024)
+MAX_EPISODE = 20000  # daily shows reach the thousands
+
+
 def _str(value: Any, limit: int = 500) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
         value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    return value[:limit] if isinstance(value, str) and value != "" else None
+    if not isinstance(value, str) or value == "":
+        return None
+    # JSON may carry lone surrogates (\ud800): not text any database can store.
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def _int(value: Any) -> int | None:

@@ -15,7 +15,7 @@ from app.core.config import Settings
 from app.core.destinations.builtin import BuiltinTracker, Marks
 from app.core.matching import MatchResult, ShowIndex
 from app.core.models import Conflict, ShowMapping, WebhookEvent, utcnow
-from app.core.payload import PayloadError, PlexEvent, parse_payload
+from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
 
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
@@ -103,6 +103,9 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
         return _record(row, Action.IGNORED, reason)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
+    if not (0 <= ev.season <= MAX_SEASON and 0 <= ev.episode <= MAX_EPISODE):
+        return _record(row, Action.FAILED, f"season {ev.season}, episode {ev.episode} is not a real "
+                                           "episode number: nothing was marked")
     if not settings.builtin_tracker:
         return _record(row, Action.COUNTED, "a finished episode, for your other trackers "
                                             "(the built-in tracker is off)")

@@ -95,6 +95,11 @@ def _bound_port(site: web.TCPSite) -> int:
 Store = Callable[[str, str | None], Awaitable[int]]
 
 
+async def _no_version(request: web.Request, response: web.StreamResponse) -> None:
+    """No Python or aiohttp version for a scanner to look up."""
+    response.headers["Server"] = "Scrobble Tray"
+
+
 class WebhookServer:
     """The aiohttp application and its listening sites."""
 
@@ -111,6 +116,7 @@ class WebhookServer:
         self.host: str | None = None
         self.app = web.Application(client_max_size=settings.max_body_bytes)
         self.app.router.add_route("*", WEBHOOK_PATH, self._handle)
+        self.app.on_response_prepare.append(_no_version)
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, host: str, port: int) -> int:

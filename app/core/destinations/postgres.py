@@ -28,7 +28,7 @@ from app.core.config import PostgresTarget, Settings
 from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
 from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
-from app.core.payload import PayloadError, PlexEvent, parse_payload
+from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.tmdb import Tmdb
 from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow
 
@@ -267,6 +267,8 @@ class PostgresTracker(OutboxDestination):
             return _Outcome("ignored", "filtered", reason)
         if ev.season is None or ev.episode is None:
             return _Outcome("error", "no_episode_number", "the payload has no season or episode number")
+        if not (0 <= ev.season <= MAX_SEASON and 0 <= ev.episode <= MAX_EPISODE):
+            return _Outcome("error", "implausible_episode_number", f"season {ev.season}, episode {ev.episode}")
         show_id, method, _, candidates = self._resolve(conn, schema, ev, extra_ids)
         if method == IGNORED:
             return _Outcome("ignored", "show_ignored", f"“{ev.show_title}” is ignored (your choice)")
