@@ -365,3 +365,20 @@ async def test_a_thetvdb_show_is_found_by_its_tmdb_id_through_tmdb_find_cached(p
             await wrong.close()
         finally:
             await dest.close()
+
+
+async def test_postgres_down_with_the_built_in_tracker_off_keeps_everything_running(paths, pg_tracker_db) -> None:
+    db = pg_tracker_db
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    try:
+        await asyncio.to_thread(db.server.stop)
+        url = webhook_url(core)
+        for n in (1, 2):
+            assert (await post(url, episode_payload(1, n)))[0] == 200
+        await settled(core)  # the pipeline goes on (and counts conflicts) without the database
+        assert core.status.server == "listening"
+        await asyncio.to_thread(db.server.start)
+        await delivered(core, 2, timeout=30)
+        assert episode(db, 1, 2)["watched"]
+    finally:
+        await core.stop()

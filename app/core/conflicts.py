@@ -73,9 +73,13 @@ class Conflicts:
         return []
 
     async def open_count(self) -> int:
-        if self.source is None:
+        """Open conflicts; for an unreachable PostgreSQL tracker, the last count known."""
+        if (pg := self.source) is None:
             return (await self._db(self.tracker.counts)).conflicts_open
-        return len(await self.conflicts("open"))
+        try:
+            return len(await asyncio.to_thread(PostgresConflicts(pg).conflicts, "open"))
+        except Exception:  # its sender says why it is unreachable
+            return len(self._open.get(pg.id, {}))
 
     async def sync(self) -> bool:
         """Send again what waited on conflicts resolved in a PostgreSQL tracker's own app;
