@@ -288,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.ngrok_path = args.ngrok_path
     try:
         if args.command is None:
+            from app.display import display_problem
+
+            if problem := display_problem():
+                raise CliError(problem)
             from app.ui.app import run
 
             return run(paths, settings, sys.argv)
