@@ -95,3 +95,46 @@ def test_index_add_and_remove() -> None:
     assert len(idx) == 1 and idx.resolve("Severance", 2022, {}).show_id is None
     idx.remove(1)
     assert len(idx) == 0 and idx.search("Severance") == []
+
+
+def _many(n: int = 3000) -> list[ShowRef]:
+    import random
+    import string
+
+    rng = random.Random(3)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(800)]
+    return [ShowRef(i, " ".join(rng.choices(words, k=rng.randint(1, 4))).title(), 2000 + i % 20)
+            for i in range(10, n)]
+
+
+def test_reordered_words_and_a_typo_find_the_show_among_thousands() -> None:
+    index = ShowIndex([ShowRef(1, "The Wire", 2002), ShowRef(2, "Breaking Bad", 2008), *_many()])
+    assert index.resolve("Bad Breaking", 2008, {}).show_id == 2  # words reordered
+    assert index.resolve("Breaking Bsd", 2008, {}).show_id == 2  # a typo
+    assert index.resolve("Wire The", 2002, {}).candidates[0].show_id == 1  # offered first, to confirm
+    assert index.resolve("qzxwvutsrponml", None, {}).show_id is None
+
+
+def test_the_index_follows_adds_and_removes() -> None:
+    index = ShowIndex(_many(500))
+    assert not index.search("Severance")
+    index.add(ShowRef(1, "Severance", 2022))
+    assert index.search("Severence")[0].show_id == 1
+    index.remove(1)
+    assert all(c.show_id != 1 for c in index.search("Severence"))
+
+
+def test_a_query_scores_a_bounded_number_of_titles(monkeypatch) -> None:
+    from app.core import matching
+    from app.core.trigram_index import MAX_CANDIDATES
+
+    scored: list[int] = []
+    real = matching.process.extract
+
+    def counting(query, choices, **kw):  # type: ignore[no-untyped-def]
+        scored.append(len(choices))
+        return real(query, choices, **kw)
+
+    monkeypatch.setattr(matching.process, "extract", counting)
+    ShowIndex(_many(20_000)).search("Something Else Entirely")
+    assert scored and max(scored) <= MAX_CANDIDATES  # never the 20,000 titles

@@ -2,7 +2,9 @@
 
 Pure and in memory. Titles are normalised once when the index is built; a lookup tries
 ids, then exact normalised titles in a dict, and only then fuzzy scoring with rapidfuzz,
-with the year as evidence rather than a filter.
+with the year as evidence rather than a filter. The fuzzy path never scans every title:
+a trigram index (app/core/trigram_index.py) hands it at most ``MAX_CANDIDATES`` titles,
+which are scored word-order-blind.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
+from app.core.trigram_index import MAX_CANDIDATES, TrigramIndex
 from app.core.types import Candidate
 
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
 CANDIDATE_CUTOFF = 55.0
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
+# A candidate's score is the best of these: plain ratio, and ratio of the words sorted
+# (so "Wire The" scores 100 against "The Wire").
+SCORERS = (fuzz.ratio, fuzz.token_sort_ratio)
+
+__all__ = ["CANDIDATE_CUTOFF", "CONFIDENT_MARGIN", "CONFIDENT_SCORE", "MAX_CANDIDATES",
+           "MatchResult", "ShowIndex", "ShowRef", "normalise"]
 
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
@@ -83,6 +92,17 @@ def _year_adjustment(show_year: int | None, year: int | None) -> float:
     return 0.0
 
 
+def _scores(key: str, candidates: list[str]) -> dict[str, float]:
+    """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key``, best scorer each."""
+    best: dict[str, float] = {}
+    for scorer in SCORERS:
+        for hit, score, _ in process.extract(key, candidates, scorer=scorer, processor=None,
+                                             limit=None, score_cutoff=CANDIDATE_CUTOFF):
+            if score > best.get(hit, 0.0):
+                best[hit] = float(score)
+    return best
+
+
 class ShowIndex:
     """Tracker shows indexed for matching; cheap to add to, fast to query."""
 
@@ -90,8 +110,7 @@ class ShowIndex:
         self._shows: dict[int, ShowRef] = {}
         self._by_id: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._by_title: dict[str, list[int]] = defaultdict(list)
-        self._keys: list[str] = []
-        self._key_show: list[int] = []
+        self._trigrams = TrigramIndex()  # the keys of _by_title, for fuzzy candidates
         self._hint: dict[int, int] = {}
         for show in shows:
             self.add(show)
@@ -110,8 +129,7 @@ class ShowIndex:
         if hint and show.year is None:
             self._hint[show.id] = hint
         self._by_title[key].append(show.id)
-        self._keys.append(key)
-        self._key_show.append(show.id)
+        self._trigrams.add(key)
 
     def remove(self, show_id: int) -> None:
         show = self._shows.pop(show_id, None)
@@ -121,8 +139,9 @@ class ShowIndex:
             self._by_id[(name, value)].remove(show_id)
         key, _ = normalise(show.title)
         self._by_title[key].remove(show_id)
-        i = self._key_show.index(show_id)
-        del self._keys[i], self._key_show[i]
+        if not self._by_title[key]:
+            del self._by_title[key]
+            self._trigrams.discard(key)
         self._hint.pop(show_id, None)
 
     def get(self, show_id: int) -> ShowRef | None:
@@ -147,28 +166,18 @@ class ShowIndex:
         """Ranked shows for a title, exact matches first; the year adjusts scores."""
         key, hint = normalise(query)
         year = year or hint
-        scored: dict[int, float] = {}
-        for show_id in self._by_title.get(key, ()):
-            scored[show_id] = 100.0
-        if key:
-            # Plain ratio is the only scorer fast enough for a full scan of 100,000
-            # titles; the short list it gives is re-scored word-order-blind.
-            hits = process.extract(
-                key, self._keys, scorer=fuzz.ratio, processor=None,
-                limit=limit + len(scored) + 20, score_cutoff=CANDIDATE_CUTOFF,
-            )
-            for hit_key, score, i in hits:
-                score = max(score, fuzz.token_sort_ratio(key, hit_key, processor=None))
-                if score >= CANDIDATE_CUTOFF:
-                    show_id = self._key_show[i]
-                    scored[show_id] = max(scored.get(show_id, 0.0), float(score))
-        out = []
-        for show_id, score in scored.items():
-            show = self._shows[show_id]
-            adjusted = max(0.0, min(100.0, score + _year_adjustment(self._year(show), year)))
-            out.append(Candidate(show_id, show.title, self._year(show), adjusted))
-        out.sort(key=lambda c: (-c.score, c.title, c.show_id))
-        return out[:limit]
+        scores = _scores(key, self._trigrams.candidates(key)) if key else {}
+        if key in self._by_title:
+            scores[key] = 100.0
+        ranked = []  # (-score, title, id, year): built cheaply, Candidates only for the top
+        for hit_key, score in scores.items():
+            for show_id in self._by_title[hit_key]:
+                show = self._shows[show_id]
+                show_year = self._year(show)
+                adjusted = max(0.0, min(100.0, score + _year_adjustment(show_year, year)))
+                ranked.append((-adjusted, show.title, show_id, show_year))
+        ranked.sort()
+        return [Candidate(i, title, y, -s) for s, title, i, y in ranked[:limit]]
 
     def resolve(self, title: str | None, year: int | None, ids: dict[str, str]) -> MatchResult:
         """Match a Plex show: ids first, then exact title, then fuzzy title."""

@@ -312,6 +312,7 @@ class PostgresDialog(QDialog):
             pid = await self.core.add_postgres(self.url.text().strip(), self.label.text().strip())
         finally:
             self.busy.set_busy(False)
+        self.url.clear()  # the password is in the keyring now: not in a widget any longer
         self.saved.emit(pid)
         self.accept()
 
