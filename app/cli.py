@@ -249,7 +249,7 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
         n = tracker.retry_deliveries(args.id)
         print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")
     elif isinstance(found, Relay):
-        attempt = asyncio.run(_closing(found, found.send_test()))
+        attempt = asyncio.run(_closing(found, found.test()))
         print(f"{found.shown_url}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1
     else:

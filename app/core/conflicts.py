@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable
 
 from app.core.destinations.postgres import PostgresConflicts, PostgresTracker
 from app.core.matching import Candidate
 from app.core.tracker import Tracker, TrackerError
 from app.core.types import ConflictRow, Outcome, ScrobbleRow
 
-T = TypeVar("T")
 Db = Callable[..., Awaitable[Any]]
 
 
@@ -44,14 +43,15 @@ class Conflicts:
         if (pg := self.source) is None:
             return await self._db(self.tracker.conflicts, status)
         rows = await asyncio.to_thread(PostgresConflicts(pg).conflicts, status)
-        return [dataclasses.replace(c, waiting=len(await self._db(self.tracker.held_by_conflict, pg.id, c.plex_key)))
-                for c in rows]
+        held = await self._db(self.tracker.held_by_conflicts, pg.id)
+        return [dataclasses.replace(c, waiting=len(held.get(c.plex_key, ()))) for c in rows]
 
     async def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
         if (pg := self.source) is None:
             return await self._db(self.tracker.waiting_events, conflict_id)
         conflict = await self._find(pg, conflict_id)
-        return [row for _, row in await self._db(self.tracker.held_by_conflict, pg.id, conflict.plex_key)]
+        held = await self._db(self.tracker.held_by_conflicts, pg.id)
+        return [row for _, row in held.get(conflict.plex_key, ())]
 
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         if (pg := self.source) is None:
@@ -98,7 +98,7 @@ class Conflicts:
         return changed
 
     async def _send_again(self, pg: PostgresTracker, plex_key: str) -> None:
-        held = await self._db(self.tracker.held_by_conflict, pg.id, plex_key)
+        held = (await self._db(self.tracker.held_by_conflicts, pg.id)).get(plex_key, ())
         if await self._db(self.tracker.send_again, [delivery_id for delivery_id, _ in held]):
             self._wake()
 

@@ -21,15 +21,17 @@ from app.core.types import SELF_TEST_EVENT, Check, CheckStatus, CoreStatus, Coun
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 
 
-async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
-    """POST a self-test event to ``url``; ``(ok, detail, round trip ms)``.
+def self_test_payload() -> str:
+    """A harmless event: Scrobble Tray records and ignores it, a web tracker ignores it
+    (it is not a scrobble)."""
+    return json.dumps({"event": SELF_TEST_EVENT, "user": True, "owner": True,
+                       "Account": {"id": 0, "title": "Scrobble Tray self-test"}})
 
-    The pipeline records the event and ignores it, so it is safe to send any time.
-    """
-    payload = json.dumps({"event": SELF_TEST_EVENT, "user": True, "owner": True,
-                          "Account": {"id": 0, "title": "Scrobble Tray self-test"}})
+
+async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
+    """POST a self-test event to ``url``; ``(ok, detail, round trip ms)``; safe any time."""
     form = aiohttp.FormData()
-    form.add_field("payload", payload, content_type="application/json")
+    form.add_field("payload", self_test_payload(), content_type="application/json")
     started = time.perf_counter()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:

@@ -20,7 +20,7 @@ from app.core.config import Paths, RelayTarget, Settings
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import open_database
-from app.core.destinations.base import Attempt
+from app.core.destinations.base import Attempt, OutboxDestination
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
 from app.core.destinations.sender import Timing
@@ -50,10 +50,12 @@ def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None)
     """A tracker on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
-    tracker = Tracker(sessions, settings, outbox_destinations(
-        settings, timing, functools.partial(get_secret, paths), config.install_id(paths)))
-    tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
-    return tracker
+    return Tracker(sessions, settings, _destinations_of(paths, settings, timing))
+
+
+def _destinations_of(paths: Paths, settings: Settings, timing: Timing | None) -> list[OutboxDestination]:
+    """The outbox destinations the settings name (blocking: passwords come from the keyring)."""
+    return outbox_destinations(settings, timing, functools.partial(get_secret, paths), config.install_id(paths))
 
 
 class Core:
@@ -286,12 +288,13 @@ class Core:
             if self._conflicts is not None and await self._conflicts.sync():
                 await self.refresh_conflicts()
 
-    async def _start_destinations(self) -> None:
+    async def _start_destinations(self, rebuild: bool = True) -> None:
+        """Start a sender per destination; ``rebuild`` after the settings changed (at start,
+        open_tracker has just built them)."""
         tracker = self._store()
-        tracker.destinations = await asyncio.to_thread(  # (passwords come from the keyring)
-            outbox_destinations, self.settings, self.timing, functools.partial(get_secret, self.paths),
-            config.install_id(self.paths))
-        tracker.labels = {d.id: d.label for d in tracker.destinations} | {tracker.builtin.id: tracker.builtin.label}
+        if rebuild:
+            tracker.destinations = await asyncio.to_thread(_destinations_of, self.paths, self.settings,
+                                                           self.timing)
         if self._destinations is None:
             self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
                                                     self._destinations_changed, self._arriving)
@@ -320,7 +323,7 @@ class Core:
                                   self._publish, lambda: self._status.paused)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
-            await self._start_destinations()
+            await self._start_destinations(rebuild=False)
             self._conflicts = Conflicts(self.tracker, self._in_db,
                                         lambda: self._destinations.wake() if self._destinations else None)
             conflicts_open = await self._conflicts.open_count()

@@ -94,7 +94,6 @@ class Tracker:
         self.builtin = BuiltinTracker(sessions)
         self.settings = settings
         self.destinations = list(destinations)
-        self.labels: dict[str, str] = {}
 
     @property
     def settings(self) -> Settings:
@@ -246,7 +245,8 @@ class Tracker:
                                 WebhookEvent.account_title.ilike(like), Show.title.ilike(like)))
             q = q.order_by(WebhookEvent.id.desc()).limit(limit)
             found = session.execute(q).all()
-            where = outbox.marks_for(session, [row.id for row, _ in found], self.labels)
+            labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
+            where = outbox.marks_for(session, [row.id for row, _ in found], labels)
             return [_scrobble(row, show_title=title, deliveries=tuple(where.get(row.id, ())))
                     for row, title in found]
 
@@ -356,21 +356,21 @@ class Tracker:
     def delivery_stats(self) -> dict[str, outbox.QueueStats]:
         return outbox.Outbox(self.sessions).stats()
 
-    def held_by_conflict(self, destination: str, plex_key: str) -> list[tuple[int, ScrobbleRow]]:
-        """Deliveries a destination answered with a conflict for this Plex show (its rating
-        key, or its title where Plex gave none): ``(delivery id, event)``."""
+    def held_by_conflicts(self, destination: str) -> dict[str, list[tuple[int, ScrobbleRow]]]:
+        """Deliveries a destination answered with a conflict, by Plex show (its rating key,
+        or its title where Plex gave none): ``{key: [(delivery id, event)]}``."""
         with self.sessions() as session:
             q = (select(DeliveryRow.id, WebhookEvent).join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
                  .where(DeliveryRow.destination == destination, DeliveryRow.outcome == "conflict_created")
                  .order_by(DeliveryRow.event_id))
-            out = []
+            out: dict[str, list[tuple[int, ScrobbleRow]]] = {}
             for delivery_id, row in session.execute(q):
                 try:
                     ev = parse_payload(row.payload)
                 except PayloadError:
                     continue
-                if plex_key in (ev.grandparent_rating_key, ev.show_title):
-                    out.append((delivery_id, _scrobble(row)))
+                if key := ev.grandparent_rating_key or ev.show_title:
+                    out.setdefault(key, []).append((delivery_id, _scrobble(row)))
             return out
 
     def send_again(self, delivery_ids: list[int]) -> int:

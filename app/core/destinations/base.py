@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from app.core.types import Action, Check
+from app.core.types import Action, Check, CheckStatus
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,13 @@ class OutboxDestination(Destination):
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
         """Deliver one event; never raises for the destination's own failures."""
+
+    async def test(self) -> Attempt:
+        """What the user's Test does: by default, the diagnostics checks as one answer."""
+        checks = await self.checks()
+        ok = all(c.status != CheckStatus.FAIL for c in checks)
+        return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED, "; ".join(c.detail for c in checks),
+                       fix=next((c.fix for c in checks if c.fix), None))
 
     async def close(self) -> None:
         """Release connections (the sender is stopping)."""

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from app.core.config import Settings
-from app.core.destinations.base import Attempt, OutboxDestination, Verdict
+from app.core.destinations.base import Attempt, OutboxDestination
 from app.core.destinations.builtin import BuiltinTracker
 from app.core.destinations.outbox import Outbox, QueueStats
 from app.core.destinations.relay import Relay
@@ -130,13 +130,7 @@ class DestinationManager:
         await self._db(self.outbox.forget, destination_id)
 
     async def test(self, destination_id: str) -> Attempt:
-        destination = self.sender(destination_id).destination
-        if isinstance(destination, Relay):
-            return await destination.send_test()
-        checks = await destination.checks()
-        ok = all(c.status != "fail" for c in checks)
-        return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED, "; ".join(c.detail for c in checks),
-                       fix=next((c.fix for c in checks if c.fix), None))
+        return await self.sender(destination_id).destination.test()
 
     async def checks(self) -> list[Check]:
         """The built-in tracker's, then each destination's own (which hop failed), then its queue."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -122,13 +122,11 @@ def read_schema(engine: Engine, override: dict[str, str] | None = None) -> Schem
     return Schema(columns, detect_spelling(seasons, override), tuple(missing))
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Outcome:
     status: str  # success, ignored, error (the reference's log statuses)
     action: str  # episode_marked, conflict_created, event_not_scrobble, ...
     detail: str
-    show_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PostgresTracker(OutboxDestination):
@@ -361,7 +359,7 @@ class PostgresTracker(OutboxDestination):
         conn.execute(text(f"UPDATE tvshows SET {', '.join(sets)} WHERE id = :i"), params)
         what = "already watched" if already else ("added to the tracker and marked" if added else "marked")
         return _Outcome("success", "episode_marked",
-                        f"S{ev.season:02d}E{ev.episode:02d} {what} in tvshow #{show_id} ({method})", show_id)
+                        f"S{ev.season:02d}E{ev.episode:02d} {what} in tvshow #{show_id} ({method})")
 
     def _log(self, conn: Any, schema: Schema, ev: PlexEvent | None, outcome: _Outcome, delivery: Delivery,
              key: str) -> None:

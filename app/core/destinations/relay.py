@@ -10,7 +10,6 @@ Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import ClassVar
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
@@ -18,6 +17,7 @@ import aiohttp
 
 from app import __version__
 from app.core.config import RelayTarget
+from app.core.diagnostics import self_test_payload
 from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
 from app.core.logs import add_secret
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
@@ -55,13 +55,6 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
-def test_payload() -> str:
-    """A harmless event: a tracker ignores it (it is not a scrobble), Scrobble Tray too."""
-    return json.dumps({"event": SELF_TEST_EVENT, "user": True, "owner": True,
-                       "Account": {"id": 0, "title": "Scrobble Tray test"},
-                       "Metadata": {"type": "test", "title": "Scrobble Tray test event"}})
-
-
 class Relay(OutboxDestination):
     """One relay target."""
 
@@ -96,12 +89,12 @@ class Relay(OutboxDestination):
     async def send(self, delivery: Delivery) -> Attempt:
         return await self._post(delivery.payload, delivery.event_id)
 
-    async def send_test(self) -> Attempt:
+    async def test(self) -> Attempt:
         """Send a harmless test event (not through the outbox)."""
-        return await self._post(test_payload(), 0)
+        return await self._post(self_test_payload(), 0)
 
     async def checks(self) -> list[Check]:
-        attempt = await self.send_test()
+        attempt = await self.test()
         ok = attempt.verdict is Verdict.DELIVERED
         return [Check(self.label, CheckStatus.PASS if ok else CheckStatus.FAIL,
                       f"{self.shown_url}: {attempt.detail}", attempt.fix or "")]
