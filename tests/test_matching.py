@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
+from app.core import matching
 from app.core.matching import ShowIndex, ShowRef, normalise
+from app.core.ngram_index import MAX_CANDIDATES, NgramIndex, grams
 
 SHOWS = [
     ShowRef(1, "Breaking Bad", 2008, tmdb_id=1396, tvdb_id=81189, imdb_id="tt0903747"),
@@ -97,44 +102,102 @@ def test_index_add_and_remove() -> None:
     assert len(idx) == 0 and idx.search("Severance") == []
 
 
-def _many(n: int = 3000) -> list[ShowRef]:
-    import random
-    import string
+# The fuzzy path at scale: candidates come from the n-gram index (app/core/ngram_index.py),
+# never from a scan of every title, so these run against thousands of titles.
 
-    rng = random.Random(3)
+def _filler(n: int, seed: int = 3) -> list[ShowRef]:
+    rng = random.Random(seed)
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(800)]
-    return [ShowRef(i, " ".join(rng.choices(words, k=rng.randint(1, 4))).title(), 2000 + i % 20)
-            for i in range(10, n)]
+    return [ShowRef(1000 + i, " ".join(rng.choices(words, k=rng.randint(1, 4))).title(),
+                    rng.randint(1950, 2025)) for i in range(n)]
 
 
-def test_reordered_words_and_a_typo_find_the_show_among_thousands() -> None:
-    index = ShowIndex([ShowRef(1, "The Wire", 2002), ShowRef(2, "Breaking Bad", 2008), *_many()])
-    assert index.resolve("Bad Breaking", 2008, {}).show_id == 2  # words reordered
-    assert index.resolve("Breaking Bsd", 2008, {}).show_id == 2  # a typo
-    assert index.resolve("Wire The", 2002, {}).candidates[0].show_id == 1  # offered first, to confirm
-    assert index.resolve("qzxwvutsrponml", None, {}).show_id is None
+@pytest.fixture(scope="module")
+def big() -> ShowIndex:
+    return ShowIndex(SHOWS + _filler(5000))
 
 
-def test_the_index_follows_adds_and_removes() -> None:
-    index = ShowIndex(_many(500))
-    assert not index.search("Severance")
-    index.add(ShowRef(1, "Severance", 2022))
-    assert index.search("Severence")[0].show_id == 1
-    index.remove(1)
-    assert all(c.show_id != 1 for c in index.search("Severence"))
+def _first(r) -> int | None:
+    return r.show_id if r.show_id is not None else (r.candidates[0].show_id if r.candidates else None)
 
 
-def test_a_query_scores_a_bounded_number_of_titles(monkeypatch) -> None:
-    from app.core import matching
-    from app.core.trigram_index import MAX_CANDIDATES
+def test_words_reordered_are_found(big: ShowIndex) -> None:
+    r = big.resolve("Bad Breaking", 2008, {})
+    assert (r.show_id, r.method) == (1, "title")  # word-order-blind: scores 100
+    assert _first(big.resolve("Order & Law", 1990, {})) == 8
+    assert _first(big.resolve("Agents of SHIELD Marvels", 2013, {})) == 7
 
+
+def test_a_typo_is_found(big: ShowIndex) -> None:
+    assert big.resolve("Braking Bad", 2008, {}).show_id == 1
+    assert _first(big.resolve("Pokemno", 1997, {})) == 6
+    assert _first(big.resolve("Doctor Whoo", 2005, {})) == 5  # the year picks the 2005 one
+    assert _first(big.resolve("Doctor Whoo", 1963, {})) == 4
+
+
+@pytest.mark.parametrize("query", ["Zzyzx Qwerty", "qpwoeirutyalskdj", "Xqj Vbnmzk Plqwo"])
+def test_a_random_string_matches_nothing(big: ShowIndex, query: str) -> None:
+    r = big.resolve(query, 2020, {})
+    assert (r.show_id, r.conflict, r.candidates) == (None, "no_match", [])
+    assert big.search(query) == []
+
+
+def test_shows_added_and_removed_while_running_are_searched() -> None:
+    idx = ShowIndex(_filler(3000))
+    assert idx.search("Severence") == []
+    idx.add(ShowRef(1, "Severance", 2022))
+    assert [c.show_id for c in idx.search("Severence")][:1] == [1]
+    assert idx.resolve("Severence", 2022, {}).candidates[0].show_id == 1
+    idx.add(ShowRef(2, "Slow Horses", 2022))
+    idx.remove(1)
+    assert all(c.show_id != 1 for c in idx.search("Severence"))
+    idx.add(ShowRef(3, "Andor", 2022))  # takes the freed slot: nothing of Severance left in it
+    assert [c.show_id for c in idx.search("Andorr")][:1] == [3]
+    assert all(c.show_id != 3 for c in idx.search("Severence"))
+    assert [c.show_id for c in idx.search("Horses Slow")][:1] == [2]
+    idx.add(ShowRef(2, "Slough House", 2022))  # renamed: the old title is gone
+    assert all(c.show_id != 2 for c in idx.search("Horses Slow"))
+    assert idx.resolve("Slough House", 2022, {}).show_id == 2
+
+
+def test_no_query_scores_more_than_max_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 600 titles that all look like the query: more than the bound, so the bound bites.
+    shows = [ShowRef(i, f"Star Trek {w}", 1990) for i, w in enumerate(
+        {s.title.split()[0] for s in _filler(4000, seed=5)}) if i < 600]
+    shows.append(ShowRef(9999, "Star Trek", 1966))
+    idx = ShowIndex(shows + _filler(2000))
     scored: list[int] = []
-    real = matching.process.extract
 
-    def counting(query, choices, **kw):  # type: ignore[no-untyped-def]
-        scored.append(len(choices))
-        return real(query, choices, **kw)
+    def counting(scorer):
+        def wrapped(a, b, **kw):
+            scored[-1] += 1
+            return scorer(a, b, **kw)
+        return wrapped
 
-    monkeypatch.setattr(matching.process, "extract", counting)
-    ShowIndex(_many(20_000)).search("Something Else Entirely")
-    assert scored and max(scored) <= MAX_CANDIDATES  # never the 20,000 titles
+    monkeypatch.setattr(matching, "SCORERS", tuple(counting(s) for s in matching.SCORERS))
+    for query in ("Star Trak", "Trek Star", "Star Trek Voyagr", "Sta Trek"):
+        scored.append(0)
+        r = idx.resolve(query, 1966, {})
+        assert 0 < scored[-1] <= MAX_CANDIDATES * len(matching.SCORERS)
+        assert _first(r) == 9999
+    assert max(scored) == MAX_CANDIDATES * len(matching.SCORERS)  # it did cut the list
+
+
+def test_a_query_of_common_grams_only_is_bounded_too() -> None:
+    idx = ShowIndex([ShowRef(i, f"Love {s.title}", 2000) for i, s in enumerate(_filler(1500))])
+    cands = idx._grams.candidates("lov")  # every gram of it is in all 1,500 titles
+    assert 0 < len(cands) <= MAX_CANDIDATES
+
+
+def test_ngram_index_reuses_slots_and_drops_empty_lists() -> None:
+    g = NgramIndex()
+    g.add("severance")
+    g.add("andor")
+    g.discard("severance")
+    assert "severance" not in g and len(g) == 1
+    assert all(len(p) for p in g._postings.values())
+    assert not any(gram in g._postings for gram in grams("severance") - grams("andor"))
+    g.add("slow horses")  # the freed slot
+    assert sorted(g._keys) == ["andor", "slow horses"]
+    assert g.candidates("horses slow") == ["slow horses"]
+    assert g.candidates("") == [] and g.candidates("qqqqqq") == []

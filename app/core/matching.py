@@ -3,7 +3,7 @@
 Pure and in memory. Titles are normalised once when the index is built; a lookup tries
 ids, then exact normalised titles in a dict, and only then fuzzy scoring with rapidfuzz,
 with the year as evidence rather than a filter. The fuzzy path never scans every title:
-a trigram index (app/core/trigram_index.py) hands it at most ``MAX_CANDIDATES`` titles,
+an n-gram index (app/core/ngram_index.py) hands it at most ``MAX_CANDIDATES`` titles,
 which are scored word-order-blind.
 """
 
@@ -13,23 +13,22 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
-from app.core.trigram_index import MAX_CANDIDATES, TrigramIndex
+from app.core.ngram_index import NgramIndex
 from app.core.types import Candidate
 
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
 CANDIDATE_CUTOFF = 55.0
+YEAR_BONUS = 3.0  # score points for a show that started in the episode's year (the most a year adds)
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
 # A candidate's score is the best of these: plain ratio, and ratio of the words sorted
-# (so "Wire The" scores 100 against "The Wire").
+# (so "Bad Breaking" scores 100 against "Breaking Bad").
 SCORERS = (fuzz.ratio, fuzz.token_sort_ratio)
-
-__all__ = ["CANDIDATE_CUTOFF", "CONFIDENT_MARGIN", "CONFIDENT_SCORE", "MAX_CANDIDATES",
-           "MatchResult", "ShowIndex", "ShowRef", "normalise"]
 
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
@@ -88,7 +87,7 @@ def _year_adjustment(show_year: int | None, year: int | None) -> float:
     if show_year > year + 1:
         return -25.0  # the show did not exist yet when this episode aired
     if show_year == year:
-        return 3.0
+        return YEAR_BONUS
     return 0.0
 
 
@@ -109,8 +108,8 @@ class ShowIndex:
     def __init__(self, shows: Iterable[ShowRef] = ()) -> None:
         self._shows: dict[int, ShowRef] = {}
         self._by_id: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self._by_title: dict[str, list[int]] = defaultdict(list)
-        self._trigrams = TrigramIndex()  # the keys of _by_title, for fuzzy candidates
+        self._by_title: dict[str, list[ShowRef]] = defaultdict(list)
+        self._grams = NgramIndex()  # the keys of _by_title, for fuzzy candidates
         self._hint: dict[int, int] = {}
         for show in shows:
             self.add(show)
@@ -128,8 +127,8 @@ class ShowIndex:
         key, hint = normalise(show.title)
         if hint and show.year is None:
             self._hint[show.id] = hint
-        self._by_title[key].append(show.id)
-        self._trigrams.add(key)
+        self._by_title[key].append(show)
+        self._grams.add(key)
 
     def remove(self, show_id: int) -> None:
         show = self._shows.pop(show_id, None)
@@ -138,10 +137,10 @@ class ShowIndex:
         for name, value in show.ids().items():
             self._by_id[(name, value)].remove(show_id)
         key, _ = normalise(show.title)
-        self._by_title[key].remove(show_id)
+        self._by_title[key].remove(show)
         if not self._by_title[key]:
             del self._by_title[key]
-            self._trigrams.discard(key)
+            self._grams.discard(key)
         self._hint.pop(show_id, None)
 
     def get(self, show_id: int) -> ShowRef | None:
@@ -165,17 +164,27 @@ class ShowIndex:
     def search(self, query: str, year: int | None = None, limit: int = 10) -> list[Candidate]:
         """Ranked shows for a title, exact matches first; the year adjusts scores."""
         key, hint = normalise(query)
-        year = year or hint
-        scores = _scores(key, self._trigrams.candidates(key)) if key else {}
+        return self._ranked(key, year or hint, limit)
+
+    def _ranked(self, key: str, year: int | None, limit: int) -> list[Candidate]:
+        """``search`` for a normalised key: its exact shows, then the n-gram candidates."""
+        scores = _scores(key, self._grams.candidates(key)) if key else {}
         if key in self._by_title:
             scores[key] = 100.0
-        ranked = []  # (-score, title, id, year): built cheaply, Candidates only for the top
-        for hit_key, score in scores.items():
-            for show_id in self._by_title[hit_key]:
-                show = self._shows[show_id]
+        # Best title first; (-score, title, id, year) tuples are cheap, Candidates are made
+        # for the top `limit` only. A year adds at most YEAR_BONUS, so once `limit` shows
+        # are in, a title scoring below the lowest of them by more than that can't enter.
+        ranked = []
+        floor = None
+        for hit_key, score in sorted(scores.items(), key=itemgetter(1), reverse=True):
+            if floor is not None and score + YEAR_BONUS < floor:
+                break  # neither this title nor any after it can reach the top `limit`
+            for show in self._by_title[hit_key]:
                 show_year = self._year(show)
                 adjusted = max(0.0, min(100.0, score + _year_adjustment(show_year, year)))
-                ranked.append((-adjusted, show.title, show_id, show_year))
+                ranked.append((-adjusted, show.title, show.id, show_year))
+            if floor is None and len(ranked) >= limit:
+                floor = -sorted(ranked)[limit - 1][0]
         ranked.sort()
         return [Candidate(i, title, y, -s) for s, title, i, y in ranked[:limit]]
 
@@ -192,7 +201,7 @@ class ShowIndex:
 
         key, hint = normalise(title)
         year_hint = hint
-        exact = [self._shows[i] for i in self._by_title.get(key, ())]
+        exact = self._by_title.get(key, [])
         if year_hint:  # "Doctor Who (2005)" names its year: trust it
             exact = [s for s in exact if self._year(s) in (None, year_hint)] or exact
         if len(exact) == 1 and _year_adjustment(self._year(exact[0]), year) >= 0:
@@ -200,7 +209,7 @@ class ShowIndex:
         if len(exact) > 1:
             return self._pick_among_exact(exact, year_hint or year)
 
-        cands = self.search(title, year, limit=8)
+        cands = self._ranked(key, year or hint, limit=8)
         if not cands:
             return MatchResult(None, conflict="no_match")
         best = cands[0]

@@ -3,7 +3,8 @@
 - Webhooks: sustained requests/s and p50/p99 acknowledgement latency with 32 concurrent
   clients over loopback, for ``scrobbletray serve`` and, in the same run, a bare aiohttp
   handler that reads the same multipart body (the ratio is the figure).
-- Matching: show resolution on a 100,000-show tracker (exact and fuzzy titles).
+- Matching: show resolution on a 100,000-show tracker (exact and fuzzy titles; the
+  fuller comparison with pg_trgm is tests/bench/matching.py).
 - Start-up to listening, and resident memory of the server.
 """
 
@@ -163,7 +164,7 @@ def bench_matching(n: int = 100_000, queries: int = 500) -> None:
         return out
 
     exact = timed([s.title.upper() for s in sample])
-    typo = timed([s.title[:-2] + "zz" for s in sample])  # misses the dict: full fuzzy scan
+    typo = timed([s.title[:-2] + "zz" for s in sample])  # misses the dict: the fuzzy path
     unknown = timed(["".join(rng.choices(string.ascii_lowercase, k=14)) for _ in range(queries)])
     print(f"matching on {n:,} shows (index built in {build:.2f} s):")
     for name, values in (("exact title", exact), ("fuzzy title", typo), ("no match", unknown)):
