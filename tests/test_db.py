@@ -20,7 +20,7 @@ def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:
         inspect(engine).get_table_names())
     with engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
     assert not (tmp_path / "backups").exists()  # nothing to back up
 
 

@@ -23,16 +23,21 @@ from app.core.db import open_database
 from app.core.destinations.base import Attempt, OutboxDestination
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
+from app.core.destinations.postgres import PostgresTracker
 from app.core.destinations.sender import Timing
 from app.core.events import (ConflictsChanged, DestinationsChanged, EventBus, ScrobbleRecorded,
                              StatusChanged, WebhookReceived)
 from app.core.inbox import Inbox
 from app.core.logs import add_secret
 from app.core.matching import Candidate
+from app.core.payload import PlexEvent
+from app.core.pipeline import server_show_key
+from app.core.plex.http import PlexError
+from app.core.plex.service import PlexLink
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, TunnelState, WebhookStats)
+                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -85,6 +90,8 @@ class Core:
         self._conflicts: Conflicts | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
+        self.plex = PlexLink(paths, self.settings, lambda st: self._set_status(plex=st))
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -189,11 +196,40 @@ class Core:
             checks.append(diagnostics.conflicts_check(counts))
         if self._destinations is not None:
             checks += await self._destinations.checks()
+        if self.plex.connected:
+            await self.plex.refresh(self.public_webhook_url)
+        checks += self.plex.checks(self.public_webhook_url)
         return checks
 
     def report(self, checks: list[Check]) -> str:
         """A Markdown report of ``checks``, with every secret redacted."""
         return diagnostics.report(checks, self.best_webhook_url())
+
+    # -- Plex -------------------------------------------------------------------------
+    async def plex_signed_in(self, token: str) -> str:
+        """Keep a sign-in's token, read the account, and register the webhook URL when the
+        user lets it happen by itself. Returns where the token was kept."""
+        where = await self.plex.signed_in(token)
+        await self.plex.refresh(self.public_webhook_url)
+        if self.settings.plex_auto_register and self.public_webhook_url:
+            await self._register_automatically()
+        return where
+
+    async def plex_register(self) -> str:
+        """Put the current public webhook URL in the Plex account's webhooks."""
+        url = self.public_webhook_url
+        if url is None:
+            raise PlexError("There is no public webhook URL to register: the tunnel is not online",
+                            "Turn the tunnel on (Settings > Tunnel); a Plex server elsewhere cannot "
+                            "reach this computer without it.")
+        note = await self.plex.register(url, self._secret)
+        self._set_status(url_changed=False)
+        return note
+
+    async def _register_automatically(self) -> None:
+        url = self.public_webhook_url
+        if url and await self.plex.url_changed(url, self._secret):
+            self._set_status(url_changed=False)
 
     # -- destinations ---------------------------------------------------------------
     async def destinations(self) -> list[DestinationStatus]:
@@ -300,6 +336,9 @@ class Core:
                                                     self._destinations_changed, self._arriving)
         else:
             await self._destinations.stop()
+        for destination in tracker.destinations:
+            if isinstance(destination, PostgresTracker):
+                destination.server_show = self.server_show
         self._destinations.start(tracker.destinations)
         self._destinations_changed()
 
@@ -318,9 +357,9 @@ class Core:
                 None, get_authtoken, self.paths)
             add_secret(self._authtoken)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
+            await self.plex.load()
             inbox = Inbox(self.tracker.ingest, self._ingest_thread)
-            self._worker = Worker(inbox, functools.partial(self._in_db, self.tracker.process_pending),
-                                  self._publish, lambda: self._status.paused)
+            self._worker = Worker(inbox, self._process, self._publish, lambda: self._status.paused)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             await self._start_destinations(rebuild=False)
@@ -338,6 +377,8 @@ class Core:
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
                          conflicts_open=conflicts_open)
         log.info("listening on %s:%d", self.settings.host, bound)
+        if self.plex.connected:
+            self._later(self.plex.refresh(self.public_webhook_url))
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
 
@@ -377,9 +418,14 @@ class Core:
         changed = online and st.url_changed and self._known_url is not None
         if online:
             self._known_url = st.public_url
-        if changed:
+        automatic = self.plex.connected and self.settings.plex_auto_register
+        if changed and not automatic:
             log.warning("The public webhook URL is now %s/webhook/...: update it in Plex "
                         "(Settings > Webhooks).", st.public_url)
+        if online and automatic:
+            if changed:
+                log.info("The public webhook URL is now %s/webhook/...: registering it in Plex", st.public_url)
+            self._later(self._register_automatically())
         if online != (self._status.tunnel == TunnelState.ONLINE) or changed:
             # Lets 'scrobbletray webhook-url' print the running app's URL.
             config.save_state(self.paths, tunnel_online=online,
@@ -394,7 +440,7 @@ class Core:
         if self.server is not None:
             await self.server.stop()
             self.server = None
-        tasks, self._tasks = self._tasks, []
+        tasks, self._tasks = self._tasks + list(self._background), []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -406,6 +452,12 @@ class Core:
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)
+
+    def _later(self, work: Any) -> None:
+        """Run ``work`` in the background, kept referenced until it is done."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _shutdown_threads(self) -> None:
         self._ingest_thread.shutdown(wait=True)
@@ -424,6 +476,28 @@ class Core:
         if outcomes:
             await self._publish(outcomes)
         return result
+
+    async def _process(self, limit: int = 200) -> list[Outcome]:
+        """One processing batch; first, the Plex servers are asked for the ids of shows
+        their webhooks name only as plex://show/... (never on the acknowledgement path)."""
+        tracker = self._store()
+        tracker.plex_connected = self.plex.connected
+        if self.plex.connected:
+            wanted = await self._in_db(tracker.shows_to_ask_plex, limit)
+            if wanted and (facts := await self.plex.show_facts(wanted)):
+                await self._in_db(tracker.save_server_shows, facts)
+        return await self._in_db(tracker.process_pending, limit)
+
+    async def server_show(self, ev: PlexEvent) -> ShowFacts | None:
+        """What the Plex server says about the show of ``ev`` (remembered, else asked)."""
+        key = server_show_key(ev)
+        if key is None:
+            return None
+        known = await self._in_db(self._store().server_show, *key)
+        if known is None and self.plex.connected and (facts := await self.plex.show_facts([key])):
+            await self._in_db(self._store().save_server_shows, facts)
+            known = facts.get(key)
+        return known
 
     async def _put(self, inbox: Inbox, payload: str, source: str | None) -> int:
         assert self._worker is not None

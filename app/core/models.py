@@ -168,3 +168,16 @@ class Delivery(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))  # the destination's word, e.g. conflict_created
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class PlexShow(Base):
+    """What a Plex server said about one of its shows (ids, first year): asked once."""
+
+    __tablename__ = "plex_shows"
+
+    server_uuid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rating_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    year: Mapped[int | None]
+    title: Mapped[str | None] = mapped_column(String(500))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

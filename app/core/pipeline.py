@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.destinations.builtin import BuiltinTracker, Marks
 from app.core.matching import MatchResult, ShowIndex
-from app.core.models import Conflict, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
 
@@ -31,6 +31,7 @@ class Lookups:
         self.session = session
         self.marks = Marks(session)
         self._mappings: dict[str, ShowMapping | None] = {}
+        self._server_shows: dict[tuple[str, str], PlexShow | None] = {}
 
     def mapping(self, plex_key: str) -> ShowMapping | None:
         if plex_key not in self._mappings:
@@ -41,6 +42,22 @@ class Lookups:
     def add_mapping(self, mapping: ShowMapping) -> None:
         self.session.add(mapping)
         self._mappings[mapping.plex_key] = mapping
+
+    def server_show(self, key: tuple[str, str]) -> PlexShow | None:
+        """What the Plex server said about a show (asked before the batch: see Core)."""
+        if key not in self._server_shows:
+            self._server_shows[key] = self.session.get(PlexShow, key)
+        return self._server_shows[key]
+
+
+def server_show_key(ev: PlexEvent) -> tuple[str, str] | None:
+    """(server, show rating key) when only the Plex server can name the show's ids: a
+    new-agent (plex://) or unmatched episode, whose Guid ids are the episode's."""
+    if not ev.is_episode or ev.show_ids or not ev.server_uuid or not ev.grandparent_rating_key:
+        return None
+    if not ev.grandparent_rating_key.isdigit():
+        return None
+    return ev.server_uuid, ev.grandparent_rating_key
 
 
 def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Outcome:
@@ -82,14 +99,15 @@ def _account_accepted(ev: PlexEvent, settings: Settings) -> bool:
 
 
 def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, index: ShowIndex,
-                settings: Settings, lookups: Lookups | None = None) -> Outcome:
+                settings: Settings, lookups: Lookups | None = None, plex_connected: bool = False) -> Outcome:
     """Decide and apply the outcome of one pending inbox row.
 
     Several rows of one transaction share ``lookups`` (and the session must not autoflush).
+    ``plex_connected``: signed in to Plex, so a show the server could not name was asked.
     """
     if lookups is None:
         with session.no_autoflush:
-            return process_row(session, row, tracker, index, settings, Lookups(session))
+            return process_row(session, row, tracker, index, settings, Lookups(session), plex_connected)
     try:
         ev = parse_payload(row.payload)
     except PayloadError as exc:
@@ -127,16 +145,25 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
         row.conflict_id = conflict.id
         return _record(row, Action.CONFLICT, f"waiting on conflict #{conflict.id}")
 
-    result = index.resolve(ev.show_title, ev.year, ev.show_ids)
+    ids, year = ev.show_ids, ev.year
+    server_key = server_show_key(ev)
+    known = lookups.server_show(server_key) if server_key else None
+    if known is not None:
+        ids, year = dict(known.ids or {}), known.year or ev.year
+    result = index.resolve(ev.show_title, year, ids)
     if result.show_id is not None:
         lookups.add_mapping(ShowMapping(plex_key=plex_key, plex_title=ev.show_title,
                                         show_id=result.show_id, method=result.method or "title",
                                         confidence=result.confidence))
         row.match_method, row.confidence = result.method, result.confidence
         return mark(tracker, lookups, row, result.show_id, ev, settings)
-    conflict = _open_conflict(session, plex_key, ev, result)
+    conflict = _open_conflict(session, plex_key, ev, result, year, ids)
     row.conflict_id = conflict.id
-    outcome = _record(row, Action.CONFLICT, _conflict_reason(result))
+    reason = _conflict_reason(result)
+    if server_key and known is None and (ev.grandparent_guid or "").startswith("plex://"):
+        reason += ("; the Plex server did not answer, so its ids for the show are unknown" if plex_connected
+                   else "; signing in to Plex would have identified the show by its ids")
+    outcome = _record(row, Action.CONFLICT, reason)
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,
                    conflict.plex_title)
 
@@ -149,10 +176,12 @@ def _conflict_reason(result: MatchResult) -> str:
     }.get(result.conflict or "", "needs your decision")
 
 
-def _open_conflict(session: Session, plex_key: str, ev: PlexEvent, result: MatchResult) -> Conflict:
+def _open_conflict(session: Session, plex_key: str, ev: PlexEvent, result: MatchResult,
+                   year: int | None, ids: dict[str, str]) -> Conflict:
     conflict = Conflict(
-        plex_key=plex_key, plex_title=ev.show_title or plex_key, plex_year=ev.year,
-        guids=ev.guid_summary(), type=result.conflict or "no_match",
+        plex_key=plex_key, plex_title=ev.show_title or plex_key, plex_year=year,
+        guids=ev.guid_summary() | ({"server_ids": ids} if ids != ev.show_ids else {}),
+        type=result.conflict or "no_match",
         candidates=[c.to_dict() for c in result.candidates],
     )
     session.add(conflict)

@@ -21,12 +21,12 @@ from app.core.destinations import outbox
 from app.core.destinations.base import Destination, Settled
 from app.core.destinations.builtin import BuiltinTracker, show_ref
 from app.core.matching import Candidate, ShowIndex
-from app.core.models import Base, Conflict, Episode, Show, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Base, Conflict, Episode, PlexShow, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.models import Delivery as DeliveryRow
 from app.core.payload import PayloadError, parse_payload
-from app.core.pipeline import Lookups, process_row
+from app.core.pipeline import Lookups, filter_reason, process_row, server_show_key
 from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
-                            ShowRow)
+                            ShowFacts, ShowRow)
 
 R = TypeVar("R")
 
@@ -94,6 +94,7 @@ class Tracker:
         self.builtin = BuiltinTracker(sessions)
         self.settings = settings
         self.destinations = list(destinations)
+        self.plex_connected = False  # signed in to Plex: shows were asked of their server
 
     @property
     def settings(self) -> Settings:
@@ -187,6 +188,40 @@ class Tracker:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0)
 
+    def shows_to_ask_plex(self, limit: int = 200) -> list[tuple[str, str]]:
+        """(server, show key) of the next ``limit`` pending rows whose show only its Plex
+        server can name, and that no mapping or earlier answer covers."""
+        with self.sessions() as session:
+            payloads = session.scalars(select(WebhookEvent.payload).where(WebhookEvent.status == "pending")
+                                       .order_by(WebhookEvent.id).limit(limit)).all()
+            wanted: dict[tuple[str, str], str] = {}
+            for payload in payloads:
+                try:
+                    ev = parse_payload(payload)
+                except PayloadError:
+                    continue
+                key = server_show_key(ev)
+                if key and ev.plex_key and filter_reason(ev, self.settings) is None:
+                    wanted[key] = ev.plex_key
+            if not wanted:
+                return []
+            mapped = set(session.scalars(select(ShowMapping.plex_key)
+                                         .where(ShowMapping.plex_key.in_(set(wanted.values())))))
+            return [k for k, plex_key in wanted.items()
+                    if plex_key not in mapped and session.get(PlexShow, k) is None]
+
+    def save_server_shows(self, facts: dict[tuple[str, str], ShowFacts]) -> None:
+        """Remember what Plex servers said about their shows."""
+        with self.sessions.begin() as session:
+            for (uuid, key), f in facts.items():
+                session.merge(PlexShow(server_uuid=uuid, rating_key=key, ids=dict(f.ids), year=f.year,
+                                       title=f.title))
+
+    def server_show(self, server_uuid: str, rating_key: str) -> ShowFacts | None:
+        with self.sessions() as session:
+            row = session.get(PlexShow, (server_uuid, rating_key))
+            return None if row is None else ShowFacts(dict(row.ids or {}), row.year, row.title)
+
     def process_pending(self, limit: int = 200) -> list[Outcome]:
         """Process up to ``limit`` pending rows, oldest first, in one transaction.
 
@@ -210,7 +245,8 @@ class Tracker:
             else:
                 with session.no_autoflush:
                     lookups = Lookups(session)
-                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups)
+                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups,
+                                                          self.plex_connected)
                                 for row in rows]
             self._settle(session, rows, outcomes)
             return outcomes
@@ -225,7 +261,8 @@ class Tracker:
         """One row in its own savepoint: an unexpected error fails that row only."""
         try:
             with session.begin_nested():
-                return process_row(session, row, self.builtin, index, self.settings)
+                return process_row(session, row, self.builtin, index, self.settings,
+                                   plex_connected=self.plex_connected)
         except Exception as exc:  # recorded on the row; the rest of the batch goes on
             row.status, row.action = "done", Action.FAILED.value
             row.reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]

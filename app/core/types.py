@@ -97,6 +97,30 @@ class Check:
 
 
 @dataclass(frozen=True)
+class ShowFacts:
+    """What a Plex server knows about a show that a new-agent webhook does not say."""
+
+    ids: dict[str, str] = field(default_factory=dict)  # tmdb/tvdb/imdb
+    year: int | None = None  # the show's first year (the payload's is the episode's)
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class PlexStatus:
+    """The Plex account as the windows show it."""
+
+    signed_in: bool = False
+    username: str | None = None
+    plex_pass: bool | None = None  # None: not known yet
+    servers: tuple[str, ...] = ()  # names
+    registered: bool | None = None  # the current webhook URL is in the account's list
+    registered_url: str | None = None  # the URL last put there (secret masked)
+    note: str | None = None  # the last thing that happened, in words
+    problem: str | None = None
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
 class CoreStatus:
     """The state the tray icon and the status window show."""
 
@@ -113,6 +137,7 @@ class CoreStatus:
     tunnel_progress: float | None = None  # 0..1 while the ngrok agent downloads
     url_changed: bool = False  # the public URL moved: Plex must be given the new one
     destinations_failing: int = 0  # failing for over 5 minutes, or paused
+    plex: PlexStatus = field(default_factory=lambda: PlexStatus())
 
     @property
     def attention(self) -> bool:

@@ -28,7 +28,8 @@ def test_checks_run_when_opened_and_again_on_request(
     assert first["Last webhook"][:2] == ("Warning", "none received yet")
     assert "Settings > Webhooks > Add Webhook" in first["Last webhook"][2]
     assert not w.busy.isVisible() and w.run_button.isEnabled()
-    assert w.summary.text().startswith("2 warnings")  # no webhook yet; no tunnel in this core
+    assert first["Plex account"][0] == "Warning" and "not signed in" in first["Plex account"][1]
+    assert w.summary.text().startswith("3 warnings")  # no webhook yet; no tunnel; not signed in
 
     aio.post(core, episode_payload(1, 3))
     aio.settled(core)

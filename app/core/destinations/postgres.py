@@ -18,7 +18,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, Awaitable, Callable, ClassVar
 
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -30,7 +30,7 @@ from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.tmdb import Tmdb
-from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow
+from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow, ShowFacts
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
 NEEDED = {"tvshows": ("id", "title", "seasons")}
@@ -143,6 +143,8 @@ class PostgresTracker(OutboxDestination):
         self.settings = settings
         self.install_id = install_id
         self.tmdb = tmdb  # turns a TheTVDB or IMDb id into the tmdb_id the tracker keys on
+        # The show's ids from the Plex server, for a new-agent (plex://) payload: set by the core.
+        self.server_show: Callable[[PlexEvent], Awaitable[ShowFacts | None]] | None = None
         self._url = url.set(password=password) if password else url
         add_secret(password)
         self._timeout = timeout
@@ -203,17 +205,23 @@ class PostgresTracker(OutboxDestination):
 
     # -- delivery -----------------------------------------------------------------------
     async def _translated_ids(self, delivery: Delivery) -> dict[str, str]:
-        """A TMDB id for a show Plex names by its TheTVDB or IMDb id only (TMDB's /find)."""
-        if self.tmdb is None:
-            return {}
+        """Show ids the payload does not carry, strongest first: the Plex server's for a
+        new-agent show, then a TMDB id for a TheTVDB or IMDb id (TMDB's /find)."""
         try:
             ev = parse_payload(delivery.payload)
         except PayloadError:
             return {}
-        if not ev.is_episode or "tmdb" in ev.show_ids or not (ev.show_ids or ev.episode_ids):
+        if not ev.is_episode:
             return {}
-        found = await self.tmdb.show_id(ev.show_ids, ev.episode_ids)
-        return {"tmdb": str(found)} if found is not None else {}
+        ids: dict[str, str] = {}
+        if not ev.show_ids and self.server_show is not None:
+            facts = await self.server_show(ev)
+            ids = dict(facts.ids) if facts else {}
+        known = ev.show_ids | ids
+        if self.tmdb is None or "tmdb" in known or not (known or ev.episode_ids):
+            return ids
+        found = await self.tmdb.show_id(known, ev.episode_ids)
+        return ids | ({"tmdb": str(found)} if found is not None else {})
 
     async def send(self, delivery: Delivery) -> Attempt:
         try:

@@ -1,0 +1,157 @@
+"""The signed-in Plex account, blocking (python-plexapi): who, Plex Pass, webhooks, servers.
+
+Every method may take seconds; :mod:`.service` calls them on a thread. Errors come out as
+:class:`~app.core.plex.http.PlexError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.plex.http import NoPlexPass, PlexError, session, translate
+from app.core.types import ShowFacts
+
+CONNECT_TIMEOUT = 4.0  # seconds per connection tried to a server; they are tried at once
+REQUEST_TIMEOUT = 8.0
+
+
+@dataclass(frozen=True)
+class PlexServerInfo:
+    name: str
+    uuid: str  # the server's machine identifier: Server.uuid in a webhook
+    owned: bool
+
+
+@dataclass(frozen=True)
+class PlexAccountInfo:
+    """What the windows show about the account."""
+
+    id: int | None
+    username: str
+    plex_pass: bool
+    servers: tuple[PlexServerInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlexUser:
+    """An account that may play on a server: its plex.tv id, and its id on the server."""
+
+    name: str
+    plex_id: int | None
+    server_id: int | None = None  # the owner is 1 on their own server
+    owner: bool = False
+
+
+class PlexAccount:
+    """One signed-in account (its token), and connections to its servers, reused."""
+
+    def __init__(self, token: str, plex_tv: str | None = None) -> None:
+        self.token = token
+        self._session = session(plex_tv)
+        self._account: Any = None
+        self._servers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _myplex(self) -> Any:
+        from plexapi.myplex import MyPlexAccount
+
+        if self._account is None:
+            try:
+                self._account = MyPlexAccount(token=self.token, session=self._session,
+                                              timeout=REQUEST_TIMEOUT)
+            except Exception as exc:
+                raise translate(exc, "Reading the Plex account") from None
+        return self._account
+
+    def info(self) -> PlexAccountInfo:
+        """The account afresh from plex.tv (its Plex Pass may have changed)."""
+        self._account = None
+        account = self._myplex()
+        try:
+            resources = account.resources()
+        except Exception as exc:
+            raise translate(exc, "Listing the account's servers") from None
+        servers = tuple(PlexServerInfo(r.name, r.clientIdentifier, bool(r.owned))
+                        for r in resources if "server" in (r.provides or ""))
+        return PlexAccountInfo(account.id, account.username or account.title or "?",
+                               bool(account.subscriptionActive), servers)
+
+    def webhooks(self) -> list[str]:
+        account = self._myplex()
+        if not account.subscriptionActive:
+            raise NoPlexPass(account.username)
+        try:
+            return list(account.webhooks())
+        except Exception as exc:
+            raise translate(exc, "Reading the account's webhooks") from None
+
+    def set_webhooks(self, urls: list[str]) -> list[str]:
+        """Replace the whole list (plex.tv has no add): only after reading it."""
+        try:
+            return list(self._myplex().setWebhooks(urls))
+        except Exception as exc:
+            raise translate(exc, "Saving the account's webhooks") from None
+
+    def _server(self, uuid: str) -> Any:
+        from plexapi.exceptions import NotFound
+
+        with self._lock:
+            if uuid in self._servers:
+                return self._servers[uuid]
+        account = self._myplex()
+        try:
+            resource = next((r for r in account.resources() if r.clientIdentifier == uuid), None)
+            if resource is None:
+                raise PlexError("That Plex server is not one of this account's servers")
+            server = resource.connect(timeout=CONNECT_TIMEOUT)  # the first that answers, best first
+        except PlexError:
+            raise
+        except NotFound:  # plexapi's word for "none of its addresses answered"
+            raise PlexError(f"The Plex server {resource.name} did not answer at any of its addresses",
+                            "Is it on and online? Show ids are asked again later.") from None
+        except Exception as exc:
+            raise translate(exc, "Connecting to the Plex server") from None
+        with self._lock:
+            self._servers[uuid] = server
+        return server
+
+    def forget_server(self, uuid: str) -> None:
+        """Connect afresh next time (its address may have changed)."""
+        with self._lock:
+            self._servers.pop(uuid, None)
+
+    def show_facts(self, server_uuid: str, show_key: str) -> ShowFacts:
+        """The show's ids and first year, from the server the play happened on."""
+        server = self._server(server_uuid)
+        try:  # one plain request: plexapi's objects would reload themselves without the Guids
+            data = server.query(f"/library/metadata/{int(show_key)}?includeGuids=1")
+        except Exception as exc:
+            self.forget_server(server_uuid)
+            raise translate(exc, "Reading the show from the Plex server") from None
+        show = next(iter(data), None) if data is not None else None
+        if show is None:
+            raise PlexError("The Plex server has no such show any more")
+        ids = {}
+        for guid in show.iter("Guid"):
+            scheme, _, value = (guid.get("id") or "").partition("://")
+            if scheme in ("tmdb", "tvdb", "imdb") and value:
+                ids[scheme] = value
+        year = show.get("year")
+        return ShowFacts(ids, int(year) if year and year.isdigit() else None, show.get("title"))
+
+    def users(self, server_uuid: str) -> list[PlexUser]:
+        """The accounts that can play on a server: its own list, with plex.tv ids."""
+        server = self._server(server_uuid)
+        try:
+            accounts = server.systemAccounts()
+        except Exception as exc:
+            raise translate(exc, "Listing the Plex server's accounts") from None
+        owner = self._myplex().id
+        out = []
+        for a in accounts:
+            if not a.name or a.id == 0:  # 0 is the server's own local account
+                continue
+            out.append(PlexUser(a.name, owner if a.id == 1 else a.id, a.id, a.id == 1))
+        return out

@@ -1,0 +1,263 @@
+"""Stand-ins for plex.tv and a Plex Media Server, on 127.0.0.1, for python-plexapi.
+
+They answer the endpoints Scrobble Tray uses in the XML python-plexapi parses (the
+shapes of plex.tv's ``/api/v2`` and a server's ``/library``), check tokens the way the
+real ones do (401), and refuse webhooks without Plex Pass the way plex.tv does (403,
+error 1043). Tests drive the state: approve a PIN, expire it, revoke a token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from xml.sax.saxutils import quoteattr
+
+from aiohttp import web
+
+XML = "application/xml"
+
+
+def _attrs(**values: object) -> str:
+    return " ".join(f"{k}={quoteattr(str(v))}" for k, v in values.items() if v is not None)
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    body = f'<errors><error code="{code}" message={quoteattr(message)} status="{status}"/></errors>'
+    return web.Response(status=status, text=body, content_type=XML)
+
+
+class _Served:
+    """An aiohttp app on an ephemeral 127.0.0.1 port; ``async with`` starts and stops it."""
+
+    def __init__(self) -> None:
+        self.app = web.Application()
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.requests: list[tuple[str, str]] = []  # (method, path) in order
+
+        @web.middleware
+        async def record(request: web.Request, handler):  # type: ignore[no-untyped-def]
+            self.requests.append((request.method, request.path_qs))
+            return await handler(request)
+
+        self.app.middlewares.append(record)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self):  # type: ignore[no-untyped-def]
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@dataclass
+class FakeShow:
+    rating_key: str
+    title: str
+    year: int | None
+    ids: dict[str, str] = field(default_factory=dict)  # tmdb/tvdb/imdb
+    guid: str = ""
+
+
+class FakePms(_Served):
+    """A Plex Media Server: its identity, shows with their Guid ids, its accounts."""
+
+    def __init__(self, name: str = "NAS", token: str = "server-token", owner: str = "alice") -> None:
+        super().__init__()
+        self.name, self.token, self.owner = name, token, owner
+        self.uuid = secrets.token_hex(20)
+        self.shows: dict[str, FakeShow] = {}
+        self.accounts: dict[int, str] = {1: owner}  # server-local id -> name (plex.tv ids for friends)
+        self.delay = 0.0  # seconds before each answer
+        r = self.app.router
+        r.add_get("/", self._identity)
+        r.add_get("/library/metadata/{key}", self._metadata)
+        r.add_get("/accounts", self._accounts)
+
+    def add_show(self, rating_key: str, title: str, year: int | None, **ids: str) -> FakeShow:
+        show = FakeShow(rating_key, title, year, ids, f"plex://show/{secrets.token_hex(12)}")
+        self.shows[rating_key] = show
+        return show
+
+    def _authorised(self, request: web.Request) -> bool:
+        return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token
+
+    async def _guard(self, request: web.Request) -> web.Response | None:
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        if not self._authorised(request):
+            return web.Response(status=401, text="<html><head><title>Unauthorized</title></head></html>",
+                                content_type="text/html")
+        return None
+
+    async def _identity(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        return web.Response(text=f'<MediaContainer {_attrs(size=0, friendlyName=self.name, machineIdentifier=self.uuid, version="1.41.3.9314", myPlex=1, myPlexUsername=self.owner, platform="Linux")}/>',
+                            content_type=XML)
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        show = self.shows.get(request.match_info["key"])
+        if show is None:
+            return web.Response(status=404, text="<html><head><title>Not Found</title></head></html>",
+                                content_type="text/html")
+        guids = ""
+        if request.query.get("includeGuids") == "1":  # as the real server: only when asked
+            guids = "".join(f'<Guid id="{k}://{v}"/>' for k, v in show.ids.items())
+        attrs = _attrs(ratingKey=show.rating_key, key=f"/library/metadata/{show.rating_key}/children",
+                       guid=show.guid, type="show", title=show.title, year=show.year,
+                       originallyAvailableAt=f"{show.year}-01-20" if show.year else None,
+                       librarySectionID=2, librarySectionTitle="TV Shows")
+        return web.Response(text=f'<MediaContainer size="1"><Directory {attrs}>{guids}</Directory></MediaContainer>',
+                            content_type=XML)
+
+    async def _accounts(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        rows = '<Account id="0" key="/accounts/0" name="" defaultAudioLanguage="en"/>' + "".join(
+            f'<Account {_attrs(id=i, key=f"/accounts/{i}", name=n)}/>' for i, n in self.accounts.items())
+        return web.Response(text=f'<MediaContainer size="{len(self.accounts) + 1}">{rows}</MediaContainer>',
+                            content_type=XML)
+
+
+@dataclass
+class FakeUser:
+    id: int
+    username: str
+    plex_pass: bool = True
+    webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakePin:
+    id: int
+    code: str
+    created: float
+    token: str | None = None
+
+
+class FakePlexTv(_Served):
+    """plex.tv: PINs, the account, its webhooks, its servers."""
+
+    PIN_LIFETIME = 900.0  # seconds, as plex.tv's expiresIn
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: dict[str, FakeUser] = {}  # token -> user
+        self.pins: dict[int, FakePin] = {}
+        self.servers: list[FakePms] = []
+        self._ids = itertools.count(1001)
+        r = self.app.router
+        r.add_post("/api/v2/pins", self._new_pin)
+        r.add_get("/api/v2/pins/{id}", self._pin)
+        r.add_get("/api/v2/user", self._user)
+        r.add_get("/api/v2/user/webhooks", self._webhooks)
+        r.add_post("/api/v2/user/webhooks", self._set_webhooks)
+        r.add_get("/api/v2/resources", self._resources)
+
+    def add_user(self, username: str = "alice", *, plex_pass: bool = True, webhooks: list[str] | None = None,
+                 token: str | None = None) -> tuple[str, FakeUser]:
+        token = token or f"tok-{secrets.token_hex(8)}"
+        user = FakeUser(next(self._ids), username, plex_pass, list(webhooks or []))
+        self.users[token] = user
+        return token, user
+
+    def approve(self, token: str, pin: FakePin | None = None) -> None:
+        """The user signs in on Plex's page: the (latest) PIN gets the account's token."""
+        (pin or self.latest_pin()).token = token
+
+    def latest_pin(self) -> FakePin:
+        return self.pins[max(self.pins)]
+
+    def expire_pins(self) -> None:
+        for pin in self.pins.values():
+            pin.created -= self.PIN_LIFETIME + 1
+
+    def revoke(self, token: str) -> None:
+        self.users.pop(token, None)
+
+    def _account(self, request: web.Request) -> FakeUser | None:
+        return self.users.get(request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token", ""))
+
+    @staticmethod
+    def _pin_xml(pin: FakePin, status: int = 200) -> web.Response:
+        left = int(FakePlexTv.PIN_LIFETIME - (time.time() - pin.created))
+        return web.Response(status=status, content_type=XML, text=(
+            f'<pin {_attrs(id=pin.id, code=pin.code, product="Scrobble Tray", trusted=0, expiresIn=left, authToken=pin.token or "")}/>'))
+
+    async def _new_pin(self, request: web.Request) -> web.Response:
+        if not request.headers.get("X-Plex-Client-Identifier"):
+            return _error(400, 1000, "X-Plex-Client-Identifier is missing")
+        strong = request.query.get("strong", "").lower() in ("true", "1")
+        code = secrets.token_hex(12) if strong else secrets.token_hex(2).upper()
+        pin = FakePin(next(self._ids), code, time.time())
+        self.pins[pin.id] = pin
+        return self._pin_xml(pin, 201)
+
+    async def _pin(self, request: web.Request) -> web.Response:
+        pin = self.pins.get(int(request.match_info["id"]))
+        if pin is None or time.time() - pin.created > self.PIN_LIFETIME:
+            return _error(404, 1020, "Code not found or expired")
+        return self._pin_xml(pin)
+
+    async def _user(self, request: web.Request) -> web.Response:
+        user = self._account(request)
+        if user is None:
+            return _error(401, 1001, "User could not be authenticated")
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        sub = _attrs(active=int(user.plex_pass), status="Active" if user.plex_pass else "Inactive",
+                     plan="lifetime" if user.plex_pass else None, subscribedAt="")
+        return web.Response(content_type=XML, text=(
+            f'<user {_attrs(id=user.id, uuid=f"u{user.id:016x}", username=user.username, title=user.username, email=f"{user.username}@example.org", authToken=token, scrobbleTypes="", home=0)}>'
+            f'<subscription {sub}><features/></subscription><profile autoSelectAudio="1"/></user>'))
+
+    async def _webhooks(self, request: web.Request) -> web.Response:
+        user = self._account(request)
+        if user is None:
+            return _error(401, 1001, "User could not be authenticated")
+        if not user.plex_pass:
+            return _error(403, 1043, "This action is not available for this user")
+        return self._webhook_list(user)
+
+    @staticmethod
+    def _webhook_list(user: FakeUser) -> web.Response:
+        rows = "".join(f"<webhook {_attrs(url=u)}/>" for u in user.webhooks)
+        return web.Response(content_type=XML, text=f"<webhooks>{rows}</webhooks>")
+
+    async def _set_webhooks(self, request: web.Request) -> web.Response:
+        user = self._account(request)
+        if user is None:
+            return _error(401, 1001, "User could not be authenticated")
+        if not user.plex_pass:
+            return _error(403, 1043, "This action is not available for this user")
+        form = await request.post()
+        user.webhooks = [str(u) for u in form.getall("urls[]", []) if str(u)]  # the whole list, replaced
+        return self._webhook_list(user)
+
+    async def _resources(self, request: web.Request) -> web.Response:
+        user = self._account(request)
+        if user is None:
+            return _error(401, 1001, "User could not be authenticated")
+        rows = []
+        for pms in self.servers:
+            conn = _attrs(protocol="http", address="127.0.0.1", port=pms.port, uri=pms.url, local=1,
+                          relay=0, IPv6=0)
+            rows.append(f'<resource {_attrs(name=pms.name, product="Plex Media Server", productVersion="1.41.3", platform="Linux", device="PC", clientIdentifier=pms.uuid, createdAt="2024-01-01T00:00:00Z", lastSeenAt="2026-12-01T00:00:00Z", provides="server", owned=int(pms.owner == user.username), accessToken=pms.token, presence=1, httpsRequired=0, relay=1)}>'
+                        f'<connections><connection {conn}/></connections></resource>')
+        return web.Response(content_type=XML, text=f"<resources>{''.join(rows)}</resources>")
