@@ -196,8 +196,9 @@ class Core:
             checks.append(diagnostics.conflicts_check(counts))
         if self._destinations is not None:
             checks += await self._destinations.checks()
-        if self.plex.connected:
+        if self.plex.connected:  # Plex's own list says better whether the URL is there
             await self.plex.refresh(self.public_webhook_url)
+            checks = [c for c in checks if c.name != "Webhook URL in Plex"]
         checks += self.plex.checks(self.public_webhook_url)
         return checks
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 from dataclasses import dataclass
@@ -78,9 +79,11 @@ class Identity:
     client_id: str
 
     def apply(self) -> None:
-        """plexapi reads its headers from one module-level dict; set ours in it."""
+        """plexapi reads its headers from one module-level dict; set ours in it. Its log
+        (an ERROR per address a server did not answer at) is left out: we say it once."""
         import plexapi
 
+        logging.getLogger("plexapi").setLevel(logging.CRITICAL)
         plexapi.BASE_HEADERS.update({
             "X-Plex-Product": PRODUCT, "X-Plex-Version": __version__,
             "X-Plex-Client-Identifier": self.client_id,

@@ -212,12 +212,12 @@ class PlexLink:
                         f"signed in as {st.username or '?'}" + (f"; {st.problem}" if st.problem else ""),
                         st.fix or "")]
         if current_url is None:
-            checks.append(Check("Webhook in Plex", CheckStatus.WARN, "no public URL to register yet "
+            checks.append(Check("Webhook URL in Plex", CheckStatus.WARN, "no public URL to register yet "
                                 "(the tunnel is not online)", "Turn the tunnel on in Settings."))
         elif st.registered:
-            checks.append(Check("Webhook in Plex", CheckStatus.PASS, "the current URL is in the account's webhooks"))
+            checks.append(Check("Webhook URL in Plex", CheckStatus.PASS, "the current URL is in the account's webhooks"))
         else:
-            checks.append(Check("Webhook in Plex", CheckStatus.FAIL,
+            checks.append(Check("Webhook URL in Plex", CheckStatus.FAIL,
                                 "the current URL is not in the account's webhooks: Plex sends to another "
                                 "address" if st.registered is False else "not checked yet",
                                 "Press Register in Plex (Settings > Plex, or 'scrobbletray plex register')."))
