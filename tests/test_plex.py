@@ -320,3 +320,38 @@ async def test_the_plex_tv_address_can_come_from_the_environment(paths, settings
         finally:
             await core.stop()
     assert json.dumps(settings.to_dict()).count(tv.url) == 0  # not written into the settings
+
+
+# -- the command line ----------------------------------------------------------------------
+
+async def test_plex_login_on_the_command_line_prints_a_code_and_waits(paths: Paths, plex, capsys,
+                                                                     monkeypatch) -> None:
+    from app.cli import main
+
+    tv, _ = plex
+    token, _ = tv.add_user("alice", webhooks=list(FOREIGN))
+    monkeypatch.setenv("SCROBBLETRAY_PLEX_TV_URL", tv.url)
+    data = ["--data-dir", str(paths.data_dir)]
+    login = asyncio.create_task(asyncio.to_thread(main, [*data, "plex", "login"]))
+    await wait_for(lambda: tv.pins, timeout=10)
+    await asyncio.sleep(0.2)
+    assert not login.done()  # waiting for the user
+    tv.approve(token)
+    assert await login == 0
+    out = capsys.readouterr().out
+    assert f"Open https://plex.tv/link on any device, sign in, and enter the code:  {tv.latest_pin().code}" in out
+    assert "Account: alice" in out and "Plex Pass: yes" in out and "Servers: NAS" in out
+    assert token not in out
+    assert await asyncio.to_thread(main, [*data, "plex", "status"]) == 0
+    # register needs the running app's public URL...
+    assert await asyncio.to_thread(main, [*data, "plex", "register"]) == 1
+    assert "not running with its tunnel online" in capsys.readouterr().err
+    # ...which a running app leaves in its state file.
+    from app.core.config import save_state
+    save_state(paths, tunnel_online=True, public_url="https://abc.ngrok-free.app")
+    assert await asyncio.to_thread(main, [*data, "plex", "register"]) == 0
+    assert capsys.readouterr().out.startswith("Registered the webhook URL in Plex; 3 other webhook(s) kept")
+    assert tv.users[token].webhooks[:3] == FOREIGN and len(tv.users[token].webhooks) == 4
+    assert await asyncio.to_thread(main, [*data, "plex", "logout"]) == 0
+    assert await asyncio.to_thread(main, [*data, "plex", "status"]) == 1
+    assert "Not signed in" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""``scrobbletray plex ...``: sign in, sign out, status, register (no running app needed)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import webbrowser
+from typing import TYPE_CHECKING
+
+from app.core import config
+from app.core.config import Paths, Settings
+from app.core.types import PlexStatus
+from app.core.urls import webhook_url
+
+if TYPE_CHECKING:
+    from app.core.plex.service import PlexLink
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("plex", help="your Plex account: sign in, register the webhook URL")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    login = actions.add_parser("login", help="sign in with Plex (prints a link and a code, then waits)")
+    login.add_argument("--browser", action="store_true", help="open Plex's sign-in page in a browser instead")
+    actions.add_parser("logout", help="forget the Plex sign-in on this computer")
+    actions.add_parser("status", help="the account, its Plex Pass and servers, and whether the URL is registered")
+    actions.add_parser("register", help="put the running app's public webhook URL in the account's webhooks")
+
+
+def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    from app.core.plex.http import PlexError
+    from app.core.plex.service import PlexLink
+
+    link = PlexLink(paths, settings, lambda _: None)
+    try:
+        return asyncio.run(_run(args.action, link, args.browser if args.action == "login" else False))
+    except PlexError as exc:
+        print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nCancelled: not signed in.", file=sys.stderr)
+        return 130
+
+
+def _public_url(paths: Paths) -> str | None:
+    """The running app's public webhook URL, while its tunnel is online."""
+    state = config.load_state(paths)
+    public = state.get("public_url") if state.get("tunnel_online") else None
+    return webhook_url(public, config.webhook_secret(paths)) if public else None
+
+
+async def _run(action: str, link: PlexLink, browser: bool) -> int:
+    from app.core.plex.http import PlexError
+    from app.core.plex.signin import WAIT
+
+    await link.load()
+    url = _public_url(link.paths)
+    if action == "login":
+        sign_in = await link.begin_sign_in(browser=browser)
+        if browser:
+            print(f"Sign in on the page that opened (or open it yourself):\n{sign_in.url}")
+            webbrowser.open(sign_in.url)
+        else:
+            print(f"Open {sign_in.url} on any device, sign in, and enter the code:  {sign_in.code}")
+        print(f"Waiting (up to {WAIT / 60:.0f} minutes; Ctrl+C to cancel)...")
+        where = await link.signed_in(await sign_in.token())
+        _print(await link.refresh(url))
+        print(f"Signed in; the sign-in is kept in {where}. A running Scrobble Tray uses it after a restart.")
+        if url and link.settings.plex_auto_register and link.status.plex_pass:
+            print(await link.register(url, config.webhook_secret(link.paths)))
+        return 0
+    if action == "logout":
+        await link.sign_out()
+        print("Signed out of Plex on this computer (the account keeps its webhook URLs).")
+        return 0
+    if not link.connected:
+        raise PlexError("Not signed in to Plex", "Sign in first: scrobbletray plex login")
+    if action == "status":
+        st = await link.refresh(url)
+        _print(st)
+        if st.problem:
+            print(f"Problem: {st.problem}" + (f"\n{st.fix}" if st.fix else ""))
+        return 0 if st.signed_in and not st.problem else 1
+    if url is None:
+        raise PlexError("There is no public webhook URL to register: Scrobble Tray is not running "
+                        "with its tunnel online", "Start it (with an ngrok authtoken set), then run this again.")
+    print(await link.register(url, config.webhook_secret(link.paths)))
+    return 0
+
+
+def _print(st: PlexStatus) -> None:
+    if not st.signed_in:
+        return
+    print(f"Account: {st.username or '?'}")
+    print(f"Plex Pass: {'yes' if st.plex_pass else 'no (Plex sends webhooks only with Plex Pass)'}")
+    print(f"Servers: {', '.join(st.servers) or '(none)'}")
+    if st.registered is not None:
+        print(f"Webhook URL registered: {'yes' if st.registered else 'no'}")
