@@ -132,7 +132,7 @@ class Core:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs, reports or screenshots."""
-        return [s for s in (self._secret, self.authtoken()) if s]
+        return [s for s in (self._secret, self.authtoken(), self.plex.token) if s]
 
     def webhook_stats(self) -> WebhookStats:
         """What the webhook server has seen since it started."""
@@ -542,6 +542,7 @@ class Core:
         old = self.settings
         config.save_settings(self.paths, settings)
         self.settings = settings
+        self.plex.settings = settings
         if self.tracker is not None:
             self.tracker.settings = settings
         if self.server is None:  # it had failed to start: try again with the new settings

@@ -125,10 +125,16 @@ class UiController(QObject):
         return window
 
     def show_settings(self) -> SettingsWindow:
-        window = self._window("settings", lambda: SettingsWindow(self.core))
+        window = self._window("settings", lambda: SettingsWindow(self.core, self.bridge))
         assert isinstance(window, SettingsWindow)
         self._present(window)
         return window
+
+    def show_plex(self) -> None:
+        """Settings on its Plex tab; signed out, the sign-in starts (Plex's page opens)."""
+        page = self.show_settings().show_plex()
+        if not self.core.status.plex.signed_in:
+            page.start_sign_in()
 
     def window(self, name: str) -> QWidget | None:
         """A window made earlier (``scrobbles``, ``conflicts``, ``diagnostics``, ``settings``)."""
@@ -178,6 +184,7 @@ class UiController(QObject):
         t.openConflicts.connect(self.show_conflicts)
         t.openDiagnostics.connect(self.show_diagnostics)
         t.openSettings.connect(self.show_settings)
+        t.openPlex.connect(self.show_plex)
         t.copyUrl.connect(self.copy_webhook_url)
         t.pauseToggled.connect(self.set_paused)
         t.autostartToggled.connect(self.set_autostart)

@@ -14,8 +14,11 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, Q
 
 from app.core.config import Settings, port_problem
 from app.core.facade import Core
+from app.core.types import CoreStatus
 from app.ui import icons
+from app.ui.bridge import CoreBridge
 from app.ui.destinations_page import DestinationsPage
+from app.ui.plex_page import PlexPage
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -90,7 +93,7 @@ class SettingsWindow(QWidget):
 
     saved = Signal(object)  # the new Settings
 
-    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+    def __init__(self, core: Core, bridge: CoreBridge | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.core = core
         self.saving = False
@@ -202,6 +205,10 @@ class SettingsWindow(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.general, "General")
         self.tabs.addTab(self.destinations, "Destinations")
+        self.plex = PlexPage(core)
+        self.tabs.addTab(self.plex, "Plex")
+        if bridge is not None:
+            bridge.statusChanged.connect(self._status_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         layout = QVBoxLayout(self)
@@ -356,6 +363,15 @@ class SettingsWindow(QWidget):
         self.tabs.setCurrentWidget(self.destinations)
         self.show()
         return self.destinations
+
+    def _status_changed(self, status: CoreStatus) -> None:
+        self.plex.show_status(status.plex)
+
+    def show_plex(self) -> PlexPage:
+        """Switch to the Plex tab (and show the window); returns the page."""
+        self.tabs.setCurrentWidget(self.plex)
+        self.show()
+        return self.plex
 
     def show_general(self) -> None:
         self.tabs.setCurrentWidget(self.general)

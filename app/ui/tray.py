@@ -24,6 +24,7 @@ class Tray(QObject):
     openConflicts = Signal()
     openDiagnostics = Signal()
     openSettings = Signal()
+    openPlex = Signal()  # sign in with Plex, or see the account
     copyUrl = Signal()
     pauseToggled = Signal(bool)
     autostartToggled = Signal(bool)
@@ -78,6 +79,7 @@ class Tray(QObject):
         if n:
             a["conflicts"].setIcon(icons.check_icon("warn"))
         add("diagnostics", "Diagnostics…", self.openDiagnostics)
+        add("plex", "Plex account…" if status.plex.signed_in else "Sign in with Plex…", self.openPlex)
         add("settings", "Settings…", self.openSettings)
         menu.addSeparator()
         a["pause"] = menu.addAction("Pause processing")

@@ -171,9 +171,35 @@ async def render(out: Path) -> None:
     status.refresh()
     await until(lambda: "ngrok-free.dev" in "\n".join(shown_texts(status)))
     save(status, "status-tunnel", out, core.secrets())
+    await plex(core, ui, out)
 
     ui.close()
     await core.stop()
+
+
+async def plex(core: Core, ui: UiController, out: Path) -> None:
+    """Settings → Plex: waiting for Plex's page, then signed in with the URL registered."""
+    from tests.fake_plex import FakePlexTv, FakePms
+
+    async with FakePlexTv() as tv, FakePms(name="Seedbox") as pms:
+        tv.servers.append(pms)
+        token, user = tv.add_user("alice", webhooks=["https://hooks.example.org/sonarr",
+                                                     "https://scrobble-demo.ngrok-free.dev/webhook/old"])
+        await core.apply_settings(dataclasses.replace(core.settings, plex_tv_url=tv.url))
+        settings = ui.show_settings()
+        page = settings.show_plex()
+        page.open_url = lambda url: None
+        save(settings, "settings-plex-signed-out", out, [*core.secrets(), token])
+        page.start_sign_in()
+        await until(lambda: page.signing_in and page.cancel.isVisible())
+        save(settings, "settings-plex-signing-in", out, [*core.secrets(), token])
+        tv.approve(token)
+        await until(lambda: core.status.plex.registered and bool(page.banner.text))
+        assert user.webhooks[0] == "https://hooks.example.org/sonarr" and len(user.webhooks) == 2
+        save(settings, "settings-plex", out, [*core.secrets(), token])
+        await core.plex.sign_out()
+        settings.show_general()
+        settings.close()
 
 
 async def destinations(core: Core, ui: UiController, out: Path, secrets: list[str]) -> None:

@@ -122,7 +122,7 @@ def test_destinations_tab_and_saving_general_keeps_the_relay_targets(
     url = "http://localhost:3000/api/plex/webhook?secret=" + "ab" * 32
     rid = aio.run(core.add_relay(url, label="Episode tracker"))
     w = open_settings(ui, qtbot)
-    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["General", "Destinations"]
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["General", "Destinations", "Plex"]
     page = w.show_destinations()
     assert page.isVisible() and not w.save_button.isVisible()  # destinations apply at once
     assert page.rows()[1][0] == "Episode tracker\nhttp://localhost:3000/api/plex/webhook?secret=•••"

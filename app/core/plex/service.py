@@ -50,6 +50,11 @@ class PlexLink:
         return plex_tv_url(self.settings.plex_tv_url)
 
     @property
+    def token(self) -> str | None:
+        """The account's token (for redaction lists; never shown)."""
+        return self._account.token if self._account else None
+
+    @property
     def connected(self) -> bool:
         """Signed in, and plex.tv has not refused the token."""
         return self._account is not None and self.status.signed_in

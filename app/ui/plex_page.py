@@ -1,0 +1,210 @@
+"""Settings → Plex: sign in with Plex (no password typed here), register the webhook URL.
+
+Sign-in is Plex's PIN flow: Plex's own page opens in the browser, and this page waits
+until Plex confirms it. The token goes to the keyring and is never shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from app.core.facade import Core
+from app.core.plex.http import PlexError
+from app.core.types import PlexStatus
+from app.ui.tasks import spawn
+from app.ui.widgets import Banner, Busy, muted
+
+
+class PlexPage(QWidget):
+    """The Plex account: signed out, waiting for Plex's page, or signed in."""
+
+    busyChanged = Signal(bool)
+
+    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self._waiting: asyncio.Task[None] | None = None
+        self.sign_in_url = ""
+        self.open_url = lambda url: QDesktopServices.openUrl(QUrl(url))  # tests look instead
+
+        self.banner = Banner()
+        self.state = QLabel()
+        self.state.setTextFormat(Qt.TextFormat.PlainText)
+        self.state.setWordWrap(True)
+        self.explain = muted("Sign in once, and Scrobble Tray puts its webhook URL in your Plex account "
+                             "(and again whenever the URL changes), and asks your Plex server which show "
+                             "a new-agent episode belongs to. You sign in on Plex's own page: no password "
+                             "is typed here.")
+        self.sign_in = QPushButton("Sign in with Plex…")
+        self.sign_in.setDefault(True)
+        self.cancel = QPushButton("Cancel")
+        self.waiting = QLabel()
+        self.waiting.setWordWrap(True)
+        self.waiting.setOpenExternalLinks(True)
+        self.busy = Busy()
+        self.sign_out = QPushButton("Sign out")
+        self.servers = QLabel()
+        self.servers.setWordWrap(True)
+        self.plex_pass = QLabel()
+
+        account = QGroupBox("Plex account")
+        aform = QFormLayout(account)
+        top = QHBoxLayout()
+        top.addWidget(self.state, 1)
+        top.addWidget(self.sign_out)
+        aform.addRow(top)
+        aform.addRow(self.explain)
+        row = QHBoxLayout()
+        row.addWidget(self.sign_in)
+        row.addWidget(self.cancel)
+        row.addWidget(self.busy)
+        row.addStretch(1)
+        aform.addRow(row)
+        aform.addRow(self.waiting)
+        self.pass_label = QLabel("Plex Pass:")
+        self.servers_label = QLabel("Servers:")
+        aform.addRow(self.pass_label, self.plex_pass)
+        aform.addRow(self.servers_label, self.servers)
+
+        self.registered = QLabel()
+        self.registered.setWordWrap(True)
+        self.registered.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.register = QPushButton("Register in Plex")
+        self.register.setToolTip("Put the current public webhook URL in your Plex account's webhooks, "
+                                 "keeping every other URL there")
+        self.auto = QCheckBox("Register the new URL by itself whenever it changes")
+        webhook = QGroupBox("Webhook")
+        wform = QFormLayout(webhook)
+        wform.addRow(self.registered)
+        wrow = QHBoxLayout()
+        wrow.addWidget(self.register)
+        wrow.addStretch(1)
+        wform.addRow(wrow)
+        wform.addRow(self.auto)
+        self.webhook_box = webhook
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(self.banner)
+        layout.addWidget(account)
+        layout.addWidget(webhook)
+        layout.addStretch(1)
+
+        self.sign_in.clicked.connect(self.start_sign_in)
+        self.cancel.clicked.connect(self.cancel_sign_in)
+        self.sign_out.clicked.connect(lambda: spawn(self._sign_out(), self._failed, owner=self))
+        self.register.clicked.connect(lambda: spawn(self._register(), self._failed, owner=self))
+        self.auto.toggled.connect(self._auto_toggled)
+        self.show_status(core.status.plex)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def signing_in(self) -> bool:
+        return self._waiting is not None and not self._waiting.done()
+
+    def show_status(self, st: PlexStatus) -> None:
+        """Show the account as the core has it (called on every status change)."""
+        signing_in = self.signing_in
+        if st.signed_in:
+            self.state.setText(f"Signed in as {st.username}" if st.username else "Signed in")
+        elif st.problem:
+            self.state.setText(f"Not signed in: {st.problem}")
+        else:
+            self.state.setText("Not signed in")
+        self.explain.setVisible(not st.signed_in)
+        self.sign_in.setVisible(not st.signed_in and not signing_in)
+        self.cancel.setVisible(signing_in)
+        self.waiting.setVisible(signing_in)
+        self.sign_out.setVisible(st.signed_in)
+        known = st.signed_in and st.plex_pass is not None
+        for w in (self.pass_label, self.plex_pass, self.servers_label, self.servers):
+            w.setVisible(known)
+        self.plex_pass.setText("Yes" if st.plex_pass else "No: Plex sends webhooks only for Plex Pass accounts")
+        self.servers.setText(", ".join(st.servers) or "None on this account")
+        self.webhook_box.setEnabled(st.signed_in)
+        url = self.core.public_webhook_url
+        if not st.signed_in:
+            self.registered.setText("Sign in first.")
+        elif url is None:
+            self.registered.setText("No public URL yet: turn the tunnel on (General), then register it.")
+        elif st.registered:
+            self.registered.setText(f"Registered: {st.registered_url or url.replace(self.core.secret, '…')}")
+        elif st.registered is False:
+            self.registered.setText("Not registered: Plex sends its webhooks somewhere else.")
+        else:
+            self.registered.setText("Not checked yet.")
+        self.register.setEnabled(url is not None and st.plex_pass is not False)
+        self.auto.blockSignals(True)
+        self.auto.setChecked(self.core.settings.plex_auto_register)
+        self.auto.blockSignals(False)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(exc, PlexError):
+            self.banner.show_message(str(exc) + (f". {exc.fix}" if exc.fix else ""), "error")
+        else:
+            self.banner.show_message(f"Something went wrong: {exc}", "error")
+        self.show_status(self.core.status.plex)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.set_busy(busy)
+        self.busyChanged.emit(busy)
+
+    # -- signing in ----------------------------------------------------------------------
+    def start_sign_in(self) -> None:
+        """Open Plex's sign-in page and wait for Plex to confirm it."""
+        if not self.signing_in:
+            self._waiting = spawn(self._sign_in(), self._failed, owner=self)
+
+    async def _sign_in(self) -> None:
+        self.banner.clear()
+        self._set_busy(True)
+        try:
+            sign_in = await self.core.plex.begin_sign_in()
+            self.sign_in_url = sign_in.url
+            self.waiting.setText(f'Waiting for you to sign in on Plex\'s page… It did not open? '
+                                 f'<a href="{sign_in.url}">Open it here</a>.')
+            self.show_status(self.core.status.plex)
+            self.open_url(sign_in.url)
+            token = await sign_in.token()
+            await self.core.plex_signed_in(token)
+        finally:
+            self._set_busy(False)
+            self._waiting = None
+            self.show_status(self.core.status.plex)
+        st = self.core.status.plex
+        self.banner.show_message(st.note or "Signed in to Plex.", "success" if not st.problem else "warn")
+
+    def cancel_sign_in(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+        self._set_busy(False)
+        self.banner.show_message("Sign-in cancelled.", "info")
+        self.show_status(self.core.status.plex)
+
+    async def _sign_out(self) -> None:
+        await self.core.plex.sign_out()
+        self.banner.show_message("Signed out of Plex on this computer. Your Plex account keeps its "
+                                 "webhook URLs.", "info")
+        self.show_status(self.core.status.plex)
+
+    async def _register(self) -> None:
+        self._set_busy(True)
+        self.register.setEnabled(False)
+        try:
+            note = await self.core.plex_register()
+        finally:
+            self._set_busy(False)
+            self.show_status(self.core.status.plex)
+        self.banner.show_message(note + ".", "success")
+
+    def _auto_toggled(self, on: bool) -> None:
+        spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_auto_register=on)),
+              self._failed, owner=self)

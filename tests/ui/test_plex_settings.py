@@ -1,0 +1,122 @@
+"""Settings → Plex and the tray's "Sign in with Plex…": sign-in through Plex's page (the
+stand-in plex.tv), the webhook URL registered by itself through the tunnel, cancel, sign out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.config import Paths, Settings
+from app.core.credentials import set_authtoken
+from app.core.facade import Core
+from app.ui.controller import UiController
+from app.ui.plex_page import PlexPage
+from app.ui.settings_window import SettingsWindow
+from tests.fake_plex import FakePlexTv, FakePms
+from tests.helpers import NGROK_TOKEN, write_agent
+from tests.ui.conftest import Aio
+from tests.ui.texts import shown_texts
+
+FOREIGN = ["https://hooks.example.org/sonarr", "https://tautulli.example/hook"]
+
+
+@pytest.fixture
+def plex(aio: Aio, paths: Paths, settings: Settings, tmp_path: Path) -> Iterator[tuple[FakePlexTv, str]]:
+    """A stand-in plex.tv with one account and server; the core's tunnel through the stand-in agent."""
+    tv, pms = FakePlexTv(), FakePms(name="NAS")
+    aio.run(tv.__aenter__())
+    aio.run(pms.__aenter__())
+    tv.servers.append(pms)
+    token, _ = tv.add_user("alice", webhooks=list(FOREIGN))
+    settings.plex_tv_url = tv.url
+    settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
+    set_authtoken(paths, NGROK_TOKEN)
+    yield tv, token
+    aio.run(pms.__aexit__(None, None, None))
+    aio.run(tv.__aexit__(None, None, None))
+
+
+def _page(ui: UiController, opened: list[str]) -> PlexPage:
+    """The Plex page, its browser replaced by a list of the pages it opened."""
+    window = ui.show_settings()
+    window.plex.open_url = opened.append
+    window.show_general()
+    return window.plex
+
+
+def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
+        plex: tuple[FakePlexTv, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    tv, token = plex
+    aio.run(core.wait_tunnel())
+    assert core.public_webhook_url
+    opened: list[str] = []
+    page = _page(ui, opened)
+    ui.tray.build_menu()
+    assert ui.tray.actions["plex"].text() == "Sign in with Plex…"
+    ui.tray.actions["plex"].trigger()
+    window = ui.window("settings")
+    assert isinstance(window, SettingsWindow) and window.tabs.currentWidget() is page
+    qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
+    assert opened[0].startswith("https://app.plex.tv/auth/#!?") and page.signing_in
+    assert page.cancel.isVisible() and not page.sign_in.isVisible()
+    assert "Waiting for you to sign in" in page.waiting.text()
+
+    tv.approve(token)
+    qtbot.waitUntil(lambda: page.state.text() == "Signed in as alice" and bool(page.banner.text), timeout=15_000)
+    user = tv.users[token]
+    assert user.webhooks == [*FOREIGN, core.public_webhook_url]
+    assert page.banner.text == "Registered the webhook URL in Plex; 2 other webhook(s) kept"
+    assert page.registered.text().startswith("Registered: http://127.0.0.1:") and page.registered.text().endswith("/webhook/…")
+    assert page.plex_pass.text() == "Yes" and page.servers.text() == "NAS"
+    assert page.sign_out.isVisible() and not page.sign_in.isVisible() and not page.waiting.isVisible()
+    leaked = [t for t in shown_texts(window) if token in t or core.secret in t]
+    assert not leaked, leaked
+    ui.tray.build_menu()
+    assert ui.tray.actions["plex"].text() == "Plex account…"
+
+    # Register again by hand: nothing to change, and it says so.
+    qtbot.mouseClick(page.register, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.banner.text.startswith("The webhook URL was already registered"), timeout=10_000)
+
+    # Turning the automatic registration off is saved at once.
+    page.auto.setChecked(False)
+    qtbot.waitUntil(lambda: core.settings.plex_auto_register is False, timeout=10_000)
+    assert core.plex.settings.plex_auto_register is False  # the link sees the new settings
+
+    qtbot.mouseClick(page.sign_out, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.state.text() == "Not signed in", timeout=10_000)
+    assert page.sign_in.isVisible() and not page.webhook_box.isEnabled()
+    assert user.webhooks == [*FOREIGN, core.public_webhook_url]  # signing out here leaves Plex as it is
+
+
+def test_cancelling_the_sign_in_leaves_it_signed_out(
+        plex: tuple[FakePlexTv, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    tv, _ = plex
+    opened: list[str] = []
+    page = _page(ui, opened)
+    ui.show_settings().show_plex()
+    qtbot.mouseClick(page.sign_in, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(opened) and page.cancel.isVisible(), timeout=10_000)
+    qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
+    assert page.banner.text == "Sign-in cancelled." and page.sign_in.isVisible()
+    assert not page.signing_in and not core.plex.connected
+    tv.approve(next(iter(tv.users)))  # too late: nobody is waiting for it any more
+    qtbot.wait(1500)
+    assert not core.plex.connected and page.state.text() == "Not signed in"
+
+
+def test_an_expired_code_is_said_in_the_page(
+        plex: tuple[FakePlexTv, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    tv, _ = plex
+    opened: list[str] = []
+    page = _page(ui, opened)
+    ui.show_settings().show_plex()
+    page.start_sign_in()
+    qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
+    tv.expire_pins()
+    qtbot.waitUntil(lambda: page.banner.kind == "error", timeout=10_000)
+    assert "expired" in page.banner.text and "Start the sign-in again" in page.banner.text
+    assert page.sign_in.isVisible() and not page.cancel.isVisible()
