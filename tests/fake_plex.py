@@ -79,6 +79,7 @@ class FakePms(_Served):
         self.name, self.token, self.owner = name, token, owner
         self.uuid = secrets.token_hex(20)
         self.shows: dict[str, FakeShow] = {}
+        self.episodes: dict[str, dict[str, object]] = {}  # rating key -> its attributes
         self.accounts: dict[int, str] = {1: owner}  # server-local id -> name (plex.tv ids for friends)
         self.delay = 0.0  # seconds before each answer
         r = self.app.router
@@ -90,6 +91,11 @@ class FakePms(_Served):
         show = FakeShow(rating_key, title, year, ids, f"plex://show/{secrets.token_hex(12)}")
         self.shows[rating_key] = show
         return show
+
+    def add_episode(self, rating_key: str, duration: int = 3_480_000, **attrs: object) -> None:
+        """An episode as the server keeps it: viewOffset (ms) while partly watched, or
+        viewCount and lastViewedAt (unix time) once watched."""
+        self.episodes[rating_key] = {"duration": duration, **attrs}
 
     def _authorised(self, request: web.Request) -> bool:
         return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token
@@ -113,7 +119,13 @@ class FakePms(_Served):
     async def _metadata(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request):
             return refused
-        show = self.shows.get(request.match_info["key"])
+        key = request.match_info["key"]
+        if key in self.episodes:
+            attrs = _attrs(ratingKey=key, key=f"/library/metadata/{key}", type="episode",
+                           **self.episodes[key])  # type: ignore[arg-type]
+            return web.Response(text=f'<MediaContainer size="1"><Video {attrs}/></MediaContainer>',
+                                content_type=XML)
+        show = self.shows.get(key)
         if show is None:
             return web.Response(status=404, text="<html><head><title>Not Found</title></head></html>",
                                 content_type="text/html")

@@ -286,7 +286,7 @@ async def test_an_unreachable_server_falls_back_to_titles_without_delaying_plex(
     assert rows["Breaking Bad"].action == "marked" and rows["Breaking Bad"].match_method != "ids"
     assert rows["绝命毒师"].action == "conflict" and "did not answer" in (rows["绝命毒师"].reason or "")
     # No storm: the server is left alone for a while, one warning in the log.
-    assert log.text.count("No show ids from the Plex server") == 1
+    assert log.text.count("No answer from the Plex server") == 1
 
 
 async def test_a_slow_server_never_delays_plexs_200(core: Core, plex) -> None:
@@ -355,3 +355,48 @@ async def test_plex_login_on_the_command_line_prints_a_code_and_waits(paths: Pat
     assert await asyncio.to_thread(main, [*data, "plex", "logout"]) == 0
     assert await asyncio.to_thread(main, [*data, "plex", "status"]) == 1
     assert "Not signed in" in capsys.readouterr().err
+
+
+def stop_payload(server_uuid: str, episode_key: str, episode: int) -> dict[str, Any]:
+    payload = copy.deepcopy(sample("stop-new-agent-episode"))
+    payload["Server"]["uuid"] = server_uuid
+    payload["Metadata"].update(ratingKey=episode_key, index=episode, grandparentRatingKey="10000",
+                               grandparentTitle="Breaking Bad")
+    for left_out in ("viewOffset", "duration"):  # as some players' stops come
+        payload["Metadata"].pop(left_out, None)
+    return payload
+
+
+async def test_a_stop_without_progress_is_judged_by_what_the_server_says(core: Core, plex) -> None:
+    tv, pms = plex
+    token, _ = tv.add_user("alice")
+    pms.add_show("10000", "Breaking Bad", 2008, tmdb="1396")
+    pms.add_episode("501", viewOffset=3_300_000)  # stopped at 95 %
+    pms.add_episode("502", viewOffset=600_000)  # stopped at 17 %
+    pms.add_episode("503", viewCount=1, lastViewedAt=int(time.time()))  # the server counted it watched
+    pms.add_episode("504", viewCount=1, lastViewedAt=int(time.time()) - 86_400 * 30)  # watched long ago
+    await core.plex_signed_in(token)
+    for n in (1, 2, 3, 4):
+        assert (await post(webhook_url(core), stop_payload(pms.uuid, f"50{n}", n)))[0] == 200
+    await settled(core)
+    rows = {r.episode: r for r in await core.run(core.tracker.scrobbles)}
+    assert rows[1].action == "marked"
+    assert rows[2].action == "ignored" and "stopped at 17%" in (rows[2].reason or "")
+    assert rows[3].action == "marked"
+    assert rows[4].action == "ignored" and "no progress information" in (rows[4].reason or "")
+
+
+async def test_a_show_created_from_a_conflict_gets_the_servers_first_year(core: Core, plex) -> None:
+    tv, pms = plex
+    token, _ = tv.add_user("alice")
+    pms.add_show("30000", "Doctor Who", 2005, tvdb="78804")  # ids the tracker does not have
+    await core.plex_signed_in(token)
+    payload = new_agent("Doctor Who", pms.uuid, show_key="30000")
+    payload["Metadata"]["year"] = 2013  # the episode's year, as Plex sends it
+    await post(webhook_url(core), payload)
+    await settled(core)
+    [conflict] = await core.conflicts()
+    assert conflict.plex_year == 2005
+    await core.resolve_conflict(conflict.id, create=True)
+    shows = {s.title: s for s in await core.run(core.tracker.list_shows)}
+    assert shows["Doctor Who"].year == 2005 and shows["Doctor Who"].tvdb_id == 78804

@@ -479,14 +479,19 @@ class Core:
         return result
 
     async def _process(self, limit: int = 200) -> list[Outcome]:
-        """One processing batch; first, the Plex servers are asked for the ids of shows
-        their webhooks name only as plex://show/... (never on the acknowledgement path)."""
+        """One processing batch; first, the Plex servers are asked what their webhooks left
+        out: the ids of shows named only plex://show/..., how far a stop went (never on the
+        acknowledgement path)."""
         tracker = self._store()
         tracker.plex_connected = self.plex.connected
         if self.plex.connected:
-            wanted = await self._in_db(tracker.shows_to_ask_plex, limit)
-            if wanted and (facts := await self.plex.show_facts(wanted)):
+            ask = await self._in_db(tracker.plex_questions, limit)
+            facts, progress = await asyncio.gather(self.plex.show_facts(ask.shows),
+                                                   self.plex.progress(ask.stops))
+            if facts:
                 await self._in_db(tracker.save_server_shows, facts)
+            if progress:
+                await self._in_db(tracker.save_server_progress, progress)
         return await self._in_db(tracker.process_pending, limit)
 
     async def server_show(self, ev: PlexEvent) -> ShowFacts | None:

@@ -122,6 +122,8 @@ class WebhookEvent(Base):
         ForeignKey("conflicts.id", ondelete="SET NULL"), index=True
     )
     processed_at: Mapped[datetime | None]
+    # How far the play went, as the Plex server said, for a media.stop that did not say.
+    server_progress: Mapped[float | None]
 
     tracker_episode: Mapped[Episode | None] = relationship(
         primaryjoin="foreign(WebhookEvent.episode_id) == Episode.id")

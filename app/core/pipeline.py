@@ -68,8 +68,9 @@ def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Out
     return Outcome(row.id, action, reason, row.show_id, row.conflict_id)
 
 
-def filter_reason(ev: PlexEvent, settings: Settings) -> str | None:
-    """Why this event does not count as a watched episode, or None when it does."""
+def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | None = None) -> str | None:
+    """Why this event does not count as a watched episode, or None when it does.
+    ``server_progress``: how far a stop went as the Plex server said, when the payload does not."""
     if ev.event == SELF_TEST_EVENT:
         return "self-test event"
     if ev.event in _PLAYBACK:
@@ -82,7 +83,7 @@ def filter_reason(ev: PlexEvent, settings: Settings) -> str | None:
         who = ev.account_title or ev.account_id or "unknown account"
         return f"played by {who}, an account that is not accepted"
     if ev.event == "media.stop":
-        progress = ev.progress
+        progress = ev.progress if ev.progress is not None else server_progress
         if progress is None:
             return "stopped, with no progress information"
         if progress < settings.stop_threshold:
@@ -117,7 +118,7 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     row.server_title, row.plex_title, row.episode_title = ev.server_title, ev.show_title, ev.episode_title
     row.season, row.episode = ev.season, ev.episode
 
-    if reason := filter_reason(ev, settings):
+    if reason := filter_reason(ev, settings, row.server_progress):
         return _record(row, Action.IGNORED, reason)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")

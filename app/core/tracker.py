@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence, TypeVar
 
 from sqlalchemy import func, insert, or_, select
@@ -33,6 +33,12 @@ R = TypeVar("R")
 
 class TrackerError(ValueError):
     """A request the tracker cannot carry out; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class PlexQuestions:
+    shows: list[tuple[str, str]]  # (server uuid, show rating key)
+    stops: list[tuple[int, str, str, datetime]]  # (event id, server uuid, episode key, time)
 
 
 @dataclass(frozen=True)
@@ -188,27 +194,41 @@ class Tracker:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0)
 
-    def shows_to_ask_plex(self, limit: int = 200) -> list[tuple[str, str]]:
-        """(server, show key) of the next ``limit`` pending rows whose show only its Plex
-        server can name, and that no mapping or earlier answer covers."""
+    def plex_questions(self, limit: int = 200) -> PlexQuestions:
+        """What to ask the Plex servers about the next ``limit`` pending rows (the ones the
+        next batch processes): shows that only their server can name and that no mapping
+        or earlier answer covers, and stops without progress that would count if the play
+        went far enough."""
         with self.sessions() as session:
-            payloads = session.scalars(select(WebhookEvent.payload).where(WebhookEvent.status == "pending")
-                                       .order_by(WebhookEvent.id).limit(limit)).all()
-            wanted: dict[tuple[str, str], str] = {}
-            for payload in payloads:
+            rows = session.execute(select(WebhookEvent.id, WebhookEvent.payload, WebhookEvent.received_at,
+                                          WebhookEvent.server_progress)
+                                   .where(WebhookEvent.status == "pending")
+                                   .order_by(WebhookEvent.id).limit(limit)).all()
+            shows: dict[tuple[str, str], str] = {}
+            stops = []
+            for event_id, payload, received_at, server_progress in rows:
                 try:
                     ev = parse_payload(payload)
                 except PayloadError:
                     continue
-                key = server_show_key(ev)
-                if key and ev.plex_key and filter_reason(ev, self.settings) is None:
-                    wanted[key] = ev.plex_key
-            if not wanted:
-                return []
+                if filter_reason(ev, self.settings, 1.0) is not None:
+                    continue  # would not count however far it went
+                if (key := server_show_key(ev)) and ev.plex_key:
+                    shows[key] = ev.plex_key
+                if (ev.event == "media.stop" and ev.progress is None and server_progress is None
+                        and ev.server_uuid and ev.rating_key and ev.rating_key.isdigit()):
+                    stops.append((event_id, ev.server_uuid, ev.rating_key, received_at))
             mapped = set(session.scalars(select(ShowMapping.plex_key)
-                                         .where(ShowMapping.plex_key.in_(set(wanted.values())))))
-            return [k for k, plex_key in wanted.items()
-                    if plex_key not in mapped and session.get(PlexShow, k) is None]
+                                         .where(ShowMapping.plex_key.in_(set(shows.values()))))) if shows else set()
+            unknown = [k for k, plex_key in shows.items()
+                       if plex_key not in mapped and session.get(PlexShow, k) is None]
+        return PlexQuestions(unknown, stops)
+
+    def save_server_progress(self, progress: dict[int, float]) -> None:
+        with self.sessions.begin() as session:
+            for event_id, value in progress.items():
+                if (row := session.get(WebhookEvent, event_id)) is not None:
+                    row.server_progress = value
 
     def save_server_shows(self, facts: dict[tuple[str, str], ShowFacts]) -> None:
         """Remember what Plex servers said about their shows."""
@@ -352,7 +372,8 @@ class Tracker:
             if show_id is not None and session.get(Show, show_id) is None:
                 raise TrackerError(f"there is no show #{show_id}")
             if create:
-                ids = (conflict.guids or {}).get("show_ids", {})
+                guids = conflict.guids or {}
+                ids = guids.get("server_ids") or guids.get("show_ids", {})  # the Plex server's, if it said
                 show = Show(title=conflict.plex_title, year=conflict.plex_year,
                             **{f"{k}_id": (v if k == "imdb" else int(v)) for k, v in ids.items()
                                if k in ("tmdb", "tvdb", "imdb", "anidb")})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
@@ -15,6 +16,11 @@ from app.core.types import ShowFacts
 
 CONNECT_TIMEOUT = 4.0  # seconds per connection tried to a server; they are tried at once
 REQUEST_TIMEOUT = 8.0
+WATCHED_NEAR = 600  # seconds: a "watched" the server recorded this close to a stop is that stop's
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,27 @@ class PlexAccount:
                 ids[scheme] = value
         year = show.get("year")
         return ShowFacts(ids, int(year) if year and year.isdigit() else None, show.get("title"))
+
+    def progress(self, server_uuid: str, rating_key: str, played_at: datetime) -> float | None:
+        """How far the episode's last play went: its resume point, or 1.0 when the server
+        counted it watched around ``played_at`` (naive UTC); None when it cannot say."""
+        server = self._server(server_uuid)
+        try:
+            data = server.query(f"/library/metadata/{int(rating_key)}")
+        except Exception as exc:
+            self.forget_server(server_uuid)
+            raise translate(exc, "Reading the episode from the Plex server") from None
+        item = next(iter(data), None) if data is not None else None
+        if item is None:
+            return None
+        offset, duration = _number(item.get("viewOffset")), _number(item.get("duration"))
+        if offset and duration:
+            return min(1.0, offset / duration)
+        viewed = _number(item.get("lastViewedAt"))
+        played = played_at.replace(tzinfo=timezone.utc).timestamp()
+        if _number(item.get("viewCount")) and viewed and viewed >= played - WATCHED_NEAR:
+            return 1.0
+        return None
 
     def users(self, server_uuid: str) -> list[PlexUser]:
         """The accounts that can play on a server: its own list, with plex.tv ids."""

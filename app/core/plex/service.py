@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from app.core import config
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 TOKEN_KEY = "plex-token"
 FACTS_WAIT = 5.0  # seconds a processing batch waits for show ids, all servers together
 RETRY_SERVER = 300.0  # a server that did not answer is asked again after this
+K = TypeVar("K")
+V = TypeVar("V")
 _HOSTS_KEY = "plex_webhook_hosts"  # hosts our webhook URL was registered under (state.json)
 
 
@@ -176,31 +180,46 @@ class PlexLink:
 
     # -- show ids from the server --------------------------------------------------------
     async def show_facts(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], ShowFacts]:
-        """Ids and first years of shows, from the servers their plays came from, within
-        FACTS_WAIT; a server that does not answer is left alone for RETRY_SERVER."""
+        """Ids and first years of shows, from the servers their plays came from."""
         account = self._account
-        now = time.monotonic()
-        wanted = [w for w in wanted if self._down.get(w[0], 0.0) <= now]
-        if account is None or not wanted:
+        if account is None:
             return {}
+        return await self._ask({key: (key[0], functools.partial(account.show_facts, *key))
+                                for key in wanted})
 
-        async def one(uuid: str, key: str) -> tuple[tuple[str, str], ShowFacts | None]:
+    async def progress(self, stops: list[tuple[int, str, str, datetime]]) -> dict[int, float]:
+        """How far each stopped play went (event id -> 0..1), as its server says."""
+        account = self._account
+        if account is None:
+            return {}
+        return await self._ask({event_id: (uuid, functools.partial(account.progress, uuid, key, played_at))
+                                for event_id, uuid, key, played_at in stops})
+
+    async def _ask(self, calls: dict[K, tuple[str, Callable[[], V | None]]]) -> dict[K, V]:
+        """Blocking server calls at once, within FACTS_WAIT; a server that does not answer
+        is left alone for RETRY_SERVER (one warning, no storm)."""
+        now = time.monotonic()
+        calls = {k: c for k, c in calls.items() if self._down.get(c[0], 0.0) <= now}
+
+        async def one(uuid: str, call: Callable[[], V | None]) -> V | None:
             try:
-                return (uuid, key), await asyncio.to_thread(account.show_facts, uuid, key)
+                return await asyncio.to_thread(call)
             except SignInAgain as exc:
                 self._failed(exc)
             except PlexError as exc:
                 if self._down.get(uuid, 0.0) <= time.monotonic():
-                    log.warning("No show ids from the Plex server: %s (titles are matched instead)", exc)
+                    log.warning("No answer from the Plex server: %s (titles are matched instead)", exc)
                 self._down[uuid] = time.monotonic() + RETRY_SERVER
-            return (uuid, key), None
+            return None
 
-        tasks = {asyncio.ensure_future(one(u, k)): u for u, k in dict.fromkeys(wanted)}
+        if not calls:
+            return {}
+        tasks = {asyncio.ensure_future(one(uuid, call)): (key, uuid) for key, (uuid, call) in calls.items()}
         done, pending = await asyncio.wait(tasks, timeout=FACTS_WAIT)
         for task in pending:  # its thread finishes on its own; its answer is not waited for
             task.cancel()
-            self._down[tasks[task]] = time.monotonic() + RETRY_SERVER
-        return {key: facts for key, facts in (t.result() for t in done) if facts is not None}
+            self._down[tasks[task][1]] = time.monotonic() + RETRY_SERVER
+        return {tasks[t][0]: t.result() for t in done if t.result() is not None}
 
     # -- diagnostics --------------------------------------------------------------------
     def checks(self, current_url: str | None) -> list[Check]:

@@ -1,5 +1,6 @@
 """plex_shows: a show's ids and first year as its Plex server gave them (new-agent
-payloads name the show only as plex://show/...).
+payloads name the show only as plex://show/...); webhook_events.server_progress: how far a
+play went, from the server, for a media.stop that does not say.
 
 Revision ID: 0005
 Revises: 0004
@@ -26,7 +27,11 @@ def upgrade() -> None:
         sa.Column('fetched_at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('server_uuid', 'rating_key'),
     )
+    with op.batch_alter_table('webhook_events') as batch_op:
+        batch_op.add_column(sa.Column('server_progress', sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('webhook_events') as batch_op:
+        batch_op.drop_column('server_progress')
     op.drop_table('plex_shows')
