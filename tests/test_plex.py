@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -400,3 +401,28 @@ async def test_a_show_created_from_a_conflict_gets_the_servers_first_year(core: 
     await core.resolve_conflict(conflict.id, create=True)
     shows = {s.title: s for s in await core.run(core.tracker.list_shows)}
     assert shows["Doctor Who"].year == 2005 and shows["Doctor Who"].tvdb_id == 78804
+
+
+async def test_accepted_accounts_picked_by_name_also_match_their_ids(core: Core, plex, settings: Settings) -> None:
+    tv, pms = plex
+    token, owner = tv.add_user("alice")
+    pms.accounts = {1: "alice", 5001: "Bob", 7000: "carol"}  # server ids: 1 is the owner, friends keep theirs
+    await core.plex_signed_in(token)
+    users = await core.plex.users()
+    assert [(u.name, u.plex_id, u.server_id, u.owner) for u in users] == [
+        ("alice", owner.id, 1, True), ("Bob", 5001, 5001, False), ("carol", 7000, 7000, False)]
+    await core.apply_settings(dataclasses.replace(core.settings, accepted_accounts=["bob", str(owner.id)]))
+
+    def shared(account_id: int, title: str, episode: int) -> dict[str, Any]:
+        payload = copy.deepcopy(sample("scrobble-legacy-themoviedb"))
+        payload.update(user=False, owner=True, Account={"id": account_id, "title": title})
+        payload["Metadata"]["index"] = episode
+        return payload
+
+    for payload in (shared(5001, "Plex User", 1),  # Bob under a generic title: by his id
+                    shared(1, "Plex User", 2),  # the owner by the server's id, accepted by plex.tv's
+                    shared(7000, "carol", 3)):  # not accepted
+        await post(webhook_url(core), payload)
+    await settled(core)
+    rows = {r.episode: r.action for r in await core.run(core.tracker.scrobbles)}
+    assert rows == {1: "marked", 2: "marked", 3: "ignored"}

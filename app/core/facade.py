@@ -211,10 +211,15 @@ class Core:
         """Keep a sign-in's token, read the account, and register the webhook URL when the
         user lets it happen by itself. Returns where the token was kept."""
         where = await self.plex.signed_in(token)
-        await self.plex.refresh(self.public_webhook_url)
+        await self._plex_refresh()
         if self.settings.plex_auto_register and self.public_webhook_url:
             await self._register_automatically()
         return where
+
+    async def _plex_refresh(self) -> None:
+        """The account afresh, and its servers' accounts (accepted accounts by any id)."""
+        await self.plex.refresh(self.public_webhook_url)
+        await self.plex.users()
 
     async def plex_register(self) -> str:
         """Put the current public webhook URL in the Plex account's webhooks."""
@@ -340,6 +345,7 @@ class Core:
         for destination in tracker.destinations:
             if isinstance(destination, PostgresTracker):
                 destination.server_show = self.server_show
+                destination.plex = self.plex.knows
         self._destinations.start(tracker.destinations)
         self._destinations_changed()
 
@@ -379,7 +385,7 @@ class Core:
                          conflicts_open=conflicts_open)
         log.info("listening on %s:%d", self.settings.host, bound)
         if self.plex.connected:
-            self._later(self.plex.refresh(self.public_webhook_url))
+            self._later(self._plex_refresh())
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
 
@@ -483,7 +489,7 @@ class Core:
         out: the ids of shows named only plex://show/..., how far a stop went (never on the
         acknowledgement path)."""
         tracker = self._store()
-        tracker.plex_connected = self.plex.connected
+        tracker.plex = self.plex.knows()
         if self.plex.connected:
             ask = await self._in_db(tracker.plex_questions, limit)
             facts, progress = await asyncio.gather(self.plex.show_facts(ask.shows),

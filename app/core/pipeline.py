@@ -6,7 +6,9 @@ outcome and the episode the built-in tracker marks are committed together (exact
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +23,15 @@ from app.core.types import SELF_TEST_EVENT, Action, Outcome
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
 _NOT_TRACKED = {"movie": "movies are not tracked", "track": "music is not tracked",
                 "clip": "clips are not tracked", "photo": "photos are not tracked"}
+
+
+@dataclass(frozen=True)
+class PlexKnows:
+    """What the Plex link adds to processing: whether it is signed in (so servers were
+    asked), and each account's names and ids, any of which may be in accepted_accounts."""
+
+    connected: bool = False
+    aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)  # casefolded -> all of that account's
 
 
 class Lookups:
@@ -68,7 +79,8 @@ def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Out
     return Outcome(row.id, action, reason, row.show_id, row.conflict_id)
 
 
-def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | None = None) -> str | None:
+def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | None = None,
+                  plex: PlexKnows = PlexKnows()) -> str | None:
     """Why this event does not count as a watched episode, or None when it does.
     ``server_progress``: how far a stop went as the Plex server said, when the payload does not."""
     if ev.event == SELF_TEST_EVENT:
@@ -79,7 +91,7 @@ def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | No
         return f"{ev.event} is not a playback event"
     if not ev.is_episode:
         return _NOT_TRACKED.get(ev.media_type or "", f"{ev.media_type or 'unknown'} items are not tracked")
-    if not _account_accepted(ev, settings):
+    if not _account_accepted(ev, settings, plex):
         who = ev.account_title or ev.account_id or "unknown account"
         return f"played by {who}, an account that is not accepted"
     if ev.event == "media.stop":
@@ -92,23 +104,25 @@ def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | No
     return None
 
 
-def _account_accepted(ev: PlexEvent, settings: Settings) -> bool:
+def _account_accepted(ev: PlexEvent, settings: Settings, plex: PlexKnows) -> bool:
     if ev.user:
         return True
     accepted = {str(a).strip().casefold() for a in settings.accepted_accounts}
+    # A name picked from the server's accounts also stands for its plex.tv and server ids.
+    accepted |= {alias for a in accepted for alias in plex.aliases.get(a, ())}
     return any(v is not None and v.casefold() in accepted for v in (ev.account_id, ev.account_title))
 
 
 def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, index: ShowIndex,
-                settings: Settings, lookups: Lookups | None = None, plex_connected: bool = False) -> Outcome:
+                settings: Settings, lookups: Lookups | None = None, plex: PlexKnows = PlexKnows()) -> Outcome:
     """Decide and apply the outcome of one pending inbox row.
 
     Several rows of one transaction share ``lookups`` (and the session must not autoflush).
-    ``plex_connected``: signed in to Plex, so a show the server could not name was asked.
+    ``plex``: what the Plex link knows (see :class:`PlexKnows`).
     """
     if lookups is None:
         with session.no_autoflush:
-            return process_row(session, row, tracker, index, settings, Lookups(session), plex_connected)
+            return process_row(session, row, tracker, index, settings, Lookups(session), plex)
     try:
         ev = parse_payload(row.payload)
     except PayloadError as exc:
@@ -118,7 +132,7 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     row.server_title, row.plex_title, row.episode_title = ev.server_title, ev.show_title, ev.episode_title
     row.season, row.episode = ev.season, ev.episode
 
-    if reason := filter_reason(ev, settings, row.server_progress):
+    if reason := filter_reason(ev, settings, row.server_progress, plex):
         return _record(row, Action.IGNORED, reason)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
@@ -162,7 +176,7 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     row.conflict_id = conflict.id
     reason = _conflict_reason(result)
     if server_key and known is None and (ev.grandparent_guid or "").startswith("plex://"):
-        reason += ("; the Plex server did not answer, so its ids for the show are unknown" if plex_connected
+        reason += ("; the Plex server did not answer, so its ids for the show are unknown" if plex.connected
                    else "; signing in to Plex would have identified the show by its ids")
     outcome = _record(row, Action.CONFLICT, reason)
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,

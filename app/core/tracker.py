@@ -24,7 +24,7 @@ from app.core.matching import Candidate, ShowIndex
 from app.core.models import Base, Conflict, Episode, PlexShow, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.models import Delivery as DeliveryRow
 from app.core.payload import PayloadError, parse_payload
-from app.core.pipeline import Lookups, filter_reason, process_row, server_show_key
+from app.core.pipeline import Lookups, PlexKnows, filter_reason, process_row, server_show_key
 from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
                             ShowFacts, ShowRow)
 
@@ -100,7 +100,7 @@ class Tracker:
         self.builtin = BuiltinTracker(sessions)
         self.settings = settings
         self.destinations = list(destinations)
-        self.plex_connected = False  # signed in to Plex: shows were asked of their server
+        self.plex = PlexKnows()  # set by the core from its Plex link
 
     @property
     def settings(self) -> Settings:
@@ -211,7 +211,7 @@ class Tracker:
                     ev = parse_payload(payload)
                 except PayloadError:
                     continue
-                if filter_reason(ev, self.settings, 1.0) is not None:
+                if filter_reason(ev, self.settings, 1.0, self.plex) is not None:
                     continue  # would not count however far it went
                 if (key := server_show_key(ev)) and ev.plex_key:
                     shows[key] = ev.plex_key
@@ -266,7 +266,7 @@ class Tracker:
                 with session.no_autoflush:
                     lookups = Lookups(session)
                     outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups,
-                                                          self.plex_connected)
+                                                          self.plex)
                                 for row in rows]
             self._settle(session, rows, outcomes)
             return outcomes
@@ -282,7 +282,7 @@ class Tracker:
         try:
             with session.begin_nested():
                 return process_row(session, row, self.builtin, index, self.settings,
-                                   plex_connected=self.plex_connected)
+                                   plex=self.plex)
         except Exception as exc:  # recorded on the row; the rest of the batch goes on
             row.status, row.action = "done", Action.FAILED.value
             row.reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]

@@ -9,7 +9,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
                                QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from app.core.config import Settings, port_problem
@@ -166,9 +166,17 @@ class SettingsWindow(QWidget):
         sform = QFormLayout(scrobble_box)
         accounts_cell = QVBoxLayout()
         accounts_cell.setSpacing(2)
-        accounts_cell.addWidget(self.accounts)
+        accounts_row = QHBoxLayout()
+        accounts_row.addWidget(self.accounts, 1)
+        self.choose_accounts = QPushButton("Choose…")
+        self.choose_accounts.setToolTip("Pick from the accounts of your Plex servers (sign in to Plex first)")
+        self.choose_accounts.clicked.connect(lambda: spawn(self._choose_accounts(), self._save_failed, owner=self))
+        accounts_row.addWidget(self.choose_accounts)
+        self.choose_accounts.setEnabled(core.status.plex.signed_in)
+        accounts_cell.addLayout(accounts_row)
         accounts_cell.addWidget(muted("Plex account names or ids whose plays count, besides the "
-                                      "server owner's. Separate them with commas."))
+                                      "server owner's. Separate them with commas. A name picked from "
+                                      "your servers also matches that account's ids."))
         sform.addRow("Accepted accounts:", accounts_cell)
         threshold_cell = QHBoxLayout()
         threshold_cell.addWidget(self.stop_threshold)
@@ -366,6 +374,29 @@ class SettingsWindow(QWidget):
 
     def _status_changed(self, status: CoreStatus) -> None:
         self.plex.show_status(status.plex)
+        self.choose_accounts.setEnabled(status.plex.signed_in)
+
+    async def _choose_accounts(self) -> None:
+        """A menu of the servers' accounts; ticking one adds its name to the field."""
+        users = await self.core.plex.users()
+        chosen = [a.strip() for a in self.accounts.text().split(",") if a.strip()]
+        menu = QMenu(self)
+        self.accounts_menu = menu
+        for user in users:
+            label = f"{user.name} (the server owner: always counts)" if user.owner else user.name
+            action = menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(user.owner or user.name.casefold() in {c.casefold() for c in chosen})
+            action.setEnabled(not user.owner)
+            action.toggled.connect(lambda on, name=user.name: self._pick_account(name, on))
+        if not users:
+            menu.addAction("No accounts found: sign in to Plex (the Plex tab)").setEnabled(False)
+        menu.popup(self.choose_accounts.mapToGlobal(self.choose_accounts.rect().bottomLeft()))
+
+    def _pick_account(self, name: str, on: bool) -> None:
+        chosen = [a.strip() for a in self.accounts.text().split(",") if a.strip()]
+        chosen = [a for a in chosen if a.casefold() != name.casefold()] + ([name] if on else [])
+        self.accounts.setText(", ".join(chosen))
 
     def show_plex(self) -> PlexPage:
         """Switch to the Plex tab (and show the window); returns the page."""

@@ -30,6 +30,7 @@ def plex(aio: Aio, paths: Paths, settings: Settings, tmp_path: Path) -> Iterator
     aio.run(tv.__aenter__())
     aio.run(pms.__aenter__())
     tv.servers.append(pms)
+    pms.accounts = {1: "alice", 5001: "Bob"}
     token, _ = tv.add_user("alice", webhooks=list(FOREIGN))
     settings.plex_tv_url = tv.url
     settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
@@ -76,6 +77,19 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
     assert not leaked, leaked
     ui.tray.build_menu()
     assert ui.tray.actions["plex"].text() == "Plex account…"
+
+    # Accepted accounts are picked from the server's accounts (General tab).
+    window.show_general()
+    assert window.choose_accounts.isEnabled()
+    qtbot.mouseClick(window.choose_accounts, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(window, "accounts_menu", None) is not None
+                    and window.accounts_menu.isVisible(), timeout=10_000)
+    owner, bob = window.accounts_menu.actions()
+    assert owner.text().startswith("alice (the server owner") and owner.isChecked() and not owner.isEnabled()
+    assert bob.text() == "Bob" and not bob.isChecked()
+    bob.setChecked(True)
+    assert window.accounts.text() == "Bob" and window.save_button.isEnabled()
+    window.show_plex()
 
     # Register again by hand: nothing to change, and it says so.
     qtbot.mouseClick(page.register, Qt.MouseButton.LeftButton)

@@ -36,6 +36,7 @@ class Delivery:
     attempts: int
     next_attempt_at: datetime | None  # naive UTC
     received_at: datetime | None = None  # when Plex sent it (naive UTC): the time of the play
+    server_progress: float | None = None  # how far a stop went, as the Plex server said
 
 
 class Verdict(StrEnum):

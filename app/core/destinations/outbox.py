@@ -66,7 +66,7 @@ class Outbox:
         """The destination's next pending deliveries, in event order, with their payloads."""
         with self.sessions() as session:
             q = (select(DeliveryRow.id, DeliveryRow.event_id, WebhookEvent.payload, DeliveryRow.attempts,
-                        DeliveryRow.next_attempt_at, WebhookEvent.received_at)
+                        DeliveryRow.next_attempt_at, WebhookEvent.received_at, WebhookEvent.server_progress)
                  .join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
                  .where(DeliveryRow.destination == destination,
                         DeliveryRow.state == DeliveryState.PENDING.value)

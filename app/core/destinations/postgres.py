@@ -18,7 +18,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
 
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -31,6 +31,9 @@ from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.tmdb import Tmdb
 from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow, ShowFacts
+
+if TYPE_CHECKING:
+    from app.core.pipeline import PlexKnows
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
 NEEDED = {"tvshows": ("id", "title", "seasons")}
@@ -145,6 +148,7 @@ class PostgresTracker(OutboxDestination):
         self.tmdb = tmdb  # turns a TheTVDB or IMDb id into the tmdb_id the tracker keys on
         # The show's ids from the Plex server, for a new-agent (plex://) payload: set by the core.
         self.server_show: Callable[[PlexEvent], Awaitable[ShowFacts | None]] | None = None
+        self.plex: Callable[[], PlexKnows] | None = None  # the accounts' names and ids, likewise
         self._url = url.set(password=password) if password else url
         add_secret(password)
         self._timeout = timeout
@@ -258,18 +262,19 @@ class PostgresTracker(OutboxDestination):
             else:
                 played = (delivery.received_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
                 outcome = self._apply(conn, schema, ev, played.isoformat(timespec="milliseconds")
-                                      .replace("+00:00", "Z"), extra_ids or {})
+                                      .replace("+00:00", "Z"), extra_ids or {}, delivery.server_progress)
             self._log(conn, schema, ev, outcome, delivery, key)
             if schema.has("plex_config", "last_webhook_received"):
                 conn.execute(text("UPDATE plex_config SET last_webhook_received = now()"))
         return outcome
 
-    def _apply(self, conn: Any, schema: Schema, ev: PlexEvent, when: str, extra_ids: dict[str, str]) -> _Outcome:
-        from app.core.pipeline import filter_reason  # (the pipeline imports destinations)
+    def _apply(self, conn: Any, schema: Schema, ev: PlexEvent, when: str, extra_ids: dict[str, str],
+               server_progress: float | None = None) -> _Outcome:
+        from app.core.pipeline import PlexKnows, filter_reason  # (the pipeline imports destinations)
 
         if ev.event not in ("media.scrobble", "media.stop") or not ev.is_episode:
             return _Outcome("ignored", "event_not_scrobble", f"{ev.event} of a {ev.media_type or 'item'}")
-        if reason := filter_reason(ev, self.settings):
+        if reason := filter_reason(ev, self.settings, server_progress, self.plex() if self.plex else PlexKnows()):
             return _Outcome("ignored", "filtered", reason)
         if ev.season is None or ev.episode is None:
             return _Outcome("error", "no_episode_number", "the payload has no season or episode number")

@@ -17,7 +17,8 @@ from app.core import config
 from app.core.config import Paths, Settings
 from app.core.credentials import get_secret, set_secret
 from app.core.logs import add_secret
-from app.core.plex.account import PlexAccount, PlexAccountInfo
+from app.core.pipeline import PlexKnows
+from app.core.plex.account import PlexAccount, PlexAccountInfo, PlexServerInfo, PlexUser
 from app.core.plex.http import Identity, NoPlexPass, PlexError, SignInAgain, plex_tv_url
 from app.core.plex.registration import plan
 from app.core.plex.signin import SignIn
@@ -46,6 +47,8 @@ class PlexLink:
         self._account: PlexAccount | None = None
         self.status = PlexStatus()
         self._down: dict[str, float] = {}  # server uuid -> monotonic time to ask again
+        self._servers: tuple[PlexServerInfo, ...] = ()
+        self._users: list[PlexUser] = []  # the accounts of the owned servers
         self._registering = asyncio.Lock()
 
     # -- state ------------------------------------------------------------------------
@@ -97,6 +100,7 @@ class PlexLink:
             return self.status
         try:
             info: PlexAccountInfo = await asyncio.to_thread(account.info)
+            self._servers = info.servers
             self._set(signed_in=True, username=info.username, plex_pass=info.plex_pass,
                       servers=tuple(s.name for s in info.servers), problem=None, fix=None)
             if current_url and info.plex_pass:
@@ -107,6 +111,32 @@ class PlexLink:
         except PlexError as exc:
             self._failed(exc)
         return self.status
+
+    def knows(self) -> PlexKnows:
+        """What processing may use: signed in or not, and the accounts' names and ids."""
+        aliases: dict[str, frozenset[str]] = {}
+        for user in self._users:
+            same = frozenset(str(v).casefold() for v in (user.name, user.plex_id, user.server_id) if v)
+            for value in same:
+                aliases[value] = aliases.get(value, frozenset()) | same
+        return PlexKnows(self.connected, aliases)
+
+    async def users(self) -> list[PlexUser]:
+        """The accounts that can play on the account's own servers (the owner first)."""
+        account = self._account
+        if account is None:
+            return []
+        if not self._servers:
+            await self.refresh()
+        found: dict[str, PlexUser] = {}
+        for server in (s for s in self._servers if s.owned):
+            try:
+                for user in await asyncio.to_thread(account.users, server.uuid):
+                    found.setdefault(user.name.casefold(), user)
+            except PlexError as exc:
+                log.warning("Could not list the accounts of %s: %s", server.name, exc)
+        self._users = sorted(found.values(), key=lambda u: (not u.owner, u.name.casefold()))
+        return self._users
 
     # -- signing in and out -----------------------------------------------------------
     async def begin_sign_in(self, browser: bool = True) -> SignIn:
