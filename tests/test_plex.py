@@ -231,6 +231,10 @@ async def test_without_plex_pass_registration_says_so_and_writes_nothing(tunnell
     assert st.plex_pass is False and "Plex Pass" in (st.problem or "")
     checks = {c.name: c for c in await core.diagnostics()}
     assert checks["Plex account"].status == CheckStatus.FAIL and "Plex Pass" in checks["Plex account"].detail
+    # The URL changes and cannot be registered: the user is told to update Plex by hand.
+    [pid] = agent_pids(str(core.paths.data_dir))
+    os.kill(pid, signal.SIGKILL)
+    await wait_for(lambda: core.status.tunnel == "online" and core.status.url_changed, timeout=20)
 
 
 async def test_registering_without_a_tunnel_explains_why_not(core: Core, plex) -> None:

@@ -232,10 +232,13 @@ class Core:
         self._set_status(url_changed=False)
         return note
 
-    async def _register_automatically(self) -> None:
+    async def _register_automatically(self, changed: bool = False) -> None:
+        """Register the current URL; if that fails after a change, the user is told to."""
         url = self.public_webhook_url
         if url and await self.plex.url_changed(url, self._secret):
             self._set_status(url_changed=False)
+        elif changed:
+            self._set_status(url_changed=True)
 
     # -- destinations ---------------------------------------------------------------
     async def destinations(self) -> list[DestinationStatus]:
@@ -432,14 +435,14 @@ class Core:
         if online and automatic:
             if changed:
                 log.info("The public webhook URL is now %s/webhook/...: registering it in Plex", st.public_url)
-            self._later(self._register_automatically())
+            self._later(self._register_automatically(changed))
         if online != (self._status.tunnel == TunnelState.ONLINE) or changed:
             # Lets 'scrobbletray webhook-url' print the running app's URL.
             config.save_state(self.paths, tunnel_online=online,
                               **({"public_url": st.public_url} if online else {}))
         self._set_status(tunnel=st.state, public_url=st.public_url, tunnel_reason=st.reason,
                          tunnel_fix=st.fix, tunnel_progress=st.progress,
-                         url_changed=changed or (self._status.url_changed and not online))
+                         url_changed=(changed and not automatic) or (self._status.url_changed and not online))
 
     async def stop(self, final: bool = True) -> None:
         """Stop the tunnel, serving, processing and delivering; accepted events stay in the inbox."""
