@@ -175,6 +175,7 @@ class UiController(QObject):
         w.openConflicts.connect(self.show_conflicts)
         w.openDiagnostics.connect(self.show_diagnostics)
         w.openSettings.connect(self.show_settings)
+        w.openPlex.connect(self.show_plex)
         w.pauseToggled.connect(self.set_paused)
         w.quitRequested.connect(self.request_quit)
 

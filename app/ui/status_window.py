@@ -32,6 +32,7 @@ class StatusWindow(QWidget):
     openConflicts = Signal()
     openDiagnostics = Signal()
     openSettings = Signal()
+    openPlex = Signal()  # sign in with Plex, or register the URL there
     pauseToggled = Signal(bool)
     urlCopied = Signal(str)
     #: The user closed the window while it is the main window (no tray): quit.
@@ -197,9 +198,12 @@ class StatusWindow(QWidget):
             fix = f" {status.tunnel_fix}" if status.tunnel_fix else ""
             self.banner.show_message(redact(f"The tunnel failed: {status.tunnel_reason or 'unknown error'}."
                                             f"{fix}", *secrets, mask=MASK), "error")
+        elif status.url_changed and status.plex.signed_in:
+            self.banner.show_message("The public URL changed and is not in Plex yet.", "warn", "Register in Plex…")
         elif status.url_changed:
-            self.banner.show_message("The public URL changed. Copy the webhook URL above and "
-                                     "replace the old one in Plex.", "warn")
+            self.banner.show_message("The public URL changed. Copy the webhook URL above and replace the "
+                                     "old one in Plex, or sign in with Plex and it is done for you.", "warn",
+                                     "Sign in with Plex…")
         elif status.paused:
             self.banner.show_message("Processing is paused. Webhooks are still received and "
                                      "kept; they are processed when you resume.", "info", "Resume")
@@ -211,6 +215,9 @@ class StatusWindow(QWidget):
             self.banner.show_message(destinations_text(status.destinations_failing).split(":")[0]
                                      + ": its events wait in Scrobble Tray, nothing is lost. "
                                      "See Destinations below for why.", "warn")
+        elif status.tunnel == "online" and not status.plex.signed_in:
+            self.banner.show_message("Sign in with Plex, and the webhook URL is put in your Plex account "
+                                     "for you, and kept there when it changes.", "info", "Sign in with Plex…")
         else:
             self.banner.clear()
         self._show_last_webhook()
@@ -229,7 +236,9 @@ class StatusWindow(QWidget):
             self.resize(self.width(), needed)
 
     def _banner_action(self) -> None:
-        if self.core.status.paused:
+        if "Plex" in self.banner.action.text():
+            self.openPlex.emit()
+        elif self.core.status.paused:
             self.pause_button.setChecked(False)
         else:
             self.openConflicts.emit()

@@ -134,3 +134,19 @@ def test_an_expired_code_is_said_in_the_page(
     qtbot.waitUntil(lambda: page.banner.kind == "error", timeout=10_000)
     assert "expired" in page.banner.text and "Start the sign-in again" in page.banner.text
     assert page.sign_in.isVisible() and not page.cancel.isVisible()
+
+
+def test_the_status_window_offers_to_sign_in_once_the_tunnel_is_up(
+        plex: tuple[FakePlexTv, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    tv, token = plex
+    aio.run(core.wait_tunnel())
+    opened: list[str] = []
+    page = _page(ui, opened)
+    status = ui.show_status()
+    qtbot.waitUntil(lambda: status.banner.text.startswith("Sign in with Plex, and the webhook URL"), timeout=10_000)
+    assert status.banner.action.text() == "Sign in with Plex…"
+    qtbot.mouseClick(status.banner.action, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(opened) and page.signing_in, timeout=10_000)
+    tv.approve(token)
+    qtbot.waitUntil(lambda: core.status.plex.registered is True, timeout=15_000)
+    qtbot.waitUntil(lambda: not status.banner.text, timeout=5_000)  # nothing left to do
