@@ -261,6 +261,17 @@ async def _postgres_driver() -> tuple[None, str, str] | str:
     return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), libpq {libpq // 10000}.{libpq % 100}"
 
 
+async def _plexapi() -> str:
+    """python-plexapi (sign in with Plex) loads, with our headers; nothing is sent."""
+    import plexapi
+    from plexapi.myplex import MyPlexPinLogin  # noqa: F401
+
+    from app.core.plex.http import Identity
+
+    Identity("self-test").apply()
+    return f"python-plexapi {plexapi.VERSION}, as {plexapi.BASE_HEADERS['X-Plex-Product']}"
+
+
 # -- the end-to-end run ---------------------------------------------------------------
 async def _run(report: Report, data_dir: Path) -> None:
     await report.step("load core", _load_core)
@@ -271,6 +282,7 @@ async def _run(report: Report, data_dir: Path) -> None:
     await report.step("TLS certificates", _tls)
     await report.step("ngrok installer", _ngrok_installer)
     await report.step("PostgreSQL driver", _postgres_driver)
+    await report.step("Plex sign-in", _plexapi)
 
     import aiohttp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app.core.timefmt import parse_utc
-from app.core.types import Action, DeliveryState, Outcome, ScrobbleRow
+from app.core.types import Action, DeliveryState, Outcome, PlexStatus, ScrobbleRow
 
 MASK = "••••••"  # how the windows show a secret: redact(text, *secrets, mask=MASK)
 
@@ -91,3 +91,17 @@ METHOD_WORDS = {
 
 def show_with_year(title: str | None, year: int | None) -> str:
     return f"{title or '?'} ({year})" if year else (title or "?")
+
+
+def plex_text(st: PlexStatus) -> str:
+    """The Plex account in a line: who, and what became of the webhook URL."""
+    if not st.signed_in:
+        return f"Not signed in: {st.problem}" if st.problem else "Not signed in"
+    who = f"Signed in as {st.username}" if st.username else "Signed in"
+    if st.problem:
+        return f"{who}; {st.problem}"
+    if st.registered:
+        return f"{who}; {st.note or 'the webhook URL is registered'}".rstrip(".")
+    if st.registered is False:
+        return f"{who}; the webhook URL is not registered in Plex"
+    return who

@@ -16,7 +16,7 @@ from app.core.timefmt import ago
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.destinations_box import DestinationsBox
-from app.ui.formatting import MASK
+from app.ui.formatting import MASK, plex_text
 from app.ui.state import destinations_text, summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
@@ -85,6 +85,8 @@ class StatusWindow(QWidget):
         self.public_url = UrlField("No tunnel: only a Plex server on this computer can reach it")
         self.public_url.copied.connect(self.urlCopied)
         self.last_webhook = QLabel("never")
+        self.plex_label = QLabel("Not signed in")
+        self.plex_label.setWordWrap(True)
         tunnel_cell = QVBoxLayout()
         tunnel_cell.setSpacing(4)
         tunnel_cell.addWidget(self.tunnel_label)
@@ -97,6 +99,7 @@ class StatusWindow(QWidget):
         form.addRow("Tunnel:", tunnel_cell)
         form.addRow("Public URL:", self.public_url)
         form.addRow("Last webhook:", self.last_webhook)
+        form.addRow("Plex:", self.plex_label)
 
         self.destinations_box = DestinationsBox(core, bridge)
         self.destinations_box.refreshed.connect(lambda: QTimer.singleShot(0, self._fit_height))
@@ -184,6 +187,7 @@ class StatusWindow(QWidget):
         if installing:
             self.tunnel_progress.setValue(int((status.tunnel_progress or 0) * 100))
         self.public_url.set_url(status.public_url, secrets)
+        self.plex_label.setText(plex_text(status.plex))
 
         n = status.conflicts_open
         self.conflicts_button.setText(f"Conflicts ({n})" if n else "Conflicts")

@@ -150,3 +150,5 @@ def test_the_status_window_offers_to_sign_in_once_the_tunnel_is_up(
     tv.approve(token)
     qtbot.waitUntil(lambda: core.status.plex.registered is True, timeout=15_000)
     qtbot.waitUntil(lambda: not status.banner.text, timeout=5_000)  # nothing left to do
+    assert status.plex_label.text() == ("Signed in as alice; Registered the webhook URL in Plex; "
+                                        "2 other webhook(s) kept")
