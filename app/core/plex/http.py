@@ -6,12 +6,12 @@ import logging
 import os
 import platform
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
+
+if TYPE_CHECKING:  # requests is imported when Plex is first talked to, not at start-up
+    import requests
 
 PLEX_TV_ENV = "SCROBBLETRAY_PLEX_TV_URL"
 _PLEX_TV_HOSTS = ("https://plex.tv", "https://clients.plex.tv")
@@ -47,28 +47,26 @@ def plex_tv_url(configured: str | None = None) -> str | None:
     return url or None
 
 
-class _Rebase(HTTPAdapter):
-    """Sends what python-plexapi addresses to plex.tv to ``base`` instead."""
-
-    def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        url = request.url or ""
-        for host in _PLEX_TV_HOSTS:
-            if url == host or url.startswith(host + "/"):
-                request.url = self.base + url[len(host):]
-        return super().send(request, *args, **kwargs)
-
-
 def session(plex_tv: str | None) -> requests.Session:
     """A requests session for plexapi; with ``plex_tv``, plex.tv's URLs lead there."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Rebase(HTTPAdapter):
+        """Sends what python-plexapi addresses to plex.tv to ``plex_tv`` instead."""
+
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            url = request.url or ""
+            for host in _PLEX_TV_HOSTS:
+                if url == host or url.startswith(host + "/"):
+                    request.url = f"{plex_tv}{url[len(host):]}"
+            return super().send(request, *args, **kwargs)
+
     s = requests.Session()
     s.headers["User-Agent"] = f"ScrobbleTray/{__version__}"
     if plex_tv:
         for host in _PLEX_TV_HOSTS:
-            s.mount(host, _Rebase(plex_tv))
+            s.mount(host, Rebase())
     return s
 
 
@@ -93,6 +91,7 @@ class Identity:
 
 def translate(exc: Exception, what: str) -> PlexError:
     """plexapi's and requests' exceptions as a :class:`PlexError` (never with the token)."""
+    import requests
     from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 
     if isinstance(exc, PlexError):
