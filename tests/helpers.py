@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -21,6 +22,17 @@ BREAKING_BAD = {"title": "Breaking Bad", "year": 2008, "tmdb_id": 1396, "tvdb_id
 def sample(name: str) -> dict[str, Any]:
     """A sample payload as a dict (``name`` without ``.json``)."""
     return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+def new_agent(title: str, server_uuid: str, show_key: str = "10000", event: str = "media.scrobble") -> dict[str, Any]:
+    """A new-agent episode webhook (plex://show/..., Guid ids of the episode) from a server."""
+    payload = copy.deepcopy(sample("scrobble-new-agent-episode"))
+    payload["event"] = event
+    payload["Server"]["uuid"] = server_uuid
+    payload["Metadata"].update(grandparentTitle=title, grandparentRatingKey=show_key,
+                               grandparentKey=f"/library/metadata/{show_key}",
+                               grandparentGuid=f"plex://show/{int(show_key):024x}")
+    return payload
 
 
 def episode_payload(season: int, episode: int, title: str = "Breaking Bad",

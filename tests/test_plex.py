@@ -25,7 +25,7 @@ from app.core.plex.registration import plan
 from app.core.plex.service import TOKEN_KEY
 from app.core.types import CheckStatus
 from tests.fake_plex import FakePlexTv, FakePms
-from tests.helpers import (NGROK_TOKEN, agent_pids, post, sample, settled, wait_for,
+from tests.helpers import (NGROK_TOKEN, new_agent, agent_pids, post, sample, settled, wait_for,
                            webhook_url, write_agent)
 
 pytestmark = pytest.mark.timeout(60)
@@ -40,16 +40,6 @@ async def plex(settings: Settings) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
         tv.servers.append(pms)
         settings.plex_tv_url = tv.url
         yield tv, pms
-
-
-def new_agent(title: str, server_uuid: str, show_key: str = "10000", event: str = "media.scrobble") -> dict[str, Any]:
-    payload = copy.deepcopy(sample("scrobble-new-agent-episode"))
-    payload["event"] = event
-    payload["Server"]["uuid"] = server_uuid
-    payload["Metadata"].update(grandparentTitle=title, grandparentRatingKey=show_key,
-                               grandparentKey=f"/library/metadata/{show_key}",
-                               grandparentGuid=f"plex://show/{int(show_key):024x}")
-    return payload
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from app.core.destinations.postgres import PostgresTracker, mark_in_seasons, rea
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
 from app.core.types import DestinationState
-from tests.helpers import episode_payload, post, sample, settled, wait_for, webhook_url
+from tests.helpers import episode_payload, new_agent, post, sample, settled, wait_for, webhook_url
 from tests.pg_schema import BREAKING_BAD_ID
 
 pytest_plugins = ["tests.conftest_pg"]
@@ -382,3 +382,28 @@ async def test_postgres_down_with_the_built_in_tracker_off_keeps_everything_runn
         assert episode(db, 1, 2)["watched"]
     finally:
         await core.stop()
+
+
+async def test_a_new_agent_show_is_marked_by_the_plex_servers_ids(paths, settings, pg_tracker_db) -> None:
+    """The tracker keys on tmdb_id only; the payload names the show as plex://show/... under
+    its Chinese library title: the Plex server's ids (signed in) find tvshow 30."""
+    from tests.fake_plex import FakePlexTv, FakePms
+
+    db = pg_tracker_db
+    async with FakePlexTv() as tv, FakePms() as pms:
+        tv.servers.append(pms)
+        pms.add_show("10000", "绝命毒师", 2008, tmdb="1396", tvdb="81189")
+        token, _ = tv.add_user("alice")
+        settings.plex_tv_url = tv.url
+        settings.builtin_tracker = False  # the PostgreSQL tracker is the one that counts
+        core = await started(paths, settings, db)
+        try:
+            await core.plex_signed_in(token)
+            assert (await post(webhook_url(core), new_agent("绝命毒师", pms.uuid)))[0] == 200
+            await delivered(core, 1)
+            assert episode(db, 1, 1)["watched"] is True
+            with db.engine.connect() as c:
+                assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings")).one()) \
+                    == (BREAKING_BAD_ID, "ids")
+        finally:
+            await core.stop()
