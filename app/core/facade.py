@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from app.core import config, diagnostics
 from app.core.config import Paths, RelayTarget, Settings
+from app.core.catchup import CatchUp
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import open_database
@@ -37,7 +38,7 @@ from app.core.plex.service import PlexLink
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats)
+                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats, CatchUpResult)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -91,7 +92,9 @@ class Core:
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
         self.plex = PlexLink(paths, self.settings, lambda st: self._set_status(plex=st))
+        self.catch_up = CatchUp(paths, self.plex, self._store, self._in_db, self._caught_up)
         self._background: set[asyncio.Task[Any]] = set()
+        self._tunnel_lost = False  # since it was last online: catch up when it is back
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -212,9 +215,15 @@ class Core:
         user lets it happen by itself. Returns where the token was kept."""
         where = await self.plex.signed_in(token)
         await self._plex_refresh()
+        self.catch_up.soon()
         if self.settings.plex_auto_register and self.public_webhook_url:
             await self._register_automatically()
         return where
+
+    async def _caught_up(self, result: CatchUpResult, ids: list[int]) -> None:
+        self.plex.caught_up(result)
+        if ids and self._worker is not None:
+            self._worker.wake()
 
     async def _plex_refresh(self) -> None:
         """The account afresh, and its servers' accounts (accepted accounts by any id)."""
@@ -377,7 +386,8 @@ class Core:
                                         lambda: self._destinations.wake() if self._destinations else None)
             conflicts_open = await self._conflicts.open_count()
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
-                           asyncio.create_task(self._watch_loop(), name="destinations-watch")]
+                           asyncio.create_task(self._watch_loop(), name="destinations-watch"),
+                           asyncio.create_task(self.catch_up.loop(), name="catch-up")]
             self._worker.wake()  # rows left pending by a crash go first
             bound = await self.server.start(self.settings.host, self.settings.port if port is None else port)
         except Exception as exc:
@@ -424,6 +434,11 @@ class Core:
 
     def _on_tunnel(self, st: TunnelStatus) -> None:
         online = st.state is TunnelState.ONLINE
+        if st.state in (TunnelState.RECONNECTING, TunnelState.ERROR):
+            self._tunnel_lost = True
+        elif online and self._tunnel_lost:
+            self._tunnel_lost = False
+            self.catch_up.soon()  # what Plex sent meanwhile went nowhere
         # The very first public URL is news, not a change: Plex has no URL to replace yet.
         changed = online and st.url_changed and self._known_url is not None
         if online:

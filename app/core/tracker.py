@@ -24,11 +24,13 @@ from app.core.matching import Candidate, ShowIndex
 from app.core.models import Base, Conflict, Episode, PlexShow, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.models import Delivery as DeliveryRow
 from app.core.payload import PayloadError, parse_payload
+from app.core.plex.history import HistoryPlay
 from app.core.pipeline import Lookups, PlexKnows, filter_reason, process_row, server_show_key
 from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
                             ShowFacts, ShowRow)
 
 R = TypeVar("R")
+HISTORY = "history"  # the source of an inbox row that catch-up added from a server's history
 
 
 class TrackerError(ValueError):
@@ -188,6 +190,48 @@ class Tracker:
             # than ORM objects, which this hot path does not need.
             result = session.connection().execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            return list(result.scalars())
+
+    def ingest_history(self, plays: Sequence[tuple[HistoryPlay, str]], window: timedelta) -> list[int]:
+        """Add the plays of a server's history that no inbox row already has (the same
+        episode by the same account within ``window``: its webhook came, or an earlier
+        catch-up added it), each at the time it was played. Returns the new rows' ids."""
+        if not plays:
+            return []
+        lo = min(p.viewed for p, _ in plays) - window
+        hi = max(p.viewed for p, _ in plays) + window
+        seen: dict[tuple[str, str, int, int], list[datetime]] = {}
+
+        def note(account: str | None, title: str | None, season: int | None, episode: int | None,
+                 when: datetime) -> None:
+            if account is not None and title and season is not None and episode is not None:
+                seen.setdefault((account, title.casefold(), season, episode), []).append(when)
+
+        with self.sessions.begin() as session:
+            rows = session.execute(select(WebhookEvent.account_id, WebhookEvent.plex_title, WebhookEvent.season,
+                                          WebhookEvent.episode, WebhookEvent.received_at, WebhookEvent.status,
+                                          WebhookEvent.payload)
+                                   .where(WebhookEvent.received_at.between(lo, hi)))
+            for account, title, season, episode, when, status, payload in rows:
+                if status == "pending":  # not read yet: what does it say?
+                    try:
+                        ev = parse_payload(payload)
+                    except PayloadError:
+                        continue
+                    account, title, season, episode = ev.account_id, ev.show_title, ev.season, ev.episode
+                note(account, title, season, episode, when)
+            new = []
+            for play, payload in plays:
+                key = (str(play.account_id), (play.show_title or "").casefold(), play.season, play.episode)
+                if any(abs(when - play.viewed) <= window for when in seen.get(key, ())):  # type: ignore[arg-type]
+                    continue
+                note(*key, when=play.viewed)
+                new.append({"payload": payload, "source": HISTORY, "status": "pending", "received_at": play.viewed})
+            if not new:
+                return []
+            table = WebhookEvent.__table__
+            result = session.connection().execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), new)
             return list(result.scalars())
 
     def pending_count(self) -> int:

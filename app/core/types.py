@@ -106,6 +106,19 @@ class ShowFacts:
 
 
 @dataclass(frozen=True)
+class CatchUpResult:
+    """What one catch-up from the servers' history found."""
+
+    at: datetime | None = None  # naive UTC
+    read: int = 0  # history entries read
+    added: int = 0  # plays put into the inbox (never seen here before)
+    already: int = 0  # plays the inbox had: their webhook came
+    ignored: int = 0  # plays that would not count (another account, not an episode)
+    failed: tuple[str, ...] = ()  # servers that did not answer
+    new_servers: tuple[str, ...] = ()  # first seen: older history only when asked
+
+
+@dataclass(frozen=True)
 class PlexStatus:
     """The Plex account as the windows show it."""
 
@@ -116,6 +129,7 @@ class PlexStatus:
     registered: bool | None = None  # the current webhook URL is in the account's list
     registered_url: str | None = None  # the URL last put there (secret masked)
     note: str | None = None  # the last thing that happened, in words
+    caught_up: CatchUpResult | None = None  # the last catch-up from the servers' history
     problem: str | None = None
     fix: str | None = None
 

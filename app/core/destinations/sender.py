@@ -146,9 +146,10 @@ class Sender:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if woken."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
-        except asyncio.TimeoutError:
+        try:  # (not wait_for: on 3.11 it can swallow a cancel that meets a wake, and stop hangs)
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._wake.wait()
+        except TimeoutError:
             pass
 
     async def _run(self) -> None:

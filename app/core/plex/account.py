@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
+from app.core.plex.history import PAGE, HistoryPlay, plays
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
 from app.core.types import ShowFacts
 
@@ -167,6 +168,26 @@ class PlexAccount:
         if _number(item.get("viewCount")) and viewed and viewed >= played - WATCHED_NEAR:
             return 1.0
         return None
+
+    def history(self, server_uuid: str, since: int) -> Iterator[list[HistoryPlay]]:
+        """The server's episode plays after ``since`` (unix time), newest first, a page at a time."""
+        server = self._server(server_uuid)
+        key = f"/status/sessions/history/all?sort=viewedAt:desc&viewedAt%3E={int(since)}"
+        start = 0
+        while True:
+            try:
+                page = server.query(key, headers={"X-Plex-Container-Start": str(start),
+                                                  "X-Plex-Container-Size": str(PAGE)})
+            except Exception as exc:
+                self.forget_server(server_uuid)
+                raise translate(exc, "Reading the Plex server's play history") from None
+            if page is None or not len(page):
+                return
+            yield list(plays(page, server_uuid, server.friendlyName or "?"))
+            start += len(page)
+            total = _number(page.get("totalSize"))  # without it: until a page comes back empty
+            if total is not None and start >= total:
+                return
 
     def users(self, server_uuid: str) -> list[PlexUser]:
         """The accounts that can play on a server: its own list, with plex.tv ids."""

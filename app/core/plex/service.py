@@ -22,7 +22,7 @@ from app.core.plex.account import PlexAccount, PlexAccountInfo, PlexServerInfo, 
 from app.core.plex.http import Identity, NoPlexPass, PlexError, SignInAgain, plex_tv_url
 from app.core.plex.registration import plan
 from app.core.plex.signin import SignIn
-from app.core.types import Check, CheckStatus, PlexStatus, ShowFacts
+from app.core.types import CatchUpResult, Check, CheckStatus, PlexStatus, ShowFacts
 
 log = logging.getLogger(__name__)
 TOKEN_KEY = "plex-token"
@@ -60,6 +60,24 @@ class PlexLink:
     def token(self) -> str | None:
         """The account's token (for redaction lists; never shown)."""
         return self._account.token if self._account else None
+
+    @property
+    def account(self) -> PlexAccount | None:
+        """The signed-in account's blocking client (None when signed out)."""
+        return self._account if self.connected else None
+
+    @property
+    def known_users(self) -> list[PlexUser]:
+        return list(self._users)
+
+    async def own_servers(self) -> list[PlexServerInfo]:
+        """The servers the account owns (their history is readable), asking plex.tv if unknown."""
+        if not self._servers:
+            await self.refresh()
+        return [s for s in self._servers if s.owned]
+
+    def caught_up(self, result: CatchUpResult) -> None:
+        self._set(caught_up=result)
 
     @property
     def connected(self) -> bool:
@@ -126,10 +144,8 @@ class PlexLink:
         account = self._account
         if account is None:
             return []
-        if not self._servers:
-            await self.refresh()
         found: dict[str, PlexUser] = {}
-        for server in (s for s in self._servers if s.owned):
+        for server in await self.own_servers():
             try:
                 for user in await asyncio.to_thread(account.users, server.uuid):
                     found.setdefault(user.name.casefold(), user)

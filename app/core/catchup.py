@@ -1,0 +1,130 @@
+"""Catch-up: plays that happened while no webhook could reach us, from the servers' history.
+
+Plex sends each webhook once. What it sent while the app was closed, the laptop asleep,
+the tunnel reconnecting or the URL stale is gone, but each server keeps its play history.
+For each of the account's own servers the time of the last play seen is kept; catch-up
+reads the history since then (paged) and puts each play that is not in the inbox yet
+into it, as an event from "history": the same filters, de-duplication and matching.
+It runs at start-up, when the tunnel comes back, after the machine wakes, and hourly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable
+
+from app.core import config
+from app.core.config import Paths
+from app.core.payload import parse_payload
+from app.core.pipeline import filter_reason
+from app.core.plex.http import PlexError
+from app.core.plex.history import HistoryPlay, payload
+from app.core.plex.service import PlexLink
+from app.core.tracker import Tracker
+from app.core.types import CatchUpResult
+
+log = logging.getLogger(__name__)
+EVERY = 3600.0  # seconds between catch-ups while running
+RETRY = 300.0  # after a server did not answer
+TICK = 30.0  # how often the loop looks at the clock (a jump means the machine slept)
+_SEEN_KEY = "plex_history_seen"  # server uuid -> unix time of the newest play seen (state.json)
+
+
+class CatchUp:
+    """Runs catch-ups for a core; :meth:`loop` is its background task."""
+
+    def __init__(self, paths: Paths, plex: PlexLink, tracker: Callable[[], Tracker],
+                 in_db: Callable[..., Awaitable[Any]], done: Callable[[CatchUpResult, list[int]], Awaitable[None]]) -> None:
+        self.paths = paths
+        self.plex = plex
+        self._tracker = tracker
+        self._in_db = in_db
+        self._done = done
+        self._lock = asyncio.Lock()
+        self._due = asyncio.Event()
+        self.last: CatchUpResult | None = None
+
+    def soon(self) -> None:
+        """Ask for a catch-up now (the tunnel came back, the user signed in)."""
+        self._due.set()
+
+    async def loop(self) -> None:
+        """Catch up now, then hourly, after a wake, and whenever :meth:`soon` is called."""
+        while True:
+            result = await self.run() if self.plex.connected else None
+            wait = RETRY if result and result.failed else EVERY
+            deadline = time.monotonic() + wait
+            self._due.clear()
+            while time.monotonic() < deadline and not self._due.is_set():
+                wall, mono = time.time(), time.monotonic()
+                try:  # (not wait_for: on 3.11 it can swallow a cancel that meets a set())
+                    async with asyncio.timeout(min(TICK, max(0.0, deadline - time.monotonic()))):
+                        await self._due.wait()
+                except TimeoutError:
+                    pass
+                if (time.time() - wall) - (time.monotonic() - mono) > 60:  # the wall clock ran on: asleep
+                    log.info("The computer was asleep: catching up from the Plex servers' history")
+                    break
+
+    async def run(self, since: datetime | None = None,
+                  progress: Callable[[int], None] | None = None) -> CatchUpResult:
+        """One catch-up over the account's own servers. ``since`` (aware or naive UTC):
+        import from then on; otherwise from each server's last play seen. The first time a
+        server is seen, nothing older is imported unasked: :attr:`CatchUpResult.new_servers`."""
+        async with self._lock:
+            result, ids = await self._run(since, progress or (lambda n: None))
+            self.last = result
+        await self._done(result, ids)
+        return result
+
+    async def _run(self, since: datetime | None, progress: Callable[[int], None]) -> tuple[CatchUpResult, list[int]]:
+        account = self.plex.account
+        result = CatchUpResult(at=datetime.now(timezone.utc).replace(tzinfo=None))
+        if account is None:
+            return result, []
+        servers = await self.plex.own_servers()
+        seen: dict[str, int] = dict(config.load_state(self.paths).get(_SEEN_KEY) or {})
+        names = {u.server_id: u.name for u in self.plex.known_users if u.server_id is not None}
+        tracker = self._tracker()
+        window = timedelta(hours=tracker.settings.dedup_window_hours)
+        knows = self.plex.knows()
+        ids: list[int] = []
+        read = 0
+        for server in servers:
+            start = int(since.replace(tzinfo=since.tzinfo or timezone.utc).timestamp()) if since else seen.get(server.uuid)
+            if start is None:  # a server new to us: from now on (older plays only when asked)
+                seen[server.uuid] = int(time.time())
+                result = dataclasses.replace(result, new_servers=(*result.new_servers, server.name))
+                continue
+            newest = start
+            pages = account.history(server.uuid, start)
+            try:
+                while (page := await asyncio.to_thread(next, pages, None)) is not None:
+                    wanted: list[tuple[HistoryPlay, str]] = []
+                    for play in page:
+                        newest = max(newest, play.viewed_at)
+                        text = payload(play, names.get(play.account_id), True)
+                        if filter_reason(parse_payload(text), tracker.settings, plex=knows) is None:
+                            wanted.append((play, text))
+                    added = await self._in_db(tracker.ingest_history, wanted, window)
+                    ids += added
+                    read += len(page)
+                    result = dataclasses.replace(result, read=read, added=len(ids),
+                                                 ignored=result.ignored + len(page) - len(wanted),
+                                                 already=result.already + len(wanted) - len(added))
+                    progress(read)
+            except PlexError as exc:
+                log.warning("Catch-up could not read the history of %s: %s (tried again in %d minutes)",
+                            server.name, exc, RETRY // 60)
+                result = dataclasses.replace(result, failed=(*result.failed, server.name))
+            seen[server.uuid] = max(seen.get(server.uuid, 0), newest)
+            config.save_state(self.paths, **{_SEEN_KEY: seen})  # per server: a later failure loses nothing
+        config.save_state(self.paths, **{_SEEN_KEY: seen})
+        if ids:
+            log.info("Caught up %d play(s) from the Plex servers' history (%d already here, %d not counted)",
+                     len(ids), result.already, result.ignored)
+        return result, ids
