@@ -31,10 +31,10 @@ def _error(status: int, code: int, message: str) -> web.Response:
 class _Served:
     """An aiohttp app on an ephemeral 127.0.0.1 port; ``async with`` starts and stops it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.app = web.Application()
         self.runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: any free one; a fixed one to come back at the same address
         self.requests: list[tuple[str, str]] = []  # (method, path) in order
 
         @web.middleware
@@ -51,7 +51,7 @@ class _Served:
     async def __aenter__(self):  # type: ignore[no-untyped-def]
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -74,15 +74,18 @@ class FakeShow:
 class FakePms(_Served):
     """A Plex Media Server: its identity, shows with their Guid ids, its accounts."""
 
-    def __init__(self, name: str = "NAS", token: str = "server-token", owner: str = "alice") -> None:
-        super().__init__()
+    def __init__(self, name: str = "NAS", token: str = "server-token", owner: str = "alice",
+                 uuid: str | None = None, port: int = 0) -> None:
+        super().__init__(port)
         self.name, self.token, self.owner = name, token, owner
-        self.uuid = secrets.token_hex(20)
+        self.uuid = uuid or secrets.token_hex(20)
         self.shows: dict[str, FakeShow] = {}
         self.episodes: dict[str, dict[str, object]] = {}  # rating key -> its attributes
         self.accounts: dict[int, str] = {1: owner}  # server-local id -> name (plex.tv ids for friends)
+        self.history: list[dict[str, object]] = []  # plays, as /status/sessions/history/all lists them
         self.delay = 0.0  # seconds before each answer
         r = self.app.router
+        r.add_get("/status/sessions/history/all", self._history)
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
@@ -96,6 +99,32 @@ class FakePms(_Served):
         """An episode as the server keeps it: viewOffset (ms) while partly watched, or
         viewCount and lastViewedAt (unix time) once watched."""
         self.episodes[rating_key] = {"duration": duration, **attrs}
+
+    def play(self, rating_key: str, show: FakeShow, season: int, episode: int, *, account_id: int = 1,
+             viewed_at: float | None = None, title: str | None = None) -> None:
+        """An episode watched to the end: the server adds it to its history."""
+        self.history.append({"type": "episode", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+                             "grandparentKey": f"/library/metadata/{show.rating_key}",
+                             "grandparentTitle": show.title, "title": title or f"Episode {episode}",
+                             "parentIndex": season, "index": episode, "accountID": account_id,
+                             "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
+                             "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        """Newest first, ``viewedAt>`` and ``accountID`` filters, paged by the container headers."""
+        if refused := await self._guard(request):
+            return refused
+        rows = sorted(self.history, key=lambda h: -int(h["viewedAt"]))  # type: ignore[call-overload]
+        if "viewedAt>" in request.query:
+            rows = [h for h in rows if int(h["viewedAt"]) > int(request.query["viewedAt>"])]  # type: ignore[call-overload]
+        if "accountID" in request.query:
+            rows = [h for h in rows if str(h["accountID"]) == request.query["accountID"]]
+        start = int(request.headers.get("X-Plex-Container-Start", 0))
+        size = int(request.headers.get("X-Plex-Container-Size", 100))
+        page = rows[start:start + size]
+        body = "".join(f"<Video {_attrs(**h)}/>" for h in page)  # type: ignore[arg-type]
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer size="{len(page)}" totalSize="{len(rows)}" offset="{start}">{body}</MediaContainer>'))
 
     def _authorised(self, request: web.Request) -> bool:
         return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token

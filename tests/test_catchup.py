@@ -1,0 +1,149 @@
+"""Never miss a play: catch-up from a stand-in Plex server's history, through the real
+python-plexapi and the real core."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator
+
+import pytest
+
+from app.core import catchup
+from app.core.config import Paths, Settings, load_state
+from app.core.credentials import set_secret
+from app.core.facade import Core
+from app.core.plex.service import TOKEN_KEY
+from tests.fake_plex import FakePlexTv, FakePms
+from tests.helpers import post, sample, settled, wait_for, webhook_url
+
+pytestmark = pytest.mark.timeout(60)
+DAY = 86_400
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
+    """plex.tv and the account's own server, both stand-ins; signed in already."""
+    async with FakePlexTv() as tv, FakePms(name="NAS", port=free_port()) as pms:
+        tv.servers.append(pms)
+        token, _ = tv.add_user("alice")
+        set_secret(paths, TOKEN_KEY, token)
+        settings.plex_tv_url = tv.url
+        yield tv, pms
+
+
+async def started(paths: Paths, settings: Settings) -> Core:
+    core = Core(paths, settings)
+    await core.start()
+    return core
+
+
+async def marked(core: Core) -> list[tuple[int, int, str, str | None]]:
+    await settled(core)
+    return sorted((r.season or 0, r.episode or 0, r.action, r.source)
+                  for r in await core.run(core.tracker.scrobbles, limit=5000))
+
+
+async def test_plays_while_the_app_was_closed_are_all_marked_once(paths, settings, plex) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+    first = await wait_for(lambda: core.status.plex.caught_up, timeout=15)  # at start
+    assert first.new_servers == ("NAS",) and first.added == 0  # a server new to it: from now on
+    await core.stop()
+
+    now = time.time()
+    for n in range(1, 6):  # five episodes while Scrobble Tray is closed
+        pms.play(f"20{n}", show, 1, n, viewed_at=now + n)
+    core = await started(paths, settings)  # catches up at start
+    try:
+        await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.added == 5, timeout=15)
+        rows = await marked(core)
+        assert rows == [(1, n, "marked", "history") for n in range(1, 6)]
+        again = await core.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=1))
+        assert (again.added, again.already) == (0, 5)  # none twice
+        assert len(await marked(core)) == 5
+    finally:
+        await core.stop()
+
+
+async def test_a_play_that_came_as_a_webhook_counts_once_and_a_rewatch_next_day_again(
+        paths, settings, plex) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        await core.catch_up.run()
+        assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200  # S01E01
+        await settled(core)
+        pms.play("301", show, 1, 1, viewed_at=time.time() + 60)  # the same play, in the history
+        result = await core.catch_up.run()
+        assert (result.read, result.added, result.already) == (1, 0, 1)
+        pms.play("301", show, 1, 1, viewed_at=time.time() + DAY)  # watched again the next day
+        result = await core.catch_up.run()
+        assert (result.added, result.already) == (1, 0)
+        rows = await marked(core)
+        assert [(action, source == "history") for *_, action, source in rows] == [
+            ("marked", False), ("rewatch", True)]
+    finally:
+        await core.stop()
+
+
+async def test_history_is_read_in_pages_and_other_accounts_are_not_counted(paths, settings, plex) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    start = time.time() - 30 * DAY
+    for i in range(1200):
+        pms.play(str(1000 + i), show, 1 + i // 100, 1 + i % 100, viewed_at=start + i * 60,
+                 account_id=1 if i % 10 else 4242)  # every tenth play is someone else's
+    core = await started(paths, settings)
+    try:
+        await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        seen: list[int] = []
+        result = await core.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=31),
+                                         progress=seen.append)
+        assert (result.read, result.added, result.ignored) == (1200, 1080, 120)
+        assert seen == [500, 1000, 1200]
+        history = [r for r in pms.requests if r[1].startswith("/status/sessions/history/all")]
+        assert len(history) == 3
+        await settled(core)
+        rows = await core.run(core.tracker.scrobbles, limit=5000)
+        assert len(rows) == 1080 and {r.action for r in rows} == {"marked"}
+        assert load_state(paths)["plex_history_seen"][pms.uuid] >= int(start + 1199 * 60)
+    finally:
+        await core.stop()
+
+
+async def test_a_server_unreachable_at_start_is_tried_again_later_without_a_storm(
+        paths, settings, plex, monkeypatch, caplog) -> None:
+    _, pms = plex
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(catchup, "RETRY", 0.5)
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+    await core.catch_up.run()
+    await core.stop()
+    await pms.__aexit__(None, None, None)  # the server is off when the app starts
+    core = await started(paths, settings)
+    try:
+        await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.failed == ("NAS",),
+                       timeout=15)
+        assert caplog.text.count("Catch-up could not read the history of NAS") == 1
+        pms.play("401", show, 1, 4, viewed_at=time.time() + 1)
+        await pms.__aenter__()  # back, at the same address
+        await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.added == 1, timeout=15)
+        assert [r[:3] for r in await marked(core)] == [(1, 4, "marked")]
+        assert caplog.text.count("Catch-up could not read the history of NAS") <= 3  # a retry each 0.5 s, no more
+    finally:
+        await core.stop()
