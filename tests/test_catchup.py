@@ -69,9 +69,13 @@ async def test_plays_while_the_app_was_closed_are_all_marked_once(paths, setting
         await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.added == 5, timeout=15)
         rows = await marked(core)
         assert rows == [(1, n, "marked", "history") for n in range(1, 6)]
+        from app.ui.formatting import plex_text
+        assert "caught up 5 plays from while Scrobble Tray was off" in plex_text(core.status.plex)
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert checks["Catch-up"].detail == "just now: 5 play(s) read, 5 added, 0 already here, 0 not counted"
         again = await core.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=1))
         assert (again.added, again.already) == (0, 5)  # none twice
-        assert len(await marked(core)) == 5
+        assert [r for r in await marked(core) if r[3] == "history"] == rows
     finally:
         await core.stop()
 

@@ -22,6 +22,7 @@ from app.core.plex.account import PlexAccount, PlexAccountInfo, PlexServerInfo, 
 from app.core.plex.http import Identity, NoPlexPass, PlexError, SignInAgain, plex_tv_url
 from app.core.plex.registration import plan
 from app.core.plex.signin import SignIn
+from app.core.timefmt import ago
 from app.core.types import CatchUpResult, Check, CheckStatus, PlexStatus, ShowFacts
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,20 @@ class PlexLink:
         return {tasks[t][0]: t.result() for t in done if t.result() is not None}
 
     # -- diagnostics --------------------------------------------------------------------
+    def catch_up_check(self) -> Check:
+        """When the servers' history was last read, and what it found."""
+        c = self.status.caught_up
+        if c is None or c.at is None:
+            return Check("Catch-up", CheckStatus.WARN, "not run yet (it runs at start, hourly, and when the "
+                         "tunnel comes back)", "")
+        found = (f"{c.read} play(s) read, {c.added} added, {c.already} already here, {c.ignored} not counted"
+                 if c.read else "nothing new")
+        if c.failed:
+            return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: could not read {', '.join(c.failed)}; {found}",
+                         "Is the server on? It is tried again in 5 minutes.")
+        new = f"; new: {', '.join(c.new_servers)} (older plays: Settings > Plex > Import history)" if c.new_servers else ""
+        return Check("Catch-up", CheckStatus.PASS, f"{ago(c.at)}: {found}{new}")
+
     def checks(self, current_url: str | None) -> list[Check]:
         st = self.status
         if not st.signed_in:
@@ -281,6 +296,7 @@ class PlexLink:
         checks = [Check("Plex account", CheckStatus.PASS if not st.problem else CheckStatus.WARN,
                         f"signed in as {st.username or '?'}" + (f"; {st.problem}" if st.problem else ""),
                         st.fix or "")]
+        checks.append(self.catch_up_check())
         if current_url is None:
             checks.append(Check("Webhook URL in Plex", CheckStatus.WARN, "no public URL to register yet "
                                 "(the tunnel is not online)", "Turn the tunnel on in Settings."))
