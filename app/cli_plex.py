@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import webbrowser
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from app.core import config
@@ -26,11 +27,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     actions.add_parser("logout", help="forget the Plex sign-in on this computer")
     actions.add_parser("status", help="the account, its Plex Pass and servers, and whether the URL is registered")
     actions.add_parser("register", help="put the running app's public webhook URL in the account's webhooks")
+    cu = actions.add_parser("catch-up", help="add plays from your servers' history that Scrobble Tray never got")
+    cu.add_argument("--since", type=_date, help="from this day on (YYYY-MM-DD); default: since the last play seen")
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").astimezone()  # that day, local time
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     from app.core.plex.http import PlexError
     from app.core.plex.service import PlexLink
+
+    if args.action == "catch-up":
+        try:
+            return asyncio.run(_catch_up(paths, settings, args.since))
+        except PlexError as exc:
+            print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
+            return 1
 
     link = PlexLink(paths, settings, lambda _: None)
     try:
@@ -87,6 +104,34 @@ async def _run(action: str, link: PlexLink, browser: bool) -> int:
                         "with its tunnel online", "Start it (with an ngrok authtoken set), then run this again.")
     print(await link.register(url, config.webhook_secret(link.paths)))
     return 0
+
+
+async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) -> int:
+    """A core of its own (loopback, no tunnel) reads the history and processes what it added."""
+    from app.core.facade import Core
+    from app.core.plex.http import PlexError
+
+    core = Core(paths, settings)
+    await core.start(port=0, tunnel=False)
+    try:
+        if not core.plex.connected:
+            raise PlexError("Not signed in to Plex", "Sign in first: scrobbletray plex login")
+        await core.catch_up.wait_idle()  # the one it runs at start
+        result = await core.catch_up.run(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True))
+        while await core.run(core.tracker.pending_count):
+            await asyncio.sleep(0.1)
+        outcomes = await core.run(core.tracker.actions_of, core.catch_up.last_ids)
+    finally:
+        await core.stop()
+    print(f"\rRead {result.read} play(s) from the history: {result.added} added, {result.already} already "
+          f"here, {result.ignored} not counted.")
+    if outcomes:
+        print("Of those added: " + ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items())))
+    for name in result.new_servers:
+        print(f"{name} is new here: add --since DATE to import its older plays.")
+    for name in result.failed:
+        print(f"Could not read the history of {name}: is it on?", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _print(st: PlexStatus) -> None:

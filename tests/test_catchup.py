@@ -151,3 +151,33 @@ async def test_a_server_unreachable_at_start_is_tried_again_later_without_a_stor
         assert caplog.text.count("Catch-up could not read the history of NAS") <= 3  # a retry each 0.5 s, no more
     finally:
         await core.stop()
+
+
+async def test_plex_catch_up_on_the_command_line_imports_older_history(paths, settings, plex, capsys,
+                                                                       monkeypatch) -> None:
+    import asyncio
+
+    from app.cli import main
+    from app.core.config import save_settings
+
+    tv, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    other = pms.add_show("200", "NonExistent Show XYZ", 2020)
+    save_settings(paths, settings)
+    monkeypatch.setenv("SCROBBLETRAY_PLEX_TV_URL", tv.url)
+    data = ["--data-dir", str(paths.data_dir)]
+    assert await asyncio.to_thread(main, [*data, "shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396"]) == 0
+    ten_days = time.time() - 10 * DAY
+    for n in range(1, 4):
+        pms.play(f"50{n}", show, 2, n, viewed_at=ten_days + n)
+    pms.play("601", other, 1, 1, viewed_at=ten_days + 10)
+    pms.play("602", show, 2, 9, viewed_at=ten_days + 20, account_id=777)  # a friend's: not counted
+    since = (datetime.now() - timedelta(days=20)).strftime("%Y-%m-%d")
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*data, "plex", "catch-up", "--since", since]) == 0
+    out = capsys.readouterr().out
+    assert "Read 5 play(s) from the history: 4 added, 0 already here, 1 not counted." in out
+    assert "Of those added: 1 conflict, 3 marked" in out
+    with pytest.raises(SystemExit) as exit_:
+        await asyncio.to_thread(main, [*data, "plex", "catch-up", "--since", "yesterday"])
+    assert exit_.value.code == 2 and "is not a date like" in capsys.readouterr().err

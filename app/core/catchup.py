@@ -47,6 +47,12 @@ class CatchUp:
         self._lock = asyncio.Lock()
         self._due = asyncio.Event()
         self.last: CatchUpResult | None = None
+        self.last_ids: list[int] = []  # the inbox rows the last catch-up added
+
+    async def wait_idle(self) -> None:
+        """Wait for a catch-up under way to finish."""
+        async with self._lock:
+            pass
 
     def soon(self) -> None:
         """Ask for a catch-up now (the tunnel came back, the user signed in)."""
@@ -77,7 +83,7 @@ class CatchUp:
         server is seen, nothing older is imported unasked: :attr:`CatchUpResult.new_servers`."""
         async with self._lock:
             result, ids = await self._run(since, progress or (lambda n: None))
-            self.last = result
+            self.last, self.last_ids = result, ids
         await self._done(result, ids)
         return result
 

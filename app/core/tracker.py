@@ -234,6 +234,19 @@ class Tracker:
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), new)
             return list(result.scalars())
 
+    def actions_of(self, event_ids: Sequence[int]) -> dict[str, int]:
+        """How many of these inbox rows came to each outcome (``pending`` while not processed)."""
+        out: dict[str, int] = {}
+        with self.sessions() as session:
+            for i in range(0, len(event_ids), 500):
+                chunk = event_ids[i:i + 500]
+                for status, action, n in session.execute(
+                        select(WebhookEvent.status, WebhookEvent.action, func.count())
+                        .where(WebhookEvent.id.in_(chunk)).group_by(WebhookEvent.status, WebhookEvent.action)):
+                    key = action if status == "done" and action else "pending"
+                    out[key] = out.get(key, 0) + n
+        return out
+
     def pending_count(self) -> int:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0)
