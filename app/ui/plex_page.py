@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
 from app.core.facade import Core
 from app.core.plex.http import PlexError
+from app.core.timefmt import ago
 from app.core.types import PlexStatus
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
@@ -89,11 +91,32 @@ class PlexPage(QWidget):
         wform.addRow(self.auto)
         self.webhook_box = webhook
 
+        self.history_box = QGroupBox("Missed plays")
+        hform = QFormLayout(self.history_box)
+        self.caught_up = muted()
+        self.since = QDateEdit(QDate.currentDate().addDays(-30))
+        self.since.setCalendarPopup(True)
+        self.since.setDisplayFormat("yyyy-MM-dd")
+        self.since.setMaximumDate(QDate.currentDate())
+        self.import_button = QPushButton("Import history")
+        self.import_button.setToolTip("Add the plays of your servers' history since that day that Scrobble "
+                                      "Tray never got as a webhook (each counts once)")
+        self.import_progress = QLabel()
+        hrow = QHBoxLayout()
+        hrow.addWidget(QLabel("Plays since"))
+        hrow.addWidget(self.since)
+        hrow.addWidget(self.import_button)
+        hrow.addWidget(self.import_progress)
+        hrow.addStretch(1)
+        hform.addRow(self.caught_up)
+        hform.addRow(hrow)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(self.banner)
         layout.addWidget(account)
         layout.addWidget(webhook)
+        layout.addWidget(self.history_box)
         layout.addStretch(1)
 
         self.sign_in.clicked.connect(self.start_sign_in)
@@ -101,6 +124,7 @@ class PlexPage(QWidget):
         self.sign_out.clicked.connect(lambda: spawn(self._sign_out(), self._failed, owner=self))
         self.register.clicked.connect(lambda: spawn(self._register(), self._failed, owner=self))
         self.auto.toggled.connect(self._auto_toggled)
+        self.import_button.clicked.connect(lambda: spawn(self.import_history(), self._failed, owner=self))
         self.show_status(core.status.plex)
 
     # -- state -------------------------------------------------------------------------
@@ -140,6 +164,12 @@ class PlexPage(QWidget):
         else:
             self.registered.setText("Not checked yet.")
         self.register.setEnabled(url is not None and st.plex_pass is not False)
+        self.history_box.setEnabled(st.signed_in)
+        c = st.caught_up
+        self.caught_up.setText(
+            "Scrobble Tray reads your servers' play history at start, hourly and when the tunnel comes back, "
+            "and adds the plays whose webhook never came. "
+            + (f"Last: {ago(c.at)}, {c.added} added." if c and c.at else "Not run yet."))
         self.auto.blockSignals(True)
         self.auto.setChecked(self.core.settings.plex_auto_register)
         self.auto.blockSignals(False)
@@ -204,6 +234,31 @@ class PlexPage(QWidget):
             self._set_busy(False)
             self.show_status(self.core.status.plex)
         self.banner.show_message(note + ".", "success")
+
+    async def import_history(self) -> None:
+        """Import the servers' plays since the chosen day; say what became of them."""
+        day = self.since.date()
+        since = datetime(day.year(), day.month(), day.day()).astimezone()
+        self.import_button.setEnabled(False)
+        self._set_busy(True)
+        try:
+            result = await self.core.catch_up.run(since, lambda n: self.import_progress.setText(f"{n:,} read…"))
+            tracker = self.core.tracker
+            assert tracker is not None
+            ids = self.core.catch_up.last_ids
+            while ids and (await self.core.run(tracker.actions_of, ids)).get("pending"):
+                await asyncio.sleep(0.2)
+            outcomes = await self.core.run(tracker.actions_of, ids) if ids else {}
+        finally:
+            self._set_busy(False)
+            self.import_button.setEnabled(True)
+            self.import_progress.clear()
+        made = ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items()))
+        text = (f"Read {result.read:,} play(s): {result.added:,} added" + (f" ({made})" if made else "")
+                + f", {result.already:,} already here, {result.ignored:,} not counted.")
+        if result.failed:
+            text += f" Could not read {', '.join(result.failed)}."
+        self.banner.show_message(text, "warn" if result.failed else "success")
 
     def _auto_toggled(self, on: bool) -> None:
         spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_auto_register=on)),

@@ -197,6 +197,13 @@ async def plex(core: Core, ui: UiController, out: Path) -> None:
         await until(lambda: core.status.plex.registered and bool(page.banner.text))
         assert user.webhooks[0] == "https://hooks.example.org/sonarr" and len(user.webhooks) == 2
         save(settings, "settings-plex", out, [*core.secrets(), token])
+        import time
+
+        show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+        for n in range(4, 9):  # watched on the seedbox while the laptop was away
+            pms.play(f"40{n}", show, 1, n, viewed_at=time.time() - 3 * 86_400 + n * 3600)
+        await page.import_history()
+        save(settings, "settings-plex-history", out, [*core.secrets(), token])
         await core.plex.sign_out()
         settings.show_general()
         settings.close()

@@ -152,3 +152,28 @@ def test_the_status_window_offers_to_sign_in_once_the_tunnel_is_up(
     qtbot.waitUntil(lambda: not status.banner.text, timeout=5_000)  # nothing left to do
     assert status.plex_label.text() == ("Signed in as alice; Registered the webhook URL in Plex; "
                                         "2 other webhook(s) kept")
+
+
+def test_older_plays_are_imported_from_the_history_with_what_became_of_them(
+        plex: tuple[FakePlexTv, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    import time
+
+    from PySide6.QtCore import QDate
+
+    tv, token = plex
+    pms = tv.servers[0]
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    other = pms.add_show("200", "NonExistent Show XYZ", 2020)
+    for n in range(1, 4):
+        pms.play(f"70{n}", show, 1, n, viewed_at=time.time() - 10 * 86_400 + n)
+    pms.play("801", other, 1, 1, viewed_at=time.time() - 9 * 86_400)
+    aio.run(core.plex_signed_in(token))
+    page = _page(ui, [])
+    ui.show_settings().show_plex()
+    assert page.history_box.isEnabled()
+    page.since.setDate(QDate.currentDate().addDays(-30))
+    qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.banner.text.startswith("Read "), timeout=15_000)
+    assert page.banner.text == ("Read 4 play(s): 4 added (1 conflict, 3 marked), 0 already here, "
+                                "0 not counted.")
+    assert page.import_button.isEnabled() and not page.import_progress.text()
