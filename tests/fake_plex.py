@@ -86,6 +86,10 @@ class FakePms(_Served):
         self.delay = 0.0  # seconds before each answer
         r = self.app.router
         r.add_get("/status/sessions/history/all", self._history)
+        r.add_get("/status/sessions", self._sessions)
+        r.add_get("/:/websockets/notifications", self._notifications)
+        self.sessions: dict[str, dict[str, object]] = {}  # session key -> what plays, by whom
+        self.sockets: list[web.WebSocketResponse] = []
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
@@ -125,6 +129,59 @@ class FakePms(_Served):
         body = "".join(f"<Video {_attrs(**h)}/>" for h in page)  # type: ignore[arg-type]
         return web.Response(content_type=XML, text=(
             f'<MediaContainer size="{len(page)}" totalSize="{len(rows)}" offset="{start}">{body}</MediaContainer>'))
+
+    # -- live sessions ---------------------------------------------------------------------
+    def start_session(self, session_key: str, rating_key: str, show: FakeShow, season: int, episode: int,
+                      account_id: int = 1, account: str = "alice", duration: int = 3_000_000) -> None:
+        self.sessions[session_key] = {"sessionKey": session_key, "ratingKey": rating_key, "type": "episode",
+                                      "grandparentKey": f"/library/metadata/{show.rating_key}",
+                                      "grandparentTitle": show.title, "title": f"Episode {episode}",
+                                      "parentIndex": season, "index": episode, "duration": duration,
+                                      "viewOffset": 0, "_user": (account_id, account)}
+
+    async def notify(self, session_key: str, offset: int, state: str = "playing") -> None:
+        """The player reports its position: every open socket hears it, as a real server sends it."""
+        session = self.sessions[session_key]
+        session["viewOffset"] = offset
+        message = {"NotificationContainer": {"type": "playing", "size": 1, "PlaySessionStateNotification": [{
+            "sessionKey": session_key, "clientIdentifier": "player-1", "guid": "", "ratingKey": session["ratingKey"],
+            "url": "", "key": f"/library/metadata/{session['ratingKey']}", "viewOffset": offset,
+            "playQueueItemID": 1, "state": state}]}}
+        if state == "stopped":
+            self.sessions.pop(session_key)
+        for ws in list(self.sockets):
+            if not ws.closed:
+                await ws.send_json(message)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.drop_sockets()
+        await super().__aexit__(*exc)
+
+    async def drop_sockets(self) -> None:
+        """The connection breaks (a network blip, a server restart)."""
+        for ws in list(self.sockets):
+            await ws.close()
+        self.sockets.clear()
+
+    async def _notifications(self, request: web.Request) -> web.StreamResponse:
+        if refused := await self._guard(request):
+            return refused
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        async for _ in ws:  # the server only talks; it waits for the client to go
+            pass
+        return ws
+
+    async def _sessions(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        rows = []
+        for session in self.sessions.values():
+            account_id, name = session["_user"]  # type: ignore[misc]
+            attrs = _attrs(**{k: v for k, v in session.items() if not k.startswith("_")})
+            rows.append(f'<Video {attrs}><User id="{account_id}" title={quoteattr(str(name))}/></Video>')
+        return web.Response(content_type=XML, text=f'<MediaContainer size="{len(rows)}">{"".join(rows)}</MediaContainer>')
 
     def _authorised(self, request: web.Request) -> bool:
         return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token

@@ -162,6 +162,7 @@ class Settings:
     builtin_tracker: bool = True  # off: marks go only to the other destinations
     tmdb_base_url: str | None = None  # None: TMDB's own API (the key is a secret, not a setting)
     plex_auto_register: bool = True  # signed in: put the current webhook URL in Plex when it changes
+    plex_live: bool | None = None  # follow live sessions on the servers; None: when there is no Plex Pass
     plex_tv_url: str | None = None  # None: plex.tv itself (or $SCROBBLETRAY_PLEX_TV_URL); for tests
     relays: list[RelayTarget] = field(default_factory=list)
     postgres: list[PostgresTarget] = field(default_factory=list)

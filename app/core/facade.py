@@ -34,11 +34,12 @@ from app.core.matching import Candidate
 from app.core.payload import PlexEvent
 from app.core.pipeline import server_show_key
 from app.core.plex.http import PlexError
+from app.core.plex.live import LiveFollower, LiveSessions
 from app.core.plex.service import PlexLink
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
-from app.core.types import (Check, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats, CatchUpResult)
+from app.core.types import (Check, CheckStatus, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
+                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats, CatchUpResult, PlexStatus)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -91,10 +92,12 @@ class Core:
         self._conflicts: Conflicts | None = None
         self._known_url: str | None = None  # the public URL Plex was last given
         self._authtoken: str | None = None
-        self.plex = PlexLink(paths, self.settings, lambda st: self._set_status(plex=st))
+        self.plex = PlexLink(paths, self.settings, self._plex_changed)
         self.catch_up = CatchUp(paths, self.plex, self._store, self._in_db, self._caught_up)
         self._background: set[asyncio.Task[Any]] = set()
         self._tunnel_lost = False  # since it was last online: catch up when it is back
+        self._live = LiveFollower()
+        self._inbox: Inbox | None = None
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -203,6 +206,12 @@ class Core:
             await self.plex.refresh(self.public_webhook_url)
             checks = [c for c in checks if c.name != "Webhook URL in Plex"]
         checks += self.plex.checks(self.public_webhook_url)
+        for live in self._live.following:
+            checks.append(Check(f"Live sessions on {live.server_name}",
+                                CheckStatus.PASS if live.connected else CheckStatus.WARN,
+                                f"followed: {live.counted} play(s) counted since start" if live.connected
+                                else "reconnecting to the server's notifications",
+                                "" if live.connected else "Is the server on? It reconnects by itself."))
         return checks
 
     def report(self, checks: list[Check]) -> str:
@@ -220,6 +229,11 @@ class Core:
             await self._register_automatically()
         return where
 
+    def _plex_changed(self, st: PlexStatus) -> None:
+        self._set_status(plex=st)
+        if not st.signed_in and self._live.following:
+            self._later(self._follow_live())  # signed out, or the token revoked: stop following
+
     async def _caught_up(self, result: CatchUpResult, ids: list[int]) -> None:
         self.plex.caught_up(result)
         if ids and self._worker is not None:
@@ -229,6 +243,32 @@ class Core:
         """The account afresh, and its servers' accounts (accepted accounts by any id)."""
         await self.plex.refresh(self.public_webhook_url)
         await self.plex.users()
+        await self._follow_live()
+
+    def live_wanted(self) -> bool:
+        """Follow live sessions: when chosen, or (unset) when the account has no Plex Pass."""
+        chosen = self.settings.plex_live
+        return self.plex.connected and (self.status.plex.plex_pass is False if chosen is None else chosen)
+
+    async def _follow_live(self) -> None:
+        """Start or stop following the owned servers' live sessions, as wanted."""
+        account = self.plex.account
+        if not self.live_wanted() or account is None or self._inbox is None:
+            await self._live.stop()
+            self.plex.following(())
+            return
+        inbox = self._inbox
+        for server in await self.plex.own_servers():
+            try:
+                base, token = await asyncio.to_thread(account.connection, server.uuid)
+            except PlexError as exc:
+                log.warning("Cannot follow live sessions on %s: %s", server.name, exc)
+                continue
+            add_secret(token)
+            self._live.start(LiveSessions(base, token, server.uuid, server.name,
+                                          lambda: self.settings.stop_threshold,
+                                          functools.partial(self._put, inbox)))
+        self.plex.following(tuple(live.server_name for live in self._live.following))
 
     async def plex_register(self) -> str:
         """Put the current public webhook URL in the Plex account's webhooks."""
@@ -377,7 +417,7 @@ class Core:
             add_secret(self._authtoken)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
             await self.plex.load()
-            inbox = Inbox(self.tracker.ingest, self._ingest_thread)
+            inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread)
             self._worker = Worker(inbox, self._process, self._publish, lambda: self._status.paused)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
@@ -465,6 +505,7 @@ class Core:
         if self.server is not None:
             await self.server.stop()
             self.server = None
+        await self._live.stop()
         tasks, self._tasks = self._tasks + list(self._background), []
         for task in tasks:
             task.cancel()
@@ -585,6 +626,8 @@ class Core:
                 return
             if (old.relays, old.postgres) != (settings.relays, settings.postgres):
                 await self._start_destinations()
+            if old.plex_live != settings.plex_live:
+                await self._follow_live()
             if _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
                 await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
 

@@ -130,6 +130,7 @@ class PlexStatus:
     registered_url: str | None = None  # the URL last put there (secret masked)
     note: str | None = None  # the last thing that happened, in words
     caught_up: CatchUpResult | None = None  # the last catch-up from the servers' history
+    live: tuple[str, ...] = ()  # servers whose live sessions are followed (no Plex Pass, or chosen)
     problem: str | None = None
     fix: str | None = None
 

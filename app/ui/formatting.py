@@ -98,6 +98,8 @@ def plex_text(st: PlexStatus) -> str:
     if not st.signed_in:
         return f"Not signed in: {st.problem}" if st.problem else "Not signed in"
     who = f"Signed in as {st.username}" if st.username else "Signed in"
+    if st.live:
+        who += f"; following live sessions on {', '.join(st.live)} (no webhooks needed)"
     caught = st.caught_up
     if caught and caught.added:
         who += f"; caught up {caught.added} play{'s' if caught.added != 1 else ''} from while Scrobble Tray was off"

@@ -110,6 +110,11 @@ class PlexPage(QWidget):
         hrow.addStretch(1)
         hform.addRow(self.caught_up)
         hform.addRow(hrow)
+        self.live = QCheckBox("Follow plays live on my servers (no webhooks needed: for accounts without Plex Pass)")
+        self.live.toggled.connect(self._live_toggled)
+        self.live_state = muted()
+        hform.addRow(self.live)
+        hform.addRow(self.live_state)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -170,6 +175,11 @@ class PlexPage(QWidget):
             "Scrobble Tray reads your servers' play history at start, hourly and when the tunnel comes back, "
             "and adds the plays whose webhook never came. "
             + (f"Last: {ago(c.at)}, {c.added} added." if c and c.at else "Not run yet."))
+        self.live.blockSignals(True)
+        self.live.setChecked(self.core.live_wanted())
+        self.live.blockSignals(False)
+        self.live_state.setText(f"Following: {', '.join(st.live)}" if st.live else "")
+        self.live_state.setVisible(bool(st.live))
         self.auto.blockSignals(True)
         self.auto.setChecked(self.core.settings.plex_auto_register)
         self.auto.blockSignals(False)
@@ -259,6 +269,10 @@ class PlexPage(QWidget):
         if result.failed:
             text += f" Could not read {', '.join(result.failed)}."
         self.banner.show_message(text, "warn" if result.failed else "success")
+
+    def _live_toggled(self, on: bool) -> None:
+        spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_live=on)),
+              self._failed, owner=self)
 
     def _auto_toggled(self, on: bool) -> None:
         spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_auto_register=on)),

@@ -95,6 +95,14 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
     qtbot.mouseClick(page.register, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.banner.text.startswith("The webhook URL was already registered"), timeout=10_000)
 
+    # With Plex Pass, live sessions are not followed unless chosen.
+    assert not page.live.isChecked() and core.status.plex.live == ()
+    page.live.setChecked(True)
+    qtbot.waitUntil(lambda: core.status.plex.live == ("NAS",) and page.live_state.text() == "Following: NAS",
+                    timeout=10_000)
+    page.live.setChecked(False)
+    qtbot.waitUntil(lambda: core.status.plex.live == (), timeout=10_000)
+
     # Turning the automatic registration off is saved at once.
     page.auto.setChecked(False)
     qtbot.waitUntil(lambda: core.settings.plex_auto_register is False, timeout=10_000)

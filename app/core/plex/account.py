@@ -124,6 +124,11 @@ class PlexAccount:
             self._servers[uuid] = server
         return server
 
+    def connection(self, uuid: str) -> tuple[str, str]:
+        """The server's best address that answers, and the token for it."""
+        server = self._server(uuid)
+        return server._baseurl, server._token  # plexapi keeps no public name for them
+
     def forget_server(self, uuid: str) -> None:
         """Connect afresh next time (its address may have changed)."""
         with self._lock:

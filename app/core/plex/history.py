@@ -57,7 +57,7 @@ def plays(page: Any, server_uuid: str, server_name: str) -> Iterator[HistoryPlay
                           _int(item.get("index")), _int(item.get("year")))
 
 
-def payload(play: HistoryPlay, account_title: str | None, owned: bool) -> str:
+def payload(play: HistoryPlay, account_title: str | None, owned: bool, origin: str = "history") -> str:
     """The play as a ``media.scrobble`` webhook's JSON. On a server of one's own, account 1
     is the owner: the signed-in account, as a webhook's ``user``."""
     metadata = {"type": "episode", "librarySectionType": "show", "ratingKey": play.rating_key,
@@ -69,5 +69,5 @@ def payload(play: HistoryPlay, account_title: str | None, owned: bool) -> str:
         "Account": {"id": play.account_id, "title": account_title},
         "Server": {"title": play.server_name, "uuid": play.server_uuid},
         "Metadata": {k: v for k, v in metadata.items() if v is not None},
-        "Scrobbletray": {"origin": "history"},
+        "Scrobbletray": {"origin": origin},
     }, ensure_ascii=False)

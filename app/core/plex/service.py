@@ -80,6 +80,9 @@ class PlexLink:
     def caught_up(self, result: CatchUpResult) -> None:
         self._set(caught_up=result)
 
+    def following(self, servers: tuple[str, ...]) -> None:
+        self._set(live=servers)
+
     @property
     def connected(self) -> bool:
         """Signed in, and plex.tv has not refused the token."""

@@ -1,0 +1,157 @@
+"""Live sessions: plays followed on the server itself, for accounts without Plex Pass.
+
+A Plex server tells its clients what is playing over a websocket
+(``/:/websockets/notifications``): ``PlaySessionStateNotification`` entries with the
+session, the item, the position and the state, but not who plays it, which
+``/status/sessions`` says. Each session's progress is followed; when an episode passes the
+stop threshold it becomes one ``media.scrobble`` event in the inbox (from "live"), and a
+pause, a seek back or a stop before that makes none. A dropped socket or a restarting
+server is reconnected with back-off, and the sessions are read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+
+from app.core.plex.history import HistoryPlay, payload
+
+log = logging.getLogger(__name__)
+BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)  # seconds before reconnecting, by failures in a row
+LIVE = "live"  # the source of an inbox row made from a live session
+
+
+@dataclass
+class _Session:
+    rating_key: str
+    duration: int  # ms
+    play: HistoryPlay  # what is played, by whom (viewed_at set when it counts)
+    account_title: str | None
+    counted: bool = False
+
+
+class LiveSessions:
+    """Follows one server's playback; ``put(payload, source)`` adds a scrobble to the inbox."""
+
+    def __init__(self, base_url: str, token: str, server_uuid: str, server_name: str,
+                 threshold: Callable[[], float], put: Callable[[str, str], Awaitable[int]]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.server_uuid, self.server_name = server_uuid, server_name
+        self.threshold = threshold
+        self.put = put
+        self.sessions: dict[str, _Session] = {}
+        self.connected = False
+        self.counted = 0
+
+    async def run(self) -> None:
+        """Follow the server until cancelled, reconnecting after a drop."""
+        failures = 0
+        async with aiohttp.ClientSession(headers={"X-Plex-Token": self.token, "Accept": "application/json"},
+                                         timeout=aiohttp.ClientTimeout(total=None, sock_connect=5)) as http:
+            while True:
+                try:
+                    async with http.ws_connect(f"{self.base_url}/:/websockets/notifications",
+                                               heartbeat=30) as ws:
+                        self.connected, failures = True, 0
+                        log.info("Following live sessions on %s", self.server_name)
+                        await self._read_sessions(http)
+                        async for message in ws:
+                            if message.type == aiohttp.WSMsgType.TEXT:
+                                await self._notified(http, message.data)
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    if failures == 0:
+                        log.warning("Live sessions on %s: %s; reconnecting", self.server_name,
+                                    type(exc).__name__)
+                self.connected = False
+                await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+                failures += 1
+
+    async def _read_sessions(self, http: aiohttp.ClientSession) -> None:
+        """Who plays what: ``/status/sessions`` (the notifications do not say)."""
+        async with http.get(f"{self.base_url}/status/sessions", headers={"Accept": "application/xml"}) as r:
+            if r.status != 200:
+                return
+            root = ET.fromstring(await r.text())
+        for item in root:
+            key, rating_key = item.get("sessionKey"), item.get("ratingKey")
+            if item.get("type") != "episode" or not key or not rating_key:
+                continue
+            known = self.sessions.get(key)
+            if known is not None and known.rating_key == rating_key:
+                continue  # the same play: keep whether it counted
+            user = item.find("User")
+            show_key = (item.get("grandparentKey") or "").rsplit("/", 1)[-1] or None
+            play = HistoryPlay(self.server_uuid, self.server_name, 0,
+                               _int(user.get("id")) if user is not None else None, rating_key,
+                               item.get("grandparentRatingKey") or show_key, item.get("grandparentTitle"),
+                               item.get("title"), _int(item.get("parentIndex")), _int(item.get("index")),
+                               _int(item.get("year")))
+            self.sessions[key] = _Session(rating_key, _int(item.get("duration")) or 0, play,
+                                          user.get("title") if user is not None else None)
+
+    async def _notified(self, http: aiohttp.ClientSession, text: str) -> None:
+        try:
+            container = json.loads(text).get("NotificationContainer") or {}
+        except (ValueError, AttributeError):
+            return
+        if container.get("type") != "playing":
+            return
+        for n in container.get("PlaySessionStateNotification") or []:
+            await self._progress(http, n)
+
+    async def _progress(self, http: aiohttp.ClientSession, n: dict[str, Any]) -> None:
+        key, rating_key = str(n.get("sessionKey") or ""), str(n.get("ratingKey") or "")
+        if not key:
+            return
+        session = self.sessions.get(key)
+        if session is None or session.rating_key != rating_key:
+            await self._read_sessions(http)  # a new play (or the next episode in the session)
+            session = self.sessions.get(key)
+            if session is None:
+                return
+        offset = _int(str(n.get("viewOffset"))) or 0
+        if not session.counted and session.duration and offset / session.duration >= self.threshold():
+            session.counted = True
+            play = session.play
+            play = HistoryPlay(**{**play.__dict__, "viewed_at": int(time.time())})
+            await self.put(payload(play, session.account_title, True, origin=LIVE), LIVE)
+            self.counted += 1
+        if n.get("state") == "stopped":
+            self.sessions.pop(key, None)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "", "None") else None
+    except ValueError:
+        return None
+
+
+class LiveFollower:
+    """The live followers of a core: one task per owned server while live mode is on."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, tuple[LiveSessions, asyncio.Task[None]]] = {}
+
+    @property
+    def following(self) -> list[LiveSessions]:
+        return [live for live, _ in self._tasks.values()]
+
+    def start(self, live: LiveSessions) -> None:
+        if live.server_uuid not in self._tasks:
+            self._tasks[live.server_uuid] = (live, asyncio.create_task(live.run(), name=f"live-{live.server_name}"))
+
+    async def stop(self) -> None:
+        tasks = [t for _, t in self._tasks.values()]
+        self._tasks.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
