@@ -21,8 +21,10 @@ def _column(title: str, text: Callable[[Row], str]) -> tuple[str, Callable[[Row]
     return title, text
 
 
+# Events that did not come as a webhook say where they came from.
+ORIGIN = {"history": " · from history", "live": " · live session"}
 COLUMNS = [
-    _column("Time", lambda r: local_time(r.received_at)),
+    _column("Time", lambda r: local_time(r.received_at) + ORIGIN.get(r.source or "", "")),
     _column("Account", lambda r: r.account_title or ""),
     _column("Plex show", lambda r: r.plex_title or ""),
     _column("Episode", lambda r: sxxeyy(r.season, r.episode)),

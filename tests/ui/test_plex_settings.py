@@ -185,3 +185,7 @@ def test_older_plays_are_imported_from_the_history_with_what_became_of_them(
     assert page.banner.text == ("Read 4 play(s): 4 added (1 conflict, 3 marked), 0 already here, "
                                 "0 not counted.")
     assert page.import_button.isEnabled() and not page.import_progress.text()
+    scrobbles = ui.show_scrobbles()
+    scrobbles.refresh()
+    qtbot.waitUntil(lambda: scrobbles.model.rowCount() == 4, timeout=10_000)
+    assert all(str(scrobbles.model.index(r, 0).data()).endswith(" · from history") for r in range(4))
