@@ -174,7 +174,8 @@ class PlexPage(QWidget):
         self.caught_up.setText(
             "Scrobble Tray reads your servers' play history at start, hourly and when the tunnel comes back, "
             "and adds the plays whose webhook never came. "
-            + (f"Last: {ago(c.at)}, {c.added} added." if c and c.at else "Not run yet."))
+            + (f"Last: {ago(c.at)}, {c.added} added." if c and c.at else "Not run yet.")
+            + (f" New here: {', '.join(c.new_servers)}; import its older plays:" if c and c.new_servers else ""))
         self.live.blockSignals(True)
         self.live.setChecked(self.core.live_wanted())
         self.live.blockSignals(False)

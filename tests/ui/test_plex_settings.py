@@ -179,6 +179,7 @@ def test_older_plays_are_imported_from_the_history_with_what_became_of_them(
     page = _page(ui, [])
     ui.show_settings().show_plex()
     assert page.history_box.isEnabled()
+    qtbot.waitUntil(lambda: "New here: NAS; import its older plays" in page.caught_up.text(), timeout=10_000)
     page.since.setDate(QDate.currentDate().addDays(-30))
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.banner.text.startswith("Read "), timeout=15_000)
