@@ -325,13 +325,18 @@ class FakePlexTv(_Served):
             f'<user {_attrs(id=user.id, uuid=f"u{user.id:016x}", username=user.username, title=user.username, email=f"{user.username}@example.org", authToken=token, scrobbleTypes="", home=0)}>'
             f'<subscription {sub}><features/></subscription><profile autoSelectAudio="1"/></user>'))
 
-    async def _webhooks(self, request: web.Request) -> web.Response:
+    def _webhook_user(self, request: web.Request) -> FakeUser | web.Response:
+        """The account, or plex.tv's refusal: 401 without a good token, 403 without Plex Pass."""
         user = self._account(request)
         if user is None:
             return _error(401, 1001, "User could not be authenticated")
         if not user.plex_pass:
             return _error(403, 1043, "This action is not available for this user")
-        return self._webhook_list(user)
+        return user
+
+    async def _webhooks(self, request: web.Request) -> web.Response:
+        user = self._webhook_user(request)
+        return user if isinstance(user, web.Response) else self._webhook_list(user)
 
     @staticmethod
     def _webhook_list(user: FakeUser) -> web.Response:
@@ -339,11 +344,9 @@ class FakePlexTv(_Served):
         return web.Response(content_type=XML, text=f"<webhooks>{rows}</webhooks>")
 
     async def _set_webhooks(self, request: web.Request) -> web.Response:
-        user = self._account(request)
-        if user is None:
-            return _error(401, 1001, "User could not be authenticated")
-        if not user.plex_pass:
-            return _error(403, 1043, "This action is not available for this user")
+        user = self._webhook_user(request)
+        if isinstance(user, web.Response):
+            return user
         form = await request.post()
         user.webhooks = [str(u) for u in form.getall("urls[]", []) if str(u)]  # the whole list, replaced
         return self._webhook_list(user)

@@ -134,15 +134,20 @@ class PlexAccount:
         with self._lock:
             self._servers.pop(uuid, None)
 
-    def show_facts(self, server_uuid: str, show_key: str) -> ShowFacts:
-        """The show's ids and first year, from the server the play happened on."""
+    def _item(self, server_uuid: str, path: str, what: str) -> Any:
+        """The first element of a server's answer (one plain request: plexapi's objects
+        would reload themselves without the Guids), or None."""
         server = self._server(server_uuid)
-        try:  # one plain request: plexapi's objects would reload themselves without the Guids
-            data = server.query(f"/library/metadata/{int(show_key)}?includeGuids=1")
+        try:
+            data = server.query(path)
         except Exception as exc:
             self.forget_server(server_uuid)
-            raise translate(exc, "Reading the show from the Plex server") from None
-        show = next(iter(data), None) if data is not None else None
+            raise translate(exc, f"Reading the {what} from the Plex server") from None
+        return next(iter(data), None) if data is not None else None
+
+    def show_facts(self, server_uuid: str, show_key: str) -> ShowFacts:
+        """The show's ids and first year, from the server the play happened on."""
+        show = self._item(server_uuid, f"/library/metadata/{int(show_key)}?includeGuids=1", "show")
         if show is None:
             raise PlexError("The Plex server has no such show any more")
         ids = {}
@@ -156,13 +161,7 @@ class PlexAccount:
     def progress(self, server_uuid: str, rating_key: str, played_at: datetime) -> float | None:
         """How far the episode's last play went: its resume point, or 1.0 when the server
         counted it watched around ``played_at`` (naive UTC); None when it cannot say."""
-        server = self._server(server_uuid)
-        try:
-            data = server.query(f"/library/metadata/{int(rating_key)}")
-        except Exception as exc:
-            self.forget_server(server_uuid)
-            raise translate(exc, "Reading the episode from the Plex server") from None
-        item = next(iter(data), None) if data is not None else None
+        item = self._item(server_uuid, f"/library/metadata/{int(rating_key)}", "episode")
         if item is None:
             return None
         offset, duration = _number(item.get("viewOffset")), _number(item.get("duration"))
