@@ -42,21 +42,16 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     from app.core.plex.http import PlexError
     from app.core.plex.service import PlexLink
 
-    if args.action == "catch-up":
-        try:
-            return asyncio.run(_catch_up(paths, settings, args.since))
-        except PlexError as exc:
-            print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
-            return 1
-
-    link = PlexLink(paths, settings, lambda _: None)
     try:
+        if args.action == "catch-up":
+            return asyncio.run(_catch_up(paths, settings, args.since))
+        link = PlexLink(paths, settings, lambda _: None)
         return asyncio.run(_run(args.action, link, args.browser if args.action == "login" else False))
     except PlexError as exc:
         print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nCancelled: not signed in.", file=sys.stderr)
+        print("\nCancelled.", file=sys.stderr)
         return 130
 
 
