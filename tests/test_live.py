@@ -61,6 +61,7 @@ async def test_a_session_passing_the_threshold_marks_the_episode_once(live) -> N
     assert await rows(core) == [(1, "marked", "live", "alice")]
     checks = {c.name: c for c in await core.diagnostics()}
     assert checks["Live sessions on NAS"].detail == "followed: 1 play(s) counted since start"
+    assert checks["Plex account"].status == "pass" and "followed live on NAS" in checks["Plex account"].detail
 
 
 def _counted(core: Core, n: int):  # type: ignore[no-untyped-def]

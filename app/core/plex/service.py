@@ -294,8 +294,13 @@ class PlexLink:
             return [Check("Plex account", CheckStatus.WARN, "not signed in: the webhook URL is entered "
                           "in Plex by hand, and new-agent shows are matched by title",
                           "Sign in to Plex (Settings > Plex, or 'scrobbletray plex login').")]
+        if st.plex_pass is False and st.live:
+            return [Check("Plex account", CheckStatus.PASS, f"signed in as {st.username or '?'}, without Plex Pass: "
+                          f"no webhooks, so plays are followed live on {', '.join(st.live)}"),
+                    self.catch_up_check()]
         if st.plex_pass is False:
-            return [Check("Plex account", CheckStatus.FAIL, st.problem or "no Plex Pass", st.fix or "")]
+            return [Check("Plex account", CheckStatus.FAIL, st.problem or "no Plex Pass",
+                          (st.fix or "") + " Or follow plays live (Settings > Plex).")]
         checks = [Check("Plex account", CheckStatus.PASS if not st.problem else CheckStatus.WARN,
                         f"signed in as {st.username or '?'}" + (f"; {st.problem}" if st.problem else ""),
                         st.fix or "")]
