@@ -90,6 +90,7 @@ class FakePms(_Served):
         r.add_get("/:/websockets/notifications", self._notifications)
         self.sessions: dict[str, dict[str, object]] = {}  # session key -> what plays, by whom
         self.sockets: list[web.WebSocketResponse] = []
+        self.websocket = True  # False: answers the websocket with 404, as a server without one
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
@@ -166,6 +167,9 @@ class FakePms(_Served):
     async def _notifications(self, request: web.Request) -> web.StreamResponse:
         if refused := await self._guard(request):
             return refused
+        if not self.websocket:
+            return web.Response(status=404, text="<html><head><title>Not Found</title></head></html>",
+                                content_type="text/html")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)

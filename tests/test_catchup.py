@@ -181,3 +181,22 @@ async def test_plex_catch_up_on_the_command_line_imports_older_history(paths, se
     with pytest.raises(SystemExit) as exit_:
         await asyncio.to_thread(main, [*data, "plex", "catch-up", "--since", "yesterday"])
     assert exit_.value.code == 2 and "is not a date like" in capsys.readouterr().err
+
+
+async def test_after_the_computer_wakes_it_catches_up(paths, settings, plex, monkeypatch) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    monkeypatch.setattr(catchup, "TICK", 0.05)
+    slept = [0.0]
+    real_time = time.time
+    monkeypatch.setattr(catchup.time, "time", lambda: real_time() + slept[0])  # the wall clock only
+    core = await started(paths, settings)
+    try:
+        await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)  # at start: the server is new
+        pms.play("451", show, 1, 5, viewed_at=real_time() + 30)  # watched while the laptop slept
+        slept[0] = 3600.0  # an hour passes on the wall clock, none on the monotonic one
+        await wait_for(lambda: core.status.plex.caught_up.added == 1, timeout=10)
+        assert [r[:3] for r in await marked(core)] == [(1, 5, "marked")]
+    finally:
+        await core.stop()

@@ -21,9 +21,15 @@ DURATION = 50 * MINUTE
 
 
 @pytest.fixture
-async def live(paths: Paths, settings: Settings) -> AsyncIterator[tuple[Core, FakePms, FakeShow]]:
+def websocket() -> bool:
+    return True
+
+
+@pytest.fixture
+async def live(paths: Paths, settings: Settings, websocket: bool) -> AsyncIterator[tuple[Core, FakePms, FakeShow]]:
     """Signed in to an account without Plex Pass: live mode is on by itself."""
     async with FakePlexTv() as tv, FakePms(name="NAS") as pms:
+        pms.websocket = websocket
         tv.servers.append(pms)
         token, _ = tv.add_user("alice", plex_pass=False)
         set_secret(paths, TOKEN_KEY, token)
@@ -33,7 +39,7 @@ async def live(paths: Paths, settings: Settings) -> AsyncIterator[tuple[Core, Fa
         await core.start()
         try:
             await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
-            await wait_for(lambda: core.status.plex.live == ("NAS",) and pms.sockets, timeout=15)
+            await wait_for(lambda: core.status.plex.live == ("NAS",) and (pms.sockets or not websocket), timeout=15)
             yield core, pms, show
         finally:
             await core.stop()
@@ -102,3 +108,22 @@ async def test_the_socket_dropping_mid_play_loses_nothing(live) -> None:
     await pms.notify("12", 46 * MINUTE)
     await wait_for(_counted(core, 1), timeout=10)
     assert await rows(core) == [(6, "marked", "live", "alice")]
+
+
+@pytest.fixture
+def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core.plex import live as live_module
+
+    monkeypatch.setattr(live_module, "POLL", 0.1)
+
+
+@pytest.mark.parametrize("websocket", [False])
+async def test_without_the_websocket_the_session_list_is_polled(fast_poll, live) -> None:
+    core, pms, show = live
+    pms.start_session("13", "907", show, 1, 7, duration=DURATION)
+    await pms.notify("13", 25 * MINUTE, "paused")  # (no socket: only the list says it)
+    await wait_for(lambda: any(r[1] == "/status/sessions" for r in pms.requests), timeout=15)
+    await pms.notify("13", 47 * MINUTE)
+    await wait_for(_counted(core, 1), timeout=10)
+    await pms.notify("13", 49 * MINUTE, "stopped")
+    assert await rows(core) == [(7, "marked", "live", "alice")]

@@ -25,6 +25,7 @@ from app.core.plex.history import HistoryPlay, payload
 
 log = logging.getLogger(__name__)
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)  # seconds before reconnecting, by failures in a row
+POLL = 10.0  # seconds between looks at the session list, where the websocket is refused
 LIVE = "live"  # the source of an inbox row made from a live session
 
 
@@ -66,6 +67,10 @@ class LiveSessions:
                         async for message in ws:
                             if message.type == aiohttp.WSMsgType.TEXT:
                                 await self._notified(http, message.data)
+                except aiohttp.WSServerHandshakeError as exc:  # answered, but no websocket here
+                    log.info("Live sessions on %s: no websocket (HTTP %d): reading the session list "
+                             "every %.0f s instead", self.server_name, exc.status, POLL)
+                    await self._poll(http)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     if failures == 0:
                         log.warning("Live sessions on %s: %s; reconnecting", self.server_name,
@@ -74,11 +79,28 @@ class LiveSessions:
                 await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
                 failures += 1
 
-    async def _read_sessions(self, http: aiohttp.ClientSession) -> None:
+    async def _poll(self, http: aiohttp.ClientSession) -> None:
+        """The fallback: the session list now and then; a session gone from it has stopped."""
+        while True:
+            root = await self._read_sessions(http)
+            if root is None:
+                raise aiohttp.ClientError("the session list did not answer")
+            self.connected = True
+            playing = set()
+            for item in root:
+                if key := item.get("sessionKey"):
+                    playing.add(key)
+                    await self._progress(http, {"sessionKey": key, "ratingKey": item.get("ratingKey"),
+                                                "viewOffset": item.get("viewOffset"), "state": "playing"})
+            for gone in set(self.sessions) - playing:
+                self.sessions.pop(gone, None)
+            await asyncio.sleep(POLL)
+
+    async def _read_sessions(self, http: aiohttp.ClientSession) -> ET.Element | None:
         """Who plays what: ``/status/sessions`` (the notifications do not say)."""
         async with http.get(f"{self.base_url}/status/sessions", headers={"Accept": "application/xml"}) as r:
             if r.status != 200:
-                return
+                return None
             root = ET.fromstring(await r.text())
         for item in root:
             key, rating_key = item.get("sessionKey"), item.get("ratingKey")
@@ -96,6 +118,7 @@ class LiveSessions:
                                _int(item.get("year")))
             self.sessions[key] = _Session(rating_key, _int(item.get("duration")) or 0, play,
                                           user.get("title") if user is not None else None)
+        return root
 
     async def _notified(self, http: aiohttp.ClientSession, text: str) -> None:
         try:
