@@ -24,13 +24,19 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():  # Path("") would quietly be the current folder
+        raise argparse.ArgumentTypeError("is empty (leave it out for the default data folder)")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scrobbletray",
         description="Scrobble Tray: marks episodes watched when Plex says you watched them. "
                     "Without a command, the tray app starts.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("--data-dir", type=Path, help="keep all data here (default: $SCROBBLETRAY_HOME "
+    p.add_argument("--data-dir", type=_folder, help="keep all data here (default: $SCROBBLETRAY_HOME "
                                                  "or the user data folder)")
     p.add_argument("--database-url", help="SQLAlchemy database URL (default: SQLite in the data folder)")
     p.add_argument("--ngrok-path", help="use this ngrok agent instead of downloading one")
@@ -155,6 +161,10 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
     if args.command == "webhook-url":
         urls = _webhook_urls(paths, settings)
         print("\n".join(f"{label}: {url}" for label, url in urls) if args.all else urls[0][1])
+        if urls[0][0] == "This computer only":  # (on stderr: the URL alone stays on stdout for scripts)
+            print("note: this URL works only for a Plex server on this computer. A Plex server elsewhere "
+                  "needs the tunnel: set an ngrok authtoken in Settings, or run 'scrobbletray serve' "
+                  "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
         return 0
 
     from app.core.facade import open_tracker

@@ -99,13 +99,20 @@ def test_episodes_scrobbles_conflicts_resolve(run) -> None:
 
 
 def test_webhook_url_and_secret_rotate(run) -> None:
-    code, out, _ = run("webhook-url")
+    code, out, err = run("webhook-url")
     url = out.strip()
+    assert "works only for a Plex server on this computer" in err and "tunnel" in err  # and not in stdout
     assert code == 0 and url.startswith("http://127.0.0.1:47810/webhook/") and len(url.rsplit("/", 1)[1]) >= 40
     assert run("webhook-url")[1].strip() == url  # stable
     code, out, _ = run("secret", "rotate")
     assert code == 0 and url not in out and out.strip().splitlines()[-1].startswith("http://")
     assert oct((run.data / "webhook-secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_empty_data_dir_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--data-dir", "", "shows", "list"])
+    assert e.value.code == 2 and "--data-dir: is empty" in capsys.readouterr().err
 
 
 def test_bad_arguments_exit_non_zero(run) -> None:
