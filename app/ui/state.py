@@ -99,7 +99,24 @@ def summarize(status: CoreStatus) -> Summary:
         else:
             head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
         return Summary(TrayState.ATTENTION, head, rest)
-    return Summary(TrayState.OK, f"All good: listening on port {status.port}", tuple(details))
+    return Summary(TrayState.OK, *_reach(status, tuple(details)))
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _reach(status: CoreStatus, details: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """All good, said as far as it is true: who can reach the webhook server."""
+    if status.tunnel == "online":
+        return "All good: reachable from anywhere through the tunnel", details
+    if status.tunnel != "off":  # on its way: the details say how far
+        return f"Listening on port {status.port}", details
+    if status.host in LOOPBACK or not status.host:
+        return (f"Listening on this computer only (port {status.port})",
+                (*details, "A Plex server elsewhere cannot reach it: turn the tunnel on in Settings "
+                           "(an ngrok authtoken)"))
+    return (f"Listening on the local network (port {status.port})",
+            (*details, "A Plex server outside this network cannot reach it: turn the tunnel on in Settings"))
 
 
 def destination_words(d: DestinationStatus) -> tuple[str, str, str]:

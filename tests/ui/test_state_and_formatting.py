@@ -20,7 +20,11 @@ LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
 @pytest.mark.parametrize("status, state, headline", [
     (CoreStatus(server="listening", port=1, destinations_failing=1), TrayState.ATTENTION,
      "A destination is failing"),
-    (LISTENING, TrayState.OK, "All good: listening on port 47810"),
+    (LISTENING, TrayState.OK, "Listening on this computer only (port 47810)"),
+    (CoreStatus(server="listening", host="0.0.0.0", port=47810), TrayState.OK,
+     "Listening on the local network (port 47810)"),
+    (CoreStatus(server="listening", host="127.0.0.1", port=1, tunnel="online", public_url="https://x.ngrok-free.app"),
+     TrayState.OK, "All good: reachable from anywhere through the tunnel"),
     (CoreStatus(server="starting"), TrayState.STARTING, "Starting…"),
     (CoreStatus(server="error", server_error="port 47810 is in use"), TrayState.ERROR,
      "Server error: port 47810 is in use"),
@@ -38,6 +42,10 @@ def test_summary_state_and_headline(status: CoreStatus, state: TrayState, headli
     assert (summary.state, summary.headline) == (state, headline)
     assert summary.tooltip.startswith(f"Scrobble Tray\n{headline}")
     assert icons.icon_path(f"tray-{state.icon_name}").is_file()
+
+
+def test_loopback_only_says_how_plex_elsewhere_gets_in() -> None:
+    assert "turn the tunnel on in Settings" in summarize(LISTENING).details[-1]
 
 
 def test_summary_details_name_everything_else() -> None:
