@@ -24,6 +24,30 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
 
 
+_GLOBAL_VALUES = ("--data-dir", "--database-url", "--ngrok-path")
+_GLOBAL_FLAGS = ("-v", "--verbose")
+
+
+def _globals_first(argv: Sequence[str]) -> list[str]:
+    """The global options moved before the command, so that ``serve --data-dir X`` works
+    as ``--data-dir X serve`` does (argparse only takes them there)."""
+    front: list[str] = []
+    rest: list[str] = []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        if arg.split("=", 1)[0] in _GLOBAL_VALUES:
+            front += [arg] if "=" in arg or not args else [arg, args.pop(0)]
+        elif arg in _GLOBAL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+    return front + rest
+
+
 def _folder(text: str) -> Path:
     if not text.strip():  # Path("") would quietly be the current folder
         raise argparse.ArgumentTypeError("is empty (leave it out for the default data folder)")
@@ -293,7 +317,7 @@ def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_globals_first(sys.argv[1:] if argv is None else argv))
     if args.self_test:
         from app.selftest import run_self_test
         return run_self_test()

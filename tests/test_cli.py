@@ -109,6 +109,14 @@ def test_webhook_url_and_secret_rotate(run) -> None:
     assert oct((run.data / "webhook-secret").stat().st_mode & 0o777) == "0o600"
 
 
+def test_global_options_may_come_after_the_command(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "elsewhere"
+    assert main(["shows", "add", "Severance", "--year", "2022", "--data-dir", str(data)]) == 0
+    assert main(["shows", "list", "--json", f"--data-dir={data}", "-v"]) == 0
+    assert '"title": "Severance"' in capsys.readouterr().out
+    assert (data / "scrobbletray.sqlite3").is_file()
+
+
 def test_an_empty_data_dir_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as e:
         main(["--data-dir", "", "shows", "list"])
