@@ -37,7 +37,8 @@ def paths(tmp_path: Path) -> Paths:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(port=0, rate_limit_per_minute=0)
+    """The tests are the Plex server, on this computer (over loopback): as the user would say."""
+    return Settings(port=0, rate_limit_per_minute=0, plex_location="this")
 
 
 @pytest.fixture

@@ -161,6 +161,7 @@ class Settings:
     notify_each_scrobble: bool = False
     builtin_tracker: bool = True  # off: marks go only to the other destinations
     tmdb_base_url: str | None = None  # None: TMDB's own API (the key is a secret, not a setting)
+    plex_location: str | None = None  # where Plex runs: "this" computer, "network", "elsewhere"; None: not said
     plex_auto_register: bool = True  # signed in: put the current webhook URL in Plex when it changes
     plex_live: bool | None = None  # follow live sessions on the servers; None: when there is no Plex Pass
     plex_tv_url: str | None = None  # None: plex.tv itself (or $SCROBBLETRAY_PLEX_TV_URL); for tests

@@ -435,7 +435,7 @@ class Core:
             await self.stop(final=False)
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
-                         conflicts_open=conflicts_open)
+                         conflicts_open=conflicts_open, plex_location=self.settings.plex_location)
         log.info("listening on %s:%d", self.settings.host, bound)
         if self.plex.connected:
             self._later(self._plex_refresh())
@@ -613,6 +613,7 @@ class Core:
         config.save_settings(self.paths, settings)
         self.settings = settings
         self.plex.settings = settings
+        self._set_status(plex_location=settings.plex_location)
         if self.tracker is not None:
             self.tracker.settings = settings
         if self.server is None:  # it had failed to start: try again with the new settings

@@ -153,6 +153,7 @@ class CoreStatus:
     url_changed: bool = False  # the public URL moved: Plex must be given the new one
     destinations_failing: int = 0  # failing for over 5 minutes, or paused
     plex: PlexStatus = field(default_factory=lambda: PlexStatus())
+    plex_location: str | None = None  # the setting: where the user said their Plex server runs
 
     @property
     def attention(self) -> bool:

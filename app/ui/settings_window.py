@@ -9,7 +9,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
                                QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from app.core.config import Settings, port_problem
@@ -68,6 +68,12 @@ def check_database_url(text: str) -> str | None:
     return None
 
 
+# Where Plex runs decides what "reachable" means (app.ui.state): here, the LAN, or the tunnel.
+PLEX_LOCATIONS = [("Not said yet", None), ("On this computer", "this"),
+                  ("On another computer on my network", "network"),
+                  ("Somewhere else (a NAS abroad, a seedbox, a friend's server)", "elsewhere")]
+
+
 class _Field:
     """An input with an inline error label below it."""
 
@@ -101,6 +107,9 @@ class SettingsWindow(QWidget):
         self.setWindowTitle("Settings — Scrobble Tray")
         self.setWindowIcon(icons.icon("app"))
 
+        self.plex_location = QComboBox()
+        for label, value in PLEX_LOCATIONS:
+            self.plex_location.addItem(label, value)
         self.port = QLineEdit()
         self.port.setMaxLength(6)
         self.port.setMaximumWidth(110)
@@ -152,6 +161,7 @@ class SettingsWindow(QWidget):
         port_cell.addLayout(port_row)
         port_cell.addWidget(self.fields["port"].error)
         form.addRow("Port:", port_cell)
+        form.addRow("Your Plex server runs:", self.plex_location)
         tunnel_box = QGroupBox("Tunnel")
         tform = QFormLayout(tunnel_box)
         tform.addRow(self.tunnel)
@@ -228,6 +238,7 @@ class SettingsWindow(QWidget):
         for edit in (self.port, self.token, self.domain, self.accounts, self.database_url):
             edit.textChanged.connect(self.validate)
         self.tunnel.toggled.connect(self.validate)
+        self.plex_location.currentIndexChanged.connect(self.validate)
         self.forget_token.toggled.connect(self.validate)
         self.stop_threshold.valueChanged.connect(self.validate)
         self.notify.toggled.connect(self.validate)
@@ -256,6 +267,7 @@ class SettingsWindow(QWidget):
         self.database_url.setText(s.database_url or "")
         self.notify.setChecked(bool(s.notify_each_scrobble))
         self.builtin.setChecked(bool(s.builtin_tracker))
+        self.plex_location.setCurrentIndex(max(0, self.plex_location.findData(s.plex_location)))
         self.validate()
         spawn(self._load_token_state(), owner=self)
 
@@ -289,6 +301,7 @@ class SettingsWindow(QWidget):
             database_url=self.database_url.text().strip() or None,
             notify_each_scrobble=self.notify.isChecked(),
             builtin_tracker=self.builtin.isChecked(),
+            plex_location=self.plex_location.currentData(),
         )
 
     def _token_change(self) -> str | None | bool:

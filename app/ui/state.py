@@ -99,24 +99,31 @@ def summarize(status: CoreStatus) -> Summary:
         else:
             head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
         return Summary(TrayState.ATTENTION, head, rest)
-    return Summary(TrayState.OK, *_reach(status, tuple(details)))
+    return _reach(status, tuple(details))
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_TUNNEL_HINT = "turn the tunnel on in Settings (an ngrok authtoken)"
 
 
-def _reach(status: CoreStatus, details: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """All good, said as far as it is true: who can reach the webhook server."""
+def _reach(status: CoreStatus, details: tuple[str, ...]) -> Summary:
+    """Green only when the Plex server the user has can reach the webhook: through the
+    tunnel, or here / on the LAN when they said that is where Plex runs."""
+    where = status.plex_location
     if status.tunnel == "online":
-        return "All good: reachable from anywhere through the tunnel", details
+        return Summary(TrayState.OK, "All good: reachable from anywhere through the tunnel", details)
     if status.tunnel != "off":  # on its way: the details say how far
-        return f"Listening on port {status.port}", details
+        return Summary(TrayState.OK, f"Listening on port {status.port}", details)
     if status.host in LOOPBACK or not status.host:
-        return (f"Listening on this computer only (port {status.port})",
-                (*details, "A Plex server elsewhere cannot reach it: turn the tunnel on in Settings "
-                           "(an ngrok authtoken)"))
-    return (f"Listening on the local network (port {status.port})",
-            (*details, "A Plex server outside this network cannot reach it: turn the tunnel on in Settings"))
+        if where == "this":
+            return Summary(TrayState.OK, f"All good: listening for Plex on this computer (port {status.port})",
+                           details)
+        return Summary(TrayState.ATTENTION, "Only this computer can reach it",
+                       (*details, f"A Plex server elsewhere cannot: {_TUNNEL_HINT}"))
+    if where in ("this", "network"):
+        return Summary(TrayState.OK, f"All good: reachable on the local network (port {status.port})", details)
+    return Summary(TrayState.ATTENTION, "Only this network can reach it",
+                   (*details, f"A Plex server outside it cannot: {_TUNNEL_HINT}"))
 
 
 def destination_words(d: DestinationStatus) -> tuple[str, str, str]:

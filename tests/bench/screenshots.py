@@ -113,6 +113,11 @@ async def render(out: Path) -> None:
                       autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
     url = core.best_webhook_url()
     assert url
+    out.mkdir(parents=True, exist_ok=True)
+    first = ui.show_status()  # first start: Plex may be anywhere, and only this computer can reach it
+    first.refresh()
+    await until(lambda: first.counts is not None and first.headline.text() == "Only this computer can reach it")
+    save(first, "status-first-start", out, core.secrets())
     for payload in (
         episode_payload(1, 1, episode_title="Pilot") | {},
         episode_payload(1, 2),

@@ -134,3 +134,20 @@ def test_destinations_tab_and_saving_general_keeps_the_relay_targets(
     assert [(r.id, r.url) for r in core.settings.relays] == [(rid, url)]
     saved = json.loads(paths.settings_file.read_text())
     assert saved["stop_threshold"] == 0.8 and saved["relays"][0]["url"] == url
+
+
+def test_saying_where_plex_runs_decides_what_all_good_means(
+        ui: UiController, core: Core, paths: Paths, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    assert w.plex_location.currentData() == "this"  # (the tests' settings: Plex is the test, here)
+    w.plex_location.setCurrentIndex(w.plex_location.findData("elsewhere"))
+    assert w.save_button.isEnabled()
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    assert json.loads(paths.settings_file.read_text())["plex_location"] == "elsewhere"
+    qtbot.waitUntil(lambda: ui.status_window.headline.text() == "Only this computer can reach it", timeout=5000)
+    assert ui.tray.summary.state == "attention"
+    w.plex_location.setCurrentIndex(w.plex_location.findData("this"))
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ui.status_window.headline.text().startswith("All good"), timeout=5000)

@@ -20,9 +20,15 @@ LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
 @pytest.mark.parametrize("status, state, headline", [
     (CoreStatus(server="listening", port=1, destinations_failing=1), TrayState.ATTENTION,
      "A destination is failing"),
-    (LISTENING, TrayState.OK, "Listening on this computer only (port 47810)"),
-    (CoreStatus(server="listening", host="0.0.0.0", port=47810), TrayState.OK,
-     "Listening on the local network (port 47810)"),
+    (LISTENING, TrayState.ATTENTION, "Only this computer can reach it"),  # first start: Plex may be anywhere
+    (CoreStatus(server="listening", host="127.0.0.1", port=47810, plex_location="this"), TrayState.OK,
+     "All good: listening for Plex on this computer (port 47810)"),
+    (CoreStatus(server="listening", host="0.0.0.0", port=47810), TrayState.ATTENTION,
+     "Only this network can reach it"),
+    (CoreStatus(server="listening", host="0.0.0.0", port=47810, plex_location="network"), TrayState.OK,
+     "All good: reachable on the local network (port 47810)"),
+    (CoreStatus(server="listening", host="127.0.0.1", port=47810, plex_location="elsewhere"),
+     TrayState.ATTENTION, "Only this computer can reach it"),
     (CoreStatus(server="listening", host="127.0.0.1", port=1, tunnel="online", public_url="https://x.ngrok-free.app"),
      TrayState.OK, "All good: reachable from anywhere through the tunnel"),
     (CoreStatus(server="starting"), TrayState.STARTING, "Starting…"),
@@ -45,7 +51,8 @@ def test_summary_state_and_headline(status: CoreStatus, state: TrayState, headli
 
 
 def test_loopback_only_says_how_plex_elsewhere_gets_in() -> None:
-    assert "turn the tunnel on in Settings" in summarize(LISTENING).details[-1]
+    assert summarize(LISTENING).details[-1] == ("A Plex server elsewhere cannot: turn the tunnel on in "
+                                                "Settings (an ngrok authtoken)")
 
 
 def test_summary_details_name_everything_else() -> None:

@@ -20,7 +20,7 @@ def test_shows_server_port_and_a_masked_webhook_url_that_copies_in_full(
     w = ui.show_status()
     qtbot.waitUntil(lambda: w.shows_card.value.text() == "1")
     assert w.server_label.text() == f"Listening on 127.0.0.1, port {core.status.port}"
-    assert w.headline.text() == f"Listening on this computer only (port {core.status.port})"
+    assert w.headline.text() == f"All good: listening for Plex on this computer (port {core.status.port})"
     shown = w.webhook_url.shown_text
     assert shown == f"http://127.0.0.1:{core.status.port}/webhook/••••••"
     assert core.secret not in shown
@@ -88,7 +88,7 @@ def test_window_shown_before_the_core_starts_fills_in_once_it_listens(
         assert w.headline.text() == "Stopped" and w.webhook_url.url is None
         aio.run(core.start())
         qtbot.waitUntil(lambda: w.shows_card.value.text() == "0" and w.today_card.value.text() == "0")
-        assert w.headline.text().startswith("Listening on this computer only") and \
+        assert w.headline.text().startswith("All good") and \
             w.webhook_url.url == core.best_webhook_url()
     finally:
         ui.close()
