@@ -354,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
+        if getattr(exc, "fix", None):  # webhooks.ListenError: already a sentence with its fix
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "),
               file=sys.stderr)
         return 1

@@ -201,3 +201,35 @@ async def test_destinations_test_sends_a_harmless_event_and_says_what_came_back(
         await asyncio.sleep(0.1)
         code, out = await cli("destinations", "test", "relay-1")
         assert code == 1 and "cannot connect" in out and "npm run dev" in out
+
+
+def test_serve_on_a_port_in_use_or_a_bad_host_says_so_and_exits_2(run) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run("serve", "--port", str(port), "--no-tunnel")
+    assert code == 2
+    assert f"Port {port} is in use by another program" in err and "serve --port N" in err
+    assert "Errno" not in err
+    code, _, err = run("serve", "--host", "999.1.1.1", "--no-tunnel")
+    assert code == 2 and "Cannot listen on 999.1.1.1: it is not an address of this computer" in err
+
+
+async def test_the_core_says_a_port_in_use_in_words(paths, settings) -> None:
+    import socket
+
+    from app.core.facade import Core
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.port = taken.getsockname()[1]
+        core = Core(paths, settings)
+        with pytest.raises(OSError):
+            await core.start()
+        assert core.status.server == "error"
+        assert core.status.server_error.startswith(f"Port {settings.port} is in use by another program")
+        await core.stop()

@@ -7,9 +7,11 @@ the event is committed to the inbox.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import logging
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,6 +61,26 @@ class RateLimiter:
             return (1.0 - tokens) / rate
         self._buckets[key] = (tokens - 1.0, now)
         return 0.0
+
+
+class ListenError(OSError):
+    """The webhook server cannot listen: a sentence naming the port or host, and the fix."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(f"{message}. {fix}")
+        self.fix = fix
+
+    @classmethod
+    def of(cls, exc: OSError, host: str, port: int) -> "ListenError":
+        if exc.errno == errno.EADDRINUSE:
+            return cls(f"Port {port} is in use by another program (another Scrobble Tray?)",
+                       "Quit it, or choose another port in Settings (or 'serve --port N')")
+        if exc.errno == errno.EACCES:
+            return cls(f"Port {port} needs administrator rights", "Choose a port above 1024 in Settings")
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            return cls(f"Cannot listen on {host}: it is not an address of this computer",
+                       "Use 127.0.0.1 (this computer) or 0.0.0.0 (the local network)")
+        return cls(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", "See the log file")
 
 
 @dataclass
@@ -124,7 +146,11 @@ class WebhookServer:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ListenError.of(exc, host, port) from None
         self.host, self.port = host, _bound_port(site)
         return self.port
 
