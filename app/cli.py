@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Sequence
@@ -153,8 +153,9 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, datetime):  # stored as naive UTC; shown in local time, with its offset
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone().isoformat(sep=" ", timespec="seconds")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,17 @@ async def test_the_core_says_a_port_in_use_in_words(paths, settings) -> None:
         assert core.status.server == "error"
         assert core.status.server_error.startswith(f"Port {settings.port} is in use by another program")
         await core.stop()
+
+
+def test_times_are_local_and_say_their_offset(run, monkeypatch) -> None:
+    import time as time_module
+
+    from app.cli import _plain
+
+    monkeypatch.setenv("TZ", "IST-5:30")  # a POSIX rule: no tz database needed
+    time_module.tzset()
+    try:
+        assert _plain(datetime(2026, 12, 2, 12, 0, 0)) == "2026-12-02 17:30:00+05:30"
+    finally:
+        monkeypatch.delenv("TZ")
+        time_module.tzset()
