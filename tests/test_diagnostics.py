@@ -19,9 +19,11 @@ async def test_checks_on_a_fresh_core_then_after_a_webhook(core: Core) -> None:
     checks = {c.name: c for c in await core.diagnostics()}
     assert checks["Last webhook"].status == PASS and "Living Room" in checks["Last webhook"].detail
     assert checks["Open conflicts"].status == WARN and checks["Open conflicts"].fix
-    # The self-test events were recorded and ignored, never marked.
-    rows = await core.run(core.tracker.scrobbles, action="ignored")
-    assert rows and all(r.reason == "self-test event" for r in rows)
+    # The self-test events are ignored, never marked, and kept out of Recent scrobbles.
+    await settled(core)
+    rows = await core.run(core.tracker.scrobbles)
+    assert [r.plex_title for r in rows] == ["NonExistent Show XYZ"]
+    assert core.webhook_stats().accepted == 3  # the two self-tests and the webhook
 
 
 async def test_report_is_markdown_with_the_secret_redacted(core: Core) -> None:

@@ -26,7 +26,7 @@ from app.core.models import Delivery as DeliveryRow
 from app.core.payload import PayloadError, parse_payload
 from app.core.plex.history import HistoryPlay
 from app.core.pipeline import Lookups, PlexKnows, filter_reason, process_row, server_show_key
-from app.core.types import (Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
+from app.core.types import (SELF_TEST_EVENT, Action, ConflictRow, Counts, EpisodeRow, Outcome, ScrobbleRow,
                             ShowFacts, ShowRow)
 
 R = TypeVar("R")
@@ -348,9 +348,11 @@ class Tracker:
 
     def scrobbles(self, limit: int = 50, action: str | None = None,
                   search: str | None = None) -> list[ScrobbleRow]:
-        """The log, newest first, with where each event was delivered."""
+        """The log, newest first, with where each event was delivered (Diagnostics' own
+        self-test events are kept in the inbox but not listed)."""
         with self.sessions() as session:
-            q = select(WebhookEvent, Show.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+            q = (select(WebhookEvent, Show.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+                 .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
             if action:
                 q = q.where(WebhookEvent.action == action)
             if search:

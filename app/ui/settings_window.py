@@ -128,7 +128,8 @@ class SettingsWindow(QWidget):
         token_row.addWidget(self.token, 1)
         token_row.addWidget(self.forget_token)
         self.token_where = muted("Free at dashboard.ngrok.com → Your Authtoken. Kept in the system "
-                                 "keyring, never in the settings file.")
+                                 "keyring (or, where there is none, a private file in the data folder), "
+                                 "never in the settings file.")
         self.domain = QLineEdit()
         self.domain.setPlaceholderText("Optional, e.g. my-name.ngrok-free.dev (keeps the URL fixed)")
         self.accounts = QLineEdit()
