@@ -248,3 +248,12 @@ def test_times_are_local_and_say_their_offset(run, monkeypatch) -> None:
     finally:
         monkeypatch.delenv("TZ")
         time_module.tzset()
+
+
+def test_shows_add_refuses_an_exact_duplicate(run) -> None:
+    assert run("shows", "add", "The Office", "--year", "2005", "--tvdb", "73244")[0] == 0
+    code, _, err = run("shows", "add", "the office", "--year", "2005")  # same title and year
+    assert code == 2 and "The Office (2005) is already in the tracker as show #1" in err
+    code, _, err = run("shows", "add", "Office (US)", "--tvdb", "73244")  # same id
+    assert code == 2 and "as show #1" in err
+    assert run("shows", "add", "The Office", "--year", "2001")[0] == 0  # the UK one: another show

@@ -118,9 +118,16 @@ class Tracker:
 
     # -- shows ----------------------------------------------------------------------
     def add_show(self, **values: Any) -> ShowRow:
-        """Add one show."""
+        """Add one show; an exact duplicate (the same id, or the same title and year) is refused
+        with the one already there, as it would only make an ambiguous conflict later."""
         clean = _clean_show(values, "show")
+        keys = self._show_keys(clean)
         with self.sessions.begin() as session:
+            for existing in session.scalars(select(Show).where(or_(
+                    Show.title.ilike(clean["title"]), *(getattr(Show, n) == v for n, v in keys if n != "title")))):
+                if self._show_keys(show_ref(existing).__dict__) & keys:
+                    year = f" ({existing.year})" if existing.year else ""
+                    raise TrackerError(f"{existing.title}{year} is already in the tracker as show #{existing.id}")
             show = Show(**clean)
             session.add(show)
             session.flush()
