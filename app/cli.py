@@ -310,10 +310,28 @@ async def _closing(destination: Any, work: Any) -> Any:
 
 
 def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
-    """The running app's tunnel URL (if it is online) first, then the local ones."""
+    """The running app's URLs (its tunnel's first, if online), else the configured ones."""
     state = config.load_state(paths)
+    running = state.get("listening") if isinstance(state.get("listening"), dict) else None
+    if running is not None and not _answers(running.get("port")):
+        running = None  # it did not stop cleanly: what it left says nothing now
+    if running is None:
+        print(f"note: Scrobble Tray is not running; these use the configured port ({settings.port}).",
+              file=sys.stderr)
+        return labelled_urls(config.webhook_secret(paths), settings.host, settings.port)
     public = state.get("public_url") if state.get("tunnel_online") else None
-    return labelled_urls(config.webhook_secret(paths), settings.host, settings.port, public)
+    return labelled_urls(config.webhook_secret(paths), running.get("host"), running.get("port"), public)
+
+
+def _answers(port: Any) -> bool:
+    """Whether something listens on this computer at ``port`` (portable, unlike a pid check)."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=0.5):
+            return True
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -257,3 +257,16 @@ def test_shows_add_refuses_an_exact_duplicate(run) -> None:
     code, _, err = run("shows", "add", "Office (US)", "--tvdb", "73244")  # same id
     assert code == 2 and "as show #1" in err
     assert run("shows", "add", "The Office", "--year", "2001")[0] == 0  # the UK one: another show
+
+
+async def test_webhook_url_gives_the_running_instances_real_port(core, paths, capsys) -> None:
+    import asyncio
+
+    code = await asyncio.to_thread(main, ["--data-dir", str(paths.data_dir), "webhook-url", "--all"])
+    out, err = capsys.readouterr()
+    assert code == 0 and f"This computer only: http://127.0.0.1:{core.status.port}/webhook/" in out
+    assert "not running" not in err
+    await core.stop()  # stopped: the configured port, and it says so
+    code = await asyncio.to_thread(main, ["--data-dir", str(paths.data_dir), "webhook-url"])
+    out, err = capsys.readouterr()
+    assert out.startswith("http://127.0.0.1:47810/webhook/") and "Scrobble Tray is not running" in err

@@ -437,6 +437,9 @@ class Core:
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
                          conflicts_open=conflicts_open, plex_location=self.settings.plex_location)
         log.info("listening on %s:%d", self.settings.host, bound)
+        # Lets 'scrobbletray webhook-url' print this instance's real address.
+        await asyncio.to_thread(config.save_state, self.paths,
+                                listening={"host": self.settings.host, "port": bound})
         if self.plex.connected:
             self._later(self._plex_refresh())
         if tunnel and self.tunnel_wanted():
@@ -515,6 +518,7 @@ class Core:
             self._destinations = None
         if final:
             await asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads)
+            await asyncio.to_thread(config.save_state, self.paths, listening=None)
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)
