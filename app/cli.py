@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import json
 import sys
 from datetime import datetime, timezone
@@ -375,6 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if getattr(exc, "fix", None):  # webhooks.ListenError: already a sentence with its fix
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        unwritable = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR)
+        if exc.errno in unwritable and exc.filename and Path(exc.filename).is_relative_to(paths.data_dir):
+            print(f"error: cannot write to the data folder {paths.data_dir} ({exc.strerror}). Choose a "
+                  "folder you can write to with --data-dir DIR (or SCROBBLETRAY_HOME).", file=sys.stderr)
             return 2
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "),
               file=sys.stderr)

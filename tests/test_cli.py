@@ -270,3 +270,11 @@ async def test_webhook_url_gives_the_running_instances_real_port(core, paths, ca
     code = await asyncio.to_thread(main, ["--data-dir", str(paths.data_dir), "webhook-url"])
     out, err = capsys.readouterr()
     assert out.startswith("http://127.0.0.1:47810/webhook/") and "Scrobble Tray is not running" in err
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_with_the_fix(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # (root may write anywhere: a file in the way fails for anyone)
+    assert main(["--data-dir", str(blocker / "data"), "shows", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write to the data folder {blocker / 'data'}" in err and "--data-dir DIR" in err
