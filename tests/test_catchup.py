@@ -193,7 +193,7 @@ async def test_after_the_computer_wakes_it_catches_up(paths, settings, plex, mon
     core = await started(paths, settings)
     try:
         await core.run(core.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
-        await wait_for(lambda: core.status.plex.caught_up, timeout=15)  # at start: the server is new
+        await wait_for(lambda: core.status.plex.caught_up, timeout=30)  # at start: the server is new
         pms.play("451", show, 1, 5, viewed_at=real_time() + 30)  # watched while the laptop slept
         slept[0] = 3600.0  # an hour passes on the wall clock, none on the monotonic one
         await wait_for(lambda: core.status.plex.caught_up.added == 1, timeout=10)

@@ -61,7 +61,11 @@ class CatchUp:
     async def loop(self) -> None:
         """Catch up now, then hourly, after a wake, and whenever :meth:`soon` is called."""
         while True:
-            result = await self.run() if self.plex.connected else None
+            try:
+                result = await self.run() if self.plex.connected else None
+            except Exception:  # never let the loop die quietly: say it, and try again later
+                log.exception("Catch-up failed")
+                result = CatchUpResult(failed=("?",))
             wait = RETRY if result and result.failed else EVERY
             deadline = time.monotonic() + wait
             self._due.clear()

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,9 +247,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _tmp(path: Path) -> Path:
+    """A temporary name beside ``path``, one per writer, so none renames another's away."""
+    return path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = _tmp(path)
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -264,19 +270,24 @@ def save_settings(paths: Paths, settings: Settings) -> None:
     write_private(paths.settings_file, json.dumps(settings.to_dict(), indent=2))
 
 
+_STATE_LOCK = threading.Lock()
+
+
 def load_state(paths: Paths) -> dict[str, Any]:
     """Runtime state kept across starts (not preferences), e.g. the last public URL."""
     return _read_json(paths.state_file)
 
 
 def save_state(paths: Paths, **changes: Any) -> None:
-    """Merge ``changes`` into the runtime state file."""
-    _write_json(paths.state_file, load_state(paths) | changes)
+    """Merge ``changes`` into the runtime state file (threads of this process take turns,
+    so no merge loses another's keys)."""
+    with _STATE_LOCK:
+        _write_json(paths.state_file, load_state(paths) | changes)
 
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` atomically to a file only the user can read."""
-    tmp = path.with_suffix(".tmp")
+    tmp = _tmp(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
