@@ -310,18 +310,25 @@ async def _closing(destination: Any, work: Any) -> Any:
         await destination.close()
 
 
+def running_state(paths: Paths) -> dict[str, Any] | None:
+    """What the running app left in its state file (its address, its tunnel), or None when
+    none runs: it is trusted only if something answers on the port it names."""
+    state = config.load_state(paths)
+    running = state.get("listening")
+    if not isinstance(running, dict) or not _answers(running.get("port")):
+        return None  # not running, or it did not stop cleanly
+    return {**running, "public_url": state.get("public_url") if state.get("tunnel_online") else None}
+
+
 def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
     """The running app's URLs (its tunnel's first, if online), else the configured ones."""
-    state = config.load_state(paths)
-    running = state.get("listening") if isinstance(state.get("listening"), dict) else None
-    if running is not None and not _answers(running.get("port")):
-        running = None  # it did not stop cleanly: what it left says nothing now
+    running = running_state(paths)
     if running is None:
         print(f"note: Scrobble Tray is not running; these use the configured port ({settings.port}).",
               file=sys.stderr)
         return labelled_urls(config.webhook_secret(paths), settings.host, settings.port)
-    public = state.get("public_url") if state.get("tunnel_online") else None
-    return labelled_urls(config.webhook_secret(paths), running.get("host"), running.get("port"), public)
+    return labelled_urls(config.webhook_secret(paths), running.get("host"), running.get("port"),
+                         running["public_url"])
 
 
 def _answers(port: Any) -> bool:

@@ -57,8 +57,9 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
 def _public_url(paths: Paths) -> str | None:
     """The running app's public webhook URL, while its tunnel is online."""
-    state = config.load_state(paths)
-    public = state.get("public_url") if state.get("tunnel_online") else None
+    from app.cli import running_state
+
+    public = (running_state(paths) or {}).get("public_url")
     return webhook_url(public, config.webhook_secret(paths)) if public else None
 
 

@@ -341,10 +341,16 @@ async def test_plex_login_on_the_command_line_prints_a_code_and_waits(paths: Pat
     # register needs the running app's public URL...
     assert await asyncio.to_thread(main, [*data, "plex", "register"]) == 1
     assert "not running with its tunnel online" in capsys.readouterr().err
-    # ...which a running app leaves in its state file.
+    # ...which a running app leaves in its state file, and answers on its port (a socket here).
+    import socket
+
     from app.core.config import save_state
-    save_state(paths, tunnel_online=True, public_url="https://abc.ngrok-free.app")
-    assert await asyncio.to_thread(main, [*data, "plex", "register"]) == 0
+    with socket.socket() as app_port:
+        app_port.bind(("127.0.0.1", 0))
+        app_port.listen()
+        save_state(paths, tunnel_online=True, public_url="https://abc.ngrok-free.app",
+                   listening={"host": "127.0.0.1", "port": app_port.getsockname()[1]})
+        assert await asyncio.to_thread(main, [*data, "plex", "register"]) == 0
     assert capsys.readouterr().out.startswith("Registered the webhook URL in Plex; 3 other webhook(s) kept")
     assert tv.users[token].webhooks[:3] == FOREIGN and len(tv.users[token].webhooks) == 4
     assert await asyncio.to_thread(main, [*data, "plex", "logout"]) == 0

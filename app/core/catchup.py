@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 from app.core import config
-from app.core.config import Paths
+from app.core.config import Paths, Settings
 from app.core.payload import parse_payload
-from app.core.pipeline import filter_reason
+from app.core.pipeline import PlexKnows, filter_reason
 from app.core.plex.http import PlexError
 from app.core.plex.history import HistoryPlay, payload
 from app.core.plex.service import PlexLink
@@ -97,7 +97,7 @@ class CatchUp:
         if account is None:
             return result, []
         servers = await self.plex.own_servers()
-        seen: dict[str, int] = dict(config.load_state(self.paths).get(_SEEN_KEY) or {})
+        seen: dict[str, int] = dict((await asyncio.to_thread(config.load_state, self.paths)).get(_SEEN_KEY) or {})
         names = {u.server_id: u.name for u in self.plex.known_users if u.server_id is not None}
         tracker = self._tracker()
         window = timedelta(hours=tracker.settings.dedup_window_hours)
@@ -114,12 +114,8 @@ class CatchUp:
             pages = account.history(server.uuid, start)
             try:
                 while (page := await asyncio.to_thread(next, pages, None)) is not None:
-                    wanted: list[tuple[HistoryPlay, str]] = []
-                    for play in page:
-                        newest = max(newest, play.viewed_at)
-                        text = payload(play, names.get(play.account_id), True)
-                        if filter_reason(parse_payload(text), tracker.settings, plex=knows) is None:
-                            wanted.append((play, text))
+                    newest = max([newest, *(play.viewed_at for play in page)])
+                    wanted = await asyncio.to_thread(_counting, page, names, tracker.settings, knows)
                     added = await self._in_db(tracker.ingest_history, wanted, window)
                     ids += added
                     read += len(page)
@@ -132,9 +128,22 @@ class CatchUp:
                             server.name, exc, RETRY // 60)
                 result = dataclasses.replace(result, failed=(*result.failed, server.name))
             seen[server.uuid] = max(seen.get(server.uuid, 0), newest)
-            config.save_state(self.paths, **{_SEEN_KEY: seen})  # per server: a later failure loses nothing
-        config.save_state(self.paths, **{_SEEN_KEY: seen})
+            # After each server, so a later failure loses nothing.
+            await asyncio.to_thread(config.save_state, self.paths, **{_SEEN_KEY: seen})
+        await asyncio.to_thread(config.save_state, self.paths, **{_SEEN_KEY: seen})
         if ids:
             log.info("Caught up %d play(s) from the Plex servers' history (%d already here, %d not counted)",
                      len(ids), result.already, result.ignored)
         return result, ids
+
+
+def _counting(page: list[HistoryPlay], names: dict[int, str], settings: Settings,
+              knows: PlexKnows) -> list[tuple[HistoryPlay, str]]:
+    """The plays of a page that would count (accounts, media), as webhook payloads; a thread's
+    work: a page is up to 500 of them."""
+    out = []
+    for play in page:
+        text = payload(play, names.get(play.account_id) if play.account_id is not None else None, True)
+        if filter_reason(parse_payload(text), settings, plex=knows) is None:
+            out.append((play, text))
+    return out

@@ -38,8 +38,9 @@ from app.core.plex.live import LiveFollower, LiveSessions
 from app.core.plex.service import PlexLink
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
-from app.core.types import (Check, CheckStatus, ConflictRow, CoreStatus, Counts, DestinationStatus, Outcome,
-                            ScrobbleRow, ServerState, ShowFacts, TunnelState, WebhookStats, CatchUpResult, PlexStatus)
+from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Counts, DestinationStatus,
+                            Outcome, PlexStatus, ScrobbleRow, ServerState, ShowFacts, TunnelState,
+                            WebhookStats)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
 from app.core.worker import Worker
@@ -206,12 +207,7 @@ class Core:
             await self.plex.refresh(self.public_webhook_url)
             checks = [c for c in checks if c.name != "Webhook URL in Plex"]
         checks += self.plex.checks(self.public_webhook_url)
-        for live in self._live.following:
-            checks.append(Check(f"Live sessions on {live.server_name}",
-                                CheckStatus.PASS if live.connected else CheckStatus.WARN,
-                                f"followed: {live.counted} play(s) counted since start" if live.connected
-                                else "reconnecting to the server's notifications",
-                                "" if live.connected else "Is the server on? It reconnects by itself."))
+        checks += [live.check() for live in self._live.following]
         return checks
 
     def report(self, checks: list[Check]) -> str:
@@ -259,6 +255,8 @@ class Core:
             return
         inbox = self._inbox
         for server in await self.plex.own_servers():
+            if self._live.follows(server.uuid):
+                continue
             try:
                 base, token = await asyncio.to_thread(account.connection, server.uuid)
             except PlexError as exc:

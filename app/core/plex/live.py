@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from app.core.plex.history import HistoryPlay, payload
+from app.core.types import Check, CheckStatus
 
 log = logging.getLogger(__name__)
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)  # seconds before reconnecting, by failures in a row
@@ -51,6 +52,14 @@ class LiveSessions:
         self.sessions: dict[str, _Session] = {}
         self.connected = False
         self.counted = 0
+
+    def check(self) -> Check:
+        """Its row in Diagnostics."""
+        if self.connected:
+            return Check(f"Live sessions on {self.server_name}", CheckStatus.PASS,
+                         f"followed: {self.counted} play(s) counted since start")
+        return Check(f"Live sessions on {self.server_name}", CheckStatus.WARN,
+                     "reconnecting to the server's notifications", "Is the server on? It reconnects by itself.")
 
     async def run(self) -> None:
         """Follow the server until cancelled, reconnecting after a drop."""
@@ -167,6 +176,9 @@ class LiveFollower:
     @property
     def following(self) -> list[LiveSessions]:
         return [live for live, _ in self._tasks.values()]
+
+    def follows(self, server_uuid: str) -> bool:
+        return server_uuid in self._tasks
 
     def start(self, live: LiveSessions) -> None:
         if live.server_uuid not in self._tasks:
