@@ -156,8 +156,21 @@ def test_shows_added_and_removed_while_running_are_searched() -> None:
     assert all(c.show_id != 3 for c in idx.search("Severence"))
     assert [c.show_id for c in idx.search("Horses Slow")][:1] == [2]
     idx.add(ShowRef(2, "Slough House", 2022))  # renamed: the old title is gone
-    assert all(c.show_id != 2 for c in idx.search("Horses Slow"))
+    assert idx.resolve("Slow Horses", 2022, {}).show_id is None  # no longer applied...
+    assert all(c.score < 80 for c in idx.search("Horses Slow"))  # ...nor its words found
     assert idx.resolve("Slough House", 2022, {}).show_id == 2
+
+
+def test_an_extra_word_rarer_than_the_others_does_not_hide_the_show() -> None:
+    # The extra word is in fewer titles than the show's own words, and in more than
+    # MAX_CANDIDATES: rarest-lists-first would spend the walk on it alone.
+    filler = [s.title for s in _filler(200, seed=9)]
+    shows = [ShowRef(i, f"Fueggmp {filler[i]}", 2000) for i in range(35)]
+    for n, word in enumerate(("Rdfzglrz", "Njbqbtqwr", "Qvxv")):
+        shows += [ShowRef(100 * (n + 1) + i, f"{word} {filler[i]}", 2000) for i in range(45)]
+    shows.append(ShowRef(1, "Rdfzglrz Njbqbtqwr Qvxv", 1993))
+    idx = ShowIndex(shows)
+    assert idx.search("Fueggmp Rdfzglrz Njbqbtqwr Qvxv", 1993)[0].show_id == 1
 
 
 def test_no_query_scores_more_than_max_candidates(monkeypatch: pytest.MonkeyPatch) -> None:

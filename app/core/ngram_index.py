@@ -8,8 +8,9 @@ reordered has exactly the same grams; one typo changes the few grams around it.
 
 Every gram has a posting list, an ``array('I')`` of the slots (small ints) of the keys
 holding it. A query counts, for each key, how many of its grams the key shares: it
-walks the rarest grams' lists first and stops before ``WALK_BUDGET`` entries, because a
-common gram ("  th", "ing ") says little and costs the most. A key must share at least
+walks the lists word by word in turn, each word's rarest first, and passes over a list
+that would take it past ``WALK_BUDGET`` entries, because a common gram ("  th", "ing ")
+says little and costs the most. A key must share at least
 ``MIN_SHARED`` of the query's grams (of those walked, and those no title has), which is
 what keeps a random string from matching anything. If fewer than ``FEW`` keys are left
 while a key holding all the common grams not walked could still qualify, the walk goes
@@ -42,7 +43,7 @@ MAX_CANDIDATES = 30  # keys handed to the scorer for one query, at most
 WALK_BUDGET = 400  # posting-list entries counted for one query...
 WALK_MORE = 1_600  # ...and this many more when that found fewer than FEW keys (see above)
 FEW = 10
-MIN_SHARED = 0.3  # a candidate shares this fraction of the query's grams, at least
+MIN_SHARED = 0.2  # a candidate shares this fraction of the query's grams, at least
 
 
 def grams(key: str) -> set[str]:
@@ -104,26 +105,23 @@ class NgramIndex:
     def candidates(self, key: str, limit: int = MAX_CANDIDATES) -> list[str]:
         """Up to ``limit`` (at most ``MAX_CANDIDATES``) keys sharing the most grams with ``key``."""
         limit = min(limit, MAX_CANDIDATES)
-        query = grams(key)
-        lists = [p for g in query if (p := self._postings.get(g)) is not None]
-        lists.sort(key=len)  # rarest first
-        absent = len(query) - len(lists)  # grams no title has: shared by none
-        walked = _fit(lists, 0, WALK_BUDGET)
-        counts = Counter(chain.from_iterable(lists[:walked]))
-        need = max(1, ceil(MIN_SHARED * (walked + absent)))
+        lists, absent = self._walk_order(key)
+        size = len(lists) + absent
+        walked, rest = _take(lists, WALK_BUDGET)
+        counts = Counter(chain.from_iterable(walked))
+        need = max(1, ceil(MIN_SHARED * (len(walked) + absent)))
         hits = [slot for slot, n in counts.items() if n >= need]
-        rest = len(lists) - walked
-        if len(hits) < FEW and rest and max(counts.values(), default=0) + rest >= ceil(MIN_SHARED * len(query)):
+        if len(hits) < FEW and rest and max(counts.values(), default=0) + len(rest) >= ceil(MIN_SHARED * size):
             # Few found, and a key holding the common grams left could still qualify
             # (hundreds of "Star Trek ..." titles, and "Star Trak"): walk on, further.
-            more = _fit(lists, walked, WALK_MORE)
+            rest.sort(key=len)
+            more, _ = _take(rest, WALK_MORE, stop_at_first_misfit=True)
             if more:
-                counts.update(chain.from_iterable(lists[walked:walked + more]))
+                counts.update(chain.from_iterable(more))
             else:  # even the rarest gram left is in more titles than that: part of it
-                counts.update(lists[walked][:WALK_MORE])
-                more = 1
-            rest -= more
-            need = max(1, ceil(MIN_SHARED * len(query)) - rest)
+                counts.update(rest[0][:WALK_MORE])
+                more = rest[:1]
+            need = max(1, ceil(MIN_SHARED * size) - (len(rest) - len(more)))
             hits = [slot for slot, n in counts.items() if n >= need]
         if len(hits) > limit:  # the most shared first; of those, the shortest titles
             hits.sort(key=self._sizes.__getitem__)
@@ -132,13 +130,49 @@ class NgramIndex:
         keys = self._keys
         return [keys[slot] for slot in hits]  # type: ignore[misc]
 
+    def _walk_order(self, key: str) -> tuple[list[array], int]:
+        """The query's posting lists, word by word in turn, and how many grams no key has.
 
-def _fit(lists: list[array], start: int, budget: int) -> int:
-    """How many of ``lists``, from ``start`` on, fit in ``budget`` entries together."""
-    n = 0
-    for posting in lists[start:]:
-        if len(posting) > budget:
-            break  # sorted by length: none after it fits either
-        budget -= len(posting)
-        n += 1
-    return n
+        Each round takes every word's rarest gram not yet taken. The grams of one word
+        are mostly found in the same titles, so walking the rarest lists of the whole
+        query would spend the budget on its rarest word alone (and an extra word in the
+        query would hide the title holding all the others).
+        """
+        seen: set[str] = set()
+        per_word: list[list[array]] = []
+        absent = 0
+        for word in key.split():
+            found = []
+            for gram in grams(word):
+                if gram in seen:
+                    continue
+                seen.add(gram)
+                if (posting := self._postings.get(gram)) is None:
+                    absent += 1
+                else:
+                    found.append(posting)
+            found.sort(key=len)
+            per_word.append(found)
+        per_word.sort(key=lambda found: len(found[0]) if found else 0)
+        rounds = max(map(len, per_word), default=0)
+        return [found[r] for r in range(rounds) for found in per_word if r < len(found)], absent
+
+
+def _take(lists: list[array], budget: int, stop_at_first_misfit: bool = False) -> tuple[list[array], list[array]]:
+    """``(taken, left)``: the lists, in order, that fit in ``budget`` entries together.
+
+    A list too long for what is left is passed over, or, with ``stop_at_first_misfit``
+    (lists sorted by length), ends the taking.
+    """
+    taken: list[array] = []
+    left: list[array] = []
+    for i, posting in enumerate(lists):
+        if len(posting) <= budget:
+            taken.append(posting)
+            budget -= len(posting)
+        elif stop_at_first_misfit:
+            left.extend(lists[i:])
+            break
+        else:
+            left.append(posting)
+    return taken, left

@@ -2,7 +2,9 @@
 
 100,000 synthetic tracker shows (random words, 1-4 per title, a first year each) and 200
 queries of each kind: the exact title, one typo (the last two letters become "zz", as in
-tests/bench/postgres.py), the words reordered, and a random string that matches nothing.
+tests/bench/postgres.py), two typos (two letters replaced, far apart), the words
+reordered, a word missing and an extra word (titles of two words or more), and a random
+string that matches nothing.
 
 For each kind: p50/p99 of ``ShowIndex.resolve`` and how often it *found* the intended
 show (applied it, or offered it first); for "matches nothing", how often it offered
@@ -61,11 +63,36 @@ def make_shows_from(path: str, n: int, rng: random.Random) -> list[ShowRef]:
 
 def make_queries(shows: list[ShowRef], count: int, rng: random.Random) -> dict[str, list[tuple[str, ShowRef | None]]]:
     sample = rng.sample(shows, count)
-    typo = [(s.title[:-2] + "zz" if len(s.title) > 4 else s.title + "z", s) for s in sample]
+    several = rng.sample([s for s in shows if len(s.title.split()) >= 2], count)
+    vocabulary = sorted({w for s in shows[:5000] for w in s.title.split()})
+
+    def typo(title: str) -> str:
+        return title[:-2] + "zz" if len(title) > 4 else title + "z"
+
+    def two_typos(title: str) -> str:
+        letters = [i for i, c in enumerate(title) if c.isalpha()]
+        chars = list(title)
+        for i in (letters[len(letters) // 4], letters[(3 * len(letters)) // 4]):
+            chars[i] = "q" if chars[i].lower() != "q" else "x"
+        return "".join(chars)
+
+    def word_missing(title: str) -> str:
+        words = title.split()
+        del words[rng.randrange(len(words))]
+        return " ".join(words)
+
+    def extra_word(title: str) -> str:
+        words = title.split()
+        words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
+        return " ".join(words)
+
     return {
         "exact title": [(s.title, s) for s in sample],
-        "one typo": typo,
+        "one typo": [(typo(s.title), s) for s in sample],
+        "two typos": [(two_typos(s.title), s) for s in sample],
         "words reordered": [(" ".join(reversed(s.title.split())), s) for s in sample],
+        "a word missing": [(word_missing(s.title), s) for s in several],
+        "an extra word": [(extra_word(s.title), s) for s in several],
         "matches nothing": [("".join(rng.choices(string.ascii_lowercase, k=14)), None) for _ in range(count)],
     }
 
