@@ -1,8 +1,8 @@
 """The webhook server: ``POST /webhook/<secret>`` and nothing else.
 
-Limits come first (rate, size, content type, part count, secret), the multipart body is
-read as a stream (``payload`` kept, ``thumb`` skipped), and the 200 goes out only after
-the event is committed to the inbox.
+Limits come first (secret, rate, size, content type), the bounded body is read whole and
+its ``payload`` field cut out (``app.core.form``), and the 200 goes out only after the
+event is committed to the inbox.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from __future__ import annotations
 import errno
 import hmac
 import logging
-import re
 import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from app.core.config import Settings
+from app.core.form import FormError, boundary, form_field
 from app.core.payload import PayloadError, load_payload
 from app.core.types import SELF_TEST_EVENT, WebhookStats
 from app.core.urls import WEBHOOK_PATH
@@ -97,16 +97,6 @@ class ServerStats:
     def snapshot(self) -> WebhookStats:
         return WebhookStats(self.accepted, sum(self.rejected.values()), self.last_webhook_at,
                             self.last_source, self.last_server)
-
-
-_FORM_NAME = re.compile(r'(?:^|;)\s*name="([^"\\]*)"')
-
-
-def _part_name(part: BodyPartReader) -> str | None:
-    """The form field name; the common quoted form read directly, since aiohttp's full
-    RFC 2231 parser was a tenth of the handler's time."""
-    m = _FORM_NAME.search(part.headers.get("Content-Disposition", ""))
-    return m.group(1) if m else part.name
 
 
 def _bound_port(site: web.TCPSite) -> int:
@@ -234,45 +224,17 @@ class WebhookServer:
             raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)")
         # Not request.content_type: aiohttp parses it with the email package, which cost a
         # fifth of the handler's time under load.
-        mime = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if mime != "multipart/form-data":
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
             raise _Reject(415, "expected multipart/form-data with a 'payload' field")
         try:
-            reader = await request.multipart()
-        except Exception as exc:
-            raise _Reject(400, f"malformed multipart body: {exc}") from None
-        total = parts = 0
-        payload: bytes | None = None
+            body = await request.read()  # at most client_max_size, chunked or not
+        except web.HTTPRequestEntityTooLarge:
+            raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)") from None
         try:
-            while True:
-                part = await reader.next()
-                if part is None:
-                    break
-                parts += 1
-                if parts > s.max_parts:
-                    raise _Reject(413, f"too many parts (limit {s.max_parts})")
-                if not isinstance(part, BodyPartReader):
-                    raise _Reject(400, "nested multipart bodies are not accepted")
-                keep = _part_name(part) == "payload" and payload is None
-                chunks: list[bytes] = []
-                size = 0
-                while chunk := await part.read_chunk(64 * 1024):
-                    size += len(chunk)
-                    total += len(chunk)
-                    if total > s.max_body_bytes:
-                        raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)")
-                    if keep:
-                        if size > s.max_payload_bytes:
-                            raise _Reject(413, f"payload too large (limit {s.max_payload_bytes} bytes)")
-                        chunks.append(chunk)
-                if keep:
-                    payload = b"".join(chunks)
-        except _Reject:
-            raise
-        except Exception as exc:  # aiohttp raises ValueError and friends on broken bodies
-            raise _Reject(400, f"malformed multipart body: {exc}") from None
-        if payload is None:
-            raise _Reject(400, "no 'payload' field in the form")
+            payload = form_field(body, boundary(content_type), "payload", s.max_parts, s.max_payload_bytes)
+        except FormError as exc:
+            raise _Reject(exc.status, str(exc)) from None
         try:
             return payload.decode("utf-8")
         except UnicodeDecodeError:

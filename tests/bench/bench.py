@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import socket
 import string
@@ -46,13 +47,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) the process has used: steadier than wall time here."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
-async def load(url: str, total: int, clients: int = 32) -> dict[str, float]:
-    """``total`` webhooks from ``clients`` concurrent clients; throughput and latency."""
+async def load(url: str, total: int, pid: int, clients: int = 32) -> dict[str, float]:
+    """``total`` webhooks from ``clients`` concurrent clients; throughput, latency and the
+    server's (process ``pid``) CPU time per request."""
     bodies = []
     for n in range(total):
         fd = aiohttp.FormData()
@@ -77,11 +85,11 @@ async def load(url: str, total: int, clients: int = 32) -> dict[str, float]:
 
     conn = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=conn) as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_s(pid)
         await asyncio.gather(*(client(session) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_s(pid) - cpu
     return {"rps": total / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
-            "errors": errors}
+            "errors": errors, "cpu_us": cpu / total * 1e6}
 
 
 async def wait_line(proc: asyncio.subprocess.Process, prefix: str) -> str:
@@ -119,9 +127,9 @@ async def bench_webhooks(total: int) -> None:
     bare_url = f"http://127.0.0.1:{bare_port}/webhook/x"
     await asyncio.sleep(0.5)
 
-    await load(url, 300)  # warm-up
-    await load(bare_url, 300)
-    ours = await load(url, total)
+    await load(url, 300, app.pid)  # warm-up
+    await load(bare_url, 300, bare.pid)
+    ours = await load(url, total, app.pid)
     loaded = rss_mb(app.pid)
     # Let our pipeline finish the backlog before the baseline runs: it would take CPU.
     tracker = open_tracker(paths, Settings())
@@ -129,16 +137,16 @@ async def bench_webhooks(total: int) -> None:
     while tracker.pending_count():
         await asyncio.sleep(0.05)
     drain = time.perf_counter() - t
-    base = await load(bare_url, total)
+    base = await load(bare_url, total, bare.pid)
     for p in (app, bare):
         p.terminate()
         await p.wait()
 
     print(f"webhooks ({total} requests, 32 clients, loopback, a quarter with a JPEG thumb):")
     print(f"  scrobbletray serve: {ours['rps']:7.0f} req/s  p50 {ours['p50']:6.1f} ms  "
-          f"p99 {ours['p99']:6.1f} ms  errors {ours['errors']}")
+          f"p99 {ours['p99']:6.1f} ms  errors {ours['errors']}  CPU {ours['cpu_us']:4.0f} us/request")
     print(f"  bare aiohttp:       {base['rps']:7.0f} req/s  p50 {base['p50']:6.1f} ms  "
-          f"p99 {base['p99']:6.1f} ms  errors {base['errors']}")
+          f"p99 {base['p99']:6.1f} ms  errors {base['errors']}  CPU {base['cpu_us']:4.0f} us/request")
     print(f"  ratio (ours / bare): {ours['rps'] / base['rps']:.2f}")
     print(f"  pipeline backlog after the burst drained in {drain:.2f} s")
     print(f"start-up to listening (python -m app serve): {startup * 1000:.0f} ms")
