@@ -41,6 +41,7 @@ class Inbox:
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:
+                await asyncio.sleep(0)  # requests already read join this commit
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
                 try:
