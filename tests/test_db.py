@@ -111,3 +111,10 @@ def test_someone_elses_database_is_never_migrated(tmp_path) -> None:
         open_database(f"sqlite:///{path}", tmp_path / "backups")
     with sqlite3.connect(path) as c:  # untouched: no alembic_version, none of our tables
         assert [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["tvshows"]
+
+
+def test_head_constant_is_alembics_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from app.core.db import HEAD
+    assert ScriptDirectory.from_config(_alembic_config(None)).get_current_head() == HEAD

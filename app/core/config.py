@@ -239,7 +239,8 @@ class Paths:
         return settings.database_url or f"sqlite:///{self.database_file}"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; a missing or unreadable file gives ``{}``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -261,7 +262,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def load_settings(paths: Paths) -> Settings:
     """Read ``settings.json``; a missing or unreadable file gives the defaults."""
-    return Settings.from_dict(_read_json(paths.settings_file))
+    return Settings.from_dict(load_json(paths.settings_file))
 
 
 def save_settings(paths: Paths, settings: Settings) -> None:
@@ -275,7 +276,7 @@ _STATE_LOCK = threading.Lock()
 
 def load_state(paths: Paths) -> dict[str, Any]:
     """Runtime state kept across starts (not preferences), e.g. the last public URL."""
-    return _read_json(paths.state_file)
+    return load_json(paths.state_file)
 
 
 def save_state(paths: Paths, **changes: Any) -> None:

@@ -1,26 +1,56 @@
-"""Secrets (the ngrok authtoken, tracker database passwords): in the OS keyring where there
-is one, else a private file in the data folder."""
+"""Secrets (the ngrok authtoken, the Plex token, tracker database passwords): in the OS
+keyring where there is one, else a private file in the data folder.
+
+``keyring.json`` in the data folder says, for each key asked or saved, whether the
+keyring holds it (names only, never values). A key it holds nothing for is not asked
+again: finding the keyring's backend costs 8 MB and a scan of every installed package's
+entry points, which a start with no secrets saved (most headless starts) so skips.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
-import keyring
-from keyring.errors import KeyringError
-
-from app.core.config import APP_SLUG, Paths, write_private
+from app.core.config import APP_SLUG, Paths, load_json, write_private
 
 log = logging.getLogger(__name__)
 _KEY = "ngrok-authtoken"
+_INDEX = "keyring.json"
+
+
+def _in_keyring(paths: Paths) -> dict[str, bool]:
+    return {k: v for k, v in load_json(paths.data_dir / _INDEX).items() if isinstance(v, bool)}
+
+
+def _remember(paths: Paths, key: str, held: bool) -> None:
+    index = _in_keyring(paths)
+    if index.get(key) is held:
+        return
+    try:
+        paths.ensure()
+        write_private(paths.data_dir / _INDEX, json.dumps(index | {key: held}, indent=2))
+    except OSError as exc:  # a read-only data folder: the keyring is simply asked next time
+        log.debug("cannot note where %s is kept: %s", key, exc)
+
+
+def _from_keyring(key: str) -> str | None:
+    import keyring
+    from keyring.errors import KeyringError
+
+    try:
+        return keyring.get_password(APP_SLUG, key)
+    except (KeyringError, RuntimeError):
+        return None
 
 
 def get_secret(paths: Paths, key: str) -> str | None:
     """The secret saved under ``key``, or None."""
-    try:
-        value = keyring.get_password(APP_SLUG, key)
-    except (KeyringError, RuntimeError):
-        value = None
+    value = None
+    if _in_keyring(paths).get(key, True):  # held, or never asked (saved by an older version)
+        value = _from_keyring(key)
+        _remember(paths, key, bool(value))
     if not value:
         try:
             value = (paths.data_dir / key).read_text(encoding="utf-8").strip() or None
@@ -31,6 +61,9 @@ def get_secret(paths: Paths, key: str) -> str | None:
 
 def set_secret(paths: Paths, key: str, value: str | None) -> str:
     """Save (or with None, forget) a secret; returns where it was kept."""
+    import keyring
+    from keyring.errors import KeyringError
+
     file = paths.data_dir / key
     value = (value or "").strip() or None
     try:
@@ -42,9 +75,11 @@ def set_secret(paths: Paths, key: str, value: str | None) -> str:
             except KeyringError:
                 pass
         file.unlink(missing_ok=True)
+        _remember(paths, key, bool(value))
         return "the system keyring"
     except (KeyringError, RuntimeError) as exc:
         log.info("no usable keyring (%s); keeping %s in a private file", type(exc).__name__, key)
+    _remember(paths, key, False)
     if value:
         paths.ensure()
         write_private(file, value)

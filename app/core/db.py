@@ -12,18 +12,23 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration. A database already there is opened without loading alembic
+# (and mako and pygments with it: 11 MB of the headless app's memory); a test checks
+# this against alembic's own head.
+HEAD = "0005"
 
 
 class DatabaseError(Exception):
@@ -64,6 +69,8 @@ def _safe(url: str) -> str:
 
 
 def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -87,13 +94,17 @@ def _backup_sqlite(path: Path, backups: Path, revision: str | None) -> Path:
 
 def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
     """Bring the schema to the newest version, backing up an SQLite file first."""
-    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-        tables = sorted(inspect(conn).get_table_names()) if current is None else []
-    if current == head:
+        tables = sorted(inspect(conn).get_table_names())
+        current = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                   if "alembic_version" in tables else None)
+    if current == HEAD:
         return
-    if tables:  # someone else's database: never ours to migrate
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    if current is None and tables:  # someone else's database: never ours to migrate
         shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
         raise DatabaseError(
             f"{_safe(str(engine.url))} already holds tables ({shown}) and no Scrobble Tray schema: "
