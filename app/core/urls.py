@@ -19,13 +19,29 @@ def local_base(host: str | None, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+# A documentation address (TEST-NET-2): never a real host, but routed like the internet.
+_ROUTE_PROBE = ("198.51.100.1", 9)
+
+
 def lan_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than loopback (no packet is sent)."""
+    """This machine's IPv4 addresses on the local network, the default route's first.
+
+    The routing table answers first: "connecting" a UDP socket sends no packet but picks
+    the address this machine would send from. The hostname's addresses follow, since on
+    many Linux systems the hostname resolves to 127.0.1.1 only.
+    """
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(_ROUTE_PROBE)
+            found.append(probe.getsockname()[0])
+        except OSError:  # no route at all: offline
+            pass
     try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        found += [str(i[4][0]) for i in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
     except OSError:
-        return []
-    return sorted({str(i[4][0]) for i in infos if not str(i[4][0]).startswith("127.")})
+        pass
+    return [a for a in dict.fromkeys(found) if not a.startswith(("127.", "0."))]
 
 
 def labelled_urls(secret: str, host: str | None, port: int | None,
