@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("tmdb", "tvdb", "anidb"):
         a.add_argument(f"--{name}", type=int, dest=f"{name}_id", help=f"{name.upper()} id")
     a.add_argument("--imdb", dest="imdb_id", help="IMDb id (tt...)")
-    i = shows.add_parser("import", help="add shows from a JSON list of {title, year, tmdb_id, tvdb_id, imdb_id}")
+    i = shows.add_parser("import", help="add shows from a JSON list of {title, year, tmdb_id, tvdb_id, imdb_id} "
+                                        "or a CSV file with those columns")
     i.add_argument("file", type=Path)
     ls = shows.add_parser("list", help="list shows")
     ls.add_argument("--search", help="only titles containing this")
@@ -202,13 +203,9 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
                                     tvdb_id=args.tvdb_id, imdb_id=args.imdb_id, anidb_id=args.anidb_id)
             print(f"Added show #{show.id}: {show.title}")
         elif args.action == "import":
-            try:
-                records = json.loads(args.file.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-            except ValueError as exc:
-                raise CliError(f"{args.file} is not valid JSON: {exc}") from None
-            result = tracker.import_shows(records)
+            from app.core.show_files import read_show_file
+
+            result = tracker.import_shows(read_show_file(args.file))
             print(f"Imported {result.added} shows ({result.skipped} already in the tracker).")
         else:
             _emit(tracker.list_shows(search=args.search), ("id", "title", "year", "tmdb_id", "tvdb_id",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence, TypeVar
 
-from sqlalchemy import Engine, func, insert, or_, select
+from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -21,7 +21,7 @@ from app.core.destinations import outbox
 from app.core.destinations.base import Destination, Settled
 from app.core.destinations.builtin import BuiltinTracker, show_ref
 from app.core.matching import Candidate, ShowIndex
-from app.core.models import Base, Conflict, Episode, PlexShow, Show, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Base, Conflict, Episode, PlexShow, Show, ShowMapping, Watch, WebhookEvent, utcnow
 from app.core.models import Delivery as DeliveryRow
 from app.core.payload import PayloadError, parse_payload
 from app.core.plex.history import HistoryPlay
@@ -166,13 +166,61 @@ class Tracker:
         return keys
 
     def list_shows(self, search: str | None = None, limit: int | None = None) -> list[ShowRow]:
+        """Shows by title, each with how many of its episodes the tracker knows."""
+        known = (select(Episode.show_id, func.count().label("n")).group_by(Episode.show_id).subquery())
         with self.sessions() as session:
-            q = select(Show).order_by(Show.title, Show.id)
+            q = (select(Show, func.coalesce(known.c.n, 0)).outerjoin(known, known.c.show_id == Show.id)
+                 .order_by(Show.title, Show.id))
             if search:
                 q = q.where(Show.title.ilike(f"%{search}%"))
             if limit:
                 q = q.limit(limit)
-            return [plain(ShowRow, s) for s in session.scalars(q)]
+            return [plain(ShowRow, s, known_episodes=n) for s, n in session.execute(q)]
+
+    def update_show(self, show_id: int, **values: Any) -> ShowRow:
+        """Change a show's title, year or ids (all given: a missing id is cleared)."""
+        clean = _clean_show(values, "show")
+        keys = self._show_keys(clean)
+        with self.sessions.begin() as session:
+            show = session.get(Show, show_id)
+            if show is None:
+                raise TrackerError(f"there is no show #{show_id}")
+            for other in session.scalars(select(Show).where(Show.id != show_id, or_(
+                    Show.title.ilike(clean["title"]), *(getattr(Show, n) == v for n, v in keys if n != "title")))):
+                if self._show_keys(show_ref(other).__dict__) & keys:
+                    raise TrackerError(f"{other.title} is already in the tracker as show #{other.id}")
+            for name in ("title", "year", *_ID_FIELDS, "imdb_id"):
+                setattr(show, name, clean.get(name))
+            session.flush()
+            row = plain(ShowRow, show)
+        self.builtin.forget_index()
+        return row
+
+    def delete_show(self, show_id: int) -> None:
+        """Delete a show with its episodes and plays; Plex shows mapped to it will ask again."""
+        with self.sessions.begin() as session:
+            show = session.get(Show, show_id)
+            if show is None:
+                raise TrackerError(f"there is no show #{show_id}")
+            episodes = select(Episode.id).where(Episode.show_id == show_id)
+            session.execute(delete(Watch).where(Watch.episode_id.in_(episodes)))
+            session.execute(delete(Episode).where(Episode.show_id == show_id))
+            session.execute(delete(ShowMapping).where(ShowMapping.show_id == show_id))
+            session.delete(show)
+        self.builtin.forget_index()
+
+    def plays(self, show_id: int) -> dict[int, list[tuple[str, datetime]]]:
+        """Each episode's counted plays, ``episode id -> [(account, when)]``, oldest first
+        (the account by its Plex name where the webhook that counted the play gave one)."""
+        account = func.coalesce(WebhookEvent.account_title, Watch.account_id)
+        with self.sessions() as session:
+            q = (select(Watch.episode_id, account, Watch.watched_at).join(Episode)
+                 .outerjoin(WebhookEvent, WebhookEvent.id == Watch.event_id)
+                 .where(Episode.show_id == show_id).order_by(Watch.watched_at))
+            out: dict[int, list[tuple[str, datetime]]] = {}
+            for episode_id, account, when in session.execute(q):
+                out.setdefault(episode_id, []).append((account, when))
+            return out
 
     def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         """Ranked tracker shows for a title (the conflicts dialog's search)."""

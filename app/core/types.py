@@ -267,6 +267,7 @@ class ShowRow:
     imdb_id: str | None = None
     anidb_id: int | None = None
     watched_episodes: int = 0
+    known_episodes: int = 0  # episodes the tracker has rows for, watched or not
     total_plays: int = 0
     last_watched_at: datetime | None = None
     created_at: datetime | None = None

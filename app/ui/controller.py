@@ -20,6 +20,7 @@ from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
 from app.ui.status_window import StatusWindow
 from app.ui.tasks import spawn
+from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,16 @@ class UiController(QObject):
         self._present(window)
         return window
 
+    def show_tracker(self) -> TrackerWindow:
+        def make() -> TrackerWindow:
+            w = TrackerWindow(self.core)
+            w.changed.connect(self.status_window.refresh)
+            return w
+        window = self._window("tracker", make)
+        assert isinstance(window, TrackerWindow)
+        self._present(window)
+        return window
+
     def show_diagnostics(self) -> DiagnosticsWindow:
         window = self._window("diagnostics", lambda: DiagnosticsWindow(self.core))
         assert isinstance(window, DiagnosticsWindow)
@@ -137,7 +148,7 @@ class UiController(QObject):
             page.start_sign_in()
 
     def window(self, name: str) -> QWidget | None:
-        """A window made earlier (``scrobbles``, ``conflicts``, ``diagnostics``, ``settings``)."""
+        """A window made earlier (``scrobbles``, ``tracker``, ``conflicts``, ``diagnostics``, ``settings``)."""
         return self._windows.get(name)
 
     # -- actions --------------------------------------------------------------------------------------
@@ -172,6 +183,7 @@ class UiController(QObject):
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire_status(self, w: StatusWindow) -> None:
         w.openScrobbles.connect(self.show_scrobbles)
+        w.openTracker.connect(self.show_tracker)
         w.openConflicts.connect(self.show_conflicts)
         w.openDiagnostics.connect(self.show_diagnostics)
         w.openSettings.connect(self.show_settings)
@@ -182,6 +194,7 @@ class UiController(QObject):
     def _wire_tray(self, t: Tray) -> None:
         t.openStatus.connect(self.show_status)
         t.openScrobbles.connect(self.show_scrobbles)
+        t.openTracker.connect(self.show_tracker)
         t.openConflicts.connect(self.show_conflicts)
         t.openDiagnostics.connect(self.show_diagnostics)
         t.openSettings.connect(self.show_settings)

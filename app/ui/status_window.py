@@ -29,6 +29,7 @@ class StatusWindow(QWidget):
     """Server, tunnel, webhook URL, last webhook and counts; live."""
 
     openScrobbles = Signal()
+    openTracker = Signal()
     openConflicts = Signal()
     openDiagnostics = Signal()
     openSettings = Signal()
@@ -115,6 +116,9 @@ class StatusWindow(QWidget):
 
         # -- where to go next -------------------------------------------------------------
         self.scrobbles_button = QPushButton("Recent scrobbles")
+        self.tracker_button = QPushButton("Tracker")
+        self.tracker_button.setToolTip("The built-in tracker's shows, episodes and plays")
+        self.tracker_button.clicked.connect(self.openTracker)
         self.conflicts_button = QPushButton("Conflicts")
         self.diagnostics_button = QPushButton("Diagnostics")
         self.settings_button = QPushButton("Settings")
@@ -128,7 +132,7 @@ class StatusWindow(QWidget):
         self.settings_button.clicked.connect(self.openSettings)
         self.pause_button.toggled.connect(self._pause_clicked)
         buttons = QHBoxLayout()
-        for b in (self.scrobbles_button, self.conflicts_button, self.diagnostics_button,
+        for b in (self.scrobbles_button, self.tracker_button, self.conflicts_button, self.diagnostics_button,
                   self.settings_button):
             buttons.addWidget(b)
         buttons.addStretch(1)

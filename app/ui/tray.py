@@ -21,6 +21,7 @@ class Tray(QObject):
 
     openStatus = Signal()
     openScrobbles = Signal()
+    openTracker = Signal()
     openConflicts = Signal()
     openDiagnostics = Signal()
     openSettings = Signal()
@@ -74,6 +75,7 @@ class Tray(QObject):
         a["copy"].setEnabled(self.core.best_webhook_url() is not None)
         menu.addSeparator()
         add("scrobbles", "Recent scrobbles…", self.openScrobbles)
+        add("tracker", "Tracker…", self.openTracker)
         n = status.conflicts_open
         add("conflicts", f"Conflicts ({n})…", self.openConflicts)
         if n:

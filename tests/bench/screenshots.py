@@ -147,6 +147,18 @@ async def render(out: Path) -> None:
     await until(lambda: "matching" in conflicts.candidates_label.text())
     save(conflicts, "conflicts", out, secrets)
 
+    tracker = ui.show_tracker()
+    await until(lambda: len(tracker.shows) >= 3)
+    tracker.select_show(next(s.id for s in tracker.shows if s.title == "Breaking Bad"))
+    await until(lambda: tracker.episodes.topLevelItemCount() == 1)
+    tracker.episodes.topLevelItem(0).child(0).setExpanded(True)
+    save(tracker, "tracker", out, secrets)
+    dialog = tracker.edit_show()
+    assert dialog is not None
+    save(dialog, "tracker-edit", out, secrets)
+    dialog.reject()
+    tracker.close()
+
     settings = ui.show_settings()
     settings.port.setText("47811")  # an edit in progress: Save enabled
     settings.domain.setText("not a domain!")  # and an inline error

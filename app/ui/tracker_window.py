@@ -1,0 +1,339 @@
+"""The built-in tracker: its shows, their episodes and plays; add, edit, import, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from app.core.facade import Core
+from app.core.tracker import TrackerError
+from app.core.types import EpisodeRow, ShowRow
+from app.ui import icons
+from app.ui.formatting import local_time, show_with_year
+from app.ui.tasks import spawn
+from app.ui.widgets import Banner, Busy, muted
+
+LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
+ID_LABELS = (("tmdb_id", "TMDB"), ("tvdb_id", "TVDB"), ("imdb_id", "IMDb"), ("anidb_id", "AniDB"))
+EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "
+         "imdb_id), or just watch: a Plex show with ids is added when it is first played.")
+
+
+def ids_text(show: ShowRow) -> str:
+    """``TMDB 1396 · IMDb tt0903747``: the ids a show is matched by."""
+    return " · ".join(f"{label} {v}" for name, label in ID_LABELS if (v := getattr(show, name)))
+
+
+class ShowDialog(QDialog):
+    """Add or edit one show; the tracker's own checks (duplicates, id formats) answer inline."""
+
+    def __init__(self, save: Callable[[dict[str, Any]], Any], show: ShowRow | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._save = save
+        self.setWindowTitle("Edit show" if show else "Add show")
+        self.title = QLineEdit(show.title if show else "")
+        self.year = QLineEdit(str(show.year or "") if show else "")
+        self.year.setPlaceholderText("first year, e.g. 2008")
+        self.ids = {name: QLineEdit(str(getattr(show, name) or "") if show else "") for name, _ in ID_LABELS}
+        self.ids["imdb_id"].setPlaceholderText("tt0903747")
+        form = QFormLayout()
+        form.addRow("Title:", self.title)
+        form.addRow("Year:", self.year)
+        for name, label in ID_LABELS:
+            form.addRow(f"{label} id:", self.ids[name])
+        self.error = muted()
+        self.error.setStyleSheet("color: #b3261e;")
+        self.error.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(muted("Ids make matches certain; Plex's own are on the show's page "
+                               "(Get Info → View XML, the Guid lines)."))
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(420, self.sizeHint().height())
+
+    def values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"title": self.title.text(), "year": self.year.text().strip() or None}
+        values.update({name: edit.text().strip() or None for name, edit in self.ids.items()})
+        return values
+
+    def submit(self) -> None:
+        spawn(self._submit(), owner=self)
+
+    async def _submit(self) -> None:
+        try:
+            await self._save(self.values())
+        except TrackerError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.accept()
+
+
+class TrackerWindow(QWidget):
+    """The built-in tracker's shows (left) and the selected show's episodes and plays (right)."""
+
+    #: Shows were added, changed or deleted (the status window's count follows).
+    changed = Signal()
+    #: A load finished (tests wait on it).
+    refreshed = Signal()
+
+    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.core = core
+        self.setWindowTitle("Tracker — Scrobble Tray")
+        self.setWindowIcon(icons.icon("app"))
+        self.shows: list[ShowRow] = []
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search titles")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh)
+        self.busy = Busy()
+        self.add_button = QPushButton("Add show…")
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Add shows from a JSON or CSV file (title, year, tmdb_id, tvdb_id, "
+                                      "imdb_id); shows already here are skipped")
+        self.edit_button = QPushButton("Edit…")
+        self.delete_button = QPushButton("Delete")
+        self.add_button.clicked.connect(self.add_show)
+        self.import_button.clicked.connect(self._pick_import_file)
+        self.edit_button.clicked.connect(self.edit_show)
+        self.delete_button.clicked.connect(self.delete_show)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.busy)
+        for b in (self.add_button, self.import_button, self.edit_button, self.delete_button):
+            top.addWidget(b)
+
+        self.banner = Banner()
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Title", "Year", "Ids", "Watched", "Last watched"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((1, 52), (2, 190), (3, 76), (4, 130)):
+            header.resizeSection(col, width)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _: self.edit_show())
+        self.empty = muted(EMPTY)
+        self.footer = muted("", wrap=False)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table, 1)
+        left_layout.addWidget(self.empty)
+        left_layout.addWidget(self.footer)
+
+        self.show_heading = QLabel("")
+        self.show_heading.setStyleSheet("font-weight: 600;")
+        self.episodes = QTreeWidget()
+        self.episodes.setHeaderLabels(["Episode", "Title", "Plays", "Last watched"])
+        self.episodes.setAlternatingRowColors(True)
+        eh = self.episodes.header()
+        eh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        eh.setStretchLastSection(False)
+        for col, width in ((0, 96), (2, 44), (3, 116)):
+            eh.resizeSection(col, width)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.show_heading)
+        right_layout.addWidget(self.episodes, 1)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([560, 500])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        self.resize(1080, 560)
+        self._selection_changed()
+        # A seam for tests: asks before deleting.
+        self.confirm: Callable[[str], bool] = self._ask
+
+    # -- loading ---------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the shows (keeping the selection)."""
+        spawn(self._load(), self._show_error, owner=self)
+
+    async def _load(self) -> None:
+        self.busy.set_busy(True)
+        try:
+            assert self.core.tracker is not None
+            shows = await self.core.run(self.core.tracker.list_shows, self.search.text().strip() or None, LIMIT + 1)
+        finally:
+            self.busy.set_busy(False)
+        selected = self.selected()
+        self.shows = shows[:LIMIT]
+        self.table.setRowCount(len(self.shows))
+        for row, show in enumerate(self.shows):
+            watched = f"{show.watched_episodes} / {show.known_episodes}"
+            cells = (show.title, str(show.year or ""), ids_text(show), watched, local_time(show.last_watched_at))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, show.id)
+                if col == 2 and text:
+                    item.setToolTip(text)
+                if col == 3:
+                    item.setToolTip(f"{show.watched_episodes} of the {show.known_episodes} episodes the "
+                                    f"tracker knows watched; {show.total_plays} plays in all")
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(row, col, item)
+            if selected and show.id == selected.id:
+                self.table.selectRow(row)
+        more = len(shows) > LIMIT
+        searching = bool(self.search.text().strip())
+        self.empty.setVisible(not self.shows and not searching)
+        self.footer.setText(f"{len(self.shows)} shows" + (" (the first ones: search to narrow)" if more else "")
+                            if self.shows or searching else "")
+        self._selection_changed()
+        self.refreshed.emit()
+
+    def selected(self) -> ShowRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.shows):
+            return None
+        return self.shows[rows[0].row()]
+
+    def select_show(self, show_id: int) -> None:
+        for row, show in enumerate(self.shows):
+            if show.id == show_id:
+                self.table.selectRow(row)
+
+    def _selection_changed(self) -> None:
+        show = self.selected()
+        self.edit_button.setEnabled(show is not None)
+        self.delete_button.setEnabled(show is not None)
+        if show is None:
+            self.show_heading.setText("Select a show to see its episodes")
+            self.episodes.clear()
+            return
+        self.show_heading.setText(show_with_year(show.title, show.year))
+        spawn(self._load_episodes(show), self._show_error, owner=self)
+
+    async def _load_episodes(self, show: ShowRow) -> None:
+        tracker = self.core.tracker
+        assert tracker is not None
+        episodes: list[EpisodeRow] = await self.core.run(tracker.episodes, show.id)
+        plays = await self.core.run(tracker.plays, show.id)
+        if self.selected() != show:
+            return  # another show was picked meanwhile
+        self.episodes.clear()
+        seasons: dict[int, QTreeWidgetItem] = {}
+        for ep in episodes:
+            season = seasons.get(ep.season)
+            if season is None:
+                season = seasons[ep.season] = QTreeWidgetItem(
+                    self.episodes, ["Specials" if ep.season == 0 else f"Season {ep.season}"])
+                season.setFirstColumnSpanned(True)
+                season.setExpanded(True)
+            item = QTreeWidgetItem(season, [f"E{ep.number:02d}", ep.title or "", str(ep.watch_count) if ep.watch_count else "",
+                                            local_time(ep.last_watched_at)])
+            item.setData(0, Qt.ItemDataRole.UserRole, ep.id)
+            if ep.watched:
+                item.setIcon(0, icons.check_icon("pass"))
+            for account, when in plays.get(ep.id, []):
+                QTreeWidgetItem(item, ["", f"played by {account}", "", local_time(when)]).setToolTip(
+                    1, f"{account}, {local_time(when)}")
+        for season in seasons.values():
+            watched = sum(1 for i in range(season.childCount()) if season.child(i).text(2) not in ("", "0"))
+            season.setText(0, f"{season.text(0)} — {watched} of {season.childCount()} watched")
+        if not episodes:
+            QTreeWidgetItem(self.episodes, ["No episodes yet: they appear as they are watched."]
+                            ).setFirstColumnSpanned(True)
+
+    # -- changing ------------------------------------------------------------------------------
+    def add_show(self) -> ShowDialog:
+        dialog = ShowDialog(self._save_new, parent=self)
+        dialog.accepted.connect(self._changed)
+        dialog.open()
+        return dialog
+
+    def edit_show(self) -> ShowDialog | None:
+        show = self.selected()
+        if show is None:
+            return None
+        dialog = ShowDialog(lambda values: self._save_edit(show.id, values), show, parent=self)
+        dialog.accepted.connect(self._changed)
+        dialog.open()
+        return dialog
+
+    async def _save_new(self, values: dict[str, Any]) -> None:
+        assert self.core.tracker is not None
+        show = await self.core.run(self.core.tracker.add_show, **values)
+        self.banner.show_message(f"Added {show_with_year(show.title, show.year)}.", "success")
+
+    async def _save_edit(self, show_id: int, values: dict[str, Any]) -> None:
+        assert self.core.tracker is not None
+        await self.core.run(self.core.tracker.update_show, show_id, **values)
+
+    def delete_show(self) -> None:
+        show = self.selected()
+        if show is None:
+            return
+        plays = f" and its {show.total_plays} plays" if show.total_plays else ""
+        if self.confirm(f"Delete {show_with_year(show.title, show.year)}, its {show.known_episodes} "
+                        f"episodes{plays}? Plex shows matched to it will ask again."):
+            spawn(self._delete(show), self._show_error, owner=self)
+
+    async def _delete(self, show: ShowRow) -> None:
+        assert self.core.tracker is not None
+        await self.core.run(self.core.tracker.delete_show, show.id)
+        self.banner.show_message(f"Deleted {show_with_year(show.title, show.year)}.", "success")
+        self._changed()
+
+    def _pick_import_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import shows", str(Path.home()),
+                                              "Show lists (*.json *.csv);;All files (*)")
+        if name:
+            self.import_file(Path(name))
+
+    def import_file(self, path: Path) -> None:
+        """Add the shows listed in a JSON or CSV file."""
+        spawn(self._import(path), self._show_error, owner=self)
+
+    async def _import(self, path: Path) -> None:
+        from app.core.show_files import read_show_file
+
+        assert self.core.tracker is not None
+        tracker = self.core.tracker
+        result = await self.core.run(lambda: tracker.import_shows(read_show_file(path)))
+        skipped = f" ({result.skipped} already in the tracker)" if result.skipped else ""
+        self.banner.show_message(f"Imported {result.added} shows from {path.name}{skipped}.", "success")
+        self._changed()
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.changed.emit()
+
+    def _ask(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "Delete show", text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.banner.show_message(str(exc) if isinstance(exc, TrackerError) else
+                                 f"Something went wrong: {type(exc).__name__}: {exc}", "error")
