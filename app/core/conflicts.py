@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 from app.core.destinations.postgres import PostgresConflicts, PostgresTracker
 from app.core.matching import Candidate
 from app.core.tracker import Tracker, TrackerError
-from app.core.types import ConflictRow, Outcome, ScrobbleRow
+from app.core.types import ConflictRow, Outcome, ScrobbleRow, ShowRow
 
 Db = Callable[..., Awaitable[Any]]
 
@@ -57,6 +57,14 @@ class Conflicts:
         if (pg := self.source) is None:
             return await self._db(self.tracker.search_shows, query, limit)
         return await asyncio.to_thread(PostgresConflicts(pg).search_shows, query, limit)
+
+    async def details(self, show_ids: list[int]) -> dict[int, ShowRow]:
+        """The built-in tracker's shows of ``show_ids``, with their ids and episode counts
+        (what tells candidates apart); a PostgreSQL tracker's: none."""
+        if self.source is not None:
+            return {}
+        rows = await self._db(self.tracker.list_shows, None, None, show_ids)
+        return {r.id: r for r in rows}
 
     async def resolve(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict. The built-in tracker applies its waiting scrobbles at once (the

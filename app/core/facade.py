@@ -39,7 +39,7 @@ from app.core.plex.service import PlexLink
 from app.core.tracker import Tracker, TrackerError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Counts, DestinationStatus,
-                            Outcome, PlexStatus, ScrobbleRow, ServerState, ShowFacts, TunnelState,
+                            Outcome, PlexStatus, ScrobbleRow, ServerState, ShowFacts, ShowRow, TunnelState,
                             WebhookStats)
 from app.core.urls import labelled_urls, local_base, webhook_url
 from app.core.webhooks import WebhookServer
@@ -175,6 +175,10 @@ class Core:
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         """Ranked tracker shows for a title (the conflicts dialog's search)."""
         return await self._conflict_route().search_shows(query, limit)
+
+    async def candidate_details(self, show_ids: list[int]) -> dict[int, ShowRow]:
+        """What tells conflict candidates apart: their ids and episode counts (built-in tracker)."""
+        return await self._conflict_route().details(show_ids)
 
     async def rerun(self, event_id: int) -> Outcome:
         """Process a failed or ignored event again."""

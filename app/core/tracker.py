@@ -165,14 +165,18 @@ class Tracker:
         keys.add(("title", (rec["title"].casefold(), rec.get("year"))))
         return keys
 
-    def list_shows(self, search: str | None = None, limit: int | None = None) -> list[ShowRow]:
-        """Shows by title, each with how many of its episodes the tracker knows."""
+    def list_shows(self, search: str | None = None, limit: int | None = None,
+                   ids: Sequence[int] | None = None) -> list[ShowRow]:
+        """Shows by title (or only those of ``ids``), each with how many of its episodes the
+        tracker knows."""
         known = (select(Episode.show_id, func.count().label("n")).group_by(Episode.show_id).subquery())
         with self.sessions() as session:
             q = (select(Show, func.coalesce(known.c.n, 0)).outerjoin(known, known.c.show_id == Show.id)
                  .order_by(Show.title, Show.id))
             if search:
                 q = q.where(Show.title.ilike(f"%{search}%"))
+            if ids is not None:
+                q = q.where(Show.id.in_(ids))
             if limit:
                 q = q.limit(limit)
             return [plain(ShowRow, s, known_episodes=n) for s, n in session.execute(q)]

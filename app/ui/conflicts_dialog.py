@@ -14,7 +14,7 @@ from app.core.facade import Core
 from app.core.types import Candidate, ConflictRow
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.ui.formatting import local_time, show_with_year, sxxeyy
+from app.ui.formatting import ids_text, local_time, show_with_year, sxxeyy
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, heading, muted
 
@@ -78,14 +78,14 @@ class ConflictsDialog(QWidget):
         self.candidates_label = QLabel()
         self.candidates = QTreeWidget()
         self.candidates.setRootIsDecorated(False)
-        self.candidates.setHeaderLabels(["Tracker show", "Year", "Score"])
+        self.candidates.setHeaderLabels(["Tracker show", "Year", "Ids", "Watched", "Score"])
         self.candidates.setAlternatingRowColors(True)
         self.candidates.setUniformRowHeights(True)
         header = self.candidates.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(1, 60)
-        header.resizeSection(2, 70)
+        for col, width in ((1, 52), (2, 190), (3, 64), (4, 56)):
+            header.resizeSection(col, width)
         self.candidates.itemSelectionChanged.connect(self._update_buttons)
         self.candidates.itemDoubleClicked.connect(lambda *_: self.map_selected())
 
@@ -241,11 +241,14 @@ class ConflictsDialog(QWidget):
     def _fill_candidates(self, candidates: Sequence[Candidate], query: str | None) -> None:
         self.candidates.clear()
         for c in candidates:
-            item = QTreeWidgetItem([c.title, str(c.year or ""), f"{c.score:.0f}%"])
+            item = QTreeWidgetItem([c.title, str(c.year or ""), f"#{c.show_id}", "", f"{c.score:.0f}%"])
             item.setData(0, ID_ROLE, c.show_id)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignCenter)
-            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setTextAlignment(3, Qt.AlignmentFlag.AlignCenter)
+            item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.candidates.addTopLevelItem(item)
+        if candidates:
+            spawn(self._fill_details([c.show_id for c in candidates]), self._show_error, owner=self)
         if query:
             self.candidates_label.setText(f"Tracker shows matching “{query}”:" if candidates
                                           else f"No tracker show matches “{query}”.")
@@ -255,6 +258,19 @@ class ConflictsDialog(QWidget):
         if candidates:
             self.candidates.setCurrentItem(self.candidates.topLevelItem(0))
         self._update_buttons()
+
+    async def _fill_details(self, show_ids: list[int]) -> None:
+        """Ids and watched counts beside each candidate: what tells two alike apart."""
+        details = await self.core.candidate_details(show_ids)
+        for i in range(self.candidates.topLevelItemCount()):
+            item = self.candidates.topLevelItem(i)
+            show = details.get(item.data(0, ID_ROLE))
+            if show is not None:
+                item.setText(2, " · ".join(filter(None, (f"#{show.id}", ids_text(show)))))
+                item.setToolTip(2, item.text(2))
+                item.setText(3, f"{show.watched_episodes} / {show.known_episodes}")
+                item.setToolTip(3, f"{show.watched_episodes} of its {show.known_episodes} known episodes "
+                                   f"watched, {show.total_plays} plays")
 
     def _run_search(self) -> None:
         self._search_timer.stop()

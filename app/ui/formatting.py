@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app.core.timefmt import parse_utc
-from app.core.types import Action, DeliveryState, Outcome, PlexStatus, ScrobbleRow
+from app.core.types import Action, DeliveryState, Outcome, PlexStatus, ScrobbleRow, ShowRow
 
 MASK = "••••••"  # how the windows show a secret: redact(text, *secrets, mask=MASK)
 
@@ -87,6 +87,14 @@ METHOD_WORDS = {
     "user": "your choice",
     "created": "created",
 }
+
+
+ID_LABELS = (("tmdb_id", "TMDB"), ("tvdb_id", "TVDB"), ("imdb_id", "IMDb"), ("anidb_id", "AniDB"))
+
+
+def ids_text(show: ShowRow) -> str:
+    """``TMDB 1396 · IMDb tt0903747``: the ids a show is matched by."""
+    return " · ".join(f"{label} {v}" for name, label in ID_LABELS if (v := getattr(show, name)))
 
 
 def show_with_year(title: str | None, year: int | None) -> str:

@@ -15,19 +15,13 @@ from app.core.facade import Core
 from app.core.tracker import TrackerError
 from app.core.types import EpisodeRow, ShowRow
 from app.ui import icons
-from app.ui.formatting import local_time, show_with_year
+from app.ui.formatting import ID_LABELS, ids_text, local_time, show_with_year
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
-ID_LABELS = (("tmdb_id", "TMDB"), ("tvdb_id", "TVDB"), ("imdb_id", "IMDb"), ("anidb_id", "AniDB"))
 EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "
          "imdb_id), or just watch: a Plex show with ids is added when it is first played.")
-
-
-def ids_text(show: ShowRow) -> str:
-    """``TMDB 1396 · IMDb tt0903747``: the ids a show is matched by."""
-    return " · ".join(f"{label} {v}" for name, label in ID_LABELS if (v := getattr(show, name)))
 
 
 class ShowDialog(QDialog):

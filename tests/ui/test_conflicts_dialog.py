@@ -10,7 +10,7 @@ from app.core.facade import Core
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.controller import UiController
 from app.ui.state import TrayState
-from tests.helpers import sample
+from tests.helpers import episode_payload, sample
 from tests.ui.conftest import Aio
 
 
@@ -115,3 +115,18 @@ def test_conflict_opened_while_the_dialog_is_open_appears_in_it(
     qtbot.waitUntil(lambda: d.list.count() == 1 and d.waiting.count() == 1)
     assert d.title.text() == "NonExistent Show XYZ (2024)"
     assert ui.status_window.conflicts_button.text() == "Conflicts (1)"
+
+
+def test_alike_candidates_show_what_tells_them_apart(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    assert core.tracker is not None
+    for year, tmdb in ((2005, 2316), (2001, 2996)):
+        aio.run(core.run(core.tracker.add_show, title="The Office", year=year, tmdb_id=tmdb))
+    payload = episode_payload(1, 1, "The Office", guid="plex://episode/abc", grandparentGuid="plex://show/abc")
+    payload["Metadata"].pop("year", None)
+    payload["Metadata"].pop("originallyAvailableAt", None)
+    aio.post(core, payload)
+    d = open_conflicts_from_tray(ui, qtbot)
+    qtbot.waitUntil(lambda: d.candidates.topLevelItemCount() == 2 and d.candidates.topLevelItem(0).text(3) != "")
+    rows = [[d.candidates.topLevelItem(i).text(c) for c in range(4)] for i in range(2)]
+    assert rows == [["The Office", "2005", "#2 · TMDB 2316", "0 / 0"],
+                    ["The Office", "2001", "#3 · TMDB 2996", "0 / 0"]]
