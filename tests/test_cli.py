@@ -278,3 +278,49 @@ def test_a_data_folder_that_cannot_be_written_is_named_with_the_fix(tmp_path: Pa
     assert main(["--data-dir", str(blocker / "data"), "shows", "list"]) == 2
     err = capsys.readouterr().err
     assert f"cannot write to the data folder {blocker / 'data'}" in err and "--data-dir DIR" in err
+
+
+def test_config_get_set_and_reset_every_window_setting(run) -> None:
+    code, out, _ = run("config", "get")
+    assert code == 0 and "port                   47810" in out and "relays" not in out
+    assert run("config", "set", "port", "48123")[0] == 0
+    assert run("config", "set", "ngrok_domain", "https://My-Name.ngrok-free.dev/")[0] == 0
+    assert run("config", "set", "accepted_accounts", "homeowner, Kid")[0] == 0
+    assert run("config", "set", "tunnel_enabled", "off")[0] == 0
+    assert run("config", "set", "host", "0.0.0.0")[0] == 0
+    saved = json.loads(Paths(run.data).settings_file.read_text())
+    assert (saved["port"], saved["ngrok_domain"], saved["accepted_accounts"], saved["tunnel_enabled"],
+            saved["host"]) == (48123, "my-name.ngrok-free.dev", ["homeowner", "Kid"], False, "0.0.0.0")
+    assert run("config", "get", "port")[1] == "48123\n"
+    assert run("config", "get", "--json", "accepted_accounts")[1] == '["homeowner", "Kid"]\n'
+    assert run("config", "set", "port", "default")[0] == 0
+    assert run("config", "get", "port")[1] == "47810\n"
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("port", "80000", "between 0 and 65535"),
+    ("port", "eighty", "takes a whole number"),
+    ("ngrok_domain", "nope", "a domain name like"),
+    ("plex_location", "mars", "one of this, network, elsewhere"),
+    ("tunnel_enabled", "maybe", "true or false (or auto)"),
+    ("stop_threshold", "2", "between 0.5 and 1.0"),
+    ("database_url", "notaurl", "not a database URL"),
+])
+def test_config_set_refuses_a_bad_value_with_the_windows_words(run, key: str, value: str, words: str) -> None:
+    code, _, err = run("config", "set", key, value)
+    assert code == 2 and words in err
+    assert not Paths(run.data).settings_file.exists()  # nothing written
+
+
+def test_config_set_authtoken_reads_stdin_and_never_prints_it(tmp_path: Path) -> None:
+    token = "2abcDEF_0123456789ghijklmnop"
+    cmd = [sys.executable, "-m", "app", "--data-dir", str(tmp_path / "d"), "config", "set-authtoken"]
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(cmd, input=token + "\n", capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and "Authtoken saved in a private file" in done.stdout
+    assert token not in done.stdout + done.stderr
+    assert (tmp_path / "d" / "ngrok-authtoken").read_text().strip() == token
+    bad = subprocess.run(cmd, input="not a token\n", capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert bad.returncode == 2 and "does not look like an ngrok authtoken" in bad.stderr

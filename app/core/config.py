@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -30,6 +31,30 @@ def default_data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir(APP_SLUG, appauthor=False))
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{20,200}")
+_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_token(text: str) -> str | None:
+    """The problem with a typed ngrok authtoken, or None."""
+    text = text.strip()
+    if text and not _TOKEN.fullmatch(text):
+        return "That does not look like an ngrok authtoken (letters, digits and _ only, no spaces)."
+    return None
+
+
+def clean_domain(text: str) -> str:
+    return text.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def check_domain(text: str) -> str | None:
+    """The problem with a typed static domain, or None."""
+    domain = clean_domain(text)
+    if domain and not _DOMAIN.fullmatch(domain):
+        return "Enter a domain name like my-name.ngrok-free.dev."
+    return None
 
 
 def port_problem(port: int) -> str | None:

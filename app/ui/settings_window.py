@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
+import os
+from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QMenu, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from app.core.config import Settings, port_problem
+from app.core.config import Settings, check_domain, check_token, clean_domain, port_problem
 from app.core.facade import Core
 from app.core.types import CoreStatus
 from app.ui import icons
@@ -22,8 +23,6 @@ from app.ui.plex_page import PlexPage
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]{20,200}")
-_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def check_port(text: str) -> str | None:
@@ -36,21 +35,15 @@ def check_port(text: str) -> str | None:
     return port_problem(int(text))
 
 
-def check_token(text: str) -> str | None:
-    text = text.strip()
-    if text and not _TOKEN.fullmatch(text):
-        return "That does not look like an ngrok authtoken (letters, digits and _ only, no spaces)."
-    return None
-
-
-def clean_domain(text: str) -> str:
-    return text.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
-
-
-def check_domain(text: str) -> str | None:
-    domain = clean_domain(text)
-    if domain and not _DOMAIN.fullmatch(domain):
-        return "Enter a domain name like my-name.ngrok-free.dev."
+def check_agent(text: str) -> str | None:
+    """The problem with a typed ngrok agent path, or None (empty: the downloaded one)."""
+    path = Path(text.strip()).expanduser()
+    if not text.strip():
+        return None
+    if not path.is_file():
+        return "No file there: choose the ngrok program, or leave it empty."
+    if not os.access(path, os.X_OK):
+        return f"That file cannot be run (chmod +x {path})."
     return None
 
 
@@ -132,6 +125,17 @@ class SettingsWindow(QWidget):
                                  "never in the settings file.")
         self.domain = QLineEdit()
         self.domain.setPlaceholderText("Optional, e.g. my-name.ngrok-free.dev (keeps the URL fixed)")
+        self.listen = QComboBox()
+        self.listen.addItem("This computer only", "127.0.0.1")
+        self.listen.addItem("This computer and the local network", "0.0.0.0")
+        self.listen.setToolTip("The local network lets a Plex server at home reach Scrobble Tray "
+                               "without a tunnel; anyone on that network can then reach the webhook URL "
+                               "(it still needs its secret).")
+        self.agent = QLineEdit()
+        self.agent.setPlaceholderText("Default: Scrobble Tray downloads ngrok's agent on first use")
+        self.choose_agent = QPushButton("Choose…")
+        self.choose_agent.setToolTip("Use an ngrok agent already on this computer")
+        self.choose_agent.clicked.connect(self._choose_agent)
         self.accounts = QLineEdit()
         self.accounts.setPlaceholderText("e.g. alice, 12345678")
         self.stop_threshold = QSpinBox()
@@ -149,6 +153,7 @@ class SettingsWindow(QWidget):
             "port": _Field(self.port, lambda: check_port(self.port.text())),
             "token": _Field(self.token, self._check_token),
             "domain": _Field(self.domain, lambda: check_domain(self.domain.text())),
+            "agent": _Field(self.agent, lambda: check_agent(self.agent.text())),
             "database_url": _Field(self.database_url, lambda: check_database_url(self.database_url.text())),
         }
 
@@ -162,6 +167,7 @@ class SettingsWindow(QWidget):
         port_cell.addLayout(port_row)
         port_cell.addWidget(self.fields["port"].error)
         form.addRow("Port:", port_cell)
+        form.addRow("Listen on:", self.listen)
         form.addRow("Your Plex server runs:", self.plex_location)
         tunnel_box = QGroupBox("Tunnel")
         tform = QFormLayout(tunnel_box)
@@ -173,6 +179,10 @@ class SettingsWindow(QWidget):
         token_cell.addWidget(self.token_where)
         tform.addRow("ngrok authtoken:", token_cell)
         tform.addRow("Static domain:", self._with_error(self.domain, "domain"))
+        agent_row = QHBoxLayout()
+        agent_row.addLayout(self._with_error(self.agent, "agent"), 1)
+        agent_row.addWidget(self.choose_agent, 0, Qt.AlignmentFlag.AlignTop)
+        tform.addRow("ngrok agent:", agent_row)
         scrobble_box = QGroupBox("Scrobbling")
         sform = QFormLayout(scrobble_box)
         accounts_cell = QVBoxLayout()
@@ -236,10 +246,11 @@ class SettingsWindow(QWidget):
         layout.addLayout(buttons)
         self.resize(660, 640)
 
-        for edit in (self.port, self.token, self.domain, self.accounts, self.database_url):
+        for edit in (self.port, self.token, self.domain, self.agent, self.accounts, self.database_url):
             edit.textChanged.connect(self.validate)
         self.tunnel.toggled.connect(self.validate)
         self.plex_location.currentIndexChanged.connect(self.validate)
+        self.listen.currentIndexChanged.connect(self.validate)
         self.forget_token.toggled.connect(self.validate)
         self.stop_threshold.valueChanged.connect(self.validate)
         self.notify.toggled.connect(self.validate)
@@ -263,6 +274,10 @@ class SettingsWindow(QWidget):
         self.forget_token.setChecked(False)
         self._show_token_state()
         self.domain.setText(s.ngrok_domain or "")
+        if self.listen.findData(s.host) < 0:  # set by hand (a single address): kept as it is
+            self.listen.addItem(f"Only {s.host}", s.host)
+        self.listen.setCurrentIndex(self.listen.findData(s.host))
+        self.agent.setText(s.ngrok_path or "")
         self.accounts.setText(", ".join(str(a) for a in s.accepted_accounts))
         self.stop_threshold.setValue(round(float(s.stop_threshold) * 100))
         self.database_url.setText(s.database_url or "")
@@ -295,6 +310,8 @@ class SettingsWindow(QWidget):
         return dataclasses.replace(
             s,
             port=int(self.port.text().strip()),
+            host=self.listen.currentData(),
+            ngrok_path=self.agent.text().strip() or None,
             tunnel_enabled=None if auto_tunnel else self.tunnel.isChecked(),
             ngrok_domain=clean_domain(self.domain.text()) or None,
             accepted_accounts=[a.strip() for a in self.accounts.text().split(",") if a.strip()],
@@ -373,6 +390,11 @@ class SettingsWindow(QWidget):
     def _save_failed(self, exc: BaseException) -> None:
         self.banner.show_message(f"Not saved: {exc}", "error")
         self.validate()
+
+    def _choose_agent(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Choose the ngrok agent", self.agent.text() or str(Path.home()))
+        if name:
+            self.agent.setText(name)
 
     def _toggle_reveal(self, shown: bool) -> None:
         self.token.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -151,3 +153,24 @@ def test_saying_where_plex_runs_decides_what_all_good_means(
     with qtbot.waitSignal(w.saved, timeout=10_000):
         qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ui.status_window.headline.text().startswith("All good"), timeout=5000)
+
+
+def test_agent_path_is_checked_and_saved_and_the_listen_choice_is_kept(
+        ui: UiController, core: Core, paths: Paths, qtbot: Any, tmp_path: Path) -> None:
+    w = open_settings(ui, qtbot)
+    assert w.listen.currentData() == "127.0.0.1" and w.agent.text() == ""
+    w.agent.setText(str(tmp_path / "nowhere" / "ngrok"))
+    assert "No file there" in w.fields["agent"].error.text() and not w.save_button.isEnabled()
+    plain = tmp_path / "ngrok.txt"
+    plain.write_text("not a program")
+    w.agent.setText(str(plain))
+    assert "cannot be run" in w.fields["agent"].error.text()
+    w.agent.setText(sys.executable)  # a real program
+    assert not w.fields["agent"].error.isVisible() and w.save_button.isEnabled()
+    w.listen.setCurrentIndex(w.listen.findData("0.0.0.0"))
+    assert w.form_settings().host == "0.0.0.0"  # (not saved: tests listen on 127.0.0.1 only)
+    w.listen.setCurrentIndex(w.listen.findData("127.0.0.1"))
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    saved = json.loads(paths.settings_file.read_text())
+    assert (saved["ngrok_path"], saved["host"]) == (sys.executable, "127.0.0.1")
