@@ -244,7 +244,7 @@ class SettingsWindow(QWidget):
         layout.setContentsMargins(16, 14, 16, 14)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
-        self.resize(660, 640)
+        self.resize(680, 730)
 
         for edit in (self.port, self.token, self.domain, self.agent, self.accounts, self.database_url):
             edit.textChanged.connect(self.validate)

@@ -121,7 +121,7 @@ class TrackerWindow(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((1, 52), (2, 190), (3, 76), (4, 130)):
+        for col, width in ((1, 48), (2, 160), (3, 70), (4, 110)):
             header.resizeSection(col, width)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _: self.edit_show())

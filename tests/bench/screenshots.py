@@ -144,7 +144,8 @@ async def render(out: Path) -> None:
     conflicts = ui.show_conflicts()
     await until(lambda: conflicts.current is not None and conflicts.waiting.count() > 0)
     conflicts.search.setText("unknown")
-    await until(lambda: "matching" in conflicts.candidates_label.text())
+    await until(lambda: "matching" in conflicts.candidates_label.text()
+                and conflicts.candidates.topLevelItem(0).text(3) != "")
     save(conflicts, "conflicts", out, secrets)
 
     tracker = ui.show_tracker()
@@ -163,7 +164,7 @@ async def render(out: Path) -> None:
     settings.port.setText("47811")  # an edit in progress: Save enabled
     settings.domain.setText("not a domain!")  # and an inline error
     settings.adjustSize()
-    settings.resize(max(settings.width(), 660), settings.sizeHint().height())
+    settings.resize(max(settings.width(), 680), max(settings.sizeHint().height(), 730))
     save(settings, "settings", out, secrets)
     settings.load()
 
