@@ -292,7 +292,7 @@ async def _run(report: Report, data_dir: Path) -> None:
     from app.core.pipeline import Action, Outcome
 
     settings = Settings(port=0, database_url=os.environ.get(DATABASE_URL_ENV) or None,
-                        tunnel_enabled=False)
+                        tunnel_enabled=False, auto_add_shows=False)  # a wrong match must fail
     core = Core(Paths(data_dir), settings)
     outcomes: dict[int, asyncio.Future[Outcome]] = {}
     loop = asyncio.get_running_loop()

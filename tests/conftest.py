@@ -37,8 +37,10 @@ def paths(tmp_path: Path) -> Paths:
 
 @pytest.fixture
 def settings() -> Settings:
-    """The tests are the Plex server, on this computer (over loopback): as the user would say."""
-    return Settings(port=0, rate_limit_per_minute=0, plex_location="this")
+    """The tests are the Plex server, on this computer (over loopback): as the user would say.
+    Shows are not added from Plex's ids by themselves, so that conflicts can be tested; the
+    tests of that (on by default) turn it on."""
+    return Settings(port=0, rate_limit_per_minute=0, plex_location="this", auto_add_shows=False)
 
 
 @pytest.fixture

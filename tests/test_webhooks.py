@@ -132,3 +132,39 @@ async def test_concurrent_webhooks_are_all_stored_and_processed(core: Core) -> N
     rows = await scrobbles(core)
     assert sorted(r.episode for r in rows) == list(range(1, 41))
     assert {r.action for r in rows} == {"marked"}
+
+
+def _tvdb_episode(title: str, tvdb: int, season: int = 1, episode: int = 1) -> dict:
+    data = sample("scrobble-legacy-thetvdb")
+    m = data["Metadata"]
+    m.update(grandparentTitle=title, parentIndex=season, index=episode, ratingKey=f"9{tvdb}{episode}",
+             guid=f"com.plexapp.agents.thetvdb://{tvdb}/{season}/{episode}?lang=en",
+             grandparentGuid=f"com.plexapp.agents.thetvdb://{tvdb}?lang=en", grandparentRatingKey=f"8{tvdb}")
+    return data
+
+
+async def test_a_show_plex_identifies_and_nothing_resembles_is_added_and_marked(paths, settings: Settings) -> None:
+    settings.auto_add_shows = True  # the default
+    async with running(paths, settings) as c:
+        for episode in (1, 2):
+            assert (await post(webhook_url(c), _tvdb_episode("Slow Horses", 395247, 1, episode)))[0] == 200
+        await settled(c)
+        rows = await scrobbles(c)
+        assert [(r.action, r.match_method) for r in rows] == [("marked", "mapping"), ("marked", "added")]
+        [show] = await c.run(c.tracker.list_shows, "Slow Horses")
+        assert (show.tvdb_id, show.watched_episodes) == (395247, 2)
+        assert c.status.conflicts_open == 0
+
+
+async def test_a_show_alike_or_without_ids_still_asks(paths, settings: Settings) -> None:
+    settings.auto_add_shows = True
+    async with running(paths, settings) as c:
+        for year in (2001, 2005):  # two shows of that title: which one is Plex's?
+            await c.run(c.tracker.add_show, title="The Office", year=year)
+        payload = _tvdb_episode("The Office", 73244)
+        payload["Metadata"].pop("year", None)
+        assert (await post(webhook_url(c), payload))[0] == 200
+        assert (await post(webhook_url(c), sample("scrobble-unknown-show")))[0] == 200  # no ids at all
+        await settled(c)
+        assert sorted(r.action for r in await scrobbles(c)) == ["conflict", "conflict"]
+        assert len(await c.run(c.tracker.list_shows)) == 2  # nothing added

@@ -186,6 +186,7 @@ class Settings:
     ngrok_path: str | None = None
     notify_each_scrobble: bool = False
     builtin_tracker: bool = True  # off: marks go only to the other destinations
+    auto_add_shows: bool = True  # a Plex show with ids that nothing resembles joins the built-in tracker
     tmdb_base_url: str | None = None  # None: TMDB's own API (the key is a secret, not a setting)
     plex_location: str | None = None  # where Plex runs: "this" computer, "network", "elsewhere"; None: not said
     plex_auto_register: bool = True  # signed in: put the current webhook URL in Plex when it changes

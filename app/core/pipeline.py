@@ -6,6 +6,7 @@ outcome and the episode the built-in tracker marks are committed together (exact
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Mapping
@@ -14,12 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.destinations.builtin import BuiltinTracker, Marks
+from app.core.destinations.builtin import BuiltinTracker, Marks, id_columns
 from app.core.matching import MatchResult, ShowIndex
 from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
 
+log = logging.getLogger(__name__)
+NOTHING_CLOSE = 80.0  # a candidate scoring this much resembles the Plex show: ask, never auto-add
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
 _NOT_TRACKED = {"movie": "movies are not tracked", "track": "music is not tracked",
                 "clip": "clips are not tracked", "photo": "photos are not tracked"}
@@ -172,6 +175,16 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
                                         confidence=result.confidence))
         row.match_method, row.confidence = result.method, result.confidence
         return mark(tracker, lookups, row, result.show_id, ev, settings)
+    if settings.auto_add_shows and ev.show_title and _nothing_close(result) and id_columns(ids):
+        # As the reference web tracker's auto_add_shows: a show Plex identifies that no
+        # tracker show resembles is simply added. Anything alike still asks.
+        show = tracker.new_show(session, ev.show_title, year, ids)
+        lookups.add_mapping(ShowMapping(plex_key=plex_key, plex_title=ev.show_title, show_id=show.id,
+                                        method="added", confidence=1.0))
+        row.match_method, row.confidence = "added", 1.0
+        log.info("added %r (show #%d) to the tracker, as Plex identifies it by %s", ev.show_title, show.id,
+                 ", ".join(sorted(id_columns(ids))))
+        return mark(tracker, lookups, row, show.id, ev, settings)
     conflict = _open_conflict(session, plex_key, ev, result, year, ids)
     row.conflict_id = conflict.id
     reason = _conflict_reason(result)
@@ -181,6 +194,13 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     outcome = _record(row, Action.CONFLICT, reason)
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,
                    conflict.plex_title)
+
+
+def _nothing_close(result: MatchResult) -> bool:
+    """No candidate at all, or none scoring ``NOTHING_CLOSE`` (an ambiguous match always asks)."""
+    if result.conflict == "no_match":
+        return True
+    return result.conflict == "low_confidence" and all(c.score < NOTHING_CLOSE for c in result.candidates)
 
 
 def _conflict_reason(result: MatchResult) -> str:

@@ -496,13 +496,7 @@ class Tracker:
             if create:
                 guids = conflict.guids or {}
                 ids = guids.get("server_ids") or guids.get("show_ids", {})  # the Plex server's, if it said
-                show = Show(title=conflict.plex_title, year=conflict.plex_year,
-                            **{f"{k}_id": (v if k == "imdb" else int(v)) for k, v in ids.items()
-                               if k in ("tmdb", "tvdb", "imdb", "anidb")})
-                session.add(show)
-                session.flush()
-                self.builtin.indexed(session, show)
-                show_id = show.id
+                show_id = self.builtin.new_show(session, conflict.plex_title, conflict.plex_year, ids).id
             existing = session.scalar(select(ShowMapping).where(ShowMapping.plex_key == conflict.plex_key))
             if existing is not None:
                 session.delete(existing)

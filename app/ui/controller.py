@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
+from app.core.config import load_state, save_state
 from app.core.facade import Core
 from app.core.types import Outcome
 from app.ui.autostart import Autostart, launch_command
@@ -20,6 +21,7 @@ from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
 from app.ui.status_window import StatusWindow
 from app.ui.tasks import spawn
+from app.ui.setup_wizard import SetupWizard
 from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
 
@@ -62,11 +64,26 @@ class UiController(QObject):
 
     # -- start / stop ------------------------------------------------------------------------------
     def show_initial(self) -> None:
-        """The tray icon, or (without a tray) the status window."""
+        """The tray icon, or (without a tray) the status window; on first start the set-up."""
         if self.tray is not None:
             self.tray.show()
         else:
             self.show_status()
+        if self.core.settings.plex_location is None and not load_state(self.core.paths).get("setup_offered"):
+            save_state(self.core.paths, setup_offered=True)
+            self.show_setup()
+            self.notify("Set up Scrobble Tray", "Tell it where your Plex server runs, and paste the URL "
+                        "it gives into Plex.")
+
+    def show_setup(self) -> SetupWizard:
+        def make() -> SetupWizard:
+            w = SetupWizard(self.core, self.bridge)
+            w.finished.connect(lambda _: self._windows.pop("setup", None) and w.deleteLater())
+            return w
+        window = self._window("setup", make)
+        assert isinstance(window, SetupWizard)
+        self._present(window)
+        return window
 
     def close(self) -> None:
         """Hide everything and stop listening to the core."""
@@ -184,6 +201,7 @@ class UiController(QObject):
     def _wire_status(self, w: StatusWindow) -> None:
         w.openScrobbles.connect(self.show_scrobbles)
         w.openTracker.connect(self.show_tracker)
+        w.openSetup.connect(self.show_setup)
         w.openConflicts.connect(self.show_conflicts)
         w.openDiagnostics.connect(self.show_diagnostics)
         w.openSettings.connect(self.show_settings)
@@ -195,6 +213,7 @@ class UiController(QObject):
         t.openStatus.connect(self.show_status)
         t.openScrobbles.connect(self.show_scrobbles)
         t.openTracker.connect(self.show_tracker)
+        t.openSetup.connect(self.show_setup)
         t.openConflicts.connect(self.show_conflicts)
         t.openDiagnostics.connect(self.show_diagnostics)
         t.openSettings.connect(self.show_settings)
@@ -207,7 +226,9 @@ class UiController(QObject):
 
     # -- notifications -----------------------------------------------------------------------------------
     def _message_clicked(self) -> None:
-        if self.core.status.conflicts_open:
+        if self.core.settings.plex_location is None:
+            self.show_setup()
+        elif self.core.status.conflicts_open:
             self.show_conflicts()
         else:
             self.show_scrobbles()

@@ -86,6 +86,7 @@ METHOD_WORDS = {
     "mapping": "remembered",
     "user": "your choice",
     "created": "created",
+    "added": "added from Plex's ids",
 }
 
 

@@ -145,6 +145,9 @@ class SettingsWindow(QWidget):
         self.database_url = QLineEdit()
         self.database_url.setPlaceholderText("Default: a SQLite file in the data folder")
         self.notify = QCheckBox("Show a notification for every episode marked watched")
+        self.auto_add = QCheckBox("Add a show Plex identifies by its ids when no tracker show resembles it")
+        self.auto_add.setToolTip("Without this, such a show opens a conflict for you to answer. A show "
+                                 "that resembles one already in the tracker always asks.")
         self.builtin = QCheckBox("Mark episodes in the built-in tracker too")
         self.builtin.setToolTip("Turn it off when another destination (a web tracker, a PostgreSQL "
                                 "tracker) is the one that counts: no conflicts are asked for here then.")
@@ -205,6 +208,7 @@ class SettingsWindow(QWidget):
         sform.addRow("Stop threshold:", threshold_cell)
         sform.addRow("Database URL:", self._with_error(self.database_url, "database_url"))
         sform.addRow(self.notify)
+        sform.addRow(self.auto_add)
         sform.addRow(self.builtin)
 
         self.banner = Banner()
@@ -255,6 +259,7 @@ class SettingsWindow(QWidget):
         self.stop_threshold.valueChanged.connect(self.validate)
         self.notify.toggled.connect(self.validate)
         self.builtin.toggled.connect(self.validate)
+        self.auto_add.toggled.connect(self.validate)
         self.load()
 
     def _with_error(self, widget: QWidget, key: str) -> QVBoxLayout:
@@ -283,6 +288,7 @@ class SettingsWindow(QWidget):
         self.database_url.setText(s.database_url or "")
         self.notify.setChecked(bool(s.notify_each_scrobble))
         self.builtin.setChecked(bool(s.builtin_tracker))
+        self.auto_add.setChecked(bool(s.auto_add_shows))
         self.plex_location.setCurrentIndex(max(0, self.plex_location.findData(s.plex_location)))
         self.validate()
         spawn(self._load_token_state(), owner=self)
@@ -319,6 +325,7 @@ class SettingsWindow(QWidget):
             database_url=self.database_url.text().strip() or None,
             notify_each_scrobble=self.notify.isChecked(),
             builtin_tracker=self.builtin.isChecked(),
+            auto_add_shows=self.auto_add.isChecked(),
             plex_location=self.plex_location.currentData(),
         )
 

@@ -30,6 +30,7 @@ class StatusWindow(QWidget):
 
     openScrobbles = Signal()
     openTracker = Signal()
+    openSetup = Signal()
     openConflicts = Signal()
     openDiagnostics = Signal()
     openSettings = Signal()
@@ -223,6 +224,9 @@ class StatusWindow(QWidget):
             self.banner.show_message(destinations_text(status.destinations_failing).split(":")[0]
                                      + ": its events wait in Scrobble Tray, nothing is lost. "
                                      "See Destinations below for why.", "warn")
+        elif summarize(status).headline.startswith("Only this"):
+            self.banner.show_message("Your Plex server may not reach this URL. Tell Scrobble Tray where it "
+                                     "runs, and it sets up the way there.", "warn", "Set up…")
         elif status.tunnel == "online" and not status.plex.signed_in:
             self.banner.show_message("Sign in with Plex, and the webhook URL is put in your Plex account "
                                      "for you, and kept there when it changes.", "info", "Sign in with Plex…")
@@ -244,7 +248,9 @@ class StatusWindow(QWidget):
             self.resize(self.width(), needed)
 
     def _banner_action(self) -> None:
-        if "Plex" in self.banner.action.text():
+        if self.banner.action.text() == "Set up…":
+            self.openSetup.emit()
+        elif "Plex" in self.banner.action.text():
             self.openPlex.emit()
         elif self.core.status.paused:
             self.pause_button.setChecked(False)

@@ -174,3 +174,12 @@ def test_agent_path_is_checked_and_saved_and_the_listen_choice_is_kept(
         qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
     saved = json.loads(paths.settings_file.read_text())
     assert (saved["ngrok_path"], saved["host"]) == (sys.executable, "127.0.0.1")
+
+
+def test_adding_shows_from_plex_ids_can_be_turned_off(ui: UiController, paths: Paths, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    assert not w.auto_add.isChecked()  # (off in the tests' settings; on by default)
+    w.auto_add.setChecked(True)
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    assert json.loads(paths.settings_file.read_text())["auto_add_shows"] is True

@@ -126,6 +126,14 @@ class BuiltinTracker(Destination):
             self._index.add(show_ref(show))
             self._stamp = self._shows_stamp(session)
 
+    def new_show(self, session: Session, title: str, year: int | None, ids: dict[str, str]) -> Show:
+        """A show made from what Plex says of it (its external ids where they are usable)."""
+        show = Show(title=title, year=year, **id_columns(ids))
+        session.add(show)
+        session.flush()
+        self.indexed(session, show)
+        return show
+
     def forget_index(self) -> None:
         self._index = None
 
@@ -187,3 +195,15 @@ def _count(show: Show, episode: Episode, when: datetime | None, delta: int) -> N
     if delta > 0 and when is not None:
         episode.last_watched_at = max(filter(None, [episode.last_watched_at, when]))
         show.last_watched_at = max(filter(None, [show.last_watched_at, when]))
+
+
+def id_columns(ids: dict[str, str]) -> dict[str, int | str]:
+    """Plex's show ids (``{"tmdb": "1396", "imdb": "tt0903747"}``) as Show columns."""
+    out: dict[str, int | str] = {}
+    for name, value in ids.items():
+        value = str(value).strip()
+        if name == "imdb" and value.startswith("tt"):
+            out["imdb_id"] = value
+        elif name in ("tmdb", "tvdb", "anidb") and value.isdigit() and len(value) <= 11:
+            out[f"{name}_id"] = int(value)
+    return out
