@@ -129,8 +129,9 @@ class _TunnelPage(QWizardPage):
 
     async def _start(self, token: str) -> None:
         core = self.core
+        # On once a token is known (so not before it is saved), with the domain asked for.
         await core.apply_settings(dataclasses.replace(
-            core.settings, ngrok_domain=clean_domain(self.domain.text()) or None, tunnel_enabled=True,
+            core.settings, ngrok_domain=clean_domain(self.domain.text()) or None, tunnel_enabled=None,
             plex_location="elsewhere"))
         if token:
             await core.set_authtoken(token)  # opens the tunnel with it
@@ -145,7 +146,8 @@ class _TunnelPage(QWizardPage):
             self._say(f"The tunnel is up: {status.public_url}", "pass")
         elif status.tunnel == TunnelState.ERROR:
             self._starting = False
-            self._say(" ".join(filter(None, (status.tunnel_reason, status.tunnel_fix))), "fail")
+            reason = (status.tunnel_reason or "The tunnel failed").rstrip(".")
+            self._say(f"{reason}. {status.tunnel_fix or ''}".strip(), "fail")
         elif status.tunnel == TunnelState.INSTALLING:
             self._say("Downloading ngrok's agent…", "info")
         self.start.setEnabled(not self._starting)

@@ -178,6 +178,21 @@ async def render(out: Path) -> None:
     menu.close()
     tray_icons_strip(out)
 
+    # First-run set-up: where Plex runs, the local network's address, the tunnel page.
+    wizard = ui.show_setup()
+    save(wizard, "setup-where", out, secrets)
+    for button in wizard.where_page.group.buttons():
+        button.setChecked(button.property("where") == "network")
+    wizard.next()
+    save(wizard, "setup-network", out, secrets)
+    wizard.back()
+    for button in wizard.where_page.group.buttons():
+        button.setChecked(button.property("where") == "elsewhere")
+    wizard.next()
+    wizard.tunnel_page.token.setText(NGROK_TOKEN)
+    save(wizard, "setup-tunnel", out, [*secrets, NGROK_TOKEN])
+    wizard.close()
+
     # The tunnel online with a static domain, through the tests' stand-in ngrok agent.
     tunnelled = dataclasses.replace(core.settings, ngrok_path=str(write_agent(data / "ngrok")),
                                     ngrok_domain="scrobble-demo.ngrok-free.dev")
@@ -189,6 +204,18 @@ async def render(out: Path) -> None:
     status.refresh()
     await until(lambda: "ngrok-free.dev" in "\n".join(shown_texts(status)))
     save(status, "status-tunnel", out, core.secrets())
+
+    wizard = ui.show_setup()  # the last step, the tunnel up: the URL, and the first webhook arriving
+    for button in wizard.where_page.group.buttons():
+        button.setChecked(button.property("where") == "elsewhere")
+    wizard.next()
+    wizard.next()
+    await until(lambda: wizard.url_page.url.url == core.public_webhook_url)
+    status_code, _ = await post(core.webhook_urls()[-1][1], episode_payload(1, 4))  # (the local URL)
+    assert status_code == 200
+    await until(lambda: "arrived" in wizard.url_page.waiting.text())
+    save(wizard, "setup-done", out, core.secrets())
+    wizard.close()
     await plex(core, ui, out)
 
     ui.close()

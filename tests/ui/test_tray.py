@@ -37,7 +37,7 @@ def test_menu_says_the_state_and_offers_every_action(ui: UiController, core: Cor
     qtbot.waitUntil(tray.menu.isVisible)
     assert menu_texts(tray) == [
         f"All good: listening for Plex on this computer (port {core.status.port})", "", "Open Scrobble Tray", "Copy webhook URL", "",
-        "Recent scrobbles…", "Tracker…", "Conflicts (0)…", "Diagnostics…", "Sign in with Plex…", "Settings…", "",
+        "Recent scrobbles…", "Tracker…", "Conflicts (0)…", "Diagnostics…", "Sign in with Plex…", "Settings…", "Set up…", "",
         "Pause processing", "Start at login", "", "Quit Scrobble Tray"]
     assert not tray.actions["state"].isEnabled()
     assert tray.icon.toolTip().startswith(f"Scrobble Tray\nAll good: listening for Plex on this computer (port {core.status.port})")
