@@ -153,7 +153,7 @@ class UiController(QObject):
         return window
 
     def show_settings(self) -> SettingsWindow:
-        window = self._window("settings", lambda: SettingsWindow(self.core, self.bridge))
+        window = self._window("settings", lambda: SettingsWindow(self.core, self.bridge, autostart=self.autostart))
         assert isinstance(window, SettingsWindow)
         self._present(window)
         return window

@@ -17,6 +17,7 @@ from app.core.config import Settings, check_domain, check_token, clean_domain, p
 from app.core.facade import Core
 from app.core.types import CoreStatus
 from app.ui import icons
+from app.ui.autostart import Autostart
 from app.ui.bridge import CoreBridge
 from app.ui.destinations_page import DestinationsPage
 from app.ui.plex_page import PlexPage
@@ -92,7 +93,8 @@ class SettingsWindow(QWidget):
 
     saved = Signal(object)  # the new Settings
 
-    def __init__(self, core: Core, bridge: CoreBridge | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, core: Core, bridge: CoreBridge | None = None, parent: QWidget | None = None,
+                 autostart: Autostart | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.core = core
         self.saving = False
@@ -210,6 +212,16 @@ class SettingsWindow(QWidget):
         sform.addRow(self.notify)
         sform.addRow(self.auto_add)
         sform.addRow(self.builtin)
+        # Applied when ticked, as in the tray menu (it is this computer's, not a setting).
+        self.autostart = autostart
+        self.start_at_login = QCheckBox("Start Scrobble Tray when I log in")
+        if autostart is not None and autostart.supported:
+            self.start_at_login.setChecked(autostart.is_enabled())
+            self.start_at_login.toggled.connect(self._set_autostart)
+        else:
+            self.start_at_login.setEnabled(False)
+            self.start_at_login.setToolTip("Not available on this system yet")
+        sform.addRow(self.start_at_login)
 
         self.banner = Banner()
         self.busy = Busy()
@@ -397,6 +409,13 @@ class SettingsWindow(QWidget):
     def _save_failed(self, exc: BaseException) -> None:
         self.banner.show_message(f"Not saved: {exc}", "error")
         self.validate()
+
+    def _set_autostart(self, enabled: bool) -> None:
+        assert self.autostart is not None
+        try:
+            self.autostart.set_enabled(enabled)
+        except OSError as exc:
+            self.banner.show_message(f"Start at login could not be changed: {exc}", "error")
 
     def _choose_agent(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Choose the ngrok agent", self.agent.text() or str(Path.home()))

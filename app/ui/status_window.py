@@ -138,6 +138,10 @@ class StatusWindow(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.pause_button)
+        self.quit_button = QPushButton("Quit")
+        self.quit_button.setToolTip("Stop Scrobble Tray: webhooks are no longer received until it starts again")
+        self.quit_button.clicked.connect(self.quitRequested)
+        buttons.addWidget(self.quit_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 16)

@@ -183,3 +183,14 @@ def test_adding_shows_from_plex_ids_can_be_turned_off(ui: UiController, paths: P
     with qtbot.waitSignal(w.saved, timeout=10_000):
         qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
     assert json.loads(paths.settings_file.read_text())["auto_add_shows"] is True
+
+
+def test_start_at_login_and_quit_are_outside_the_tray_too(ui: UiController, qtbot: Any) -> None:
+    w = open_settings(ui, qtbot)
+    assert not w.start_at_login.isChecked() and not ui.autostart.entry_path.exists()
+    w.start_at_login.setChecked(True)
+    assert ui.autostart.entry_path.is_file()
+    w.start_at_login.setChecked(False)
+    assert not ui.autostart.entry_path.exists()
+    with qtbot.waitSignal(ui.quitRequested, timeout=2000):
+        qtbot.mouseClick(ui.status_window.quit_button, Qt.MouseButton.LeftButton)
