@@ -312,6 +312,15 @@ async def _closing(destination: Any, work: Any) -> Any:
         await destination.close()
 
 
+def data_folder_problem(exc: OSError, paths: Paths) -> str | None:
+    """The sentence for an error writing the data folder (with the fix), else None."""
+    unwritable = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR)
+    if exc.errno in unwritable and exc.filename and Path(exc.filename).is_relative_to(paths.data_dir):
+        return (f"cannot write to the data folder {paths.data_dir} ({exc.strerror}). Choose a folder "
+                "you can write to with --data-dir DIR (or SCROBBLETRAY_HOME).")
+    return None
+
+
 def running_state(paths: Paths) -> dict[str, Any] | None:
     """What the running app left in its state file (its address, its tunnel), or None when
     none runs: it is trusted only if something answers on the port it names."""
@@ -386,10 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(exc, "fix", None):  # webhooks.ListenError: already a sentence with its fix
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        unwritable = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR)
-        if exc.errno in unwritable and exc.filename and Path(exc.filename).is_relative_to(paths.data_dir):
-            print(f"error: cannot write to the data folder {paths.data_dir} ({exc.strerror}). Choose a "
-                  "folder you can write to with --data-dir DIR (or SCROBBLETRAY_HOME).", file=sys.stderr)
+        if problem := data_folder_problem(exc, paths):
+            print(f"error: {problem}", file=sys.stderr)
             return 2
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "),
               file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import qasync
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.config import APP_NAME, APP_SLUG, Paths, Settings
 from app.core.facade import Core
@@ -135,6 +135,13 @@ def application(argv: list[str]) -> QApplication:
     return app
 
 
+def data_folder_dialog(problem: str) -> QMessageBox:
+    """The message for a data folder that cannot be written (the app cannot start)."""
+    box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME} cannot start", problem[0].upper() + problem[1:])
+    box.setWindowIcon(icons.icon("app"))
+    return box
+
+
 def run(paths: Paths, settings: Settings, argv: list[str], *,
         tray_available: bool | None = None) -> int:
     """Run the tray app until the user quits; returns the process exit code.
@@ -149,8 +156,19 @@ def run(paths: Paths, settings: Settings, argv: list[str], *,
         print(f"{APP_NAME} is already running; its window was brought forward.", file=sys.stderr)
         return 0
     instance.listen()
-    if not logging.getLogger().handlers:
-        setup_logging(paths.log_file, verbose="-v" in argv or "--verbose" in argv)
+    try:
+        if not logging.getLogger().handlers:
+            setup_logging(paths.log_file, verbose="-v" in argv or "--verbose" in argv)
+        paths.ensure()
+    except OSError as exc:
+        from app.cli import data_folder_problem
+
+        if (problem := data_folder_problem(exc, paths)) is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        data_folder_dialog(problem).exec()  # started from a menu, nobody reads stderr
+        instance.close()
+        return 2
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             task: Any = None

@@ -102,3 +102,24 @@ def test_the_app_runs_again_after_quitting(
         errors = when(listening_status_window, lambda w: w.close())
         assert ui_app.run(paths, settings, ["scrobbletray"], tray_available=False) == 0
         assert not errors
+
+
+def test_a_data_folder_that_cannot_be_written_is_a_dialog_naming_it(
+        qapp: QApplication, settings: Settings, tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # (root may write anywhere: a file in the way fails for anyone)
+    paths = Paths(blocker / "data")
+    shown: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(50, answer)
+            return
+        shown.append(box.text())
+        box.done(0)
+
+    QTimer.singleShot(50, answer)
+    assert ui_app.run(paths, settings, ["scrobbletray"], tray_available=False) == 2
+    assert shown and shown[0].startswith(f"Cannot write to the data folder {paths.data_dir}")
+    assert "--data-dir DIR" in shown[0] and "--data-dir DIR" in capsys.readouterr().err
