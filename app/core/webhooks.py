@@ -107,9 +107,20 @@ def _bound_port(site: web.TCPSite) -> int:
 Store = Callable[[str, str | None], Awaitable[int]]
 
 
-async def _no_version(request: web.Request, response: web.StreamResponse) -> None:
-    """No Python or aiohttp version for a scanner to look up."""
+DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body: drained up to this, else dropped
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """No Python or aiohttp version for a scanner to look up. A refused request whose body
+    is compressed, chunked or big has its connection closed after the answer: aiohttp
+    would read (and unpack) up to 10 s of it, holding up every other webhook. A small one
+    is drained as usual, so the client reads its 4xx rather than a reset connection."""
     response.headers["Server"] = "Scrobble Tray"
+    if response.status >= 400 and not request.content.is_eof():
+        length = request.content_length
+        compressed = request.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
+        if compressed or length is None or length > DRAIN_AT_MOST:
+            response.force_close()
 
 
 class WebhookServer:
@@ -128,12 +139,15 @@ class WebhookServer:
         self.host: str | None = None
         self.app = web.Application(client_max_size=settings.max_body_bytes)
         self.app.router.add_route("*", WEBHOOK_PATH, self._handle)
-        self.app.on_response_prepare.append(_no_version)
+        self.app.on_response_prepare.append(_on_prepare)
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the port."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # auto_decompress=False: aiohttp unpacks a compressed body as it arrives, before any
+        # handler could refuse it (a 256 KB gzip bomb to a wrong secret stalled every webhook
+        # for 0.5 s; four, for 2 s). Plex never compresses: such a body is refused (415).
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
@@ -227,6 +241,8 @@ class WebhookServer:
         content_type = request.headers.get("Content-Type", "")
         if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
             raise _Reject(415, "expected multipart/form-data with a 'payload' field")
+        if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            raise _Reject(415, "compressed bodies are not accepted (Plex does not compress webhooks)")
         try:
             body = await request.read()  # at most client_max_size, chunked or not
         except web.HTTPRequestEntityTooLarge:

@@ -1,0 +1,57 @@
+"""Hostile traffic: a compressed bomb to a wrong secret or a wrong path costs a valid
+webhook nothing, since a refused request's body is never read or unpacked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+
+import aiohttp
+import pytest
+
+from app.core.facade import Core
+from tests.helpers import episode_payload, form, post, settled, webhook_url
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    """~256 KB of gzip that unpacks to 256 MB of zeros."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(z.compress(block) for _ in range(256)) + z.flush()
+
+
+async def _send_bomb(url: str, body: bytes) -> int:
+    headers = {"Content-Type": "multipart/form-data; boundary=x", "Content-Encoding": "gzip"}
+    async with aiohttp.ClientSession() as s:
+        try:
+            async with s.post(url, data=body, headers=headers) as r:
+                return r.status
+        except aiohttp.ClientError:
+            return -1  # closed on it: fine too
+
+
+async def test_bombs_to_a_wrong_secret_and_path_do_not_slow_valid_webhooks(core: Core, bomb: bytes) -> None:
+    url = webhook_url(core)
+    targets = [url.rsplit("/", 1)[0] + "/wrong-secret", url.split("/webhook/")[0] + "/nowhere"] * 2
+    latencies = []
+    bombs = [asyncio.create_task(_send_bomb(t, bomb)) for t in targets]
+    async with aiohttp.ClientSession() as s:
+        for n in range(15):
+            t = time.perf_counter()
+            assert (await post(url, episode_payload(1, n + 1), session=s))[0] == 200
+            latencies.append(time.perf_counter() - t)
+            await asyncio.sleep(0.05)
+    statuses = await asyncio.gather(*bombs)
+    assert set(statuses) <= {403, 404, -1}, statuses
+    assert max(latencies) < 0.25, latencies  # unpacking one would take seconds
+    await settled(core)
+
+
+async def test_a_compressed_body_with_the_right_secret_is_refused_unread(core: Core, bomb: bytes) -> None:
+    assert await _send_bomb(webhook_url(core), bomb) == 415
+    async with aiohttp.ClientSession() as s:
+        async with s.post(webhook_url(core), data=form(episode_payload(1, 1)),
+                          headers={"Content-Encoding": "identity"}) as r:
+            assert r.status == 200  # "identity" is no compression
