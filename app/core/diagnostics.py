@@ -85,13 +85,14 @@ async def tunnel_checks(status: CoreStatus, public_url: str | None) -> list[Chec
 
 
 def last_webhook_check(stats: WebhookStats, counts: Counts | None) -> Check:
+    refused = f"; {stats.refused_text()} since start" if stats.rejected else ""
     if stats.last_webhook_at:
         return Check("Last webhook", PASS, f"{ago(stats.last_webhook_at)} from "
-                     f"{stats.last_server or 'an unknown server'} ({stats.last_source})")
+                     f"{stats.last_server or 'an unknown server'} ({stats.last_source}){refused}")
     if counts is not None and counts.last_webhook_at:
         return Check("Last webhook", PASS,
                      f"at {counts.last_webhook_at:%Y-%m-%d %H:%M:%S} UTC (before this start)")
-    return Check("Last webhook", WARN, "none received yet",
+    return Check("Last webhook", WARN, f"none received yet{refused}",
                  "In Plex: Settings > Webhooks > Add Webhook, paste the webhook URL, save, then play something.")
 
 

@@ -182,6 +182,13 @@ class WebhookStats:
     last_webhook_at: datetime | None = None  # aware, UTC
     last_source: str | None = None
     last_server: str | None = None
+    refused: tuple[tuple[str, int], ...] = ()  # (why, how many), most first
+
+    def refused_text(self) -> str:
+        """``12 refused: 10 wrong secret, 2 malformed``; empty when none were."""
+        if not self.rejected:
+            return ""
+        return f"{self.rejected} refused: " + ", ".join(f"{n} {why}" for why, n in self.refused)
 
 
 @dataclass(frozen=True)

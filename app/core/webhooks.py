@@ -83,6 +83,10 @@ class ListenError(OSError):
         return cls(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", "See the log file")
 
 
+REFUSED_WORDS = {403: "wrong secret", 429: "too many wrong secrets", 400: "malformed", 413: "too large",
+                 415: "not a Plex webhook's type", 405: "wrong method"}
+
+
 @dataclass
 class ServerStats:
     """What the server saw, for diagnostics."""
@@ -95,8 +99,13 @@ class ServerStats:
     last_user_agent: str | None = None
 
     def snapshot(self) -> WebhookStats:
+        by_why: dict[str, int] = {}
+        for status, n in self.rejected.items():
+            why = REFUSED_WORDS.get(status, f"HTTP {status}")
+            by_why[why] = by_why.get(why, 0) + n
+        refused = tuple(sorted(by_why.items(), key=lambda item: (-item[1], item[0])))
         return WebhookStats(self.accepted, sum(self.rejected.values()), self.last_webhook_at,
-                            self.last_source, self.last_server)
+                            self.last_source, self.last_server, refused)
 
 
 def _bound_port(site: web.TCPSite) -> int:

@@ -290,6 +290,10 @@ class StatusWindow(QWidget):
             text = f"{ago(self.counts.last_webhook_at)} (before this start)"
         else:
             text = "None yet: add the URL above in Plex, then play something"
+        if refused := stats.refused_text():
+            text += f" · {refused}"
+            self.last_webhook.setToolTip("Requests to the webhook URL that were answered with an error "
+                                         "since Scrobble Tray started: someone knocking, or a wrong URL in Plex.")
         self.last_webhook.setText(text)
 
     # -- window -----------------------------------------------------------------------------

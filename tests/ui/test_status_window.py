@@ -11,7 +11,7 @@ from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.state import TrayState
-from tests.helpers import episode_payload
+from tests.helpers import episode_payload, webhook_url
 from tests.ui.conftest import Aio
 
 
@@ -93,3 +93,19 @@ def test_window_shown_before_the_core_starts_fills_in_once_it_listens(
     finally:
         ui.close()
         aio.run(core.stop())
+
+
+def test_refused_requests_are_counted_by_reason(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    import aiohttp
+
+    async def knock() -> None:
+        wrong = webhook_url(core).rsplit("/", 1)[0] + "/" + "guess" * 8
+        async with aiohttp.ClientSession() as s:
+            for url, body in ((wrong, b"x"), (wrong, b"y"), (webhook_url(core), b"not a form")):
+                async with s.post(url, data=body, headers={"Content-Type": "multipart/form-data; boundary=b"}) as r:
+                    assert r.status in (400, 403)
+
+    aio.run(knock())
+    w = ui.show_status()
+    qtbot.waitUntil(lambda: "3 refused: 2 wrong secret, 1 malformed" in w.last_webhook.text(), timeout=5000)
+    assert "knocking" in w.last_webhook.toolTip()
