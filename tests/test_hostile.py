@@ -55,3 +55,20 @@ async def test_a_compressed_body_with_the_right_secret_is_refused_unread(core: C
         async with s.post(webhook_url(core), data=form(episode_payload(1, 1)),
                           headers={"Content-Encoding": "identity"}) as r:
             assert r.status == 200  # "identity" is no compression
+
+
+@pytest.mark.parametrize("line", [
+    b"GET /webhook/{secret}\xff HTTP/1.1",  # raw non-ASCII in the path
+    b"POST /webhook/{secret} HTTP/9.9",  # an HTTP version that does not exist
+    b"GET /webhook/{secret}" + b"a" * 9000 + b" HTTP/1.1",  # an over-long path
+    b"POST /webhook/{secret} HTTP/1.1\r\nX-Big: " + b"b" * 10000,  # an oversized header
+])
+async def test_aiohttps_own_400s_echo_nothing_and_name_no_version(core: Core, line: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
+    writer.write(line.replace(b"{secret}", core.secret.encode()) + b"\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    answer = (await asyncio.wait_for(reader.read(4096), 5)).decode("latin-1")
+    writer.close()
+    assert answer.startswith("HTTP/1.0 400 Bad Request") and "Server: Scrobble Tray" in answer
+    assert core.secret not in answer and "aiohttp" not in answer and "Python" not in answer
+    assert answer.endswith("this is not a request Scrobble Tray can read.\n")

@@ -14,9 +14,12 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from app.core.config import Settings
 from app.core.form import FormError, boundary, form_field
@@ -116,6 +119,32 @@ def _bound_port(site: web.TCPSite) -> int:
 Store = Callable[[str, str | None], Awaitable[int]]
 
 
+class _QuietErrors(RequestHandler):
+    """aiohttp's answer to a request it cannot parse, without echoing the request line
+    back (it holds the webhook secret) and without its version in ``Server``."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        answer = super().handle_error(request, status, exc, message)  # (logs it, redacted)
+        phrase = HTTPStatus(answer.status).phrase
+        plain = web.Response(status=answer.status, text=f"{answer.status} {phrase}: this is not a request "
+                             "Scrobble Tray can read.\n", headers={"Server": "Scrobble Tray"})
+        plain.force_close()
+        return plain
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _QuietErrors(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # aiohttp offers no other way in (tests/test_hostile.py pins it)
+        return server
+
+
 DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body: drained up to this, else dropped
 
 
@@ -142,7 +171,7 @@ class WebhookServer:
         self.stats = ServerStats()
         self.limiter = RateLimiter(settings.rate_limit_per_minute)  # failed authentication only
         self.valve = RateLimiter(SAFETY_VALVE)  # a runaway sender with the right secret
-        self._runner: web.AppRunner | None = None
+        self._runner: _Runner | None = None
         self._forwarded_ports: set[int] = set()
         self.port: int | None = None
         self.host: str | None = None
@@ -156,7 +185,7 @@ class WebhookServer:
         # auto_decompress=False: aiohttp unpacks a compressed body as it arrives, before any
         # handler could refuse it (a 256 KB gzip bomb to a wrong secret stalled every webhook
         # for 0.5 s; four, for 2 s). Plex never compresses: such a body is refused (415).
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, auto_decompress=False)
+        self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
