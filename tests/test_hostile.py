@@ -72,3 +72,61 @@ async def test_aiohttps_own_400s_echo_nothing_and_name_no_version(core: Core, li
     assert answer.startswith("HTTP/1.0 400 Bad Request") and "Server: Scrobble Tray" in answer
     assert core.secret not in answer and "aiohttp" not in answer and "Python" not in answer
     assert answer.endswith("this is not a request Scrobble Tray can read.\n")
+
+
+async def test_slow_clients_are_cut_off_and_hold_up_nothing(paths, settings, monkeypatch) -> None:
+    from app.core import webhooks
+    from tests.helpers import running
+
+    monkeypatch.setattr(webhooks._Runner, "header_deadline", 1.0)
+    async with running(paths, settings) as core:
+        slow = []
+        for _ in range(300):  # each sends part of its headers, then a byte now and then
+            reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
+            writer.write(b"POST /webhook/" + core.secret.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append((reader, writer))
+        latencies = []
+        async with aiohttp.ClientSession() as s:
+            for n in range(5):
+                t = time.perf_counter()
+                assert (await post(webhook_url(core), episode_payload(1, n + 1), session=s))[0] == 200
+                latencies.append(time.perf_counter() - t)
+        assert max(latencies) < 0.25, latencies
+        await asyncio.sleep(1.5)
+        for _, writer in slow:
+            writer.write(b"a")  # still dribbling...
+        closed = await asyncio.gather(*(asyncio.wait_for(r.read(), 3) for r, _ in slow))
+        assert closed == [b""] * 300  # ...but cut off, unanswered
+        for _, writer in slow:
+            writer.close()
+
+
+async def test_a_body_that_never_finishes_gets_408(paths, settings, monkeypatch) -> None:
+    from app.core import webhooks
+    from tests.helpers import running
+
+    monkeypatch.setattr(webhooks, "BODY_DEADLINE", 0.5)
+    async with running(paths, settings) as core:
+        reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
+        writer.write(b"POST /webhook/" + core.secret.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000\r\n\r\n--b\r\n")
+        answer = (await asyncio.wait_for(reader.read(400), 5)).decode()
+        writer.close()
+        assert answer.startswith("HTTP/1.1 408") and "Connection: close" in answer
+        assert "did not arrive within 0.5 s" in answer
+        assert core.webhook_stats().refused == (("too slow", 1),)
+
+
+async def test_connections_over_the_cap_are_refused_and_the_server_goes_on(paths, settings, monkeypatch) -> None:
+    from app.core import webhooks
+    from tests.helpers import running
+
+    monkeypatch.setattr(webhooks, "MAX_CONNECTIONS", 20)
+    async with running(paths, settings) as core:
+        held = [await asyncio.open_connection("127.0.0.1", core.status.port) for _ in range(25)]
+        ends = await asyncio.gather(*(asyncio.wait_for(r.read(), 2) for r, _ in held[20:]))
+        assert ends == [b""] * 5  # closed at once
+        for _, w in held:
+            w.close()
+        await asyncio.sleep(0.1)
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200

@@ -7,11 +7,13 @@ event is committed to the inbox.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hmac
 import logging
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -87,7 +89,7 @@ class ListenError(OSError):
 
 
 REFUSED_WORDS = {403: "wrong secret", 429: "too many wrong secrets", 400: "malformed", 413: "too large",
-                 415: "not a Plex webhook's type", 405: "wrong method"}
+                 415: "not a Plex webhook's type", 405: "wrong method", 408: "too slow"}
 
 
 @dataclass
@@ -119,9 +121,49 @@ def _bound_port(site: web.TCPSite) -> int:
 Store = Callable[[str, str | None], Awaitable[int]]
 
 
+HEADER_DEADLINE = 10.0  # seconds for a new connection to send a whole request's headers
+BODY_DEADLINE = 30.0  # seconds for a webhook's body, once its headers are in
+MAX_CONNECTIONS = 1024  # open at once, in all
+MAX_PER_CLIENT = 64  # open at once from one address (loopback excepted: the tunnel's)
+
+
 class _QuietErrors(RequestHandler):
-    """aiohttp's answer to a request it cannot parse, without echoing the request line
-    back (it holds the webhook secret) and without its version in ``Server``."""
+    """aiohttp's request handler, with deadlines and caps it lacks: a connection that has
+    not sent a whole request's headers within ``HEADER_DEADLINE`` is closed (a slow client
+    holds nothing), and one over ``MAX_CONNECTIONS`` (or ``MAX_PER_CLIENT`` from one
+    address not on loopback, where the tunnel's connections come from) is refused. Its
+    answer to a request it cannot parse echoes nothing back (the request line holds the
+    webhook secret) and names no aiohttp version."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        server = self._manager
+        assert isinstance(server, _Server)
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
+        server.open_by_peer[self._peer] += 1
+        too_many = len(server.connections) > MAX_CONNECTIONS or (
+            not self._peer.startswith("127.") and self._peer != "::1"
+            and server.open_by_peer[self._peer] > MAX_PER_CLIENT)
+        if too_many:
+            server.refused_connections += 1
+            transport.close()
+            return
+        asyncio.get_running_loop().call_later(server.header_deadline, self._headers_due)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        server = self._manager
+        if isinstance(server, _Server):
+            server.open_by_peer[self._peer] -= 1
+            if not server.open_by_peer[self._peer]:
+                del server.open_by_peer[self._peer]
+        super().connection_lost(exc)
+
+    def _headers_due(self) -> None:
+        if self._request_count == 0 and self.transport is not None:
+            log.info("closed a connection from %s: no whole request in time", self._peer)
+            self.force_close()
+            self.transport.close()
 
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -134,31 +176,41 @@ class _QuietErrors(RequestHandler):
 
 
 class _Server(web.Server):
+    open_by_peer: Counter[str]
+    refused_connections: int
+    header_deadline: float
+
     def __call__(self) -> RequestHandler:
         return _QuietErrors(self, loop=self._loop, **self._kwargs)
 
 
 class _Runner(web.AppRunner):
+    header_deadline = HEADER_DEADLINE
+
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         server.__class__ = _Server  # aiohttp offers no other way in (tests/test_hostile.py pins it)
+        assert isinstance(server, _Server)
+        server.open_by_peer, server.refused_connections = Counter(), 0
+        server.header_deadline = self.header_deadline
         return server
 
 
-DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body: drained up to this, else dropped
+DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body over this: the connection is not kept
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """No Python or aiohttp version for a scanner to look up. A refused request whose body
-    is compressed, chunked or big has its connection closed after the answer: aiohttp
-    would read (and unpack) up to 10 s of it, holding up every other webhook. A small one
-    is drained as usual, so the client reads its 4xx rather than a reset connection."""
+    is compressed, chunked, big or too slow gets ``Connection: close``: aiohttp still
+    drains it for at most 10 s (closing on unread data would reset the connection before
+    the client reads its answer), but never unpacks it (``auto_decompress`` is off)."""
     response.headers["Server"] = "Scrobble Tray"
     if response.status >= 400 and not request.content.is_eof():
         length = request.content_length
         compressed = request.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
-        if compressed or length is None or length > DRAIN_AT_MOST:
+        if response.status == 408 or compressed or length is None or length > DRAIN_AT_MOST:
             response.force_close()
+            response.headers["Connection"] = "close"  # (its headers were made before this hook)
 
 
 class WebhookServer:
@@ -185,7 +237,8 @@ class WebhookServer:
         # auto_decompress=False: aiohttp unpacks a compressed body as it arrives, before any
         # handler could refuse it (a 256 KB gzip bomb to a wrong secret stalled every webhook
         # for 0.5 s; four, for 2 s). Plex never compresses: such a body is refused (415).
-        self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False)
+        self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False,
+                               keepalive_timeout=30)  # (aiohttp's own: an hour)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
@@ -282,9 +335,12 @@ class WebhookServer:
         if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
             raise _Reject(415, "compressed bodies are not accepted (Plex does not compress webhooks)")
         try:
-            body = await request.read()  # at most client_max_size, chunked or not
+            async with asyncio.timeout(BODY_DEADLINE):
+                body = await request.read()  # at most client_max_size, chunked or not
         except web.HTTPRequestEntityTooLarge:
             raise _Reject(413, f"body too large (limit {s.max_body_bytes} bytes)") from None
+        except TimeoutError:
+            raise _Reject(408, f"the body did not arrive within {BODY_DEADLINE:g} s") from None
         try:
             payload = form_field(body, boundary(content_type), "payload", s.max_parts, s.max_payload_bytes)
         except FormError as exc:
