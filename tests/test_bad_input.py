@@ -57,7 +57,70 @@ BAD = {
     "declared too large": ("POST", None, multipart(("payload", GOOD.encode()), ("thumb", b"\0" * (5 * 1024 * 1024))), MP, 413),
     "truncated body": ("POST", None, multipart(("payload", GOOD.encode()), close=False)[:-10], MP, 400),
     "no boundary": ("POST", None, b"garbage", {"Content-Type": "multipart/form-data"}, 400),
+    "patch": ("PATCH", None, multipart(("payload", GOOD.encode())), MP, 405),
+    "options": ("OPTIONS", None, b"", {}, 405),
+    "text/plain": ("POST", None, GOOD.encode(), {"Content-Type": "text/plain"}, 415),
+    "no content type": ("POST", None, GOOD.encode(), {"Content-Type": ""}, 415),
+    "multipart/mixed": ("POST", None, multipart(("payload", GOOD.encode())),
+                        {"Content-Type": f"multipart/mixed; boundary={BOUNDARY}"}, 415),
+    "gzip encoded": ("POST", None, multipart(("payload", GOOD.encode())), MP | {"Content-Encoding": "gzip"}, 415),
+    "brotli encoded": ("POST", None, multipart(("payload", GOOD.encode())), MP | {"Content-Encoding": "br"}, 415),
+    "boundary not in the body": ("POST", None, multipart(("payload", GOOD.encode())),
+                                 {"Content-Type": "multipart/form-data; boundary=other"}, 400),
+    "boundary too long": ("POST", None, b"x", {"Content-Type": "multipart/form-data; boundary=" + "b" * 80}, 400),
+    "empty body": ("POST", None, b"", MP, 400),
+    "preamble only": ("POST", None, b"just some words, no parts", MP, 400),
+    "part headers never end": ("POST", None, f"--{BOUNDARY}\r\nContent-Disposition: form-data; "
+                               f"name=\"payload\"\r\n--{BOUNDARY}--\r\n".encode(), MP, 400),
+    "a part with no headers": ("POST", None, f"--{BOUNDARY}\r\n\r\n{GOOD}\r\n--{BOUNDARY}--\r\n".encode(), MP, 400),
+    "nested multipart": ("POST", None, (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"payload\"\r\n"
+                                        f"Content-Type: multipart/mixed; boundary=in\r\n\r\n--in--\r\n"
+                                        f"--{BOUNDARY}--\r\n").encode(), MP, 400),
+    "payload empty": ("POST", None, multipart(("payload", b"")), MP, 400),
+    "payload null": ("POST", None, multipart(("payload", b"null")), MP, 400),
+    "payload a number": ("POST", None, multipart(("payload", b"1e999")), MP, 400),
+    "event not text": ("POST", None, multipart(("payload", b'{"event": 5}')), MP, 400),
+    "event blank": ("POST", None, multipart(("payload", b'{"event": "  "}')), MP, 400),
+    "payload nested 100,000 deep": ("POST", None, multipart(("payload", b"[" * 100_000 + b"]" * 100_000)), MP, 400),
+    "NUL bytes in the payload": ("POST", None, multipart(("payload", b'{"event": "media.scrobble"\0}')), MP, 400),
+    "invalid UTF-8 in the payload": ("POST", None, multipart(("payload", b'{"event": "media.\xc3\x28"}')), MP, 400),
+    "payload field misnamed": ("POST", None, multipart(("Payload", GOOD.encode())), MP, 400),
 }
+
+
+def _secret_variants(secret: str) -> dict[str, tuple[str, int]]:
+    return {
+        "no secret": ("/webhook/", 404),
+        "a slash after the secret": (f"/webhook/{secret}/", 404),
+        "the secret upper-cased": (f"/webhook/{secret.upper()}", 403),
+        "one character short": (f"/webhook/{secret[:-1]}", 403),
+        "one character more": (f"/webhook/{secret}x", 403),
+        "a path after the secret": (f"/webhook/{secret}/admin", 404),
+        "percent-encoded NUL": ("/webhook/%00", 403),
+        "the secret in the query instead": (f"/webhook/?secret={secret}", 404),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_secret_variants("s")))
+async def test_every_variant_of_the_secret_is_refused(core: Core, case: str) -> None:
+    path, want = _secret_variants(core.secret)[case]
+    base = webhook_url(core).split("/webhook/")[0]
+    async with aiohttp.ClientSession() as s:
+        async with s.post(base + path, data=multipart(("payload", GOOD.encode())), headers=MP) as r:
+            text = await r.text()
+            assert r.status == want, text
+            assert core.secret not in text and "Traceback" not in text
+    assert await _count(core) == 0
+
+
+async def test_two_payload_fields_take_the_first(core: Core) -> None:
+    other = json.dumps(sample("scrobble-movie"))
+    async with aiohttp.ClientSession() as s:
+        async with s.post(webhook_url(core), data=multipart(("payload", GOOD.encode()), ("payload", other.encode())),
+                          headers=MP) as r:
+            assert r.status == 200
+    await settled(core)
+    assert (await core.run(core.tracker.scrobbles))[0].action == "marked"  # the episode, not the movie
 
 
 async def _count(core: Core) -> int:
