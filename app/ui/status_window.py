@@ -182,7 +182,8 @@ class StatusWindow(QWidget):
         if status.server == "listening":
             self.server_label.setText(f"Listening on {status.host}, port {status.port}")
         elif status.server == "error":
-            self.server_label.setText(f"Not listening: {status.server_error or 'error'}")
+            self.server_label.setText("Not listening (see above)")
+            self.server_label.setToolTip(status.server_error or "")
         else:
             self.server_label.setText(status.server.capitalize() + "…" if status.server == "starting"
                                       else status.server.capitalize())

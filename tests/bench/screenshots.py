@@ -218,6 +218,23 @@ async def render(out: Path) -> None:
     wizard.close()
     await plex(core, ui, out)
 
+    # A second copy on a port already taken: the headline says which port and what to do.
+    other = Core(Paths(data / "other"), Settings(port=core.status.port, plex_location="this"))
+    try:
+        await other.start()
+    except OSError:
+        pass  # (the status says why)
+    other_ui = UiController(other, tray_available=True,
+                            autostart=Autostart(data / "other.desktop", command=["scrobbletray"], supported=True))
+    taken = other_ui.show_status()
+    taken.refresh()
+    await until(lambda: "in use" in taken.headline.text() or "in use" in "\n".join(shown_texts(taken)))
+    taken.resize(700, taken.height())
+    await asyncio.sleep(0.1)
+    save(taken, "status-port-in-use", out, other.secrets())
+    other_ui.close()
+    await other.stop()
+
     ui.close()
     await core.stop()
 
