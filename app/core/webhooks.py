@@ -146,7 +146,6 @@ class _QuietErrors(RequestHandler):
             not self._peer.startswith("127.") and self._peer != "::1"
             and server.open_by_peer[self._peer] > MAX_PER_CLIENT)
         if too_many:
-            server.refused_connections += 1
             transport.close()
             return
         asyncio.get_running_loop().call_later(server.header_deadline, self._headers_due)
@@ -177,7 +176,6 @@ class _QuietErrors(RequestHandler):
 
 class _Server(web.Server):
     open_by_peer: Counter[str]
-    refused_connections: int
     header_deadline: float
 
     def __call__(self) -> RequestHandler:
@@ -191,7 +189,7 @@ class _Runner(web.AppRunner):
         server = await super()._make_server()
         server.__class__ = _Server  # aiohttp offers no other way in (tests/test_hostile.py pins it)
         assert isinstance(server, _Server)
-        server.open_by_peer, server.refused_connections = Counter(), 0
+        server.open_by_peer = Counter()
         server.header_deadline = self.header_deadline
         return server
 
