@@ -130,3 +130,25 @@ async def test_connections_over_the_cap_are_refused_and_the_server_goes_on(paths
             w.close()
         await asyncio.sleep(0.1)
         assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+
+
+async def test_a_locked_database_gets_503_never_200_and_it_recovers(paths, settings, monkeypatch) -> None:
+    import sqlite3
+
+    from app.core import webhooks
+    from tests.helpers import running
+
+    monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
+    async with running(paths, settings) as core:
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+        other = sqlite3.connect(paths.database_file, timeout=1)  # another program holds the write lock
+        other.execute("BEGIN EXCLUSIVE")
+        status, text = await post(webhook_url(core), episode_payload(1, 2))
+        assert status == 503 and "could not save this webhook" in text
+        assert core.webhook_stats().refused == (("not saved (database unavailable)", 1),)
+        other.rollback()
+        other.close()
+        assert (await post(webhook_url(core), episode_payload(1, 3)))[0] == 200  # recovered by itself
+        await settled(core)
+        episodes = sorted(r.episode for r in await core.run(core.tracker.scrobbles, limit=10))
+        assert episodes in ([1, 3], [1, 2, 3])  # the 503 one may still have landed: never lost if 200

@@ -89,7 +89,8 @@ class ListenError(OSError):
 
 
 REFUSED_WORDS = {403: "wrong secret", 429: "too many wrong secrets", 400: "malformed", 413: "too large",
-                 415: "not a Plex webhook's type", 405: "wrong method", 408: "too slow"}
+                 415: "not a Plex webhook's type", 405: "wrong method", 408: "too slow",
+                 503: "not saved (database unavailable)"}
 
 
 @dataclass
@@ -102,6 +103,7 @@ class ServerStats:
     last_source: str | None = None
     last_server: str | None = None  # the Plex server's name from the last payload
     last_user_agent: str | None = None
+    store_failures: int = 0  # accepted requests the database could not take (answered 503)
 
     def snapshot(self) -> WebhookStats:
         by_why: dict[str, int] = {}
@@ -123,6 +125,7 @@ Store = Callable[[str, str | None], Awaitable[int]]
 
 HEADER_DEADLINE = 10.0  # seconds for a new connection to send a whole request's headers
 BODY_DEADLINE = 30.0  # seconds for a webhook's body, once its headers are in
+STORE_DEADLINE = 8.0  # seconds to commit it; beyond that, a 503 (it may still land: no loss)
 MAX_CONNECTIONS = 1024  # open at once, in all
 MAX_PER_CLIENT = 64  # open at once from one address (loopback excepted: the tunnel's)
 
@@ -299,7 +302,19 @@ class WebhookServer:
         except PayloadError as exc:
             return self._reject(request, source, 400, str(exc))
 
-        event_id = await self._store(payload, source)
+        storing = asyncio.ensure_future(self._store(payload, source))
+        storing.add_done_callback(lambda f: f.cancelled() or f.exception())  # (a late failure: logged below)
+        try:
+            async with asyncio.timeout(STORE_DEADLINE):
+                event_id = await asyncio.shield(storing)
+        except Exception as exc:  # locked, full, gone: never a 200 for what is not on disk
+            why = "it took too long (the database is busy)" if isinstance(exc, TimeoutError) else str(exc)
+            log.error("could not store a webhook from %s: %s", source, why)
+            self.stats.store_failures += 1
+            response = self._reject(request, source, 503, "Scrobble Tray could not save this webhook: "
+                                    "its database is unavailable; see the app's status")
+            response.headers["Retry-After"] = "30"
+            return response
         log.debug("webhook %s stored as #%d (from %s)", data["event"], event_id, source)
         stats = self.stats
         stats.accepted += 1
