@@ -118,3 +118,22 @@ def test_head_constant_is_alembics_newest_migration() -> None:
 
     from app.core.db import HEAD
     assert ScriptDirectory.from_config(_alembic_config(None)).get_current_head() == HEAD
+
+
+def test_a_damaged_file_is_moved_aside_untouched_and_the_backup_offered(tmp_path, caplog) -> None:
+    db = tmp_path / "scrobbletray.sqlite3"
+    backups = tmp_path / "backups"
+    open_database(f"sqlite:///{db}", backups).kw["bind"].dispose()
+    backups.mkdir()
+    (backups / "scrobbletray-0004-20261201-120000.sqlite3").write_bytes(db.read_bytes())
+    damaged = db.read_bytes()[:100] + b"\xde\xad" * 500 + db.read_bytes()[1100:]
+    db.write_bytes(damaged)
+    with caplog.at_level("ERROR"):
+        sessions = open_database(f"sqlite:///{db}", backups)
+    sessions.kw["bind"].dispose()
+    [aside] = tmp_path.glob("scrobbletray.sqlite3.damaged-*")
+    assert aside.read_bytes() == damaged  # kept exactly as it was
+    assert db.exists() and db.read_bytes() != damaged  # a new, working one
+    message = caplog.text
+    assert str(aside) in message and "scrobbletray-0004-20261201-120000.sqlite3" in message
+

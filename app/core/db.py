@@ -138,7 +138,10 @@ def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
 
 
 def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Session]:
-    """Open (creating and migrating as needed) the database at ``url``."""
+    """Open (creating and migrating as needed) the database at ``url``. A damaged SQLite
+    file (its header intact, its pages not) is moved aside, never overwritten, and a fresh
+    one made; the log says where the damaged file and the newest backup are. A file that is
+    no SQLite file at all is left alone, with a clear error."""
     engine = make_engine(url)
     try:
         migrate(engine, backups_dir)
@@ -146,5 +149,33 @@ def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Ses
         raise
     except Exception as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot open database {_safe(url)}: {exc}") from exc
+        if not _move_aside_if_damaged(engine, exc, backups_dir):
+            raise DatabaseError(f"cannot open database {_safe(url)}: {exc}") from exc
+        engine = make_engine(url)
+        migrate(engine, backups_dir)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _move_aside_if_damaged(engine: Engine, exc: Exception, backups_dir: Path | None) -> bool:
+    cause = getattr(exc, "orig", exc)
+    words = str(cause).lower()
+    damaged = isinstance(cause, sqlite3.DatabaseError) and ("malformed" in words or "not a database" in words)
+    path = Path(engine.url.database or "")
+    if not (damaged and engine.url.get_backend_name() == "sqlite" and path.is_file()):
+        return False
+    with path.open("rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":  # not an SQLite file at all: not ours to move
+            return False
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(Path(f"{aside}{suffix}"))
+    backups = sorted(backups_dir.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime) if backups_dir and \
+        backups_dir.is_dir() else []
+    offer = (f"The newest backup is {backups[-1]}: to go back to it, quit Scrobble Tray and copy it to {path}."
+             if backups else "There is no backup of it.")
+    log.error("the database file was damaged (%s): it was moved to %s, untouched, and a new empty one "
+              "was made. %s", cause, aside, offer)
+    return True
