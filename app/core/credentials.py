@@ -24,8 +24,8 @@ def _in_keyring(paths: Paths) -> dict[str, bool]:
     return {k: v for k, v in load_json(paths.data_dir / _INDEX).items() if isinstance(v, bool)}
 
 
-def _remember(paths: Paths, key: str, held: bool) -> None:
-    index = _in_keyring(paths)
+def _remember(paths: Paths, key: str, held: bool, index: dict[str, bool] | None = None) -> None:
+    index = _in_keyring(paths) if index is None else index
     if index.get(key) is held:
         return
     try:
@@ -48,9 +48,10 @@ def _from_keyring(key: str) -> str | None:
 def get_secret(paths: Paths, key: str) -> str | None:
     """The secret saved under ``key``, or None."""
     value = None
-    if _in_keyring(paths).get(key, True):  # held, or never asked (saved by an older version)
+    index = _in_keyring(paths)
+    if index.get(key, True):  # held, or never asked (saved by an older version)
         value = _from_keyring(key)
-        _remember(paths, key, bool(value))
+        _remember(paths, key, bool(value), index)
     if not value:
         try:
             value = (paths.data_dir / key).read_text(encoding="utf-8").strip() or None

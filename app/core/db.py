@@ -11,7 +11,6 @@ import logging
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -172,8 +171,7 @@ def _move_aside_if_damaged(engine: Engine, exc: Exception, backups_dir: Path | N
         part = Path(f"{path}{suffix}")
         if part.exists():
             part.rename(Path(f"{aside}{suffix}"))
-    backups = sorted(backups_dir.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime) if backups_dir and \
-        backups_dir.is_dir() else []
+    backups = sorted(backups_dir.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime) if backups_dir else []
     offer = (f"The newest backup is {backups[-1]}: to go back to it, quit Scrobble Tray and copy it to {path}."
              if backups else "There is no backup of it.")
     log.error("the database file was damaged (%s): it was moved to %s, untouched, and a new empty one "

@@ -121,13 +121,8 @@ class Tracker:
         """Add one show; an exact duplicate (the same id, or the same title and year) is refused
         with the one already there, as it would only make an ambiguous conflict later."""
         clean = _clean_show(values, "show")
-        keys = self._show_keys(clean)
         with self.sessions.begin() as session:
-            for existing in session.scalars(select(Show).where(or_(
-                    Show.title.ilike(clean["title"]), *(getattr(Show, n) == v for n, v in keys if n != "title")))):
-                if self._show_keys(show_ref(existing).__dict__) & keys:
-                    year = f" ({existing.year})" if existing.year else ""
-                    raise TrackerError(f"{existing.title}{year} is already in the tracker as show #{existing.id}")
+            self._refuse_duplicate(session, clean)
             show = Show(**clean)
             session.add(show)
             session.flush()
@@ -159,6 +154,16 @@ class Tracker:
         self.builtin.forget_index()
         return ImportResult(added, skipped)
 
+    def _refuse_duplicate(self, session: Session, clean: dict[str, Any], but: int | None = None) -> None:
+        """A TrackerError naming the show (other than ``but``) with one of these ids, or
+        this title and year."""
+        keys = self._show_keys(clean)
+        alike = or_(Show.title.ilike(clean["title"]), *(getattr(Show, n) == v for n, v in keys if n != "title"))
+        for existing in session.scalars(select(Show).where(alike, Show.id != (but if but is not None else -1))):
+            if self._show_keys(show_ref(existing).__dict__) & keys:
+                year = f" ({existing.year})" if existing.year else ""
+                raise TrackerError(f"{existing.title}{year} is already in the tracker as show #{existing.id}")
+
     @staticmethod
     def _show_keys(rec: dict[str, Any]) -> set[tuple[str, Any]]:
         keys = {(n, rec[n]) for n in (*_ID_FIELDS, "imdb_id") if rec.get(n) is not None}
@@ -184,15 +189,11 @@ class Tracker:
     def update_show(self, show_id: int, **values: Any) -> ShowRow:
         """Change a show's title, year or ids (all given: a missing id is cleared)."""
         clean = _clean_show(values, "show")
-        keys = self._show_keys(clean)
         with self.sessions.begin() as session:
             show = session.get(Show, show_id)
             if show is None:
                 raise TrackerError(f"there is no show #{show_id}")
-            for other in session.scalars(select(Show).where(Show.id != show_id, or_(
-                    Show.title.ilike(clean["title"]), *(getattr(Show, n) == v for n, v in keys if n != "title")))):
-                if self._show_keys(show_ref(other).__dict__) & keys:
-                    raise TrackerError(f"{other.title} is already in the tracker as show #{other.id}")
+            self._refuse_duplicate(session, clean, but=show_id)
             for name in ("title", "year", *_ID_FIELDS, "imdb_id"):
                 setattr(show, name, clean.get(name))
             session.flush()

@@ -9,17 +9,16 @@ Shown on first start and from the tray menu ("Set up…").
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage)
 
-from app.core.config import check_domain, check_token, clean_domain
+from app.core.config import Settings, check_domain, check_token, clean_domain
 from app.core.facade import Core
 from app.core.tunnel import AUTHTOKEN_URL, DOMAINS_URL
 from app.core.types import CoreStatus, TunnelState
-from app.core.urls import lan_addresses, webhook_url
+from app.core.urls import ANY_HOST, lan_addresses, webhook_url
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.tasks import spawn
@@ -29,7 +28,6 @@ WHERE = (("this", "On this computer"),
          ("network", "On another computer on my network (a NAS or PC at home)"),
          ("elsewhere", "Somewhere else: a NAS abroad, a seedbox, a friend's server"))
 PAGE_WHERE, PAGE_NETWORK, PAGE_TUNNEL, PAGE_URL = range(4)
-ANY_HOST = "0.0.0.0"
 
 
 class _WherePage(QWizardPage):
@@ -64,6 +62,7 @@ class _NetworkPage(QWizardPage):
         self.setSubTitle("Scrobble Tray will also listen on the local network, so the Plex server at "
                          "home reaches it without a tunnel.")
         self.address = QComboBox()
+        self._found: list[str] = []
         form = QFormLayout(self)
         form.addRow("This computer's address:", self.address)
         form.addRow(muted("Pick the address on the same network as the Plex server. Anyone on this "
@@ -71,14 +70,13 @@ class _NetworkPage(QWizardPage):
                           "must let the port through."))
 
     def initializePage(self) -> None:  # noqa: N802
+        self._found = lan_addresses()  # (once: Qt asks isComplete often, and this may resolve a name)
         self.address.clear()
-        for address in lan_addresses():
-            self.address.addItem(address)
-        if not self.address.count():
-            self.address.addItem("none found: is this computer on a network?")
+        self.address.addItems(self._found or ["none found: is this computer on a network?"])
+        self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
-        return bool(lan_addresses())
+        return bool(self._found)
 
     def nextId(self) -> int:  # noqa: N802
         return PAGE_URL
@@ -213,11 +211,11 @@ class SetupWizard(QWizard):
         bridge.webhookReceived.connect(self._webhook)
         self.resize(640, 420)
 
-    def chosen_settings(self) -> Any:
+    def chosen_settings(self) -> Settings:
         """The settings the choice amounts to."""
         s, where = self.core.settings, self.where_page.where()
         if where == "network":
-            return dataclasses.replace(s, plex_location=where, host=ANY_HOST)
+            return dataclasses.replace(s, plex_location=where, host=ANY_HOST[0])
         return dataclasses.replace(s, plex_location=where)
 
     def url_for_plex(self) -> str | None:

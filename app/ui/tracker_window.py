@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +17,7 @@ from app.core.tracker import TrackerError
 from app.core.types import EpisodeRow, ShowRow
 from app.ui import icons
 from app.ui.formatting import ID_LABELS, ids_text, local_time, show_with_year
-from app.ui.tasks import spawn
+from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
@@ -92,7 +93,9 @@ class TrackerWindow(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search titles")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.refresh)
+        # One load at a time, the last one asked for: typing fast never shows an older result.
+        self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
+        self.search.textChanged.connect(self._loader.trigger)
         self.busy = Busy()
         self.add_button = QPushButton("Add show…")
         self.import_button = QPushButton("Import…")
@@ -170,7 +173,7 @@ class TrackerWindow(QWidget):
 
     def refresh(self) -> None:
         """Re-read the shows (keeping the selection)."""
-        spawn(self._load(), self._show_error, owner=self)
+        self._loader.now()
 
     async def _load(self) -> None:
         self.busy.set_busy(True)
@@ -181,13 +184,13 @@ class TrackerWindow(QWidget):
             self.busy.set_busy(False)
         selected = self.selected()
         self.shows = shows[:LIMIT]
+        self.table.blockSignals(True)  # (the selection is put back below, and its episodes read once)
         self.table.setRowCount(len(self.shows))
         for row, show in enumerate(self.shows):
             watched = f"{show.watched_episodes} / {show.known_episodes}"
             cells = (show.title, str(show.year or ""), ids_text(show), watched, local_time(show.last_watched_at))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, show.id)
                 if col == 2 and text:
                     item.setToolTip(text)
                 if col == 3:
@@ -197,6 +200,7 @@ class TrackerWindow(QWidget):
                 self.table.setItem(row, col, item)
             if selected and show.id == selected.id:
                 self.table.selectRow(row)
+        self.table.blockSignals(False)
         more = len(shows) > LIMIT
         searching = bool(self.search.text().strip())
         self.empty.setVisible(not self.shows and not searching)
@@ -236,6 +240,7 @@ class TrackerWindow(QWidget):
             return  # another show was picked meanwhile
         self.episodes.clear()
         seasons: dict[int, QTreeWidgetItem] = {}
+        watched: Counter[int] = Counter()
         for ep in episodes:
             season = seasons.get(ep.season)
             if season is None:
@@ -243,17 +248,17 @@ class TrackerWindow(QWidget):
                     self.episodes, ["Specials" if ep.season == 0 else f"Season {ep.season}"])
                 season.setFirstColumnSpanned(True)
                 season.setExpanded(True)
-            item = QTreeWidgetItem(season, [f"E{ep.number:02d}", ep.title or "", str(ep.watch_count) if ep.watch_count else "",
+            plays_text = str(ep.watch_count) if ep.watch_count else ""
+            item = QTreeWidgetItem(season, [f"E{ep.number:02d}", ep.title or "", plays_text,
                                             local_time(ep.last_watched_at)])
-            item.setData(0, Qt.ItemDataRole.UserRole, ep.id)
             if ep.watched:
                 item.setIcon(0, icons.check_icon("pass"))
+                watched[ep.season] += 1
             for account, when in plays.get(ep.id, []):
                 QTreeWidgetItem(item, ["", f"played by {account}", "", local_time(when)]).setToolTip(
                     1, f"{account}, {local_time(when)}")
-        for season in seasons.values():
-            watched = sum(1 for i in range(season.childCount()) if season.child(i).text(2) not in ("", "0"))
-            season.setText(0, f"{season.text(0)} — {watched} of {season.childCount()} watched")
+        for number, season in seasons.items():
+            season.setText(0, f"{season.text(0)} — {watched[number]} of {season.childCount()} watched")
         if not episodes:
             QTreeWidgetItem(self.episodes, ["No episodes yet: they appear as they are watched."]
                             ).setFirstColumnSpanned(True)
