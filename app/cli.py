@@ -141,10 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")
     sec.required = True
     sec.add_parser("rotate", help="make a new secret (the old URL stops working)")
-    from app import cli_config, cli_plex
+    from app import cli_config, cli_plex, cli_status
 
     cli_plex.add_parser(sub)
     cli_config.add_parser(sub)
+    cli_status.add_parser(sub)
     return p
 
 
@@ -190,6 +191,10 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
         from app import cli_config
 
         return cli_config.run(args, paths, settings)
+    if args.command == "status":
+        from app import cli_status
+
+        return cli_status.run(args, paths)
     if args.command == "webhook-url":
         urls = _webhook_urls(paths, settings)
         print("\n".join(f"{label}: {url}" for label, url in urls) if args.all else urls[0][1])

@@ -8,6 +8,7 @@ SQLite file has been taken.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,45 @@ class DatabaseError(Exception):
     """The database could not be opened or migrated; the message says why."""
 
 
+class DatabaseGone(DatabaseError):
+    """The SQLite file was deleted or moved while open: what is written now is lost."""
+
+
+class FileGuard:
+    """Notices the SQLite file being deleted, moved or replaced while the app runs. Writes
+    to a deleted file still succeed, into a file nobody will read again: a webhook stored
+    there must not be acknowledged. A file put back (from the trash) is opened afresh."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.path = Path(engine.url.database or "")
+        self._identity = self._now()
+
+    def _now(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def before(self) -> None:
+        """Raise :class:`DatabaseGone` unless the file is there; reopen it if replaced."""
+        now = self._now()
+        if now is None:
+            raise DatabaseGone(f"the database file {self.path} was deleted or moved while Scrobble Tray "
+                               "was running")
+        if now != self._identity:
+            log.warning("the database file %s was replaced (put back?): opening it afresh", self.path)
+            self.engine.dispose()  # pooled connections still write to the old file
+            self._identity = now
+
+    def after(self) -> None:
+        """Raise :class:`DatabaseGone` if the file changed since :meth:`before`."""
+        if self._now() != self._identity:
+            raise DatabaseGone(f"the database file {self.path} was deleted or moved while Scrobble Tray "
+                               "was writing to it")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets the pragmas that make it safe and fast."""
     try:
@@ -57,6 +97,28 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def trouble_words(exc: BaseException, engine: Engine) -> tuple[str, str]:
+    """What is wrong with a database that takes no writes, and the fix, in the words the
+    windows show."""
+    where = engine.url.database if engine.dialect.name == "sqlite" else _safe(str(engine.url))
+    said = str(getattr(exc, "orig", None) or exc)
+    low = said.lower()
+    if isinstance(exc, DatabaseGone):
+        return (said[0].upper() + said[1:], "Put it back (from the trash) and Scrobble Tray goes on by "
+                "itself, or quit and start it again for a new, empty database")
+    if "full" in low:
+        return ("The disk holding the database is full",
+                f"Free some space on the disk of {where}: held webhooks are saved as soon as there is room")
+    if isinstance(exc, TimeoutError):
+        return (said[0].upper() + said[1:], f"If another program has {where} open (a database browser?), close it")
+    if "locked" in low:
+        return ("The database is locked by another program",
+                f"Close the program that has {where} open (a database browser?)")
+    if "readonly" in low or "read-only" in low:
+        return "The database file cannot be written", f"Check the permissions of {where}"
+    return f"The database takes no writes: {said}", "See the log file"
 
 
 def _safe(url: str) -> str:
@@ -148,23 +210,27 @@ def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Ses
         raise
     except Exception as exc:
         engine.dispose()
-        if not _move_aside_if_damaged(engine, exc, backups_dir):
+        moved = _move_aside_if_damaged(engine, exc, backups_dir)
+        if moved is None:
             raise DatabaseError(f"cannot open database {_safe(url)}: {exc}") from exc
         engine = make_engine(url)
         migrate(engine, backups_dir)
+        return sessionmaker(engine, expire_on_commit=False, info={"moved_aside": moved})
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def _move_aside_if_damaged(engine: Engine, exc: Exception, backups_dir: Path | None) -> bool:
+def _move_aside_if_damaged(engine: Engine, exc: Exception, backups_dir: Path | None) -> str | None:
+    """Move a damaged SQLite file aside; the sentence saying so (and offering the newest
+    backup), or None when the file is not a damaged SQLite file."""
     cause = getattr(exc, "orig", exc)
     words = str(cause).lower()
     damaged = isinstance(cause, sqlite3.DatabaseError) and ("malformed" in words or "not a database" in words)
     path = Path(engine.url.database or "")
     if not (damaged and engine.url.get_backend_name() == "sqlite" and path.is_file()):
-        return False
+        return None
     with path.open("rb") as f:
         if f.read(16) != b"SQLite format 3\x00":  # not an SQLite file at all: not ours to move
-            return False
+            return None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
     for suffix in ("", "-wal", "-shm"):
@@ -174,6 +240,7 @@ def _move_aside_if_damaged(engine: Engine, exc: Exception, backups_dir: Path | N
     backups = sorted(backups_dir.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime) if backups_dir else []
     offer = (f"The newest backup is {backups[-1]}: to go back to it, quit Scrobble Tray and copy it to {path}."
              if backups else "There is no backup of it.")
-    log.error("the database file was damaged (%s): it was moved to %s, untouched, and a new empty one "
-              "was made. %s", cause, aside, offer)
-    return True
+    said = (f"The database file was damaged ({cause}): it was moved to {aside}, untouched, and a new "
+            f"empty one was made. {offer}")
+    log.error("%s", said)
+    return said

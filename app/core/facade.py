@@ -9,18 +9,20 @@ stalls. What it returns is plain typed data (:mod:`app.core.types`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
-from app.core import config, diagnostics
+from app.core import config, diagnostics, status_file
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.catchup import CatchUp
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
-from app.core.db import open_database
+from app.core.db import open_database, trouble_words
 from app.core.destinations.base import Attempt, OutboxDestination
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
@@ -78,6 +80,7 @@ class Core:
         self.server: WebhookServer | None = None
         self.timing = timing or Timing()
         self._status = CoreStatus()
+        self._status_moved = asyncio.Event()  # for the status file
         # The inbox and the pipeline each get a thread, so a commit that acknowledges
         # webhooks never queues behind a processing batch (which also waits for a lull in
         # arrivals: see worker.py). The outbox has a third (see DestinationManager).
@@ -109,6 +112,7 @@ class Core:
         new = dataclasses.replace(self._status, **changes)
         if new != self._status:
             self._status = new
+            self._status_moved.set()
             self.events.publish(StatusChanged(new))
 
     @property
@@ -419,8 +423,9 @@ class Core:
             add_secret(self._authtoken)
             self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
             await self.plex.load()
-            inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread)
-            self._worker = Worker(inbox, self._process, self._publish, lambda: self._status.paused)
+            inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread, health=self._database_health)
+            self._worker = Worker(inbox, self._process, self._publish,
+                                  lambda: self._status.paused or self._status.database_problem is not None)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             await self._start_destinations(rebuild=False)
@@ -429,7 +434,8 @@ class Core:
             conflicts_open = await self._conflicts.open_count()
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
                            asyncio.create_task(self._watch_loop(), name="destinations-watch"),
-                           asyncio.create_task(self.catch_up.loop(), name="catch-up")]
+                           asyncio.create_task(self.catch_up.loop(), name="catch-up"),
+                           asyncio.create_task(self._status_file_loop(), name="status-file")]
             self._worker.wake()  # rows left pending by a crash go first
             bound = await self.server.start(self.settings.host, self.settings.port if port is None else port)
         except Exception as exc:
@@ -437,7 +443,8 @@ class Core:
             await self.stop(final=False)
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
-                         conflicts_open=conflicts_open, plex_location=self.settings.plex_location)
+                         conflicts_open=conflicts_open, plex_location=self.settings.plex_location,
+                         database_notice=self.tracker.moved_aside)
         log.info("listening on %s:%d", self.settings.host, bound)
         # Lets 'scrobbletray webhook-url' print this instance's real address.
         await asyncio.to_thread(config.save_state, self.paths,
@@ -518,12 +525,28 @@ class Core:
         if self._destinations is not None:
             await self._destinations.close()
             self._destinations = None
+        if self._inbox is not None:
+            self._inbox.close()  # (logs any webhooks still held for a database that never came back)
         if final:
             await asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads)
             await asyncio.to_thread(config.save_state, self.paths, listening=None)
+            await asyncio.to_thread(status_file.remove, self.paths)
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)
+
+    async def _status_file_loop(self) -> None:
+        """Keep ``status.json`` current for ``scrobbletray status`` (written only on a change)."""
+        written: dict[str, Any] | None = None
+        while True:
+            data = status_file.snapshot(self._status, self.webhook_stats())
+            if data != written:
+                await asyncio.to_thread(status_file.write, self.paths, data)
+                written = data
+            with contextlib.suppress(TimeoutError):  # a state change writes at once; figures can wait
+                async with asyncio.timeout(status_file.EVERY):
+                    await self._status_moved.wait()
+            self._status_moved.clear()
 
     def _later(self, work: Any) -> None:
         """Run ``work`` in the background, kept referenced until it is done."""
@@ -583,6 +606,17 @@ class Core:
         self.events.publish(WebhookReceived(event_id, source))
         self._worker.arrived()
         return event_id
+
+    def _database_health(self, problem: Exception | None, held: int) -> None:
+        """The inbox found the database taking no writes (or taking them again)."""
+        if problem is None:
+            self._set_status(database_problem=None, database_fix=None, database_since=None, database_held=0)
+            if self._worker is not None:
+                self._worker.wake()
+            return
+        said, fix = trouble_words(problem, self._store().sessions.kw["bind"])
+        self._set_status(database_problem=said, database_fix=fix, database_held=held,
+                         database_since=self._status.database_since or datetime.now(timezone.utc))
 
     def _arriving(self) -> bool:
         return self._worker is not None and self._worker.busy()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.db import FileGuard
 from app.core.destinations import outbox
 from app.core.destinations.base import Destination, Settled
 from app.core.destinations.builtin import BuiltinTracker, show_ref
@@ -103,6 +104,11 @@ class Tracker:
         self.settings = settings
         self.destinations = list(destinations)
         self.plex = PlexKnows()  # set by the core from its Plex link
+        engine = sessions.kw["bind"]
+        file_based = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+        self._guard = FileGuard(engine) if file_based else None
+        # The sentence when a damaged file was moved aside at opening (see db.open_database).
+        self.moved_aside: str | None = sessions.kw.get("info", {}).get("moved_aside")
 
     @property
     def settings(self) -> Settings:
@@ -247,7 +253,12 @@ class Tracker:
         engine = self.sessions.kw["bind"]
         if engine.dialect.name == "sqlite":
             as_stored = table.c.received_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
-            return _ingest_sqlite(engine, items, as_stored(now))
+            if self._guard is None:
+                return _ingest_sqlite(engine, items, as_stored(now))
+            self._guard.before()
+            ids = _ingest_sqlite(engine, items, as_stored(now))
+            self._guard.after()
+            return ids
         rows = [{"payload": p, "source": s, "status": "pending", "received_at": now} for p, s in items]
         with self.sessions.begin() as session:
             # One multi-row INSERT ... RETURNING on the table itself, in order: far cheaper

@@ -154,6 +154,11 @@ class CoreStatus:
     destinations_failing: int = 0  # failing for over 5 minutes, or paused
     plex: PlexStatus = field(default_factory=lambda: PlexStatus())
     plex_location: str | None = None  # the setting: where the user said their Plex server runs
+    database_problem: str | None = None  # it takes no writes: webhooks get 503 and are held
+    database_fix: str | None = None
+    database_since: datetime | None = None  # aware, UTC
+    database_held: int = 0  # webhooks refused meanwhile, held in memory until it is back
+    database_notice: str | None = None  # a damaged file was moved aside at start (and where)
 
     @property
     def attention(self) -> bool:

@@ -122,7 +122,7 @@ def _bound_port(site: web.TCPSite) -> int:
 Store = Callable[[str, str | None], Awaitable[int]]
 
 
-HEADER_DEADLINE = 10.0  # seconds for a new connection to send a whole request's headers
+HEADER_DEADLINE = 10.0  # seconds for a connection (new, or idle after a request) to send a request's headers
 BODY_DEADLINE = 30.0  # seconds for a webhook's body, once its headers are in
 STORE_DEADLINE = 8.0  # seconds to commit it; beyond that, a 503 (it may still land: no loss)
 MAX_CONNECTIONS = 1024  # open at once, in all
@@ -237,8 +237,10 @@ class WebhookServer:
         # auto_decompress=False: aiohttp unpacks a compressed body as it arrives, before any
         # handler could refuse it (a 256 KB gzip bomb to a wrong secret stalled every webhook
         # for 0.5 s; four, for 2 s). Plex never compresses: such a body is refused (415).
+        # An idle kept-alive connection has as long as a new one to send a whole request's
+        # headers (aiohttp's own keep-alive: an hour).
         self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False,
-                               keepalive_timeout=30)  # (aiohttp's own: an hour)
+                               keepalive_timeout=_Runner.header_deadline)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:

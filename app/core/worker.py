@@ -47,6 +47,7 @@ class Worker:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        failing = ""  # the last failure's text: its traceback is logged once, not every 2 s
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -56,10 +57,13 @@ class Worker:
                     await asyncio.sleep(LULL / 4)
                 try:
                     outcomes = await self._process(BATCH)
-                except Exception:
-                    log.exception("processing failed; will retry")
+                except Exception as exc:
+                    if str(exc) != failing:
+                        log.exception("processing failed; trying again every 2 s")
+                    failing = str(exc)
                     await asyncio.sleep(2)
                     continue
+                failing = ""
                 if not outcomes:
                     break
                 await self._publish(outcomes)

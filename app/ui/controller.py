@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.core.config import load_state, save_state
 from app.core.facade import Core
-from app.core.types import Outcome
+from app.core.types import CoreStatus, Outcome
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
@@ -60,7 +60,9 @@ class UiController(QObject):
             self.status_window.quit_on_close = True
         self.bridge.conflictsChanged.connect(self._conflicts_changed)
         self.bridge.scrobbleRecorded.connect(self._scrobble_recorded)
+        self.bridge.statusChanged.connect(self._database_trouble)
         self._pending_marks: list[Outcome] = []
+        self._database_problem: str | None = None
 
     # -- start / stop ------------------------------------------------------------------------------
     def show_initial(self) -> None:
@@ -225,8 +227,17 @@ class UiController(QObject):
         t.icon.messageClicked.connect(self._message_clicked)
 
     # -- notifications -----------------------------------------------------------------------------------
+    def _database_trouble(self, status: CoreStatus) -> None:
+        """Say so once when the database stops taking webhooks (the icon turns red too)."""
+        if status.database_problem and not self._database_problem:
+            self.notify("Webhooks are not being saved", f"{status.database_problem}. {status.database_fix}.",
+                        "error")
+        self._database_problem = status.database_problem
+
     def _message_clicked(self) -> None:
-        if self.core.settings.plex_location is None:
+        if self.core.status.database_problem:
+            self.show_status()
+        elif self.core.settings.plex_location is None:
             self.show_setup()
         elif self.core.status.conflicts_open:
             self.show_conflicts()

@@ -79,6 +79,11 @@ def summarize(status: CoreStatus) -> Summary:
     if status.server == "error":
         return Summary(TrayState.ERROR, f"Server error: {status.server_error or 'not listening'}",
                        tuple(details))
+    if status.database_problem:
+        since = f"Since {local_time(status.database_since)}, w" if status.database_since else "W"
+        held = f"; {status.database_held} held until it takes them" if status.database_held else ""
+        return Summary(TrayState.ERROR, status.database_problem,
+                       (f"{since}ebhooks are answered with an error (503){held}", *details))
     if status.server in ("stopped", "starting"):
         return Summary(TrayState.STARTING, "Starting…" if status.server == "starting" else "Stopped",
                        tuple(details))
@@ -88,6 +93,9 @@ def summarize(status: CoreStatus) -> Summary:
                            (status.tunnel_reason,) if status.tunnel_reason else ()))
     if status.paused:
         return Summary(TrayState.PAUSED, "Paused: webhooks are kept, not processed", tuple(details))
+    if status.database_notice:
+        return Summary(TrayState.ATTENTION, "The database was damaged: a new, empty one was made",
+                       (*details, "The damaged file was kept: see the status window"))
     if status.attention:
         if status.conflicts_open:
             head = conflicts_text(status.conflicts_open)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
@@ -45,6 +45,7 @@ class StatusWindow(QWidget):
         self.core = core
         self.quit_on_close = False
         self.counts: Counts | None = None
+        self.open_url = QDesktopServices.openUrl  # tests look instead
         self.setWindowTitle("Scrobble Tray")
         self.setWindowIcon(icons.icon("app"))
 
@@ -208,7 +209,12 @@ class StatusWindow(QWidget):
             self.pause_button.blockSignals(False)
         self.pause_button.setText("Resume processing" if status.paused else "Pause processing")
 
-        if status.tunnel == "error":
+        if status.database_problem:
+            self.banner.show_message(f"Nothing is lost while Scrobble Tray runs: webhooks it cannot save are "
+                                     f"held and saved as soon as it can. {status.database_fix}.", "error")
+        elif status.database_notice:
+            self.banner.show_message(status.database_notice, "warn", "Show the files")
+        elif status.tunnel == "error":
             fix = f" {status.tunnel_fix}" if status.tunnel_fix else ""
             self.banner.show_message(redact(f"The tunnel failed: {status.tunnel_reason or 'unknown error'}."
                                             f"{fix}", *secrets, mask=MASK), "error")
@@ -253,7 +259,9 @@ class StatusWindow(QWidget):
             self.resize(self.width(), needed)
 
     def _banner_action(self) -> None:
-        if self.banner.action.text() == "Set up…":
+        if self.banner.action.text() == "Show the files":
+            self.open_url(QUrl.fromLocalFile(str(self.core.paths.data_dir)))
+        elif self.banner.action.text() == "Set up…":
             self.openSetup.emit()
         elif "Plex" in self.banner.action.text():
             self.openPlex.emit()

@@ -42,12 +42,25 @@ LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
      "Tunnel down, reconnecting…"),
     (CoreStatus(server="listening", port=1, tunnel="error", tunnel_reason="authtoken rejected"),
      TrayState.ERROR, "Tunnel failed: Plex outside this computer cannot reach it"),
+    (CoreStatus(server="listening", port=1, tunnel="error", paused=True,
+                database_problem="The disk holding the database is full"),
+     TrayState.ERROR, "The disk holding the database is full"),  # before all else: plays are being lost
+    (CoreStatus(server="listening", port=1, plex_location="this", database_notice="moved to x.damaged-1"),
+     TrayState.ATTENTION, "The database was damaged: a new, empty one was made"),
 ])
 def test_summary_state_and_headline(status: CoreStatus, state: TrayState, headline: str) -> None:
     summary = summarize(status)
     assert (summary.state, summary.headline) == (state, headline)
     assert summary.tooltip.startswith(f"Scrobble Tray\n{headline}")
     assert icons.icon_path(f"tray-{state.icon_name}").is_file()
+
+
+def test_database_trouble_says_since_when_and_how_many_are_held() -> None:
+    since = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    s = summarize(CoreStatus(server="listening", port=1, database_problem="The database is locked by another "
+                             "program", database_since=since, database_held=3))
+    assert s.details[0].startswith("Since ") and s.details[0].endswith(
+        "webhooks are answered with an error (503); 3 held until it takes them")
 
 
 def test_loopback_only_says_how_plex_elsewhere_gets_in() -> None:

@@ -11,7 +11,7 @@ from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.state import TrayState
-from tests.helpers import episode_payload, webhook_url
+from tests.helpers import episode_payload, post, webhook_url
 from tests.ui.conftest import Aio
 
 
@@ -109,3 +109,53 @@ def test_refused_requests_are_counted_by_reason(ui: UiController, core: Core, ai
     w = ui.show_status()
     qtbot.waitUntil(lambda: "3 refused: 2 wrong secret, 1 malformed" in w.last_webhook.text(), timeout=5000)
     assert "knocking" in w.last_webhook.toolTip()
+
+
+def test_a_full_disk_turns_the_window_red_says_the_fix_and_notifies_once(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any, monkeypatch: Any) -> None:
+    from app.core import inbox, webhooks
+    from tests.test_database_trouble import _full
+
+    monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
+    monkeypatch.setattr(inbox, "RETRY_EVERY", 0.2)
+    notes: list[str] = []
+    ui.notified.connect(lambda title, _: notes.append(title))
+    w = ui.show_status()
+    engine = core.tracker.sessions.kw["bind"]
+    limit = _full(engine)
+    for episode in (2, 3):
+        status, _ = aio.run(post(webhook_url(core), episode_payload(1, episode, summary="x" * 20_000)))
+        assert status == 503
+    qtbot.waitUntil(lambda: w.headline.text() == "The disk holding the database is full", timeout=5000)
+    assert "2 held until it takes them" in w.details.text()
+    assert w.banner.kind == "error" and "Free some space on the disk of" in w.banner.text
+    assert notes == ["Webhooks are not being saved"]  # once, not for each webhook
+    assert ui.tray is not None and ui.tray.summary.state is TrayState.ERROR
+    from sqlalchemy import event
+    event.remove(engine, "connect", limit)
+    engine.dispose()
+    qtbot.waitUntil(lambda: w.headline.text() != "The disk holding the database is full", timeout=5000)
+    assert "Free some space" not in w.banner.text
+
+
+def test_a_damaged_database_moved_aside_is_said_with_its_files(
+        aio: Aio, paths: Paths, settings: Settings, qtbot: Any) -> None:
+    from app.core.db import open_database
+
+    open_database(f"sqlite:///{paths.database_file}").kw["bind"].dispose()
+    good = paths.database_file.read_bytes()
+    paths.database_file.write_bytes(good[:100] + b"\xde\xad" * 500 + good[1100:])
+    core = Core(paths, settings)
+    aio.run(core.start())
+    try:
+        ui = UiController(core, tray_available=False)
+        w = ui.show_status()
+        assert w.headline.text() == "The database was damaged: a new, empty one was made"
+        assert w.banner.kind == "warn" and ".damaged-" in w.banner.text
+        opened: list[Any] = []
+        w.open_url = opened.append
+        w.banner.action.click()
+        assert [u.toLocalFile() for u in opened] == [str(paths.data_dir)]
+        ui.close()
+    finally:
+        aio.run(core.stop())

@@ -1,0 +1,115 @@
+"""The database under stress: locked by another program, the disk full, the data folder
+deleted while running. Each webhook that cannot be made durable gets 503 (never a 200),
+is held in memory and stored once the cause is gone; the status says what is wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+from sqlalchemy import event
+
+from app.core import inbox, webhooks
+from app.core.facade import Core
+from tests.helpers import episode_payload, post, running, settled, wait_for, webhook_url
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch) -> None:
+    monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
+    monkeypatch.setattr(inbox, "SLOW_AFTER", 0.3)
+    monkeypatch.setattr(inbox, "RETRY_EVERY", 0.2)
+
+
+async def _episodes(core: Core) -> list[int]:
+    await settled(core)
+    return sorted(r.episode for r in await core.run(core.tracker.scrobbles, limit=20))
+
+
+async def _refused(core: Core, episode: int) -> None:
+    status, text = await post(webhook_url(core), episode_payload(1, episode, summary="x" * 20_000))
+    assert status == 503 and "could not save this webhook" in text
+
+
+async def test_a_locked_database_gets_503_and_every_webhook_lands_when_it_is_free(paths, settings) -> None:
+    async with running(paths, settings) as core:
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+        other = sqlite3.connect(paths.database_file, timeout=1)  # another program holds the write lock
+        other.execute("BEGIN EXCLUSIVE")
+        await _refused(core, 2)
+        await wait_for(lambda: core.status.database_problem)
+        assert core.status.database_problem.startswith("The database has not answered for 0.3 s")
+        assert "database browser" in core.status.database_fix
+        assert core.webhook_stats().refused == (("not saved (database unavailable)", 1),)
+        other.rollback()
+        other.close()
+        await wait_for(lambda: core.status.database_problem is None)  # by itself
+        assert (await post(webhook_url(core), episode_payload(1, 3)))[0] == 200
+        assert await _episodes(core) == [1, 2, 3]  # the 503 one was kept
+
+
+def _full(engine) -> object:  # type: ignore[no-untyped-def]
+    """The disk full, as SQLite meets it: no page beyond those the file has (SQLITE_FULL)."""
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    def limit(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+    event.listen(engine, "connect", limit)
+    engine.dispose()
+    return limit
+
+
+async def test_a_full_disk_gets_503_and_held_webhooks_are_saved_when_there_is_room(paths, settings) -> None:
+    async with running(paths, settings) as core:
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+        engine = core.tracker.sessions.kw["bind"]
+        limit = _full(engine)
+        await _refused(core, 2)
+        await _refused(core, 3)
+        assert core.status.database_problem == "The disk holding the database is full"
+        assert core.status.database_held == 2 and str(paths.database_file) in core.status.database_fix
+        assert core.webhook_stats().refused == (("not saved (database unavailable)", 2),)
+        event.remove(engine, "connect", limit)  # room again
+        engine.dispose()
+        await wait_for(lambda: core.status.database_problem is None)
+        assert core.status.database_held == 0
+        assert (await post(webhook_url(core), episode_payload(1, 4)))[0] == 200
+        assert await _episodes(core) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("put_back", ["moved back", "copied back"])
+async def test_a_deleted_data_folder_gets_503_never_200_and_it_goes_on_when_put_back(
+        paths, settings, tmp_path, put_back) -> None:
+    trash = tmp_path / "Trash"
+    async with running(paths, settings) as core:
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+        await settled(core)
+        os.rename(paths.data_dir, trash)  # SQLite would go on writing into the deleted file
+        await _refused(core, 2)
+        assert core.status.database_problem == (f"The database file {paths.database_file} was deleted or "
+                                                "moved while Scrobble Tray was running")
+        assert "Put it back" in core.status.database_fix and core.status.database_held == 1
+        assert not paths.data_dir.exists()  # nothing made a new, empty folder in its place
+        if put_back == "moved back":
+            os.rename(trash, paths.data_dir)
+        else:  # a new file (from another disk, say): opened afresh
+            shutil.copytree(trash, paths.data_dir)
+            shutil.rmtree(trash)
+        await wait_for(lambda: core.status.database_problem is None)
+        assert (await post(webhook_url(core), episode_payload(1, 3)))[0] == 200
+        assert await _episodes(core) == [1, 2, 3]
+    check = sqlite3.connect(paths.database_file)
+    stored = [json.loads(p)["Metadata"]["index"] for (p,) in check.execute("SELECT payload FROM webhook_events")]
+    check.close()
+    assert sorted(stored) == [1, 2, 3]  # in the file the user has, not in a deleted one
+
+
+async def test_held_webhooks_lost_at_quit_are_logged(paths, settings, caplog) -> None:
+    async with running(paths, settings) as core:
+        _full(core.tracker.sessions.kw["bind"])
+        await _refused(core, 2)
+    assert "1 webhook(s) held for the database are lost" in caplog.text
