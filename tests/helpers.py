@@ -7,7 +7,7 @@ import contextlib
 import copy
 import json
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 
@@ -140,3 +140,23 @@ def agent_pids(marker: str) -> list[int]:
         if marker in cmdline and state not in ("Z", "X"):
             pids.append(int(proc.name))
     return pids
+
+
+def disk_full(engine) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+    """The disk full, as SQLite meets it: no page beyond those the file has (SQLITE_FULL).
+    Returns what makes room again."""
+    from sqlalchemy import event
+
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    def limit(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    def make_room() -> None:
+        event.remove(engine, "connect", limit)
+        engine.dispose()
+
+    event.listen(engine, "connect", limit)
+    engine.dispose()
+    return make_room

@@ -10,11 +10,10 @@ import shutil
 import sqlite3
 
 import pytest
-from sqlalchemy import event
 
 from app.core import inbox, webhooks
 from app.core.facade import Core
-from tests.helpers import episode_payload, post, running, settled, wait_for, webhook_url
+from tests.helpers import disk_full, episode_payload, post, running, settled, wait_for, webhook_url
 
 
 @pytest.fixture(autouse=True)
@@ -51,30 +50,16 @@ async def test_a_locked_database_gets_503_and_every_webhook_lands_when_it_is_fre
         assert await _episodes(core) == [1, 2, 3]  # the 503 one was kept
 
 
-def _full(engine) -> object:  # type: ignore[no-untyped-def]
-    """The disk full, as SQLite meets it: no page beyond those the file has (SQLITE_FULL)."""
-    with engine.connect() as conn:
-        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
-
-    def limit(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
-    event.listen(engine, "connect", limit)
-    engine.dispose()
-    return limit
-
-
 async def test_a_full_disk_gets_503_and_held_webhooks_are_saved_when_there_is_room(paths, settings) -> None:
     async with running(paths, settings) as core:
         assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
-        engine = core.tracker.sessions.kw["bind"]
-        limit = _full(engine)
+        make_room = disk_full(core.tracker.sessions.kw["bind"])
         await _refused(core, 2)
         await _refused(core, 3)
         assert core.status.database_problem == "The disk holding the database is full"
         assert core.status.database_held == 2 and str(paths.database_file) in core.status.database_fix
         assert core.webhook_stats().refused == (("not saved (database unavailable)", 2),)
-        event.remove(engine, "connect", limit)  # room again
-        engine.dispose()
+        make_room()
         await wait_for(lambda: core.status.database_problem is None)
         assert core.status.database_held == 0
         assert (await post(webhook_url(core), episode_payload(1, 4)))[0] == 200
@@ -110,6 +95,6 @@ async def test_a_deleted_data_folder_gets_503_never_200_and_it_goes_on_when_put_
 
 async def test_held_webhooks_lost_at_quit_are_logged(paths, settings, caplog) -> None:
     async with running(paths, settings) as core:
-        _full(core.tracker.sessions.kw["bind"])
+        disk_full(core.tracker.sessions.kw["bind"])
         await _refused(core, 2)
     assert "1 webhook(s) held for the database are lost" in caplog.text

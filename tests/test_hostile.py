@@ -4,6 +4,7 @@ webhook nothing, since a refused request's body is never read or unpacked."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 
@@ -55,6 +56,23 @@ async def test_a_compressed_body_with_the_right_secret_is_refused_unread(core: C
         async with s.post(webhook_url(core), data=form(episode_payload(1, 1)),
                           headers={"Content-Encoding": "identity"}) as r:
             assert r.status == 200  # "identity" is no compression
+
+
+async def test_a_refused_body_still_coming_is_cut_off_after_its_answer(core: Core) -> None:
+    from app.core.webhooks import LINGER
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
+    writer.write(b"POST /webhook/wrong-secret HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
+                 b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+    assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 403")
+    started = time.perf_counter()
+    with contextlib.suppress(ConnectionError):  # (reset or closed: either way, cut off)
+        while time.perf_counter() - started < 3 * LINGER and not reader.at_eof():
+            writer.write(b"x" * 65536)  # 100 MB on its way, 640 KB a second
+            await writer.drain()
+            await asyncio.sleep(0.1)
+    assert time.perf_counter() - started < LINGER + 1.0
+    writer.close()
 
 
 @pytest.mark.parametrize("line", [

@@ -110,7 +110,7 @@ def trouble_words(exc: BaseException, engine: Engine) -> tuple[str, str]:
                 "itself, or quit and start it again for a new, empty database")
     if "full" in low:
         return ("The disk holding the database is full",
-                f"Free some space on the disk of {where}: held webhooks are saved as soon as there is room")
+                f"Free some space on the disk of {where}")
     if isinstance(exc, TimeoutError):
         return (said[0].upper() + said[1:], f"If another program has {where} open (a database browser?), close it")
     if "locked" in low:

@@ -197,13 +197,17 @@ class _Runner(web.AppRunner):
 
 
 DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body over this: the connection is not kept
+# Seconds a refused request's unread body is still taken in (and thrown away) after the
+# answer before the connection closes: closing at once on unread data resets it, and the
+# client never reads its 4xx (aiohttp's own: 10 s).
+LINGER = 2.0
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """No Python or aiohttp version for a scanner to look up. A refused request whose body
-    is compressed, chunked, big or too slow gets ``Connection: close``: aiohttp still
-    drains it for at most 10 s (closing on unread data would reset the connection before
-    the client reads its answer), but never unpacks it (``auto_decompress`` is off)."""
+    is compressed, chunked, big or too slow gets ``Connection: close``: what the client
+    goes on sending is thrown away unread for at most ``LINGER`` seconds, then the
+    connection closes. It is never unpacked (``auto_decompress`` is off)."""
     response.headers["Server"] = "Scrobble Tray"
     if response.status >= 400 and not request.content.is_eof():
         length = request.content_length
@@ -240,7 +244,7 @@ class WebhookServer:
         # An idle kept-alive connection has as long as a new one to send a whole request's
         # headers (aiohttp's own keep-alive: an hour).
         self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False,
-                               keepalive_timeout=_Runner.header_deadline)
+                               keepalive_timeout=_Runner.header_deadline, lingering_time=LINGER)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:

@@ -95,7 +95,7 @@ def summarize(status: CoreStatus) -> Summary:
         return Summary(TrayState.PAUSED, "Paused: webhooks are kept, not processed", tuple(details))
     if status.database_notice:
         return Summary(TrayState.ATTENTION, "The database was damaged: a new, empty one was made",
-                       (*details, "The damaged file was kept: see the status window"))
+                       (*details, "The damaged file was kept, untouched, beside the new one"))
     if status.attention:
         if status.conflicts_open:
             head = conflicts_text(status.conflicts_open)

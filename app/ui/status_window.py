@@ -162,7 +162,7 @@ class StatusWindow(QWidget):
         bridge.statusChanged.connect(self.show_status)
         bridge.dataChanged.connect(self._counts.trigger)
         self._clock = QTimer(self)  # "2 min ago" must age while the window is open
-        self._clock.setInterval(20_000)
+        self._clock.setInterval(2_000)  # (and refused requests counted meanwhile must show)
         self._clock.timeout.connect(self._show_last_webhook)
         self.show_status(core.status)
 
@@ -210,8 +210,8 @@ class StatusWindow(QWidget):
         self.pause_button.setText("Resume processing" if status.paused else "Pause processing")
 
         if status.database_problem:
-            self.banner.show_message(f"Nothing is lost while Scrobble Tray runs: webhooks it cannot save are "
-                                     f"held and saved as soon as it can. {status.database_fix}.", "error")
+            self.banner.show_message(f"{status.database_fix}. Until then, webhooks are held in memory and saved "
+                                     "the moment it can: keep Scrobble Tray running.", "error")
         elif status.database_notice:
             self.banner.show_message(status.database_notice, "warn", "Show the files")
         elif status.tunnel == "error":

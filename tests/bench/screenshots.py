@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from app.core.config import Paths, Settings  # noqa: E402
 from app.core.destinations.sender import Timing  # noqa: E402
 from app.core.facade import Core  # noqa: E402
+from app.core.db import open_database  # noqa: E402
 from app.ui import icons  # noqa: E402
 from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
@@ -40,7 +41,7 @@ from tests.fake_tracker import FakeTracker  # noqa: E402
 from tests.pg import PgServer  # noqa: E402
 from tests.pg_schema import create_reference_schema, seed_reference_data  # noqa: E402
 from tests.ui.texts import shown_texts  # noqa: E402
-from tests.helpers import BREAKING_BAD, NGROK_TOKEN, episode_payload, post, sample, write_agent  # noqa: E402
+from tests.helpers import BREAKING_BAD, NGROK_TOKEN, disk_full, episode_payload, post, sample, write_agent  # noqa: E402
 
 SHOWS = [
     BREAKING_BAD,
@@ -234,9 +235,39 @@ async def render(out: Path) -> None:
     save(taken, "status-port-in-use", out, other.secrets())
     other_ui.close()
     await other.stop()
+    await database_trouble(core, ui, data, out)
 
     ui.close()
     await core.stop()
+
+
+async def database_trouble(core: Core, ui: UiController, data: Path, out: Path) -> None:
+    """The disk full (webhooks held, the fix), and a damaged file moved aside at start."""
+    assert core.tracker is not None
+    make_room = disk_full(core.tracker.sessions.kw["bind"])
+    for episode in (5, 6):
+        status_code, _ = await post(core.webhook_urls()[-1][1], episode_payload(1, episode, summary="x" * 20_000))
+        assert status_code == 503
+    status = ui.show_status()
+    await until(lambda: status.headline.text() == "The disk holding the database is full")
+    save(status, "status-disk-full", out, core.secrets())
+    make_room()
+    await until(lambda: core.status.database_problem is None)
+
+    damaged = Paths(data / "damaged")
+    open_database(f"sqlite:///{damaged.database_file}", damaged.backups_dir).kw["bind"].dispose()
+    good = damaged.database_file.read_bytes()
+    damaged.database_file.write_bytes(good[:100] + b"\xde\xad" * 500 + good[1100:])
+    other = Core(damaged, Settings(port=0, plex_location="this"))
+    await other.start()
+    other_ui = UiController(other, tray_available=True,
+                            autostart=Autostart(data / "damaged.desktop", command=["scrobbletray"], supported=True))
+    moved = other_ui.show_status()
+    moved.resize(700, moved.height())
+    await asyncio.sleep(0.1)
+    save(moved, "status-damaged", out, other.secrets())
+    other_ui.close()
+    await other.stop()
 
 
 async def plex(core: Core, ui: UiController, out: Path) -> None:

@@ -11,11 +11,11 @@ from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.state import TrayState
-from tests.helpers import episode_payload, post, webhook_url
+from tests.helpers import disk_full, episode_payload, post, webhook_url
 from tests.ui.conftest import Aio
 
 
-def test_shows_server_port_and_a_masked_webhook_url_that_copies_in_full(
+def test_shows_server_port_and_a_masked_webhook_url_that_copies_indisk_full(
         ui: UiController, core: Core, qtbot: Any) -> None:
     w = ui.show_status()
     qtbot.waitUntil(lambda: w.shows_card.value.text() == "1")
@@ -114,15 +114,13 @@ def test_refused_requests_are_counted_by_reason(ui: UiController, core: Core, ai
 def test_a_full_disk_turns_the_window_red_says_the_fix_and_notifies_once(
         ui: UiController, core: Core, aio: Aio, qtbot: Any, monkeypatch: Any) -> None:
     from app.core import inbox, webhooks
-    from tests.test_database_trouble import _full
-
+    
     monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
     monkeypatch.setattr(inbox, "RETRY_EVERY", 0.2)
     notes: list[str] = []
     ui.notified.connect(lambda title, _: notes.append(title))
     w = ui.show_status()
-    engine = core.tracker.sessions.kw["bind"]
-    limit = _full(engine)
+    make_room = disk_full(core.tracker.sessions.kw["bind"])
     for episode in (2, 3):
         status, _ = aio.run(post(webhook_url(core), episode_payload(1, episode, summary="x" * 20_000)))
         assert status == 503
@@ -131,9 +129,7 @@ def test_a_full_disk_turns_the_window_red_says_the_fix_and_notifies_once(
     assert w.banner.kind == "error" and "Free some space on the disk of" in w.banner.text
     assert notes == ["Webhooks are not being saved"]  # once, not for each webhook
     assert ui.tray is not None and ui.tray.summary.state is TrayState.ERROR
-    from sqlalchemy import event
-    event.remove(engine, "connect", limit)
-    engine.dispose()
+    make_room()
     qtbot.waitUntil(lambda: w.headline.text() != "The disk holding the database is full", timeout=5000)
     assert "Free some space" not in w.banner.text
 
