@@ -59,6 +59,9 @@ async def test_a_full_disk_gets_503_and_held_webhooks_are_saved_when_there_is_ro
         assert core.status.database_problem == "The disk holding the database is full"
         assert core.status.database_held == 2 and str(paths.database_file) in core.status.database_fix
         assert core.webhook_stats().refused == (("not saved (database unavailable)", 2),)
+        [check] = [c for c in await core.diagnostics() if c.name == "Database"]
+        assert (check.status, check.detail) == ("fail", "The disk holding the database is full: webhooks get "
+                                                        "503; 2 webhooks held in memory")
         make_room()
         await wait_for(lambda: core.status.database_problem is None)
         assert core.status.database_held == 0

@@ -47,12 +47,19 @@ async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
         return False, f"cannot connect: {exc}", (time.perf_counter() - started) * 1000
 
 
-def database_check(counts: Counts | None, error: Exception | None, not_open: str | None = None) -> Check:
+def database_check(counts: Counts | None, error: Exception | None, status: CoreStatus | None = None) -> Check:
+    status = status or CoreStatus()
     if error is not None:
         return Check("Database", FAIL, f"{type(error).__name__}: {error}",
                      "Check the database URL in Settings and that the file is writable.")
     if counts is None:
-        return Check("Database", FAIL, not_open or "not open", "Check the database URL in Settings.")
+        return Check("Database", FAIL, status.server_error or "not open", "Check the database URL in Settings.")
+    if status.database_problem:  # it reads, but takes no writes
+        held = f"; {status.database_held} webhooks held in memory" if status.database_held else ""
+        return Check("Database", FAIL, f"{status.database_problem}: webhooks get 503{held}",
+                     f"{status.database_fix}.")
+    if status.database_notice:
+        return Check("Database", WARN, f"{counts.shows} shows in the tracker. {status.database_notice}")
     return Check("Database", PASS, f"{counts.shows} shows in the tracker")
 
 

@@ -203,7 +203,7 @@ class Core:
                 counts = await self.counts()
             except Exception as exc:  # the detail is what the user needs, not a traceback
                 return [diagnostics.database_check(None, exc)]
-        checks = [diagnostics.database_check(counts, None, self._status.server_error)]
+        checks = [diagnostics.database_check(counts, None, self._status)]
         checks += await diagnostics.server_checks(self._status, self.local_webhook_url)
         checks += await self.tunnel_checks()
         checks.append(diagnostics.last_webhook_check(self.webhook_stats(), counts))

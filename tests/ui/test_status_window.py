@@ -152,6 +152,8 @@ def test_a_damaged_database_moved_aside_is_said_with_its_files(
         w.open_url = opened.append
         w.banner.action.click()
         assert [u.toLocalFile() for u in opened] == [str(paths.data_dir)]
+        [check] = [c for c in aio.run(core.diagnostics()) if c.name == "Database"]
+        assert check.status == "warn" and ".damaged-" in check.detail
         ui.close()
     finally:
         aio.run(core.stop())
