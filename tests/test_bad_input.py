@@ -248,3 +248,26 @@ async def test_responses_name_no_versions(core) -> None:  # type: ignore[no-unty
         for method in ("GET", "POST"):
             async with s.request(method, webhook_url(core)) as r:
                 assert r.headers["Server"] == "Scrobble Tray", method
+
+
+def test_repeated_wrong_secrets_are_locked_out_for_longer_each_time() -> None:
+    from app.core.webhooks import Backoff
+
+    now = [0.0]
+    limiter = Backoff(10, clock=lambda: now[0])
+    assert [limiter.allow("1.2.3.4") for _ in range(10)] == [0.0] * 10  # ten tries a minute...
+    assert limiter.allow("1.2.3.4") == 60.0  # ...then a minute's lockout
+    assert limiter.allow("5.6.7.8") == 0.0  # (another address is not touched)
+    now[0] = 30.0
+    assert limiter.allow("1.2.3.4") == 30.0  # still locked: guessing on gains nothing
+    lockouts = []
+    for _ in range(8):  # each time its tries are spent again, the lockout doubles, up to an hour
+        now[0] += limiter.allow("1.2.3.4") + 0.01
+        while not (wait := limiter.allow("1.2.3.4")):
+            pass
+        lockouts.append(wait)
+    assert lockouts == [120.0, 240.0, 480.0, 960.0, 1920.0, 3600.0, 3600.0, 3600.0]
+    now[0] += 3600 + Backoff.FORGET + 1  # an hour without a lockout: forgotten
+    while not (wait := limiter.allow("1.2.3.4")):
+        pass
+    assert wait == 60.0

@@ -68,6 +68,44 @@ class RateLimiter:
         return 0.0
 
 
+class Backoff:
+    """Failed authentication per client: ``per_minute`` tries (a :class:`RateLimiter`), then
+    none for a lockout that doubles with each one in a row (1 min, 2, 4, ... at most an
+    hour), forgotten after an hour without one."""
+
+    FIRST, LONGEST, FORGET = 60.0, 3600.0, 3600.0
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bucket = RateLimiter(per_minute, clock)
+        self._clock = clock
+        self._locked: dict[str, tuple[float, int]] = {}  # client: (locked until, lockouts in a row)
+
+    @property
+    def per_minute(self) -> int:
+        return self.bucket.per_minute
+
+    @per_minute.setter
+    def per_minute(self, value: int) -> None:
+        self.bucket.per_minute = value
+
+    def allow(self, key: str) -> float:
+        """0 when allowed; otherwise the seconds to wait."""
+        now = self._clock()
+        until, lockouts = self._locked.get(key, (0.0, 0))
+        if now < until:
+            return until - now
+        if now - until > self.FORGET:
+            lockouts = 0
+        if not self.bucket.allow(key):
+            return 0.0
+        if len(self._locked) > 10_000:  # forget the clients that are free again
+            self._locked = {k: v for k, v in self._locked.items() if now - v[0] <= self.FORGET}
+        lock = min(self.FIRST * 2 ** lockouts, self.LONGEST)
+        self._locked[key] = (now + lock, lockouts + 1)
+        log.warning("%s gave a wrong webhook secret too often: refused for %.0f s", key, lock)
+        return lock
+
+
 class ListenError(OSError):
     """The webhook server cannot listen: a sentence naming the port or host, and the fix."""
 
@@ -225,7 +263,7 @@ class WebhookServer:
         self._secret = secret
         self._store = store
         self.stats = ServerStats()
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)  # failed authentication only
+        self.limiter = Backoff(settings.rate_limit_per_minute)  # failed authentication only
         self.valve = RateLimiter(SAFETY_VALVE)  # a runaway sender with the right secret
         self._runner: _Runner | None = None
         self._forwarded_ports: set[int] = set()
