@@ -101,3 +101,10 @@ async def test_held_webhooks_lost_at_quit_are_logged(paths, settings, caplog) ->
         disk_full(core.tracker.sessions.kw["bind"])
         await _refused(core, 2)
     assert "1 webhook(s) held for the database are lost" in caplog.text
+
+
+async def test_quitting_while_the_data_folder_is_gone_makes_no_new_one(paths, settings, tmp_path) -> None:
+    async with running(paths, settings) as core:
+        os.rename(paths.data_dir, tmp_path / "Trash")
+        await _refused(core, 1)
+    assert not paths.data_dir.exists()  # (the trash can still be put back as it was)

@@ -529,8 +529,9 @@ class Core:
             self._inbox.close()  # (logs any webhooks still held for a database that never came back)
         if final:
             await asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads)
-            await asyncio.to_thread(config.save_state, self.paths, listening=None)
-            await asyncio.to_thread(status_file.remove, self.paths)
+            if self.paths.data_dir.is_dir():  # (deleted while running: not made again here)
+                await asyncio.to_thread(config.save_state, self.paths, listening=None)
+                await asyncio.to_thread(status_file.remove, self.paths)
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)

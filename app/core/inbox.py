@@ -119,18 +119,16 @@ class Inbox:
             self._start()
 
     def _slow(self) -> None:
-        self._report(DatabaseSlow(f"the database has not answered for {SLOW_AFTER:g} s "
-                                  "(another program may hold it locked)"))
+        self._report(DatabaseSlow(f"the database has not answered for {SLOW_AFTER:g} s"))
 
     def _report(self, problem: Exception | None) -> None:
         self.problem = problem
         self._health(problem, self.held)
 
-    def close(self) -> int:
-        """Stop retrying; returns how many held payloads are lost with it (logged)."""
+    def close(self) -> None:
+        """Stop retrying; held payloads are lost with it (and logged)."""
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        if held := self.held:
-            log.error("%d webhook(s) held for the database are lost: it never took them", held)
-        return held
+        if self._held:
+            log.error("%d webhook(s) held for the database are lost: it never took them", len(self._held))
