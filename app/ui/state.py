@@ -30,6 +30,7 @@ class Summary:
     state: TrayState
     headline: str
     details: tuple[str, ...] = ()
+    unreachable: bool = False  # a Plex server where the user said it runs may not reach the URL
 
     @property
     def tooltip(self) -> str:
@@ -127,11 +128,11 @@ def _reach(status: CoreStatus, details: tuple[str, ...]) -> Summary:
             return Summary(TrayState.OK, f"All good: listening for Plex on this computer (port {status.port})",
                            details)
         return Summary(TrayState.ATTENTION, "Only this computer can reach it",
-                       (*details, f"A Plex server elsewhere cannot: {_TUNNEL_HINT}"))
+                       (*details, f"A Plex server elsewhere cannot: {_TUNNEL_HINT}"), unreachable=True)
     if where in ("this", "network"):
         return Summary(TrayState.OK, f"All good: reachable on the local network (port {status.port})", details)
     return Summary(TrayState.ATTENTION, "Only this network can reach it",
-                   (*details, f"A Plex server outside it cannot: {_TUNNEL_HINT}"))
+                   (*details, f"A Plex server outside it cannot: {_TUNNEL_HINT}"), unreachable=True)
 
 
 def destination_words(d: DestinationStatus) -> tuple[str, str, str]:

@@ -235,7 +235,7 @@ class StatusWindow(QWidget):
             self.banner.show_message(destinations_text(status.destinations_failing).split(":")[0]
                                      + ": its events wait in Scrobble Tray, nothing is lost. "
                                      "See Destinations below for why.", "warn")
-        elif summary.headline.startswith("Only this"):
+        elif summary.unreachable:
             self.banner.show_message("Your Plex server may not reach this URL. Tell Scrobble Tray where it "
                                      "runs, and it sets up the way there.", "warn", "Set up…")
         elif status.tunnel == "online" and not status.plex.signed_in:
