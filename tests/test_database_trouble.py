@@ -4,14 +4,20 @@ is held in memory and stored once the cause is gone; the status says what is wro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from app.core import inbox, webhooks
+from app.core.config import Settings, save_settings
 from app.core.facade import Core
 from tests.helpers import disk_full, episode_payload, post, running, settled, wait_for, webhook_url
 
@@ -108,3 +114,33 @@ async def test_quitting_while_the_data_folder_is_gone_makes_no_new_one(paths, se
         os.rename(paths.data_dir, tmp_path / "Trash")
         await _refused(core, 1)
     assert not paths.data_dir.exists()  # (the trash can still be put back as it was)
+
+
+async def test_serve_says_on_stderr_when_the_database_fails_and_when_it_is_back(paths, tmp_path) -> None:
+    save_settings(paths, Settings(port=0, plex_location="this"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "serve", "--no-tunnel",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).parents[1])
+
+    async def line_of(stream, text: str) -> str:  # type: ignore[no-untyped-def]
+        while text not in (line := (await asyncio.wait_for(stream.readline(), 30)).decode()):
+            assert line, f"serve exited before saying {text!r}"
+        return line
+
+    try:
+        url = (await line_of(proc.stdout, "Webhook URL")).split(": ", 1)[1].strip()
+        os.rename(paths.data_dir, tmp_path / "Trash")
+        assert (await post(url, episode_payload(1, 1)))[0] == 503
+        said = await line_of(proc.stderr, "Database:")
+        assert "was deleted or moved while Scrobble Tray was running" in said and "held in memory" in said
+        os.rename(tmp_path / "Trash", paths.data_dir)
+        assert "takes writes again" in await line_of(proc.stderr, "Database:")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    check = sqlite3.connect(paths.database_file)
+    assert check.execute("SELECT count(*) FROM webhook_events").fetchone() == (1,)  # the held one
+    check.close()

@@ -19,6 +19,7 @@ class _Printer:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.public: str | None = None
+        self.database_problem: str | None = None
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, ScrobbleRecorded):
@@ -26,6 +27,14 @@ class _Printer:
             print(f"event #{o.event_id}: {o.action.value}" + (f" ({o.reason})" if o.reason else ""),
                   flush=True)
         elif isinstance(event, StatusChanged):
+            st = event.status
+            if st.database_problem != self.database_problem:
+                if st.database_problem:
+                    print(f"Database: {st.database_problem}. {st.database_fix}. Webhooks get 503 and are held "
+                          "in memory until then.", file=sys.stderr, flush=True)
+                else:
+                    print("Database: it takes writes again; held webhooks are stored.", file=sys.stderr, flush=True)
+                self.database_problem = st.database_problem
             url = self.core.public_webhook_url
             if url and url != self.public:
                 self.public = url
