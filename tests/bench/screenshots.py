@@ -249,7 +249,8 @@ async def database_trouble(core: Core, ui: UiController, data: Path, out: Path) 
         status_code, _ = await post(core.webhook_urls()[-1][1], episode_payload(1, episode, summary="x" * 20_000))
         assert status_code == 503
     status = ui.show_status()
-    await until(lambda: status.headline.text() == "The disk holding the database is full")
+    await until(lambda: status.headline.text() == "The disk holding the database is full"
+                and "2 refused" in status.last_webhook.text())
     save(status, "status-disk-full", out, core.secrets())
     make_room()
     await until(lambda: core.status.database_problem is None)
