@@ -84,9 +84,9 @@ async def test_a_deleted_data_folder_gets_503_never_200_and_it_goes_on_when_put_
         await settled(core)
         os.rename(paths.data_dir, trash)  # SQLite would go on writing into the deleted file
         await _refused(core, 2)
-        assert core.status.database_problem == (f"The database file {paths.database_file} was deleted or "
-                                                "moved while Scrobble Tray was running")
-        assert "Put it back" in core.status.database_fix and core.status.database_held == 1
+        assert core.status.database_problem == "The database file was deleted or moved while Scrobble Tray was running"
+        assert core.status.database_fix.startswith(f"Put {paths.database_file} back (from the trash, say)")
+        assert core.status.database_held == 1
         assert not paths.data_dir.exists()  # nothing made a new, empty folder in its place
         if put_back == "moved back":
             os.rename(trash, paths.data_dir)
@@ -133,6 +133,7 @@ async def test_serve_says_on_stderr_when_the_database_fails_and_when_it_is_back(
         assert (await post(url, episode_payload(1, 1)))[0] == 503
         said = await line_of(proc.stderr, "Database:")
         assert "was deleted or moved while Scrobble Tray was running" in said and "held in memory" in said
+        assert f"Put {paths.database_file} back" in said
         os.rename(tmp_path / "Trash", paths.data_dir)
         assert "takes writes again" in await line_of(proc.stderr, "Database:")
         proc.send_signal(signal.SIGTERM)

@@ -106,8 +106,9 @@ def trouble_words(exc: BaseException, engine: Engine) -> tuple[str, str]:
     said = str(getattr(exc, "orig", None) or exc)
     low = said.lower()
     if isinstance(exc, DatabaseGone):
-        return (said[0].upper() + said[1:], "Put it back (from the trash) and Scrobble Tray goes on by "
-                "itself, or quit and start it again for a new, empty database")
+        return ("The database file was deleted or moved while Scrobble Tray was running",
+                f"Put {where} back (from the trash, say) and Scrobble Tray goes on by itself, or quit and "
+                "start it again for a new, empty database")
     if "full" in low:
         return ("The disk holding the database is full",
                 f"Free some space on the disk of {where}")
