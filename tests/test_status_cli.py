@@ -31,7 +31,7 @@ def test_the_status_file_gives_back_what_was_written(paths: Paths) -> None:
                         plex=PlexStatus(signed_in=True, username="bob", servers=("NAS",), registered=True))
     stats = WebhookStats(3, 2, datetime(2026, 12, 2, 12, 5, tzinfo=timezone.utc), "1.2.3.4", "NAS",
                          (("wrong secret", 2),))
-    status_file.write(paths, status_file.snapshot(status, stats))
+    status_file.write(paths, status_file.snapshot(status, stats), [])
     back, back_stats, written_at, _pid = status_file.read(paths)
     assert (back, back_stats) == (status, stats) and written_at is not None
 
@@ -57,7 +57,7 @@ async def test_status_shows_the_running_apps_state_and_what_it_refused(core: Cor
     assert lines[1] == f"All good: listening for Plex on this computer (port {core.status.port})"
     assert "Webhooks: 1 accepted, last just now from Living Room (127.0.0.1)." in lines
     assert "Refused: 2 (1 malformed, 1 wrong secret)." in lines
-    assert core.secret not in out
+    assert core.secret not in out and core.secret not in (paths.data_dir / "status.json").read_text()
     code, out = await _status(paths, capsys, "--json")
     data = json.loads(out)
     assert data["refused"] == {"malformed": 1, "wrong secret": 1} and data["accepted"] == 1 and data["state"] == "ok"
@@ -75,3 +75,10 @@ async def test_status_says_the_database_trouble_and_its_fix(core: Core, paths: P
     assert "webhooks are answered with an error (503); 1 held until it takes them" in out
     assert f"  Fix: Free some space on the disk of {paths.database_file}" in out
     assert "Refused: 1 (1 not saved (database unavailable))." in out
+
+
+def test_the_status_file_never_holds_a_secret(paths: Paths) -> None:
+    status = CoreStatus(server="listening", tunnel="error", tunnel_reason="ngrok said: bad authtoken 2abcSECRET")
+    status_file.write(paths, status_file.snapshot(status, WebhookStats()), ["2abcSECRET"])
+    text = (paths.data_dir / "status.json").read_text()
+    assert "2abcSECRET" not in text and "bad authtoken" in text

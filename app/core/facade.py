@@ -542,7 +542,7 @@ class Core:
         while True:
             data = status_file.snapshot(self._status, self.webhook_stats())
             if data != written:
-                await asyncio.to_thread(status_file.write, self.paths, data)
+                await asyncio.to_thread(status_file.write, self.paths, data, self.secrets())
                 written = data
             with contextlib.suppress(TimeoutError):  # a state change writes at once; figures can wait
                 async with asyncio.timeout(status_file.EVERY):

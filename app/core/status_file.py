@@ -2,7 +2,7 @@
 
 The core writes it every few seconds while something changes (its state, the webhooks it
 accepted and refused); the command reads it back. It holds no secret: the public URL is
-the tunnel's address, without the webhook path.
+the tunnel's address, without the webhook path, and the text goes through the redactor.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.config import Paths, write_private
+from app.core.logs import redact
 from app.core.types import CoreStatus, PlexStatus, WebhookStats
 
 EVERY = 2.0  # seconds between looks for a change worth writing
@@ -34,12 +35,12 @@ def snapshot(status: CoreStatus, stats: WebhookStats) -> dict[str, Any]:
     return {"pid": os.getpid(), "status": plain, "webhooks": dataclasses.asdict(stats)}
 
 
-def write(paths: Paths, data: dict[str, Any]) -> None:
+def write(paths: Paths, data: dict[str, Any], secrets: list[str]) -> None:
     """Write ``data`` with the time; never makes the data folder (it may have been deleted)."""
     if paths.data_dir.is_dir():
         try:
             text = json.dumps({**data, "written_at": datetime.now(timezone.utc)}, default=_plain, indent=1)
-            write_private(_path(paths), text)
+            write_private(_path(paths), redact(text, *secrets))
         except OSError:
             pass  # the disk full, say: the window says so, this file cannot
 
