@@ -81,10 +81,10 @@ def summarize(status: CoreStatus) -> Summary:
         return Summary(TrayState.ERROR, f"Server error: {status.server_error or 'not listening'}",
                        tuple(details))
     if status.database_problem:
-        since = f"Since {local_time(status.database_since)}, w" if status.database_since else "W"
+        hooks = f"Since {local_time(status.database_since)}, webhooks" if status.database_since else "Webhooks"
         held = f"; {status.database_held} held until it takes them" if status.database_held else ""
         return Summary(TrayState.ERROR, status.database_problem,
-                       (f"{since}ebhooks are answered with an error (503){held}", *details))
+                       (f"{hooks} are answered with an error (503){held}", *details))
     if status.server in ("stopped", "starting"):
         return Summary(TrayState.STARTING, "Starting…" if status.server == "starting" else "Stopped",
                        tuple(details))
