@@ -5,6 +5,8 @@
   handler that reads the same multipart body (the ratio is the figure).
 - Matching: show resolution on a 100,000-show tracker (exact and fuzzy titles; the
   fuller comparison with pg_trgm is tests/bench/matching.py).
+- A valid webhook every 0.2 s beside 300 connections sending their headers a byte a
+  second (``--only slow``), and beside four gzip bombs (``--only bombs``).
 - Webhooks at a steady 200 a second (p50/p99), SQLite's commit rate on the same disk
   with the inbox's group size, start-up to listening, and resident memory of the server.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -291,6 +294,58 @@ async def bench_bombs(seconds: float = 6.0) -> None:
           f"p99 {pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms")
 
 
+async def bench_slow(clients: int = 300, seconds: float = 8.0) -> None:
+    """A valid webhook every 0.2 s, first alone, then while ``clients`` connections each send
+    part of a request's headers and a byte now and then (cut off after 10 s): p50/p99."""
+    tmp = Path(tempfile.mkdtemp())
+    paths = Paths(tmp / "data")
+    save_settings(paths, Settings(rate_limit_per_minute=0))
+    port = free_port()
+    app = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "serve", "--port", str(port),
+        "--no-tunnel", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    url = (await wait_line(app, "Webhook URL")).split(": ", 1)[1].strip()
+
+    async def valid(session: aiohttp.ClientSession) -> list[float]:
+        latencies = []
+        for fd in bodies(int(seconds / 0.2)):
+            t = time.perf_counter()
+            async with session.post(url, data=fd) as r:
+                await r.read()
+                assert r.status == 200, r.status
+            latencies.append((time.perf_counter() - t) * 1000)
+            await asyncio.sleep(max(0.0, 0.2 - (time.perf_counter() - t)))
+        return latencies
+
+    async def dribble() -> bool:
+        """True when the server cut the connection off."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST " + url.split(str(port), 1)[1].encode() + b" HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    if await asyncio.wait_for(reader.read(1), 1) == b"":
+                        return True
+                writer.write(b"a")
+                await writer.drain()
+        except ConnectionError:
+            return True
+        finally:
+            writer.close()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=sender())) as s:
+        alone = await valid(s)
+        slow = [asyncio.create_task(dribble()) for _ in range(clients)]
+        await asyncio.sleep(0.5)
+        beside = await valid(s)
+        cut = await asyncio.wait_for(asyncio.gather(*slow), 30)
+    app.terminate()
+    await app.wait()
+    print(f"a valid webhook every 0.2 s for {seconds:.0f} s: alone p50 {pct(alone, 50):.1f} ms, p99 "
+          f"{pct(alone, 99):.1f} ms; beside {clients} slow connections p50 {pct(beside, 50):.1f} ms, "
+          f"p99 {pct(beside, 99):.1f} ms, max {max(beside):.1f} ms; {sum(cut)} of them cut off")
+
+
 def bench_matching(n: int = 100_000, queries: int = 500) -> None:
     rng = random.Random(7)
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(6000)]
@@ -321,12 +376,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", choices=["webhooks", "bombs", "matching"])
+    parser.add_argument("--only", choices=["webhooks", "bombs", "slow", "matching"])
     args = parser.parse_args()
     if args.only in (None, "webhooks"):
         asyncio.run(bench_webhooks(args.requests, args.rounds))
     if args.only in (None, "bombs"):
         asyncio.run(bench_bombs())
+    if args.only in (None, "slow"):
+        asyncio.run(bench_slow())
     if args.only in (None, "matching"):
         bench_matching()
 
