@@ -271,3 +271,33 @@ def test_repeated_wrong_secrets_are_locked_out_for_longer_each_time() -> None:
     while not (wait := limiter.allow("1.2.3.4")):
         pass
     assert wait == 60.0
+
+
+async def test_a_busy_plex_server_and_a_guesser_at_the_same_time(paths, settings: Settings) -> None:
+    """The issue's figures, with the default limit: 300 webhooks from one address in well
+    under a minute are all taken and counted, while 400 guesses from another are limited."""
+    settings.rate_limit_per_minute = Settings().rate_limit_per_minute
+    async with running(paths, settings) as c:
+        wrong = webhook_url(c).replace(c.secret, "guess" * 8)
+
+        def client(address: str) -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0)))
+
+        async def plex(s: aiohttp.ClientSession) -> list[int]:
+            return [(await post(webhook_url(c), episode_payload(1 + n // 100, 1 + n % 100), session=s))[0]
+                    for n in range(300)]
+
+        async def guesser(s: aiohttp.ClientSession) -> list[int]:
+            statuses = []
+            for _ in range(400):
+                async with s.post(wrong, data=b"x", headers=MP) as r:
+                    statuses.append(r.status)
+            return statuses
+
+        async with client("127.0.0.2") as a, client("127.0.0.3") as b:
+            valid, guesses = await asyncio.gather(plex(a), guesser(b))
+        assert valid == [200] * 300
+        assert guesses[:10] == [403] * 10 and set(guesses[10:]) == {429}
+        await settled(c)
+        assert c.webhook_stats().accepted == 300
+        assert len(await c.run(c.tracker.scrobbles, 1000)) == 300
