@@ -468,6 +468,10 @@ class Tracker:
             if row is None:
                 raise TrackerError(f"there is no event #{event_id}")
             if not self.builtin.undo(session, row.id):
+                if row.action in (Action.MARKED.value, Action.REWATCH.value) and (
+                        row.show_id is None or session.get(Show, row.show_id) is None):
+                    raise TrackerError(f"event #{event_id} marked a show that is no longer in the tracker: "
+                                       "its marks went with it")
                 raise TrackerError(f"event #{event_id} did not mark anything")
             row.action = Action.UNDONE.value
             row.reason = "marked, then undone by you"

@@ -25,6 +25,11 @@ RERUNNABLE = ("failed", "ignored")
 UNDOABLE = ("marked", "rewatch")
 
 
+def undoable(row: ScrobbleRow | None) -> bool:
+    """A mark that is still in the tracker (a deleted show's marks went with it)."""
+    return row is not None and row.action in UNDOABLE and row.show_title is not None
+
+
 class ScrobblesWindow(QWidget):
     """The tracker's log, newest first; filter, search, re-run a failed row, undo a mark."""
 
@@ -179,7 +184,10 @@ class ScrobblesWindow(QWidget):
         row = self.selected_row()
         action = row.action if row else None
         self.rerun_button.setEnabled(action in RERUNNABLE)
-        self.undo_button.setEnabled(action in UNDOABLE)
+        self.undo_button.setEnabled(undoable(row))
+        self.undo_button.setToolTip("The show is no longer in the tracker: nothing to undo"
+                                    if action in UNDOABLE and not undoable(row)
+                                    else "Take back the watch the selected webhook counted")
 
     def rerun_selected(self) -> None:
         row = self.selected_row()
@@ -188,7 +196,7 @@ class ScrobblesWindow(QWidget):
 
     def undo_selected(self) -> None:
         row = self.selected_row()
-        if row and row.action in UNDOABLE:
+        if undoable(row):
             spawn(self._undo(row), self._show_error, owner=self)
 
     def _describe(self, row: ScrobbleRow) -> str:
@@ -242,7 +250,7 @@ class ScrobblesWindow(QWidget):
         rerun = menu.addAction("Re-run", self.rerun_selected)
         rerun.setEnabled(row.action in RERUNNABLE)
         undo = menu.addAction("Undo mark", self.undo_selected)
-        undo.setEnabled(row.action in UNDOABLE)
+        undo.setEnabled(undoable(row))
         if row.action == "conflict":
             menu.addAction("Open conflicts…").triggered.connect(self.openConflicts)
         menu.addSeparator()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.core.facade import Core
+from app.core.tracker import TrackerError
 from app.ui.controller import UiController
 from app.ui.scrobbles_window import LIVE_ROWS, ScrobblesWindow
 from tests.helpers import episode_payload, sample
@@ -78,6 +80,20 @@ def test_undo_a_mark_from_the_button(ui: UiController, core: Core, aio: Aio, qtb
     episodes = aio.run(core.run(core.tracker.episodes, show_id))
     assert [e.watch_count for e in episodes] == [0]
     assert not w.undo_button.isEnabled()  # an undone row cannot be undone again
+
+
+def test_a_deleted_shows_marks_cannot_be_undone_and_say_why(ui: UiController, core: Core, aio: Aio,
+                                                             qtbot: Any) -> None:
+    aio.post(core, episode_payload(3, 7))
+    w = ui.show_scrobbles()
+    qtbot.waitUntil(lambda: w.model.rowCount() == 1 and cell(w, 0, 5) == "Marked")
+    aio.run(core.run(core.tracker.delete_show, w.model.row(0).show_id))
+    w.refresh()
+    qtbot.waitUntil(lambda: w.model.row(0).show_title is None)
+    click_row(w, qtbot, 0)
+    assert not w.undo_button.isEnabled() and "no longer in the tracker" in w.undo_button.toolTip()
+    with pytest.raises(TrackerError, match="no longer in the tracker: its marks went with it"):
+        aio.run(core.undo(w.model.row(0).id))
 
 
 def test_rerun_an_ignored_row_after_accepting_its_account(
