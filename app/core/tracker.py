@@ -203,8 +203,8 @@ class Tracker:
             for name in ("title", "year", *_ID_FIELDS, "imdb_id"):
                 setattr(show, name, clean.get(name))
             session.flush()
-            row = plain(ShowRow, show)
-        self.builtin.forget_index()
+            row, ref = plain(ShowRow, show), show_ref(show)
+        self.builtin.changed(ref)  # (not a rebuild of the whole index: 1.3 s for 100,000 shows)
         return row
 
     def delete_show(self, show_id: int) -> None:
@@ -218,7 +218,9 @@ class Tracker:
             session.execute(delete(Episode).where(Episode.show_id == show_id))
             session.execute(delete(ShowMapping).where(ShowMapping.show_id == show_id))
             session.delete(show)
-        self.builtin.forget_index()
+            session.flush()
+            stamp = self.builtin.shows_stamp(session)
+        self.builtin.deleted(show_id, stamp)
 
     def plays(self, show_id: int) -> dict[int, list[tuple[str, datetime]]]:
         """Each episode's counted plays, ``episode id -> [(account, when)]``, oldest first

@@ -108,13 +108,14 @@ class BuiltinTracker(Destination):
                       "same transaction as the event, exactly once")]
 
     # -- the show index ---------------------------------------------------------------
-    def _shows_stamp(self, session: Session) -> tuple[int, int]:
+    def shows_stamp(self, session: Session) -> tuple[int, int]:
+        """How many shows, and the newest id: another process's change moves it."""
         count, top = session.execute(select(func.count(Show.id), func.max(Show.id))).one()
         return int(count), int(top or 0)
 
     def index(self, session: Session) -> ShowIndex:
         """The show index, rebuilt when another process changed the shows."""
-        stamp = self._shows_stamp(session)
+        stamp = self.shows_stamp(session)
         if self._index is None or stamp != self._stamp:
             self._index = ShowIndex(show_ref(s) for s in session.scalars(select(Show)))
             self._stamp = stamp
@@ -124,7 +125,7 @@ class BuiltinTracker(Destination):
         """Add a show just created in ``session`` to the index."""
         if self._index is not None and self._stamp is not None:
             self._index.add(show_ref(show))
-            self._stamp = self._shows_stamp(session)
+            self._stamp = self.shows_stamp(session)
 
     def new_show(self, session: Session, title: str, year: int | None, ids: dict[str, str]) -> Show:
         """A show made from what Plex says of it (its external ids where they are usable)."""
@@ -133,6 +134,17 @@ class BuiltinTracker(Destination):
         session.flush()
         self.indexed(session, show)
         return show
+
+    def changed(self, show: ShowRef) -> None:
+        """A show's title, year or ids were changed (and committed): re-index that one."""
+        if self._index is not None:
+            self._index.add(show)
+
+    def deleted(self, show_id: int, stamp: tuple[int, int]) -> None:
+        """A show was deleted (and committed); ``stamp`` is the shows' stamp after it."""
+        if self._index is not None:
+            self._index.remove(show_id)
+            self._stamp = stamp
 
     def forget_index(self) -> None:
         self._index = None
