@@ -19,7 +19,7 @@ import pytest
 from app.core import inbox, webhooks
 from app.core.config import Settings, save_settings
 from app.core.facade import Core
-from tests.helpers import disk_full, episode_payload, post, running, settled, wait_for, webhook_url
+from tests.helpers import BREAKING_BAD, disk_full, episode_payload, post, running, settled, wait_for, webhook_url
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +145,29 @@ async def test_serve_says_on_stderr_when_the_database_fails_and_when_it_is_back(
     check = sqlite3.connect(paths.database_file)
     assert check.execute("SELECT count(*) FROM webhook_events").fetchone() == (1,)  # the held one
     check.close()
+
+
+async def test_processing_that_fails_is_shown_and_goes_on_by_itself(paths, settings, monkeypatch) -> None:
+    from app.core import db, worker
+    from app.ui.state import TrayState, summarize
+
+    monkeypatch.setattr(worker, "RETRY_EVERY", 0.2)
+    monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.3)
+    async with running(paths, settings) as core:
+        await core.run(core.tracker.add_show, **BREAKING_BAD)
+        core.set_paused(True)
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200  # in the inbox
+        other = sqlite3.connect(paths.database_file, timeout=1)  # another program takes the write lock
+        other.execute("BEGIN EXCLUSIVE")
+        core.set_paused(False)
+        await wait_for(lambda: core.status.processing_problem)
+        assert core.status.processing_problem == "The database is locked by another program"
+        summary = summarize(core.status)
+        assert summary.state is TrayState.ATTENTION and summary.details[0].startswith("Webhooks are saved")
+        [check] = [c for c in await core.diagnostics() if c.name == "Database"]
+        assert check.status == "warn" and "processing waits" in check.detail
+        other.rollback()
+        other.close()
+        await wait_for(lambda: core.status.processing_problem is None)  # tried again by itself
+        await settled(core)
+        assert [r.action for r in await core.run(core.tracker.scrobbles)] == ["marked"]

@@ -31,6 +31,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0005"
 
 
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's lock before it fails
+
+
 class DatabaseError(Exception):
     """The database could not be opened or migrated; the message says why."""
 
@@ -85,7 +88,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"not a database URL that can be used: {_safe(url)} ({exc})") from None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -58,6 +58,9 @@ def database_check(counts: Counts | None, error: Exception | None, status: CoreS
         held = f"; {status.database_held} webhooks held in memory" if status.database_held else ""
         return Check("Database", FAIL, f"{status.database_problem}: webhooks get 503{held}",
                      f"{status.database_fix}.")
+    if status.processing_problem:
+        return Check("Database", WARN, f"{status.processing_problem}: processing waits, tried again every 2 s",
+                     f"{status.processing_fix}." if status.processing_fix else "")
     if status.database_notice:
         return Check("Database", WARN, f"{counts.shows} shows in the tracker. {status.database_notice}")
     return Check("Database", PASS, f"{counts.shows} shows in the tracker")

@@ -17,12 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
+from sqlalchemy.exc import DBAPIError
+
 from app.core import config, diagnostics, status_file
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.catchup import CatchUp
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
-from app.core.db import open_database, trouble_words
+from app.core.db import DatabaseError, open_database, trouble_words
 from app.core.destinations.base import Attempt, OutboxDestination
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
@@ -425,7 +427,8 @@ class Core:
             await self.plex.load()
             inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread, health=self._database_health)
             self._worker = Worker(inbox, self._process, self._publish,
-                                  lambda: self._status.paused or self._status.database_problem is not None)
+                                  lambda: self._status.paused or self._status.database_problem is not None,
+                                  self._processing_health)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             await self._start_destinations(rebuild=False)
@@ -618,6 +621,17 @@ class Core:
         said, fix = trouble_words(problem, self._store().sessions.kw["bind"])
         self._set_status(database_problem=said, database_fix=fix, database_held=held,
                          database_since=self._status.database_since or datetime.now(timezone.utc))
+
+    def _processing_health(self, problem: Exception | None) -> None:
+        """Processing failed (its batch is tried again), or goes on again."""
+        if problem is None:
+            self._set_status(processing_problem=None, processing_fix=None)
+        elif isinstance(problem, (DBAPIError, DatabaseError)):
+            said, fix = trouble_words(problem, self._store().sessions.kw["bind"])
+            self._set_status(processing_problem=said, processing_fix=fix)
+        else:  # a bug: the log has its traceback
+            self._set_status(processing_problem=f"Processing fails: {type(problem).__name__}: {problem}",
+                             processing_fix="See the log file")
 
     def _arriving(self) -> bool:
         return self._worker is not None and self._worker.busy()

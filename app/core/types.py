@@ -159,6 +159,8 @@ class CoreStatus:
     database_since: datetime | None = None  # aware, UTC
     database_held: int = 0  # webhooks refused meanwhile, held in memory until it is back
     database_notice: str | None = None  # a damaged file was moved aside at start (and where)
+    processing_problem: str | None = None  # processing fails (webhooks are kept, retried)
+    processing_fix: str | None = None
 
     @property
     def attention(self) -> bool:

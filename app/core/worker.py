@@ -19,17 +19,20 @@ log = logging.getLogger(__name__)
 BATCH = 20  # inbox rows per transaction: short, so the inbox seldom waits for the write lock
 LULL = 0.02  # seconds without a new webhook before processing resumes...
 MAX_DEFER = 0.5  # ...or at most this long
+RETRY_EVERY = 2.0  # seconds between tries of a batch that failed
 
 
 class Worker:
     """Runs ``process(BATCH)`` until the inbox has nothing pending, whenever woken."""
 
     def __init__(self, inbox: Inbox, process: Callable[[int], Awaitable[list[Outcome]]],
-                 publish: Callable[[list[Outcome]], Awaitable[None]], paused: Callable[[], bool]) -> None:
+                 publish: Callable[[list[Outcome]], Awaitable[None]], paused: Callable[[], bool],
+                 failing: Callable[[Exception | None], None] = lambda exc: None) -> None:
         self._inbox = inbox
         self._process = process
         self._publish = publish
         self._paused = paused
+        self._failing = failing  # hears each new failure, and None once a batch goes through
         self._wake = asyncio.Event()
         self._last_arrival = 0.0
 
@@ -59,10 +62,14 @@ class Worker:
                     outcomes = await self._process(BATCH)
                 except Exception as exc:
                     if str(exc) != failing:
-                        log.exception("processing failed; trying again every 2 s")
+                        log.exception("processing failed; trying again every %g s", RETRY_EVERY)
+                        self._failing(exc)
                     failing = str(exc)
-                    await asyncio.sleep(2)
+                    await asyncio.sleep(RETRY_EVERY)
                     continue
+                if failing:
+                    log.warning("processing goes on again")
+                    self._failing(None)
                 failing = ""
                 if not outcomes:
                     break

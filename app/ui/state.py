@@ -94,6 +94,10 @@ def summarize(status: CoreStatus) -> Summary:
                            (status.tunnel_reason,) if status.tunnel_reason else ()))
     if status.paused:
         return Summary(TrayState.PAUSED, "Paused: webhooks are kept, not processed", tuple(details))
+    if status.processing_problem:
+        fix = (f"{status.processing_fix}.",) if status.processing_fix else ()
+        return Summary(TrayState.ATTENTION, status.processing_problem,
+                       ("Webhooks are saved, and processed once it works again (tried every 2 s)", *fix, *details))
     if status.database_notice:
         return Summary(TrayState.ATTENTION, "The database was damaged: a new, empty one was made",
                        (*details, "The damaged file was kept, untouched, beside the new one"))
