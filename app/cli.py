@@ -204,7 +204,7 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
                   "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
         return 0
 
-    from app.core.facade import open_tracker
+    from app.core.runtime import open_tracker
 
     tracker: Tracker = open_tracker(paths, settings)
     if args.command == "shows":

@@ -105,18 +105,11 @@ async def _run(action: str, link: PlexLink, browser: bool) -> int:
 async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) -> int:
     """A core of its own (loopback, no tunnel) reads the history and processes what it added."""
     from app.core.facade import Core
-    from app.core.plex.http import PlexError
 
     core = Core(paths, settings)
     await core.start(port=0, tunnel=False)
     try:
-        if not core.plex.connected:
-            raise PlexError("Not signed in to Plex", "Sign in first: scrobbletray plex login")
-        await core.catch_up.wait_idle()  # the one it runs at start
-        result = await core.catch_up.run(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True))
-        while await core.run(core.tracker.pending_count):
-            await asyncio.sleep(0.1)
-        outcomes = await core.run(core.tracker.actions_of, core.catch_up.last_ids)
+        result, outcomes = await core.catch_up(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True))
     finally:
         await core.stop()
     print(f"\rRead {result.read} play(s) from the history: {result.added} added, {result.already} already "

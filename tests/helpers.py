@@ -91,7 +91,7 @@ async def running(paths, settings, **tunnel_options: Any) -> AsyncIterator[Any]:
     from app.core.facade import Core
 
     core = Core(paths, settings)
-    core._tunnel_options = tunnel_options
+    core.runtime._tunnel_options = tunnel_options
     await core.start()
     try:
         yield core
@@ -102,7 +102,7 @@ async def running(paths, settings, **tunnel_options: Any) -> AsyncIterator[Any]:
 async def settled(core) -> None:  # type: ignore[no-untyped-def]
     """Wait until the core's inbox holds nothing pending."""
     async def done() -> bool:
-        return await core.run(core.tracker.pending_count) == 0
+        return await core.runtime.run(core.runtime.tracker.pending_count) == 0
     await wait_for(done)
 
 

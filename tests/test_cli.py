@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.core.config import Paths, Settings
-from app.core.facade import open_tracker
+from app.core.runtime import open_tracker
 from tests.helpers import SAMPLES
 
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from app.core.config import Paths, Settings, save_settings
-from app.core.facade import open_tracker
+from app.core.runtime import open_tracker
 from tests.helpers import BREAKING_BAD, episode_payload, form
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
 from app.core.config import Paths, Settings
-from app.core.facade import open_tracker
+from app.core.runtime import open_tracker
 
 
 def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:

@@ -21,7 +21,7 @@ async def test_checks_on_a_fresh_core_then_after_a_webhook(core: Core) -> None:
     assert checks["Open conflicts"].status == WARN and checks["Open conflicts"].fix
     # The self-test events are ignored, never marked, and kept out of Recent scrobbles.
     await settled(core)
-    rows = await core.run(core.tracker.scrobbles)
+    rows = await core.runtime.run(core.runtime.tracker.scrobbles)
     assert [r.plex_title for r in rows] == ["NonExistent Show XYZ"]
     assert core.webhook_stats().accepted == 3  # the two self-tests and the webhook
 
@@ -35,7 +35,7 @@ async def test_report_is_markdown_with_the_secret_redacted(core: Core) -> None:
 
 
 async def test_server_down_is_a_failure_with_a_fix(core: Core) -> None:
-    await core.server.stop()
-    core._set_status(server="error", server_error="port in use")
+    await core.runtime.server.stop()
+    core.runtime._set_status(server="error", server_error="port in use")
     checks = {c.name: c for c in await core.diagnostics()}
     assert checks["Server listening"].status == FAIL and checks["Server listening"].fix

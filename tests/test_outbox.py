@@ -8,7 +8,7 @@ import json
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.destinations.outbox import backoff
 from app.core.destinations.sender import Pacer
-from app.core.facade import open_tracker
+from app.core.runtime import open_tracker
 from tests.helpers import BREAKING_BAD, SAMPLES, episode_payload
 
 

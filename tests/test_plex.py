@@ -56,7 +56,7 @@ async def test_signing_in_with_a_pin_keeps_the_token_in_the_keyring_and_out_of_t
         core: Core, plex: tuple[FakePlexTv, FakePms], paths: Paths, settings: Settings, log) -> None:
     tv, pms = plex
     token, _ = tv.add_user("alice")
-    sign_in = await core.plex.begin_sign_in()
+    sign_in = await core.runtime.plex.begin_sign_in()
     assert sign_in.url.startswith("https://app.plex.tv/auth/#!?") and "clientID=" in sign_in.url
     assert tv.latest_pin().code in sign_in.url
     waiting = asyncio.create_task(sign_in.token(poll=0.05))
@@ -75,31 +75,31 @@ async def test_signing_in_with_a_pin_keeps_the_token_in_the_keyring_and_out_of_t
     again = Core(paths, settings)
     await again.start()
     try:
-        assert again.plex.connected
+        assert again.runtime.plex.connected
     finally:
         await again.stop()
 
 
 async def test_the_headless_sign_in_gives_a_code_for_plex_tv_link(core: Core, plex) -> None:
     tv, _ = plex
-    sign_in = await core.plex.begin_sign_in(browser=False)
+    sign_in = await core.runtime.plex.begin_sign_in(browser=False)
     assert sign_in.url == "https://plex.tv/link" and len(sign_in.code) == 4
     assert sign_in.code == tv.latest_pin().code
 
 
 async def test_an_expired_code_says_to_start_again(core: Core, plex) -> None:
     tv, _ = plex
-    sign_in = await core.plex.begin_sign_in()
+    sign_in = await core.runtime.plex.begin_sign_in()
     tv.expire_pins()
     with pytest.raises(PlexError, match="expired") as err:
         await sign_in.token(poll=0.05)
     assert "again" in (err.value.fix or "")
-    assert not core.plex.connected
+    assert not core.runtime.plex.connected
 
 
 async def test_cancelling_the_sign_in_stops_asking_plex(core: Core, plex, paths: Paths) -> None:
     tv, _ = plex
-    sign_in = await core.plex.begin_sign_in()
+    sign_in = await core.runtime.plex.begin_sign_in()
     waiting = asyncio.create_task(sign_in.token(poll=0.05))
     await asyncio.sleep(0.2)
     waiting.cancel()
@@ -108,7 +108,7 @@ async def test_cancelling_the_sign_in_stops_asking_plex(core: Core, plex, paths:
     asked = len(tv.requests)
     await asyncio.sleep(0.3)
     assert len(tv.requests) <= asked + 1  # at most the poll that was under way
-    assert get_secret(paths, TOKEN_KEY) is None and not core.plex.connected
+    assert get_secret(paths, TOKEN_KEY) is None and not core.runtime.plex.connected
 
 
 async def test_a_revoked_token_asks_to_sign_in_again(core: Core, plex) -> None:
@@ -120,16 +120,16 @@ async def test_a_revoked_token_asks_to_sign_in_again(core: Core, plex) -> None:
     assert checks["Plex account"].status == CheckStatus.FAIL
     assert "no longer accepts" in checks["Plex account"].detail
     assert "Sign in to Plex again" in checks["Plex account"].fix
-    assert not core.plex.connected and not core.status.plex.signed_in
+    assert not core.runtime.plex.connected and not core.status.plex.signed_in
 
 
 async def test_signing_out_forgets_the_token(core: Core, plex, paths: Paths) -> None:
     tv, _ = plex
     token, _ = tv.add_user("alice")
     await core.plex_signed_in(token)
-    await core.plex.sign_out()
+    await core.runtime.plex.sign_out()
     assert get_secret(paths, TOKEN_KEY) is None
-    assert not core.status.plex.signed_in and not core.plex.connected
+    assert not core.status.plex.signed_in and not core.runtime.plex.connected
 
 
 # -- registration ----------------------------------------------------------------------
@@ -153,7 +153,7 @@ async def tunnelled(paths: Paths, settings: Settings, tmp_path: Path, plex) -> A
     settings.ngrok_path = str(write_agent(tmp_path / "bin" / "ngrok"))
     set_authtoken(paths, NGROK_TOKEN)
     core = Core(paths, settings)
-    core._tunnel_options = FAST
+    core.runtime._tunnel_options = FAST
     await core.start()
     await core.wait_tunnel()
     yield core
@@ -246,7 +246,7 @@ async def test_a_new_agent_show_with_a_chinese_library_title_is_matched_by_the_s
     status, _ = await post(webhook_url(core), new_agent("绝命毒师", pms.uuid))
     assert status == 200
     await settled(core)
-    [row] = await core.run(core.tracker.scrobbles)
+    [row] = await core.runtime.run(core.runtime.tracker.scrobbles)
     assert (row.action, row.match_method) == ("marked", "ids")
     # Asked once: the next episode of the show uses what the server said.
     asked = len([r for r in pms.requests if r[1].startswith("/library/metadata/")])
@@ -261,7 +261,7 @@ async def test_not_signed_in_the_conflict_says_signing_in_would_have_identified_
     _, pms = plex
     await post(webhook_url(core), new_agent("绝命毒师", pms.uuid))
     await settled(core)
-    [row] = await core.run(core.tracker.scrobbles)
+    [row] = await core.runtime.run(core.runtime.tracker.scrobbles)
     assert row.action == "conflict" and "signing in to Plex would have identified" in (row.reason or "")
     assert pms.requests == []
 
@@ -277,7 +277,7 @@ async def test_an_unreachable_server_falls_back_to_titles_without_delaying_plex(
     payload = new_agent("绝命毒师", pms.uuid, show_key="20000")
     await post(webhook_url(core), payload)
     await settled(core)
-    rows = {r.plex_title: r for r in await core.run(core.tracker.scrobbles)}
+    rows = {r.plex_title: r for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
     assert rows["Breaking Bad"].action == "marked" and rows["Breaking Bad"].match_method != "ids"
     assert rows["绝命毒师"].action == "conflict" and "did not answer" in (rows["绝命毒师"].reason or "")
     # No storm: the server is left alone for a while, one warning in the log.
@@ -299,7 +299,7 @@ async def test_a_slow_server_never_delays_plexs_200(core: Core, plex) -> None:
         times.append(time.monotonic() - started)
     assert max(times) < 0.5, times
     await settled(core)
-    rows = await core.run(core.tracker.scrobbles)
+    rows = await core.runtime.run(core.runtime.tracker.scrobbles)
     assert {r.action for r in rows} == {"marked"} and len(rows) == 5
 
 
@@ -380,7 +380,7 @@ async def test_a_stop_without_progress_is_judged_by_what_the_server_says(core: C
     for n in (1, 2, 3, 4):
         assert (await post(webhook_url(core), stop_payload(pms.uuid, f"50{n}", n)))[0] == 200
     await settled(core)
-    rows = {r.episode: r for r in await core.run(core.tracker.scrobbles)}
+    rows = {r.episode: r for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
     assert rows[1].action == "marked"
     assert rows[2].action == "ignored" and "stopped at 17%" in (rows[2].reason or "")
     assert rows[3].action == "marked"
@@ -399,7 +399,7 @@ async def test_a_show_created_from_a_conflict_gets_the_servers_first_year(core: 
     [conflict] = await core.conflicts()
     assert conflict.plex_year == 2005
     await core.resolve_conflict(conflict.id, create=True)
-    shows = {s.title: s for s in await core.run(core.tracker.list_shows)}
+    shows = {s.title: s for s in await core.runtime.run(core.runtime.tracker.list_shows)}
     assert shows["Doctor Who"].year == 2005 and shows["Doctor Who"].tvdb_id == 78804
 
 
@@ -408,7 +408,7 @@ async def test_accepted_accounts_picked_by_name_also_match_their_ids(core: Core,
     token, owner = tv.add_user("alice")
     pms.accounts = {1: "alice", 5001: "Bob", 7000: "carol"}  # server ids: 1 is the owner, friends keep theirs
     await core.plex_signed_in(token)
-    users = await core.plex.users()
+    users = await core.runtime.plex.users()
     assert [(u.name, u.plex_id, u.server_id, u.owner) for u in users] == [
         ("alice", owner.id, 1, True), ("Bob", 5001, 5001, False), ("carol", 7000, 7000, False)]
     await core.apply_settings(dataclasses.replace(core.settings, accepted_accounts=["bob", str(owner.id)]))
@@ -424,5 +424,5 @@ async def test_accepted_accounts_picked_by_name_also_match_their_ids(core: Core,
                     shared(7000, "carol", 3)):  # not accepted
         await post(webhook_url(core), payload)
     await settled(core)
-    rows = {r.episode: r.action for r in await core.run(core.tracker.scrobbles)}
+    rows = {r.episode: r.action for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
     assert rows == {1: "marked", 2: "marked", 3: "ignored"}

@@ -277,7 +277,7 @@ async def test_with_the_built_in_tracker_off_only_the_postgres_tracker_marks(pat
 def test_the_trackers_own_database_is_refused_as_scrobble_trays_database(tmp_path, pg_tracker_db) -> None:
     """--database-url pointed at the web tracker's database: refused, not migrated."""
     from app.core.db import DatabaseError
-    from app.core.facade import open_tracker
+    from app.core.runtime import open_tracker
 
     with pytest.raises(DatabaseError, match="another application's database") as err:
         open_tracker(Paths(tmp_path), Settings(database_url=pg_tracker_db.url))
@@ -312,7 +312,7 @@ async def test_a_conflict_resolved_in_the_desktop_dialog_is_written_to_the_track
 
 
 async def test_a_conflict_resolved_in_the_web_app_is_seen_here(paths, pg_tracker_db, monkeypatch) -> None:
-    monkeypatch.setattr("app.core.facade.WATCH_EVERY", 0.1)
+    monkeypatch.setattr("app.core.runtime.delivery.WATCH_EVERY", 0.1)
     db = pg_tracker_db
     core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
     try:

@@ -37,8 +37,8 @@ async def tracker() -> AsyncIterator[FakeTracker]:
 async def started(paths: Paths, settings: Settings, *urls: str, only_watched: bool = False) -> Core:
     core = Core(paths, settings, timing=FAST)
     await core.start()
-    assert core.tracker is not None
-    await core.run(core.tracker.add_show, **BREAKING_BAD)
+    assert core.runtime.tracker is not None
+    await core.runtime.run(core.runtime.tracker.add_show, **BREAKING_BAD)
     for url in urls:
         await core.add_relay(url, only_watched=only_watched)
     return core
@@ -208,7 +208,7 @@ async def test_two_targets_one_dead_the_live_one_is_not_delayed(paths, settings,
             assert time.perf_counter() - t < 5
             assert len(set(event_ids(tracker))) == 50
             assert (await relay_status(core, "relay-1")).pending == 50
-            assert core.tracker is not None
+            assert core.runtime.tracker is not None
         finally:
             await core.stop()
 
@@ -313,7 +313,7 @@ async def test_diagnostics_say_which_hop_failed_and_what_waits(paths, settings, 
 async def test_attention_once_a_destination_has_failed_for_five_minutes(paths, settings, tracker,
                                                                         monkeypatch) -> None:
     monkeypatch.setattr("app.core.types.FAILING_FOR_ATTENTION", 0.5)  # five minutes, shortened
-    monkeypatch.setattr("app.core.facade.WATCH_EVERY", 0.1)
+    monkeypatch.setattr("app.core.runtime.delivery.WATCH_EVERY", 0.1)
     tracker.mode = "refuse"
     core = await started(paths, settings, tracker.url)
     try:

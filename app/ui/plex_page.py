@@ -207,7 +207,7 @@ class PlexPage(QWidget):
         self.banner.clear()
         self._set_busy(True)
         try:
-            sign_in = await self.core.plex.begin_sign_in()
+            sign_in = await self.core.plex_begin_sign_in()
             self.sign_in_url = sign_in.url
             self.waiting.setText(f'Waiting for you to sign in on Plex\'s page… It did not open? '
                                  f'<a href="{sign_in.url}">Open it here</a>.')
@@ -231,7 +231,7 @@ class PlexPage(QWidget):
         self.show_status(self.core.status.plex)
 
     async def _sign_out(self) -> None:
-        await self.core.plex.sign_out()
+        await self.core.plex_sign_out()
         self.banner.show_message("Signed out of Plex on this computer. Your Plex account keeps its "
                                  "webhook URLs.", "info")
         self.show_status(self.core.status.plex)
@@ -253,13 +253,8 @@ class PlexPage(QWidget):
         self.import_button.setEnabled(False)
         self._set_busy(True)
         try:
-            result = await self.core.catch_up.run(since, lambda n: self.import_progress.setText(f"{n:,} read…"))
-            tracker = self.core.tracker
-            assert tracker is not None
-            ids = self.core.catch_up.last_ids
-            while ids and (await self.core.run(tracker.actions_of, ids)).get("pending"):
-                await asyncio.sleep(0.2)
-            outcomes = await self.core.run(tracker.actions_of, ids) if ids else {}
+            result, outcomes = await self.core.catch_up(
+                since, lambda n: self.import_progress.setText(f"{n:,} read…"))
         finally:
             self._set_busy(False)
             self.import_button.setEnabled(True)

@@ -440,7 +440,7 @@ class SettingsWindow(QWidget):
 
     async def _choose_accounts(self) -> None:
         """A menu of the servers' accounts; ticking one adds its name to the field."""
-        users = await self.core.plex.users()
+        users = await self.core.plex_users()
         chosen = [a.strip() for a in self.accounts.text().split(",") if a.strip()]
         menu = QMenu(self)
         self.accounts_menu = menu

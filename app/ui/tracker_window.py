@@ -178,8 +178,7 @@ class TrackerWindow(QWidget):
     async def _load(self) -> None:
         self.busy.set_busy(True)
         try:
-            assert self.core.tracker is not None
-            shows = await self.core.run(self.core.tracker.list_shows, self.search.text().strip() or None, LIMIT + 1)
+            shows = await self.core.list_shows(self.search.text().strip() or None, LIMIT + 1)
         finally:
             self.busy.set_busy(False)
         selected = self.selected()
@@ -232,10 +231,8 @@ class TrackerWindow(QWidget):
         spawn(self._load_episodes(show), self._show_error, owner=self)
 
     async def _load_episodes(self, show: ShowRow) -> None:
-        tracker = self.core.tracker
-        assert tracker is not None
-        episodes: list[EpisodeRow] = await self.core.run(tracker.episodes, show.id)
-        plays = await self.core.run(tracker.plays, show.id)
+        episodes: list[EpisodeRow] = await self.core.episodes(show.id)
+        plays = await self.core.plays(show.id)
         if self.selected() != show:
             return  # another show was picked meanwhile
         self.episodes.clear()
@@ -280,13 +277,11 @@ class TrackerWindow(QWidget):
         return dialog
 
     async def _save_new(self, values: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
-        show = await self.core.run(self.core.tracker.add_show, **values)
+        show = await self.core.add_show(**values)
         self.banner.show_message(f"Added {show_with_year(show.title, show.year)}.", "success")
 
     async def _save_edit(self, show_id: int, values: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
-        await self.core.run(self.core.tracker.update_show, show_id, **values)
+        await self.core.update_show(show_id, **values)
 
     def delete_show(self) -> None:
         show = self.selected()
@@ -298,8 +293,7 @@ class TrackerWindow(QWidget):
             spawn(self._delete(show), self._show_error, owner=self)
 
     async def _delete(self, show: ShowRow) -> None:
-        assert self.core.tracker is not None
-        await self.core.run(self.core.tracker.delete_show, show.id)
+        await self.core.delete_show(show.id)
         self.banner.show_message(f"Deleted {show_with_year(show.title, show.year)}.", "success")
         self._changed()
 
@@ -314,11 +308,8 @@ class TrackerWindow(QWidget):
         spawn(self._import(path), self._show_error, owner=self)
 
     async def _import(self, path: Path) -> None:
-        from app.core.show_files import read_show_file
 
-        assert self.core.tracker is not None
-        tracker = self.core.tracker
-        result = await self.core.run(lambda: tracker.import_shows(read_show_file(path)))
+        result = await self.core.import_shows(path)
         skipped = f" ({result.skipped} already in the tracker)" if result.skipped else ""
         self.banner.show_message(f"Imported {result.added} shows from {path.name}{skipped}.", "success")
         self._changed()

@@ -48,22 +48,22 @@ async def bench(n: int) -> None:
         core = Core(paths, Settings(port=0, plex_tv_url=tv.url))
         await core.start(tunnel=False)
         try:
-            assert core.tracker is not None
-            await core.run(core.tracker.import_shows, [
+            assert core.runtime.tracker is not None
+            await core.runtime.run(core.runtime.tracker.import_shows, [
                 {"title": s.title, "year": s.year, "tmdb_id": int(s.ids["tmdb"])} for s in shows])
-            await core.catch_up.wait_idle()
+            await core.runtime.catch_up.wait_idle()
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             tracemalloc.start()
             t0 = time.perf_counter()
-            result = await core.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=61))
+            result = await core.runtime.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=61))
             t1 = time.perf_counter()
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            while await core.run(core.tracker.pending_count):
+            while await core.runtime.run(core.runtime.tracker.pending_count):
                 await asyncio.sleep(0.05)
             t2 = time.perf_counter()
             rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            outcomes = await core.run(core.tracker.actions_of, core.catch_up.last_ids)
+            outcomes = await core.runtime.run(core.runtime.tracker.actions_of, core.runtime.catch_up.last_ids)
         finally:
             await core.stop()
     print(f"{result.read:,} history plays read, {result.added:,} added: outcomes {outcomes}")

@@ -108,8 +108,8 @@ async def render(out: Path) -> None:
     data = Path(tempfile.mkdtemp(prefix="scrobbletray-shots-"))
     core = Core(Paths(data / "data"), Settings(port=free_port(), rate_limit_per_minute=0))
     await core.start()
-    assert core.tracker is not None
-    await core.run(core.tracker.import_shows, SHOWS)
+    assert core.runtime.tracker is not None
+    await core.runtime.run(core.runtime.tracker.import_shows, SHOWS)
     ui = UiController(core, tray_available=True,
                       autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
     url = core.best_webhook_url()
@@ -243,8 +243,8 @@ async def render(out: Path) -> None:
 
 async def database_trouble(core: Core, ui: UiController, data: Path, out: Path) -> None:
     """The disk full (webhooks held, the fix), and a damaged file moved aside at start."""
-    assert core.tracker is not None
-    make_room = disk_full(core.tracker.sessions.kw["bind"])
+    assert core.runtime.tracker is not None
+    make_room = disk_full(core.runtime.tracker.sessions.kw["bind"])
     for episode in (5, 6):
         status_code, _ = await post(core.webhook_urls()[-1][1], episode_payload(1, episode, summary="x" * 20_000))
         assert status_code == 503
@@ -298,7 +298,7 @@ async def plex(core: Core, ui: UiController, out: Path) -> None:
             pms.play(f"40{n}", show, 1, n, viewed_at=time.time() - 3 * 86_400 + n * 3600)
         await page.import_history()
         save(settings, "settings-plex-history", out, [*core.secrets(), token])
-        await core.plex.sign_out()
+        await core.runtime.plex.sign_out()
         settings.show_general()
         settings.close()
 
@@ -309,7 +309,7 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     await healthy.start()
     await down.start()
     down.mode = "refuse"
-    core.timing = Timing(timeout=2.0, backoff_base=5.0, backoff_cap=300.0)
+    core.runtime.timing = Timing(timeout=2.0, backoff_base=5.0, backoff_cap=300.0)
     await core.add_relay(healthy.url, label="Episode tracker")
     await core.add_relay(down.url, only_watched=True, label="Backup tracker")
     pg = PgServer.launch()  # and the tracker's own database, beside them

@@ -61,7 +61,7 @@ def test_without_a_tray_closing_the_main_window_quits_and_stops_the_core(
     assert not errors
     core = seen["core"]
     assert core.secret not in seen["url"] and seen["url"].endswith("/webhook/••••••")
-    assert core.status.server == "stopped" and core.server is None
+    assert core.status.server == "stopped" and core.runtime.server is None
     assert not running_tasks()
     assert not any(w.isVisible() for w in QApplication.topLevelWidgets())
 

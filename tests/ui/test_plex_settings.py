@@ -106,7 +106,7 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
     # Turning the automatic registration off is saved at once.
     page.auto.setChecked(False)
     qtbot.waitUntil(lambda: core.settings.plex_auto_register is False, timeout=10_000)
-    assert core.plex.settings.plex_auto_register is False  # the link sees the new settings
+    assert core.runtime.plex.settings.plex_auto_register is False  # the link sees the new settings
 
     qtbot.mouseClick(page.sign_out, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.state.text() == "Not signed in", timeout=10_000)
@@ -124,10 +124,10 @@ def test_cancelling_the_sign_in_leaves_it_signed_out(
     qtbot.waitUntil(lambda: bool(opened) and page.cancel.isVisible(), timeout=10_000)
     qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
     assert page.banner.text == "Sign-in cancelled." and page.sign_in.isVisible()
-    assert not page.signing_in and not core.plex.connected
+    assert not page.signing_in and not core.runtime.plex.connected
     tv.approve(next(iter(tv.users)))  # too late: nobody is waiting for it any more
     qtbot.wait(1500)
-    assert not core.plex.connected and page.state.text() == "Not signed in"
+    assert not core.runtime.plex.connected and page.state.text() == "Not signed in"
 
 
 def test_an_expired_code_is_said_in_the_page(

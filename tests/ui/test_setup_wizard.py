@@ -30,7 +30,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def first_start(core: Core, autostart: Autostart, qtbot: Any, paths: Paths):
-    core._tunnel_options = FAST
+    core.runtime._tunnel_options = FAST
     controller = UiController(core, tray_available=True, autostart=autostart)
     notes: list[str] = []
     controller.notified.connect(lambda title, _: notes.append(title))

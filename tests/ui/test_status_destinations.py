@@ -23,7 +23,7 @@ SECRET = "cd" * 32
 def target(aio: Aio, core: Core) -> Iterator[FakeTracker]:
     t = FakeTracker(secret=SECRET, limit=0)
     aio.run(t.start())
-    core.timing = Timing(timeout=1.0, backoff_base=0.05, backoff_cap=0.2)
+    core.runtime.timing = Timing(timeout=1.0, backoff_base=0.05, backoff_cap=0.2)
     yield t
     aio.run(t.stop())
 

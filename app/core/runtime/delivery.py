@@ -1,0 +1,54 @@
+"""The runtime's side of destinations: a sender per destination, started after the
+settings say which, and a look now and then at how long they have been failing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.core.destinations.manager import DestinationManager
+from app.core.destinations.outbox import Outbox
+from app.core.destinations.postgres import PostgresTracker
+from app.core.events import DestinationsChanged
+from app.core.runtime.parts import Parts, destinations_of
+
+WATCH_EVERY = 5.0  # seconds between looks at how long destinations have been failing
+
+
+class Delivery(Parts):
+    """A part of :class:`app.core.runtime.Runtime`."""
+
+    def _destinations_changed(self) -> None:
+        self._watch_destinations()
+        self.events.publish(DestinationsChanged())
+
+    def _watch_destinations(self) -> None:
+        if self._destinations is not None:
+            self._set_status(destinations_failing=self._destinations.wanting_attention())
+
+    async def _watch_loop(self) -> None:
+        """Failing turns into "wants attention" with time alone, and a PostgreSQL tracker's
+        conflicts change in its own app: look now and then."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            self._watch_destinations()
+            if self._conflicts is not None and await self._conflicts.sync():
+                await self.refresh_conflicts()
+
+    async def _start_destinations(self, rebuild: bool = True) -> None:
+        """Start a sender per destination; ``rebuild`` after the settings changed (at start,
+        open_tracker has just built them)."""
+        tracker = self._store()
+        if rebuild:
+            tracker.destinations = await asyncio.to_thread(destinations_of, self.paths, self.settings,
+                                                           self.timing)
+        if self._destinations is None:
+            self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
+                                                    self._destinations_changed, self._arriving)
+        else:
+            await self._destinations.stop()
+        for destination in tracker.destinations:
+            if isinstance(destination, PostgresTracker):
+                destination.server_show = self.server_show
+                destination.plex = self.plex.knows
+        self._destinations.start(tracker.destinations)
+        self._destinations_changed()
