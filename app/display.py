@@ -18,13 +18,64 @@ HEADLESS = "To run without a window (over SSH, on a server): scrobbletray serve"
 
 def display_problem(env: Mapping[str, str] = os.environ, platform: str = sys.platform,
                     find_library: Callable[[str], str | None] = ctypes.util.find_library) -> str | None:
-    """Why the window cannot open here, with the fix; None when it can (or Qt is told where)."""
-    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+    """Why the window cannot open here, with the fix; None when it can (or we cannot tell).
+
+    QT_QPA_PLATFORM, when set, names the Qt platform (``xcb``, ``wayland``, ``offscreen``,
+    ``vnc:size=800x600``; a list like ``wayland;xcb`` is tried in turn): it is judged by what
+    the platform named needs, since desktop profiles export ``xcb`` or ``wayland`` and Qt
+    aborts when, over SSH, there is no display for it."""
+    if not platform.startswith("linux"):
         return None
-    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
-        return f"There is no display to show the Scrobble Tray window on (DISPLAY is not set).\n{HEADLESS}"
+    named = env.get("QT_QPA_PLATFORM", "").strip()
+    if not named:  # Qt's own choice: X11, or Wayland in a Wayland session
+        if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+            return f"There is no display to show the Scrobble Tray window on (DISPLAY is not set).\n{HEADLESS}"
+        if env.get("WAYLAND_DISPLAY"):
+            return None  # Qt's Wayland plugin needs none of the X11 libraries
+        return _x11_problem(find_library)
+    unset: list[str] = []  # the variables the platforms named lack
+    x11_problem = None
+    for entry in named.split(";"):
+        name = entry.split(":", 1)[0].strip().lower()  # "vnc:size=800x600": options after the colon
+        if not name:
+            continue
+        if name.startswith("xcb"):
+            if not env.get("DISPLAY"):
+                unset.append("DISPLAY")
+            elif problem := _x11_problem(find_library):
+                x11_problem = problem
+            else:
+                return None
+        elif name.startswith("wayland"):
+            if not _wayland_socket(env):
+                unset.append("WAYLAND_DISPLAY")
+            else:
+                return None
+        else:
+            return None  # offscreen, minimal, vnc, eglfs, linuxfb...: no display needed (or one we do not know)
+    if x11_problem:
+        return x11_problem
+    if not unset:
+        return None
+    lacking = (f"neither {' nor '.join(dict.fromkeys(unset))} is set" if len(set(unset)) > 1
+               else f"{unset[0]} is not set")
+    return (f"There is no display to show the Scrobble Tray window on (QT_QPA_PLATFORM is {named}, and "
+            f"{lacking}).\n{HEADLESS}")
+
+
+def _wayland_socket(env: Mapping[str, str]) -> bool:
+    """Whether Qt's Wayland plugin finds a compositor: WAYLAND_DISPLAY, or libwayland's default
+    socket, wayland-0 in XDG_RUNTIME_DIR, when that is unset."""
     if env.get("WAYLAND_DISPLAY"):
-        return None  # Qt's Wayland plugin needs none of the X11 libraries
+        return True
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        return False
+    return os.path.exists(os.path.join(runtime, "wayland-0"))
+
+
+def _x11_problem(find_library: Callable[[str], str | None]) -> str | None:
+    """The X11 libraries Qt's xcb plugin needs that are missing, with the packages; None if none."""
     missing = [name for name in X11_LIBRARIES if find_library(name) is None]
     if not missing:
         return None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -22,6 +25,15 @@ def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
     assert not (tmp_path / "backups").exists()  # nothing to back up
+
+
+def test_an_empty_file_becomes_a_new_database(tmp_path) -> None:
+    path = tmp_path / "empty.sqlite3"
+    path.touch()  # made by hand, or by a tool that only creates the file
+    engine = open_database(f"sqlite:///{path}", tmp_path / "backups").kw["bind"]
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+    engine.dispose()
 
 
 def test_an_old_database_is_backed_up_then_migrated_keeping_its_data(tmp_path) -> None:
@@ -137,3 +149,41 @@ def test_a_damaged_file_is_moved_aside_untouched_and_the_backup_offered(tmp_path
     message = caplog.text
     assert str(aside) in message and "scrobbletray-0004-20261201-120000.sqlite3" in message
 
+
+
+def _foreign_app_database(path, wal: bool = False) -> None:
+    """Another application's SQLite file: a few tables with rows, rollback journal (or WAL)."""
+    c = sqlite3.connect(path)
+    if wal:
+        c.execute("PRAGMA journal_mode=WAL")
+    c.executescript(
+        "CREATE TABLE users (id integer primary key, name text not null);"
+        "CREATE TABLE posts (id integer primary key autoincrement, user_id integer references users(id), body text);"
+        "CREATE INDEX ix_posts_user ON posts (user_id);"
+        "INSERT INTO users (name) VALUES ('ann'), ('bob');"
+        "INSERT INTO posts (user_id, body) VALUES (1, 'hello'), (2, 'hi');")
+    c.commit()
+    c.close()
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+@pytest.mark.parametrize("command", [["shows", "list"], ["serve", "--port", "0", "--no-tunnel"]])
+def test_someone_elses_sqlite_file_is_refused_byte_for_byte_untouched(tmp_path, wal, command) -> None:
+    """The refusal comes from a read-only look: the engine's first connection would switch
+    the file to WAL mode (header bytes 18-19, the change counter) before migrate() refused."""
+    path = tmp_path / "other app.db"  # a space: the read-only URI must quote the path
+    _foreign_app_database(path, wal)
+    before = path.read_bytes()
+    assert before[18:20] == (b"\x02\x02" if wal else b"\x01\x01")
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(tmp_path / "data"), "--database-url",
+         f"sqlite:///{path}", *command],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
+    assert result.returncode == 2, result.stderr
+    assert "already holds tables (posts, users) and no Scrobble Tray schema" in result.stderr
+    assert "another application's database" in result.stderr and "Traceback" not in result.stderr
+    after = path.read_bytes()
+    # journal mode (18-19) and change counter (24-27) first: a readable message when they moved
+    assert (after[18:20], after[24:28]) == (before[18:20], before[24:28])
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "other app.db"]  # no -wal, -shm, -journal

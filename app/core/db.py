@@ -13,6 +13,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -157,6 +158,60 @@ def _backup_sqlite(path: Path, backups: Path, revision: str | None) -> Path:
     return target
 
 
+def _foreign(url: str, tables: list[str]) -> DatabaseError:
+    """The refusal of another application's database (tables, none of them alembic's)."""
+    shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
+    return DatabaseError(
+        f"{_safe(url)} already holds tables ({shown}) and no Scrobble Tray schema: "
+        "it is another application's database, and Scrobble Tray will not change it. Use an "
+        "empty database (or none: the built-in SQLite file). To mark episodes in that tracker, "
+        "add it as a destination: scrobbletray destinations add-postgres URL")
+
+
+def _refuse_foreign_sqlite(url: str) -> None:
+    """Raise the refusal if ``url`` is an SQLite file of another application, found by
+    reading it read-only: the engine's first connection switches the file to WAL mode (a
+    write), and refusing must leave someone else's file byte for byte as it was. A missing,
+    empty, unreadable or damaged file is left to :func:`migrate` and its error handling."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+            return
+    except (ArgumentError, NoSuchModuleError, ImportError):
+        return  # make_engine says what is wrong with the URL
+    path = Path(parsed.database)
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        with path.open("rb") as f:
+            header = f.read(20)
+        # A WAL-mode file (header bytes 18-19 are 2) with no -wal beside it holds all its
+        # content; even a read-only connection would leave a -wal and -shm behind, so it is
+        # read as immutable. Should another program write it meanwhile, the worst is an
+        # error here, and migrate() still refuses it.
+        immutable = header[18:20] == b"\x02\x02" and not Path(f"{path}-wal").exists()
+    except OSError:
+        return
+    where = f"file:{quote(str(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        conn = sqlite3.connect(where, uri=True, timeout=BUSY_TIMEOUT)
+    except sqlite3.Error:
+        return
+    try:
+        # The names SQLAlchemy's inspector lists (sqlite's own tables left out), as migrate() sees them.
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' "
+            "ORDER BY name")]
+        current = (conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                   if "alembic_version" in tables else None)
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+    if current is None and tables:
+        raise _foreign(url, tables)
+
+
 def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
     """Bring the schema to the newest version, backing up an SQLite file first."""
     with engine.connect() as conn:
@@ -170,12 +225,7 @@ def migrate(engine: Engine, backups_dir: Path | None = None) -> None:
 
     head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
     if current is None and tables:  # someone else's database: never ours to migrate
-        shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
-        raise DatabaseError(
-            f"{_safe(str(engine.url))} already holds tables ({shown}) and no Scrobble Tray schema: "
-            "it is another application's database, and Scrobble Tray will not change it. Use an "
-            "empty database (or none: the built-in SQLite file). To mark episodes in that tracker, "
-            "add it as a destination: scrobbletray destinations add-postgres URL")
+        raise _foreign(str(engine.url), tables)
     db_path = engine.url.database
     if (
         backups_dir is not None
@@ -207,6 +257,7 @@ def open_database(url: str, backups_dir: Path | None = None) -> sessionmaker[Ses
     file (its header intact, its pages not) is moved aside, never overwritten, and a fresh
     one made; the log says where the damaged file and the newest backup are. A file that is
     no SQLite file at all is left alone, with a clear error."""
+    _refuse_foreign_sqlite(url)  # before the engine's first connection writes to the file
     engine = make_engine(url)
     try:
         migrate(engine, backups_dir)
