@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
+from app.core.state_keys import StateKey
 from app.core import config
 from app.core.config import Paths, Settings
 from app.core.payload import parse_payload
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 EVERY = 3600.0  # seconds between catch-ups while running
 RETRY = 300.0  # after a server did not answer
 TICK = 30.0  # how often the loop looks at the clock (a jump means the machine slept)
-_SEEN_KEY = "plex_history_seen"  # server uuid -> unix time of the newest play seen (state.json)
+_SEEN_KEY = StateKey.PLEX_HISTORY_SEEN
 
 
 class CatchUp:

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import platformdirs
 
+from app.core.state_keys import StateKey
+
 APP_NAME = "Scrobble Tray"
 APP_SLUG = "scrobbletray"
 DEFAULT_PORT = 47810
@@ -146,10 +148,10 @@ def postgres_url_problem(url: str) -> str | None:
 def install_id(paths: Paths) -> str:
     """This installation's id (made on first use): it tells our events apart in a shared tracker."""
     state = load_state(paths)
-    if not isinstance(state.get("install_id"), str):
-        state["install_id"] = secrets.token_hex(8)
-        save_state(paths, install_id=state["install_id"])
-    return state["install_id"]
+    if not isinstance(state.get(StateKey.INSTALL_ID), str):
+        state[StateKey.INSTALL_ID] = secrets.token_hex(8)
+        save_state(paths, **{StateKey.INSTALL_ID: state[StateKey.INSTALL_ID]})
+    return str(state[StateKey.INSTALL_ID])
 
 
 def relay_url_problem(url: str) -> str | None:
@@ -307,7 +309,9 @@ def load_state(paths: Paths) -> dict[str, Any]:
 
 def save_state(paths: Paths, **changes: Any) -> None:
     """Merge ``changes`` into the runtime state file (threads of this process take turns,
-    so no merge loses another's keys)."""
+    so no merge loses another's keys). Keys are :class:`~app.core.state_keys.StateKey`'s."""
+    if unknown := set(changes) - set(StateKey):
+        raise KeyError(f"not a state key: {', '.join(sorted(unknown))}")
     with _STATE_LOCK:
         _write_json(paths.state_file, load_state(paths) | changes)
 

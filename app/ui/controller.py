@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.core.config import load_state, save_state
+from app.core.state_keys import StateKey
 from app.core.facade import Core
 from app.core.types import CoreStatus, Outcome
 from app.ui.autostart import Autostart, launch_command
@@ -71,8 +72,8 @@ class UiController(QObject):
             self.tray.show()
         else:
             self.show_status()
-        if self.core.settings.plex_location is None and not load_state(self.core.paths).get("setup_offered"):
-            save_state(self.core.paths, setup_offered=True)
+        if self.core.settings.plex_location is None and not load_state(self.core.paths).get(StateKey.SETUP_OFFERED):
+            save_state(self.core.paths, **{StateKey.SETUP_OFFERED: True})
             self.show_setup()
             self.notify("Set up Scrobble Tray", "Tell it where your Plex server runs, and paste the URL "
                         "it gives into Plex.")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
+from app.core.state_keys import StateKey
 from app.core import config
 from app.core.config import Paths, Settings
 from app.core.credentials import get_secret, set_secret
@@ -31,7 +32,7 @@ FACTS_WAIT = 5.0  # seconds a processing batch waits for show ids, all servers t
 RETRY_SERVER = 300.0  # a server that did not answer is asked again after this
 K = TypeVar("K")
 V = TypeVar("V")
-_HOSTS_KEY = "plex_webhook_hosts"  # hosts our webhook URL was registered under (state.json)
+_HOSTS_KEY = StateKey.PLEX_WEBHOOK_HOSTS
 
 
 def masked(url: str | None, secret: str) -> str | None:

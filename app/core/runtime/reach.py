@@ -12,6 +12,7 @@ from app.core.credentials import get_authtoken, set_authtoken
 from app.core.logs import add_secret
 from app.core.runtime.parts import Parts
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
+from app.core.state_keys import StateKey
 from app.core.types import TunnelState
 from app.core.urls import labelled_urls, local_base, webhook_url
 
@@ -64,7 +65,7 @@ class Reach(Parts):
         await self.stop_tunnel()
         port = await self.server.add_forwarded_site()
         token = self.authtoken()
-        self._known_url = config.load_state(self.paths).get("public_url")
+        self._known_url = config.load_state(self.paths).get(StateKey.PUBLIC_URL)
         cfg = TunnelConfig(authtoken=token, domain=self.settings.ngrok_domain,
                            region=self.settings.ngrok_region, ngrok_path=self.settings.ngrok_path,
                            config_dir=self.paths.data_dir / "ngrok", previous_url=self._known_url)
