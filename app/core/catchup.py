@@ -24,7 +24,7 @@ from app.core.pipeline import PlexKnows, filter_reason
 from app.core.plex.http import PlexError
 from app.core.plex.history import HistoryPlay, payload
 from app.core.plex.service import PlexLink
-from app.core.tracker import Tracker
+from app.core.store import Store
 from app.core.types import CatchUpResult
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ _SEEN_KEY = "plex_history_seen"  # server uuid -> unix time of the newest play s
 class CatchUp:
     """Runs catch-ups for a core; :meth:`loop` is its background task."""
 
-    def __init__(self, paths: Paths, plex: PlexLink, tracker: Callable[[], Tracker],
+    def __init__(self, paths: Paths, plex: PlexLink, tracker: Callable[[], Store],
                  in_db: Callable[..., Awaitable[Any]], done: Callable[[CatchUpResult, list[int]], Awaitable[None]]) -> None:
         self.paths = paths
         self.plex = plex

@@ -1,6 +1,6 @@
 """Whose conflicts the desktop dialog shows, and keeping a PostgreSQL tracker's in step.
 
-With the built-in tracker on, conflicts are its own (:class:`app.core.tracker.Tracker`).
+With the built-in tracker on, conflicts are its own (:class:`app.core.store.Store`).
 With it off and a PostgreSQL tracker configured, they are that tracker's
 ``plex_conflicts``: the dialog offers its ``tvshows``, an answer is written there (a
 ``plex_show_mappings`` row, ``resolved = true``), and the events the conflict held are
@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from app.core.destinations.postgres import PostgresConflicts, PostgresTracker
 from app.core.matching import Candidate
-from app.core.tracker import Tracker, TrackerError
+from app.core.store import Store, StoreError
 from app.core.types import ConflictRow, Outcome, ScrobbleRow, ShowRow
 
 Db = Callable[..., Awaitable[Any]]
@@ -24,7 +24,7 @@ Db = Callable[..., Awaitable[Any]]
 class Conflicts:
     """The conflicts API of the core, routed to the tracker that counts."""
 
-    def __init__(self, tracker: Tracker, db: Db, wake: Callable[[], None]) -> None:
+    def __init__(self, tracker: Store, db: Db, wake: Callable[[], None]) -> None:
         self.tracker = tracker
         self._db = db  # runs a blocking call on the database thread
         self._wake = wake  # deliveries were queued again
@@ -72,11 +72,11 @@ class Conflicts:
         if (pg := self.source) is None:
             return await self._db(self.tracker.resolve_conflict, conflict_id, **answer)
         if [answer.get("show_id") is not None, bool(answer.get("create")), bool(answer.get("ignore"))].count(True) != 1:
-            raise TrackerError("choose exactly one: a show to map to, create, or ignore")
+            raise StoreError("choose exactly one: a show to map to, create, or ignore")
         try:
             conflict = await asyncio.to_thread(PostgresConflicts(pg).resolve, conflict_id, **answer)
         except LookupError as exc:
-            raise TrackerError(str(exc)) from None
+            raise StoreError(str(exc)) from None
         await self._send_again(pg, conflict.plex_key)
         return []
 
@@ -114,4 +114,4 @@ class Conflicts:
         for c in await asyncio.to_thread(PostgresConflicts(pg).conflicts, None):
             if c.id == conflict_id:
                 return c
-        raise TrackerError(f"there is no conflict #{conflict_id} in the tracker")
+        raise StoreError(f"there is no conflict #{conflict_id} in the tracker")

@@ -40,7 +40,7 @@ from app.core.pipeline import server_show_key
 from app.core.plex.http import PlexError
 from app.core.plex.live import LiveFollower, LiveSessions
 from app.core.plex.service import PlexLink
-from app.core.tracker import Tracker, TrackerError
+from app.core.store import Store, StoreError
 from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Counts, DestinationStatus,
                             Outcome, PlexStatus, ScrobbleRow, ServerState, ShowFacts, ShowRow, TunnelState,
@@ -58,11 +58,11 @@ def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
     return (s.tunnel_enabled, s.ngrok_domain, s.ngrok_region, s.ngrok_path)
 
 
-def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None) -> Tracker:
+def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None) -> Store:
     """A tracker on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
-    return Tracker(sessions, settings, _destinations_of(paths, settings, timing))
+    return Store(sessions, settings, _destinations_of(paths, settings, timing))
 
 
 def _destinations_of(paths: Paths, settings: Settings, timing: Timing | None) -> list[OutboxDestination]:
@@ -78,7 +78,7 @@ class Core:
         self.paths = paths
         self.settings = settings or config.load_settings(paths)
         self.events = EventBus()
-        self.tracker: Tracker | None = None
+        self.tracker: Store | None = None
         self.server: WebhookServer | None = None
         self.timing = timing or Timing()
         self._status = CoreStatus()
@@ -152,9 +152,9 @@ class Core:
         return self.server.stats.snapshot() if self.server else WebhookStats()
 
     # -- what the windows and the CLI read ------------------------------------------
-    def _store(self) -> Tracker:
+    def _store(self) -> Store:
         if self.tracker is None:
-            raise TrackerError("the database is not open")
+            raise StoreError("the database is not open")
         return self.tracker
 
     async def counts(self) -> Counts:
@@ -167,7 +167,7 @@ class Core:
 
     def _conflict_route(self) -> Conflicts:
         if self._conflicts is None:
-            raise TrackerError("the database is not open")
+            raise StoreError("the database is not open")
         return self._conflicts
 
     async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
@@ -356,7 +356,7 @@ class Core:
     async def retry_destination(self, destination_id: str) -> int:
         """Send a destination's failed events again, and its waiting ones now; unpauses it."""
         if self._destinations is None:
-            raise TrackerError("Scrobble Tray is not running")
+            raise StoreError("Scrobble Tray is not running")
         n = await self._destinations.retry(destination_id)
         self.events.publish(DestinationsChanged())
         return n
@@ -364,13 +364,13 @@ class Core:
     async def test_destination(self, destination_id: str) -> Attempt:
         """Send a harmless test event to a destination (not through the outbox)."""
         if self._destinations is None:
-            raise TrackerError("Scrobble Tray is not running")
+            raise StoreError("Scrobble Tray is not running")
         return await self._destinations.test(destination_id)
 
     def _relay(self, relay_id: str) -> RelayTarget:
         found = next((r for r in self.settings.relays if r.id == relay_id), None)
         if found is None:
-            raise TrackerError(f"there is no relay target {relay_id!r}")
+            raise StoreError(f"there is no relay target {relay_id!r}")
         return found
 
     def _destinations_changed(self) -> None:
@@ -706,7 +706,7 @@ class Core:
         return self._authtoken
 
     async def resolve_conflict(self, conflict_id: int, **answer: Any) -> list[Outcome]:
-        """Answer a conflict and apply its waiting scrobbles (see Tracker.resolve_conflict)."""
+        """Answer a conflict and apply its waiting scrobbles (see Store.resolve_conflict)."""
         outcomes = await self._conflict_route().resolve(conflict_id, **answer)
         await self._publish(outcomes)
         await self.refresh_conflicts()

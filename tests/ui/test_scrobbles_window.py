@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.facade import Core
-from app.core.tracker import TrackerError
+from app.core.store import StoreError
 from app.ui.controller import UiController
 from app.ui.scrobbles_window import LIVE_ROWS, ScrobblesWindow
 from tests.helpers import episode_payload, sample
@@ -92,7 +92,7 @@ def test_a_deleted_shows_marks_cannot_be_undone_and_say_why(ui: UiController, co
     qtbot.waitUntil(lambda: w.model.row(0).show_title is None)
     click_row(w, qtbot, 0)
     assert not w.undo_button.isEnabled() and "no longer in the tracker" in w.undo_button.toolTip()
-    with pytest.raises(TrackerError, match="no longer in the tracker: its marks went with it"):
+    with pytest.raises(StoreError, match="no longer in the tracker: its marks went with it"):
         aio.run(core.undo(w.model.row(0).id))
 
 
