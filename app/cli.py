@@ -204,52 +204,52 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
                   "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
         return 0
 
-    from app.core.facade import open_tracker
+    from app.core.facade import open_store
 
-    tracker: Store = open_tracker(paths, settings)
+    store: Store = open_store(paths, settings)
     if args.command == "shows":
         if args.action == "add":
-            show = tracker.add_show(title=args.title, year=args.year, tmdb_id=args.tmdb_id,
+            show = store.add_show(title=args.title, year=args.year, tmdb_id=args.tmdb_id,
                                     tvdb_id=args.tvdb_id, imdb_id=args.imdb_id, anidb_id=args.anidb_id)
             print(f"Added show #{show.id}: {show.title}")
         elif args.action == "import":
             from app.core.show_files import read_show_file
 
-            result = tracker.import_shows(read_show_file(args.file))
+            result = store.import_shows(read_show_file(args.file))
             print(f"Imported {result.added} shows ({result.skipped} already in the tracker).")
         else:
-            _emit(tracker.list_shows(search=args.search), ("id", "title", "year", "tmdb_id", "tvdb_id",
+            _emit(store.list_shows(search=args.search), ("id", "title", "year", "tmdb_id", "tvdb_id",
                                                            "imdb_id", "watched_episodes"), args.json)
     elif args.command == "episodes":
-        _emit(tracker.episodes(args.show), ("season", "number", "title", "watched", "watch_count",
+        _emit(store.episodes(args.show), ("season", "number", "title", "watched", "watch_count",
                                             "last_watched_at"), args.json)
     elif args.command == "scrobbles":
         if args.limit < 1:
             raise CliError("--limit must be 1 or more")
-        _emit(tracker.scrobbles(limit=args.limit, action=args.action),
+        _emit(store.scrobbles(limit=args.limit, action=args.action),
               ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
                "reason", "show_title"), args.json)
     elif args.command == "conflicts":
         if args.action == "list":
-            _emit(tracker.conflicts(None if args.all else "open"),
+            _emit(store.conflicts(None if args.all else "open"),
                   ("id", "plex_title", "plex_year", "type", "waiting", "status"), args.json)
         else:
-            outcomes = tracker.resolve_conflict(args.id, show_id=args.show_id, create=args.create,
+            outcomes = store.resolve_conflict(args.id, show_id=args.show_id, create=args.create,
                                                 ignore=args.ignore)
             applied = ", ".join(f"#{o.event_id} {o.action.value}" for o in outcomes) or "none waiting"
             print(f"Conflict #{args.id} resolved. Waiting scrobbles: {applied}")
     elif args.command == "destinations":
-        return _destinations(args, paths, settings, tracker)
+        return _destinations(args, paths, settings, store)
     return 0
 
 
-def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tracker: Store) -> int:
+def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, store: Store) -> int:
     """The destinations commands, over the settings file and the outbox (no running app needed)."""
     from app.core.destinations.manager import destination_rows
     from app.core.destinations.relay import Relay, redact_url
 
     if args.action == "list":
-        _emit(destination_rows(tracker), ("id", "kind", "state", "target", "pending", "delivered",
+        _emit(destination_rows(store), ("id", "kind", "state", "target", "pending", "delivered",
                                                     "failed", "reason"), args.json)
         return 0
     if args.action == "add-relay":
@@ -282,7 +282,7 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
         print(f"Added {pg.id}: {pg.url}" + (f" (password kept in {where})" if where else ""))
         print(f"Check it: scrobbletray destinations test {pg.id}")
         return 0
-    found = next((d for d in tracker.destinations if d.id == args.id), None)
+    found = next((d for d in store.destinations if d.id == args.id), None)
     if found is None:
         raise CliError(f"there is no destination {args.id!r} (see 'destinations list')")
     if args.action == "remove":
@@ -293,10 +293,10 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
             set_secret(paths, pg.secret_key, None)
         settings.postgres = [p for p in settings.postgres if p.id != args.id]
         config.save_settings(paths, settings)
-        tracker.forget_deliveries(args.id)
+        store.forget_deliveries(args.id)
         print(f"Removed {args.id} and its queue.")
     elif args.action == "retry":
-        n = tracker.retry_deliveries(args.id)
+        n = store.retry_deliveries(args.id)
         print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")
     elif isinstance(found, Relay):
         attempt = asyncio.run(_closing(found, found.test()))

@@ -114,9 +114,9 @@ async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) ->
             raise PlexError("Not signed in to Plex", "Sign in first: scrobbletray plex login")
         await core.catch_up.wait_idle()  # the one it runs at start
         result = await core.catch_up.run(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True))
-        while await core.run(core.tracker.pending_count):
+        while await core.run(core.store.pending_count):
             await asyncio.sleep(0.1)
-        outcomes = await core.run(core.tracker.actions_of, core.catch_up.last_ids)
+        outcomes = await core.run(core.store.actions_of, core.catch_up.last_ids)
     finally:
         await core.stop()
     print(f"\rRead {result.read} play(s) from the history: {result.added} added, {result.already} already "

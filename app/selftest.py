@@ -311,8 +311,8 @@ async def _run(report: Report, data_dir: Path) -> None:
         return f"database created and migrated; webhook server on {core.status.host}:{core.status.port}"
 
     async def add_show() -> tuple[int, str]:
-        assert core.tracker is not None
-        show = await core.run(core.tracker.add_show, **SHOW)
+        assert core.store is not None
+        show = await core.run(core.store.add_show, **SHOW)
         return show.id, f"{show.title} (tmdb {SHOW['tmdb_id']}) is show #{show.id}"
 
     async def post() -> tuple[int, str]:
@@ -346,12 +346,12 @@ async def _run(report: Report, data_dir: Path) -> None:
         await report.step("processed", processed)
 
         async def marked() -> str:
-            assert core.tracker is not None
-            episodes = await core.run(core.tracker.episodes, show_id)
+            assert core.store is not None
+            episodes = await core.run(core.store.episodes, show_id)
             pilot = [e for e in episodes if (e.season, e.number) == (1, 1)]
             if not pilot or not pilot[0].watched:
                 raise StepFailed(f"S01E01 is not watched in the tracker: {episodes}")
-            log = await core.run(core.tracker.scrobbles, limit=1)
+            log = await core.run(core.store.scrobbles, limit=1)
             if not log or log[0].id != event_id or log[0].action != "marked":
                 raise StepFailed(f"the scrobble log does not show event #{event_id} as marked: {log}")
             return f"S01E01 watched ({pilot[0].watch_count}x); scrobble log agrees"
@@ -360,8 +360,8 @@ async def _run(report: Report, data_dir: Path) -> None:
     finally:
         async def stop() -> str:
             await core.stop()
-            if core.tracker is not None:  # release the SQLite file so the folder can go
-                core.tracker.sessions.kw["bind"].dispose()
+            if core.store is not None:  # release the SQLite file so the folder can go
+                core.store.sessions.kw["bind"].dispose()
             return "server and worker stopped"
 
         try:

@@ -48,8 +48,8 @@ async def core(paths: Paths, settings: Settings) -> AsyncIterator[Core]:
     """A started core on 127.0.0.1 (free port) with Breaking Bad in its tracker."""
     c = Core(paths, settings)
     await c.start()
-    assert c.tracker is not None
-    await c.run(c.tracker.add_show, **BREAKING_BAD)
+    assert c.store is not None
+    await c.run(c.store.add_show, **BREAKING_BAD)
     yield c
     await c.stop()
 

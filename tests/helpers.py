@@ -102,7 +102,7 @@ async def running(paths, settings, **tunnel_options: Any) -> AsyncIterator[Any]:
 async def settled(core) -> None:  # type: ignore[no-untyped-def]
     """Wait until the core's inbox holds nothing pending."""
     async def done() -> bool:
-        return await core.run(core.tracker.pending_count) == 0
+        return await core.run(core.store.pending_count) == 0
     await wait_for(done)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.core.config import Paths, Settings
-from app.core.facade import open_tracker
+from app.core.facade import open_store
 from tests.helpers import SAMPLES
 
 
@@ -68,11 +68,11 @@ def test_missing_import_file(run, tmp_path: Path) -> None:
 
 def test_episodes_scrobbles_conflicts_resolve(run) -> None:
     data = run.data
-    tracker = open_tracker(Paths(data), Settings())
-    show = tracker.add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
+    store = open_store(Paths(data), Settings())
+    show = store.add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
     for name in ("scrobble-legacy-themoviedb", "scrobble-unknown-show", "play-new-agent-episode"):
-        tracker.ingest([((SAMPLES / f"{name}.json").read_text(), "127.0.0.1")])
-    tracker.process_pending()
+        store.ingest([((SAMPLES / f"{name}.json").read_text(), "127.0.0.1")])
+    store.process_pending()
 
     code, out, _ = run("episodes", "--show", str(show.id), "--json")
     [ep] = json.loads(out)

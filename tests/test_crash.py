@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from app.core.config import Paths, Settings, save_settings
-from app.core.facade import open_tracker
+from app.core.facade import open_store
 from tests.helpers import BREAKING_BAD, episode_payload, form
 
 
@@ -49,19 +49,19 @@ async def _start_server(data_dir: Path, port: int) -> tuple[asyncio.subprocess.P
 async def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data")
     save_settings(paths, Settings(rate_limit_per_minute=0))  # one client sends the burst
-    tracker = open_tracker(paths, Settings())
-    show_id = tracker.add_show(**BREAKING_BAD).id
+    store = open_store(paths, Settings())
+    show_id = store.add_show(**BREAKING_BAD).id
     port = _free_port()
     proc, url = await _start_server(paths.data_dir, port)
     try:
-        await _burst_and_kill(proc, url, paths, tracker, show_id, port)
+        await _burst_and_kill(proc, url, paths, store, show_id, port)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
 
 
-async def _burst_and_kill(proc, url, paths, tracker, show_id, port) -> None:  # type: ignore[no-untyped-def]
+async def _burst_and_kill(proc, url, paths, store, show_id, port) -> None:  # type: ignore[no-untyped-def]
     acked: list[int] = []
     total = 600
 
@@ -91,21 +91,21 @@ async def _burst_and_kill(proc, url, paths, tracker, show_id, port) -> None:  # 
     proc2, url = await _start_server(paths.data_dir, port)
     try:
         for _ in range(500):
-            if tracker.pending_count() == 0:
+            if store.pending_count() == 0:
                 break
             await asyncio.sleep(0.02)
-        assert tracker.pending_count() == 0
+        assert store.pending_count() == 0
     finally:
         proc2.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc2.wait(), 10) == 0
 
-    episodes = {e.number: e.watch_count for e in tracker.episodes(show_id)}
+    episodes = {e.number: e.watch_count for e in store.episodes(show_id)}
     assert all(episodes.get(n) == 1 for n in acked), "an acknowledged event was lost"
     assert set(episodes.values()) == {1}, "an event was counted twice"
-    rows = tracker.scrobbles(limit=10_000)
+    rows = store.scrobbles(limit=10_000)
     assert {r.status for r in rows} == {"done"}
     assert sorted(r.episode for r in rows if r.action == "marked") == sorted(episodes)
-    [show] = tracker.list_shows()
+    [show] = store.list_shows()
     assert show.watched_episodes == show.total_plays == len(episodes)
 
 
@@ -119,7 +119,7 @@ async def test_sigkill_with_200_undelivered_events_then_restart_delivers_them_al
         web_tracker.mode = "refuse"  # the web tracker is not running
         paths = Paths(tmp_path / "data")
         save_settings(paths, Settings(rate_limit_per_minute=0, relays=[RelayTarget("relay-1", web_tracker.url)]))
-        tracker = open_tracker(paths, Settings())
+        store = open_store(paths, Settings())
         port = _free_port()
         proc, url = await _start_server(paths.data_dir, port)
         acked: list[int] = []
@@ -130,23 +130,23 @@ async def test_sigkill_with_200_undelivered_events_then_restart_delivers_them_al
                         assert r.status == 200
                         acked.append(int((await r.json())["id"]))
             for _ in range(500):  # every event settled, its delivery waiting
-                if tracker.delivery_stats().get("relay-1") and tracker.delivery_stats()["relay-1"].pending == 200:
+                if store.delivery_stats().get("relay-1") and store.delivery_stats()["relay-1"].pending == 200:
                     break
                 await asyncio.sleep(0.02)
-            assert tracker.delivery_stats()["relay-1"].pending == 200
+            assert store.delivery_stats()["relay-1"].pending == 200
             os.kill(proc.pid, signal.SIGKILL)
             await asyncio.wait_for(proc.wait(), 10)
 
             web_tracker.mode = "ok"
             proc, url = await _start_server(paths.data_dir, port)
             for _ in range(1000):
-                if tracker.delivery_stats()["relay-1"].pending == 0:
+                if store.delivery_stats()["relay-1"].pending == 0:
                     break
                 await asyncio.sleep(0.02)
             got = [int(r.headers[EVENT_ID_HEADER]) for r in web_tracker.requests if r.status == 200]
             assert sorted(set(got)) == acked, "an undelivered event was lost"
             assert got == sorted(got), "delivered out of order"
-            assert tracker.delivery_stats()["relay-1"].delivered == 200
+            assert store.delivery_stats()["relay-1"].delivered == 200
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)

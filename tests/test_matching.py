@@ -219,18 +219,18 @@ def test_ngram_index_reuses_slots_and_drops_empty_lists() -> None:
 def test_editing_or_deleting_a_show_updates_the_index_in_place(tmp_path) -> None:
     """Not a rebuild of the whole index (1.3 s for 100,000 shows) after each edit."""
     from app.core.config import Paths, Settings
-    from app.core.facade import open_tracker
+    from app.core.facade import open_store
 
-    tracker = open_tracker(Paths(tmp_path / "data"), Settings())
-    severance = tracker.add_show(title="Severance", year=2022, tmdb_id=95396)
-    andor = tracker.add_show(title="Andor", year=2022, tmdb_id=83867)
-    with tracker.sessions() as session:
-        index = tracker.index(session)
-    tracker.update_show(severance.id, title="Severance (US)", year=2022, tmdb_id=95396)
-    tracker.delete_show(andor.id)
-    with tracker.sessions() as session:
-        assert tracker.index(session) is index  # the same index, changed in place
+    store = open_store(Paths(tmp_path / "data"), Settings())
+    severance = store.add_show(title="Severance", year=2022, tmdb_id=95396)
+    andor = store.add_show(title="Andor", year=2022, tmdb_id=83867)
+    with store.sessions() as session:
+        index = store.index(session)
+    store.update_show(severance.id, title="Severance (US)", year=2022, tmdb_id=95396)
+    store.delete_show(andor.id)
+    with store.sessions() as session:
+        assert store.index(session) is index  # the same index, changed in place
     assert index.resolve("Severance (US)", 2022, {}).show_id == severance.id
     assert index.resolve("Andor", 2022, {"tmdb": "83867"}).show_id is None
     assert index.by_ids({"tmdb": "95396"})[0].title == "Severance (US)" and len(index) == 1
-    tracker.sessions.kw["bind"].dispose()
+    store.sessions.kw["bind"].dispose()

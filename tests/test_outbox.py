@@ -8,36 +8,36 @@ import json
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.destinations.outbox import backoff
 from app.core.destinations.sender import Pacer
-from app.core.facade import open_tracker
+from app.core.facade import open_store
 from tests.helpers import BREAKING_BAD, SAMPLES, episode_payload
 
 
-def _tracker(tmp_path, only_watched: bool):  # type: ignore[no-untyped-def]
+def _store(tmp_path, only_watched: bool):  # type: ignore[no-untyped-def]
     settings = Settings(relays=[RelayTarget("relay-1", "http://127.0.0.1:9/hook?secret=x", only_watched)])
-    return open_tracker(Paths(tmp_path), settings)
+    return open_store(Paths(tmp_path), settings)
 
 
 def test_every_settled_event_is_queued_once_except_our_own_self_test(tmp_path) -> None:
-    tracker = _tracker(tmp_path, only_watched=False)
-    tracker.add_show(**BREAKING_BAD)
+    store = _store(tmp_path, only_watched=False)
+    store.add_show(**BREAKING_BAD)
     self_test = json.dumps({"event": "scrobbletray.selftest", "user": True})
-    tracker.ingest([(json.dumps(episode_payload(1, 1)), None),
+    store.ingest([(json.dumps(episode_payload(1, 1)), None),
                     (json.dumps(episode_payload(1, 1, event="media.play")), None),
                     (self_test, None), ("not json", None)])
-    tracker.process_pending()
-    assert tracker.delivery_stats()["relay-1"].pending == 3  # a bad payload is relayed too: the target decides
-    tracker.rerun(4)  # settled again: not queued twice
-    assert tracker.delivery_stats()["relay-1"].pending == 3
+    store.process_pending()
+    assert store.delivery_stats()["relay-1"].pending == 3  # a bad payload is relayed too: the target decides
+    store.rerun(4)  # settled again: not queued twice
+    assert store.delivery_stats()["relay-1"].pending == 3
 
 
 def test_only_watched_waits_for_a_conflict_to_be_resolved(tmp_path) -> None:
-    tracker = _tracker(tmp_path, only_watched=True)
-    tracker.ingest([((SAMPLES / "scrobble-unknown-show.json").read_text(), None)])
-    tracker.process_pending()
-    assert "relay-1" not in tracker.delivery_stats()  # a conflict has not counted yet
-    [conflict] = tracker.conflicts()
-    tracker.resolve_conflict(conflict.id, create=True)
-    assert tracker.delivery_stats()["relay-1"].pending == 1  # now it has
+    store = _store(tmp_path, only_watched=True)
+    store.ingest([((SAMPLES / "scrobble-unknown-show.json").read_text(), None)])
+    store.process_pending()
+    assert "relay-1" not in store.delivery_stats()  # a conflict has not counted yet
+    [conflict] = store.conflicts()
+    store.resolve_conflict(conflict.id, create=True)
+    assert store.delivery_stats()["relay-1"].pending == 1  # now it has
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:

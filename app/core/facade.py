@@ -58,8 +58,8 @@ def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
     return (s.tunnel_enabled, s.ngrok_domain, s.ngrok_region, s.ngrok_path)
 
 
-def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None) -> Store:
-    """A tracker on the configured database (migrated), for the CLI and the core."""
+def open_store(paths: Paths, settings: Settings, timing: Timing | None = None) -> Store:
+    """The store on the configured database (migrated), for the CLI and the core."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
     return Store(sessions, settings, _destinations_of(paths, settings, timing))
@@ -78,7 +78,7 @@ class Core:
         self.paths = paths
         self.settings = settings or config.load_settings(paths)
         self.events = EventBus()
-        self.tracker: Store | None = None
+        self.store: Store | None = None
         self.server: WebhookServer | None = None
         self.timing = timing or Timing()
         self._status = CoreStatus()
@@ -153,9 +153,9 @@ class Core:
 
     # -- what the windows and the CLI read ------------------------------------------
     def _store(self) -> Store:
-        if self.tracker is None:
+        if self.store is None:
             raise StoreError("the database is not open")
-        return self.tracker
+        return self.store
 
     async def counts(self) -> Counts:
         return await self._in_db(self._store().counts)
@@ -200,7 +200,7 @@ class Core:
     async def diagnostics(self) -> list[Check]:
         """Every connection check, in the order a person would look."""
         counts: Counts | None = None
-        if self.tracker is not None:
+        if self.store is not None:
             try:
                 counts = await self.counts()
             except Exception as exc:  # the detail is what the user needs, not a traceback
@@ -392,21 +392,21 @@ class Core:
 
     async def _start_destinations(self, rebuild: bool = True) -> None:
         """Start a sender per destination; ``rebuild`` after the settings changed (at start,
-        open_tracker has just built them)."""
-        tracker = self._store()
+        open_store has just built them)."""
+        store = self._store()
         if rebuild:
-            tracker.destinations = await asyncio.to_thread(_destinations_of, self.paths, self.settings,
+            store.destinations = await asyncio.to_thread(_destinations_of, self.paths, self.settings,
                                                            self.timing)
         if self._destinations is None:
-            self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
+            self._destinations = DestinationManager(Outbox(store.sessions), store.builtin, self.timing,
                                                     self._destinations_changed, self._arriving)
         else:
             await self._destinations.stop()
-        for destination in tracker.destinations:
+        for destination in store.destinations:
             if isinstance(destination, PostgresTracker):
                 destination.server_show = self.server_show
                 destination.plex = self.plex.knows
-        self._destinations.start(tracker.destinations)
+        self._destinations.start(store.destinations)
         self._destinations_changed()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -423,16 +423,16 @@ class Core:
             self._authtoken = await asyncio.get_running_loop().run_in_executor(
                 None, get_authtoken, self.paths)
             add_secret(self._authtoken)
-            self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
+            self.store = await self._in_db(open_store, self.paths, self.settings, self.timing)
             await self.plex.load()
-            inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread, health=self._database_health)
+            inbox = self._inbox = Inbox(self.store.ingest, self._ingest_thread, health=self._database_health)
             self._worker = Worker(inbox, self._process, self._publish,
                                   lambda: self._status.paused or self._status.database_problem is not None,
                                   self._processing_health)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             await self._start_destinations(rebuild=False)
-            self._conflicts = Conflicts(self.tracker, self._in_db,
+            self._conflicts = Conflicts(self.store, self._in_db,
                                         lambda: self._destinations.wake() if self._destinations else None)
             conflicts_open = await self._conflicts.open_count()
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
@@ -447,7 +447,7 @@ class Core:
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
                          conflicts_open=conflicts_open, plex_location=self.settings.plex_location,
-                         database_notice=self.tracker.moved_aside)
+                         database_notice=self.store.moved_aside)
         log.info("listening on %s:%d", self.settings.host, bound)
         # Lets 'scrobbletray webhook-url' print this instance's real address.
         await asyncio.to_thread(config.save_state, self.paths,
@@ -568,7 +568,7 @@ class Core:
         return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a tracker call on the database thread; publishes what it changed."""
+        """Run a store call on the database thread; publishes what it changed."""
         result = await self._in_db(fn, *args, **kwargs)
         outcomes = result if isinstance(result, list) and result and isinstance(result[0], Outcome) else (
             [result] if isinstance(result, Outcome) else [])
@@ -580,17 +580,17 @@ class Core:
         """One processing batch; first, the Plex servers are asked what their webhooks left
         out: the ids of shows named only plex://show/..., how far a stop went (never on the
         acknowledgement path)."""
-        tracker = self._store()
-        tracker.plex = self.plex.knows()
+        store = self._store()
+        store.plex = self.plex.knows()
         if self.plex.connected:
-            ask = await self._in_db(tracker.plex_questions, limit)
+            ask = await self._in_db(store.plex_questions, limit)
             facts, progress = await asyncio.gather(self.plex.show_facts(ask.shows),
                                                    self.plex.progress(ask.stops))
             if facts:
-                await self._in_db(tracker.save_server_shows, facts)
+                await self._in_db(store.save_server_shows, facts)
             if progress:
-                await self._in_db(tracker.save_server_progress, progress)
-        return await self._in_db(tracker.process_pending, limit)
+                await self._in_db(store.save_server_progress, progress)
+        return await self._in_db(store.process_pending, limit)
 
     async def server_show(self, ev: PlexEvent) -> ShowFacts | None:
         """What the Plex server says about the show of ``ev`` (remembered, else asked)."""
@@ -669,8 +669,8 @@ class Core:
         self.settings = settings
         self.plex.settings = settings
         self._set_status(plex_location=settings.plex_location)
-        if self.tracker is not None:
-            self.tracker.settings = settings
+        if self.store is not None:
+            self.store.settings = settings
         if self.server is None:  # it had failed to start: try again with the new settings
             await self.start()
         else:

@@ -254,12 +254,12 @@ class PlexPage(QWidget):
         self._set_busy(True)
         try:
             result = await self.core.catch_up.run(since, lambda n: self.import_progress.setText(f"{n:,} read…"))
-            tracker = self.core.tracker
-            assert tracker is not None
+            store = self.core.store
+            assert store is not None
             ids = self.core.catch_up.last_ids
-            while ids and (await self.core.run(tracker.actions_of, ids)).get("pending"):
+            while ids and (await self.core.run(store.actions_of, ids)).get("pending"):
                 await asyncio.sleep(0.2)
-            outcomes = await self.core.run(tracker.actions_of, ids) if ids else {}
+            outcomes = await self.core.run(store.actions_of, ids) if ids else {}
         finally:
             self._set_busy(False)
             self.import_button.setEnabled(True)

@@ -178,8 +178,8 @@ class TrackerWindow(QWidget):
     async def _load(self) -> None:
         self.busy.set_busy(True)
         try:
-            assert self.core.tracker is not None
-            shows = await self.core.run(self.core.tracker.list_shows, self.search.text().strip() or None, LIMIT + 1)
+            assert self.core.store is not None
+            shows = await self.core.run(self.core.store.list_shows, self.search.text().strip() or None, LIMIT + 1)
         finally:
             self.busy.set_busy(False)
         selected = self.selected()
@@ -232,7 +232,7 @@ class TrackerWindow(QWidget):
         spawn(self._load_episodes(show), self._show_error, owner=self)
 
     async def _load_episodes(self, show: ShowRow) -> None:
-        tracker = self.core.tracker
+        tracker = self.core.store
         assert tracker is not None
         episodes: list[EpisodeRow] = await self.core.run(tracker.episodes, show.id)
         plays = await self.core.run(tracker.plays, show.id)
@@ -280,13 +280,13 @@ class TrackerWindow(QWidget):
         return dialog
 
     async def _save_new(self, values: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
-        show = await self.core.run(self.core.tracker.add_show, **values)
+        assert self.core.store is not None
+        show = await self.core.run(self.core.store.add_show, **values)
         self.banner.show_message(f"Added {show_with_year(show.title, show.year)}.", "success")
 
     async def _save_edit(self, show_id: int, values: dict[str, Any]) -> None:
-        assert self.core.tracker is not None
-        await self.core.run(self.core.tracker.update_show, show_id, **values)
+        assert self.core.store is not None
+        await self.core.run(self.core.store.update_show, show_id, **values)
 
     def delete_show(self) -> None:
         show = self.selected()
@@ -298,8 +298,8 @@ class TrackerWindow(QWidget):
             spawn(self._delete(show), self._show_error, owner=self)
 
     async def _delete(self, show: ShowRow) -> None:
-        assert self.core.tracker is not None
-        await self.core.run(self.core.tracker.delete_show, show.id)
+        assert self.core.store is not None
+        await self.core.run(self.core.store.delete_show, show.id)
         self.banner.show_message(f"Deleted {show_with_year(show.title, show.year)}.", "success")
         self._changed()
 
@@ -316,8 +316,8 @@ class TrackerWindow(QWidget):
     async def _import(self, path: Path) -> None:
         from app.core.show_files import read_show_file
 
-        assert self.core.tracker is not None
-        tracker = self.core.tracker
+        assert self.core.store is not None
+        tracker = self.core.store
         result = await self.core.run(lambda: tracker.import_shows(read_show_file(path)))
         skipped = f" ({result.skipped} already in the tracker)" if result.skipped else ""
         self.banner.show_message(f"Imported {result.added} shows from {path.name}{skipped}.", "success")

@@ -60,8 +60,8 @@ class Aio:
         assert status == 200, body
 
     def pending(self, core: Core) -> int:
-        assert core.tracker is not None
-        return self.run(core.run(core.tracker.pending_count))
+        assert core.store is not None
+        return self.run(core.run(core.store.pending_count))
 
     def settled(self, core: Core) -> None:
         """Wait until the core has processed every stored webhook."""
@@ -89,8 +89,8 @@ def core(aio: Aio, paths: Paths, settings: Settings) -> Iterator[Core]:
     """A started core (free port, temporary data folder) with Breaking Bad in its tracker."""
     c = Core(paths, settings)
     aio.run(c.start())
-    assert c.tracker is not None
-    aio.run(c.run(c.tracker.add_show, **BREAKING_BAD))
+    assert c.store is not None
+    aio.run(c.run(c.store.add_show, **BREAKING_BAD))
     yield c
     aio.run(c.stop())
 

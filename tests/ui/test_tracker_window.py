@@ -111,8 +111,8 @@ def test_import_json_and_csv_and_search(ui: UiController, core: Core, aio: Aio, 
 
 
 def test_an_empty_tracker_says_how_to_fill_it(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    assert core.tracker is not None
-    aio.run(core.run(core.tracker.delete_show, 1))
+    assert core.store is not None
+    aio.run(core.run(core.store.delete_show, 1))
     ui.tray.actions["tracker"].trigger()
     w = ui.window("tracker")
     assert isinstance(w, TrackerWindow)
