@@ -17,7 +17,7 @@ from app import __version__
 from app.core import config
 from app.core.config import Paths, Settings, port_problem
 from app.core.db import DatabaseError
-from app.core.tracker import Tracker, TrackerError
+from app.core.store import Store, StoreError
 from app.core.urls import labelled_urls
 
 
@@ -204,9 +204,9 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
                   "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
         return 0
 
-    from app.core.runtime import open_tracker
+    from app.core.runtime import open_store
 
-    tracker: Tracker = open_tracker(paths, settings)
+    tracker: Store = open_store(paths, settings)
     if args.command == "shows":
         if args.action == "add":
             show = tracker.add_show(title=args.title, year=args.year, tmdb_id=args.tmdb_id,
@@ -243,7 +243,7 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
     return 0
 
 
-def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tracker: Tracker) -> int:
+def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tracker: Store) -> int:
     """The destinations commands, over the settings file and the outbox (no running app needed)."""
     from app.core.destinations.manager import destination_rows
     from app.core.destinations.relay import Relay, redact_url
@@ -393,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(paths.log_file, args.verbose)
             return asyncio.run(serve(paths, settings, args.port, tunnel=not args.no_tunnel))
         return _run_command(args, paths, settings)
-    except (CliError, TrackerError, DatabaseError) as exc:
+    except (CliError, StoreError, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

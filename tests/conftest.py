@@ -48,8 +48,8 @@ async def core(paths: Paths, settings: Settings) -> AsyncIterator[Core]:
     """A started core on 127.0.0.1 (free port) with Breaking Bad in its tracker."""
     c = Core(paths, settings)
     await c.start()
-    assert c.runtime.tracker is not None
-    await c.runtime.run(c.runtime.tracker.add_show, **BREAKING_BAD)
+    assert c.runtime.store is not None
+    await c.runtime.run(c.runtime.store.add_show, **BREAKING_BAD)
     yield c
     await c.stop()
 

@@ -102,7 +102,7 @@ async def running(paths, settings, **tunnel_options: Any) -> AsyncIterator[Any]:
 async def settled(core) -> None:  # type: ignore[no-untyped-def]
     """Wait until the core's inbox holds nothing pending."""
     async def done() -> bool:
-        return await core.runtime.run(core.runtime.tracker.pending_count) == 0
+        return await core.runtime.run(core.runtime.store.pending_count) == 0
     await wait_for(done)
 
 

@@ -120,11 +120,11 @@ async def test_two_payload_fields_take_the_first(core: Core) -> None:
                           headers=MP) as r:
             assert r.status == 200
     await settled(core)
-    assert (await core.runtime.run(core.runtime.tracker.scrobbles))[0].action == "marked"  # the episode, not the movie
+    assert (await core.runtime.run(core.runtime.store.scrobbles))[0].action == "marked"  # the episode, not the movie
 
 
 async def _count(core: Core) -> int:
-    return len(await core.runtime.run(core.runtime.tracker.scrobbles, limit=1000))
+    return len(await core.runtime.run(core.runtime.store.scrobbles, limit=1000))
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -132,7 +132,7 @@ async def test_malformed_request_gets_its_4xx_and_stores_nothing(core: Core, cas
     method, secret, body, headers, want = BAD[case]
     await post(webhook_url(core), sample("scrobble-legacy-thetvdb"))  # accepted earlier
     await settled(core)
-    before = await core.runtime.run(core.runtime.tracker.scrobbles)
+    before = await core.runtime.run(core.runtime.store.scrobbles)
     url = webhook_url(core)
     if secret:
         url = url.rsplit("/", 1)[0] + "/" + secret
@@ -143,7 +143,7 @@ async def test_malformed_request_gets_its_4xx_and_stores_nothing(core: Core, cas
             assert "Traceback" not in text and len(text) < 300
             if want == 405:
                 assert "POST" in r.headers["Allow"]
-    assert await core.runtime.run(core.runtime.tracker.scrobbles) == before  # nothing stored, nothing lost
+    assert await core.runtime.run(core.runtime.store.scrobbles) == before  # nothing stored, nothing lost
     # ...and the server keeps serving.
     assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200
     assert core.runtime.server is not None and core.runtime.server.stats.rejected[want] >= 1
@@ -181,7 +181,7 @@ async def test_only_wrong_secrets_are_rate_limited_never_plex(paths, settings: S
         assert valid == [200] * 30 and after == 200
         assert guesses == [403] * 5 + [429] * 2
         await settled(c)
-        assert len(await c.runtime.run(c.runtime.tracker.scrobbles, 100)) == 31
+        assert len(await c.runtime.run(c.runtime.store.scrobbles, 100)) == 31
 
 
 @pytest.mark.parametrize("disposition", [
@@ -197,7 +197,7 @@ async def test_payload_part_is_found_however_its_name_is_written(core: Core, dis
         async with s.post(webhook_url(core), data=body, headers=MP) as r:
             assert r.status == 200, await r.text()
     await settled(core)
-    assert (await core.runtime.run(core.runtime.tracker.scrobbles))[0].action == "marked"
+    assert (await core.runtime.run(core.runtime.store.scrobbles))[0].action == "marked"
 
 
 async def test_a_bad_request_line_never_writes_the_secret_to_the_log(paths, settings: Settings) -> None:
@@ -239,7 +239,7 @@ async def test_implausible_numbers_are_refused_and_bad_text_cleaned(core) -> Non
     assert by_episode[912].action == "failed" and "not a real episode number" in by_episode[912].reason
     assert by_episode[2**61].action == "failed"
     assert by_episode[7].action == "marked" and by_episode[7].episode_title == "Bad ? text"
-    episodes = await core.runtime.run(core.runtime.tracker.episodes, by_episode[7].show_id)
+    episodes = await core.runtime.run(core.runtime.store.episodes, by_episode[7].show_id)
     assert [(e.season, e.number) for e in episodes] == [(1, 7)]  # no S-1E912, no S0E2305843009213693952
 
 
@@ -300,4 +300,4 @@ async def test_a_busy_plex_server_and_a_guesser_at_the_same_time(paths, settings
         assert guesses[:10] == [403] * 10 and set(guesses[10:]) == {429}
         await settled(c)
         assert c.webhook_stats().accepted == 300
-        assert len(await c.runtime.run(c.runtime.tracker.scrobbles, 1000)) == 300
+        assert len(await c.runtime.run(c.runtime.store.scrobbles, 1000)) == 300

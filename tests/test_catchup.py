@@ -49,14 +49,14 @@ async def started(paths: Paths, settings: Settings) -> Core:
 async def marked(core: Core) -> list[tuple[int, int, str, str | None]]:
     await settled(core)
     return sorted((r.season or 0, r.episode or 0, r.action, r.source)
-                  for r in await core.runtime.run(core.runtime.tracker.scrobbles, limit=5000))
+                  for r in await core.runtime.run(core.runtime.store.scrobbles, limit=5000))
 
 
 async def test_plays_while_the_app_was_closed_are_all_marked_once(paths, settings, plex) -> None:
     _, pms = plex
     show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
     core = await started(paths, settings)
-    await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+    await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
     first = await wait_for(lambda: core.status.plex.caught_up, timeout=15)  # at start
     assert first.new_servers == ("NAS",) and first.added == 0  # a server new to it: from now on
     await core.stop()
@@ -86,7 +86,7 @@ async def test_a_play_that_came_as_a_webhook_counts_once_and_a_rewatch_next_day_
     show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
     core = await started(paths, settings)
     try:
-        await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
         await core.runtime.catch_up.run()
         assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200  # S01E01
         await settled(core)
@@ -112,7 +112,7 @@ async def test_history_is_read_in_pages_and_other_accounts_are_not_counted(paths
                  account_id=1 if i % 10 else 4242)  # every tenth play is someone else's
     core = await started(paths, settings)
     try:
-        await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
         seen: list[int] = []
         result = await core.runtime.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=31),
                                          progress=seen.append)
@@ -121,7 +121,7 @@ async def test_history_is_read_in_pages_and_other_accounts_are_not_counted(paths
         history = [r for r in pms.requests if r[1].startswith("/status/sessions/history/all")]
         assert len(history) == 3
         await settled(core)
-        rows = await core.runtime.run(core.runtime.tracker.scrobbles, limit=5000)
+        rows = await core.runtime.run(core.runtime.store.scrobbles, limit=5000)
         assert len(rows) == 1080 and {r.action for r in rows} == {"marked"}
         assert load_state(paths)["plex_history_seen"][pms.uuid] >= int(start + 1199 * 60)
     finally:
@@ -135,7 +135,7 @@ async def test_a_server_unreachable_at_start_is_tried_again_later_without_a_stor
     monkeypatch.setattr(catchup, "RETRY", 0.5)
     show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
     core = await started(paths, settings)
-    await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+    await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
     await core.runtime.catch_up.run()
     await core.stop()
     await pms.__aexit__(None, None, None)  # the server is off when the app starts
@@ -192,7 +192,7 @@ async def test_after_the_computer_wakes_it_catches_up(paths, settings, plex, mon
     monkeypatch.setattr(catchup.time, "time", lambda: real_time() + slept[0])  # the wall clock only
     core = await started(paths, settings)
     try:
-        await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+        await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
         await wait_for(lambda: core.status.plex.caught_up, timeout=30)  # at start: the server is new
         pms.play("451", show, 1, 5, viewed_at=real_time() + 30)  # watched while the laptop slept
         slept[0] = 3600.0  # an hour passes on the wall clock, none on the monotonic one

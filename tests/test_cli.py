@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.core.config import Paths, Settings
-from app.core.runtime import open_tracker
+from app.core.runtime import open_store
 from tests.helpers import SAMPLES
 
 
@@ -68,7 +68,7 @@ def test_missing_import_file(run, tmp_path: Path) -> None:
 
 def test_episodes_scrobbles_conflicts_resolve(run) -> None:
     data = run.data
-    tracker = open_tracker(Paths(data), Settings())
+    tracker = open_store(Paths(data), Settings())
     show = tracker.add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
     for name in ("scrobble-legacy-themoviedb", "scrobble-unknown-show", "play-new-agent-episode"):
         tracker.ingest([((SAMPLES / f"{name}.json").read_text(), "127.0.0.1")])

@@ -32,7 +32,7 @@ async def tunnelled(paths: Paths, settings: Settings, tmp_path: Path) -> AsyncIt
     core = Core(paths, settings)
     core.runtime._tunnel_options = FAST
     await core.start()
-    await core.runtime.run(core.runtime.tracker.add_show, **BREAKING_BAD)
+    await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)
     await core.wait_tunnel()
     yield core
     await core.stop()
@@ -48,7 +48,7 @@ async def test_a_scrobble_through_the_public_url_marks_the_episode(tunnelled: Co
     assert core.best_webhook_url() == url
     assert (await post(url, sample("scrobble-legacy-themoviedb")))[0] == 200
     await settled(core)
-    [row] = await core.runtime.run(core.runtime.tracker.scrobbles)
+    [row] = await core.runtime.run(core.runtime.store.scrobbles)
     assert row.action == "marked" and row.source == "203.0.113.50"  # ngrok's client address
     assert core.runtime.server.stats.last_source == "203.0.113.50"
     assert load_state(core.paths)["tunnel_online"] is True

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from app.core.config import Paths, Settings, save_settings
-from app.core.runtime import open_tracker
+from app.core.runtime import open_store
 from tests.helpers import BREAKING_BAD, episode_payload, form
 
 
@@ -49,7 +49,7 @@ async def _start_server(data_dir: Path, port: int) -> tuple[asyncio.subprocess.P
 async def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data")
     save_settings(paths, Settings(rate_limit_per_minute=0))  # one client sends the burst
-    tracker = open_tracker(paths, Settings())
+    tracker = open_store(paths, Settings())
     show_id = tracker.add_show(**BREAKING_BAD).id
     port = _free_port()
     proc, url = await _start_server(paths.data_dir, port)
@@ -119,7 +119,7 @@ async def test_sigkill_with_200_undelivered_events_then_restart_delivers_them_al
         web_tracker.mode = "refuse"  # the web tracker is not running
         paths = Paths(tmp_path / "data")
         save_settings(paths, Settings(rate_limit_per_minute=0, relays=[RelayTarget("relay-1", web_tracker.url)]))
-        tracker = open_tracker(paths, Settings())
+        tracker = open_store(paths, Settings())
         port = _free_port()
         proc, url = await _start_server(paths.data_dir, port)
         acked: list[int] = []

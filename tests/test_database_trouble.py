@@ -31,7 +31,7 @@ def quick(monkeypatch) -> None:
 
 async def _episodes(core: Core) -> list[int]:
     await settled(core)
-    return sorted(r.episode for r in await core.runtime.run(core.runtime.tracker.scrobbles, limit=20))
+    return sorted(r.episode for r in await core.runtime.run(core.runtime.store.scrobbles, limit=20))
 
 
 async def _refused(core: Core, episode: int) -> None:
@@ -59,7 +59,7 @@ async def test_a_locked_database_gets_503_and_every_webhook_lands_when_it_is_fre
 async def test_a_full_disk_gets_503_and_held_webhooks_are_saved_when_there_is_room(paths, settings) -> None:
     async with running(paths, settings) as core:
         assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
-        make_room = disk_full(core.runtime.tracker.sessions.kw["bind"])
+        make_room = disk_full(core.runtime.store.sessions.kw["bind"])
         await _refused(core, 2)
         await _refused(core, 3)
         assert core.status.database_problem == "The disk holding the database is full"
@@ -104,7 +104,7 @@ async def test_a_deleted_data_folder_gets_503_never_200_and_it_goes_on_when_put_
 
 async def test_held_webhooks_lost_at_quit_are_logged(paths, settings, caplog) -> None:
     async with running(paths, settings) as core:
-        disk_full(core.runtime.tracker.sessions.kw["bind"])
+        disk_full(core.runtime.store.sessions.kw["bind"])
         await _refused(core, 2)
     assert "1 webhook(s) held for the database are lost" in caplog.text
 
@@ -154,7 +154,7 @@ async def test_processing_that_fails_is_shown_and_goes_on_by_itself(paths, setti
     monkeypatch.setattr(worker, "RETRY_EVERY", 0.2)
     monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.3)
     async with running(paths, settings) as core:
-        await core.runtime.run(core.runtime.tracker.add_show, **BREAKING_BAD)
+        await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)
         core.set_paused(True)
         assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200  # in the inbox
         other = sqlite3.connect(paths.database_file, timeout=1)  # another program takes the write lock
@@ -170,4 +170,4 @@ async def test_processing_that_fails_is_shown_and_goes_on_by_itself(paths, setti
         other.close()
         await wait_for(lambda: core.status.processing_problem is None)  # tried again by itself
         await settled(core)
-        assert [r.action for r in await core.runtime.run(core.runtime.tracker.scrobbles)] == ["marked"]
+        assert [r.action for r in await core.runtime.run(core.runtime.store.scrobbles)] == ["marked"]

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
 from app.core.config import Paths, Settings
-from app.core.runtime import open_tracker
+from app.core.runtime import open_store
 
 
 def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:
@@ -70,7 +70,7 @@ def test_an_old_database_is_backed_up_then_migrated_keeping_its_data(tmp_path) -
 ])
 def test_bad_database_urls_give_a_clear_error(tmp_path, url, message) -> None:
     with pytest.raises(DatabaseError, match=message) as err:
-        open_tracker(Paths(tmp_path), Settings(database_url=url))
+        open_store(Paths(tmp_path), Settings(database_url=url))
     assert "hunter2" not in str(err.value)
 
 

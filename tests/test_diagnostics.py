@@ -21,7 +21,7 @@ async def test_checks_on_a_fresh_core_then_after_a_webhook(core: Core) -> None:
     assert checks["Open conflicts"].status == WARN and checks["Open conflicts"].fix
     # The self-test events are ignored, never marked, and kept out of Recent scrobbles.
     await settled(core)
-    rows = await core.runtime.run(core.runtime.tracker.scrobbles)
+    rows = await core.runtime.run(core.runtime.store.scrobbles)
     assert [r.plex_title for r in rows] == ["NonExistent Show XYZ"]
     assert core.webhook_stats().accepted == 3  # the two self-tests and the webhook
 

@@ -38,7 +38,7 @@ async def live(paths: Paths, settings: Settings, websocket: bool) -> AsyncIterat
         core = Core(paths, settings)
         await core.start()
         try:
-            await core.runtime.run(core.runtime.tracker.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+            await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
             await wait_for(lambda: core.status.plex.live == ("NAS",) and (pms.sockets or not websocket), timeout=15)
             yield core, pms, show
         finally:
@@ -48,7 +48,7 @@ async def live(paths: Paths, settings: Settings, websocket: bool) -> AsyncIterat
 async def rows(core: Core) -> list[tuple[int, str, str | None, str | None]]:
     await settled(core)
     return sorted((r.episode or 0, r.action, r.source, r.account_title)
-                  for r in await core.runtime.run(core.runtime.tracker.scrobbles))
+                  for r in await core.runtime.run(core.runtime.store.scrobbles))
 
 
 async def test_a_session_passing_the_threshold_marks_the_episode_once(live) -> None:
@@ -72,7 +72,7 @@ async def test_a_session_passing_the_threshold_marks_the_episode_once(live) -> N
 
 def _counted(core: Core, n: int):  # type: ignore[no-untyped-def]
     async def check() -> bool:
-        return len(await core.runtime.run(core.runtime.tracker.scrobbles)) >= n
+        return len(await core.runtime.run(core.runtime.store.scrobbles)) >= n
     return check
 
 

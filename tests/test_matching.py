@@ -219,9 +219,9 @@ def test_ngram_index_reuses_slots_and_drops_empty_lists() -> None:
 def test_editing_or_deleting_a_show_updates_the_index_in_place(tmp_path) -> None:
     """Not a rebuild of the whole index (1.3 s for 100,000 shows) after each edit."""
     from app.core.config import Paths, Settings
-    from app.core.runtime import open_tracker
+    from app.core.runtime import open_store
 
-    tracker = open_tracker(Paths(tmp_path / "data"), Settings())
+    tracker = open_store(Paths(tmp_path / "data"), Settings())
     severance = tracker.add_show(title="Severance", year=2022, tmdb_id=95396)
     andor = tracker.add_show(title="Andor", year=2022, tmdb_id=83867)
     with tracker.sessions() as session:

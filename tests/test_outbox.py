@@ -8,13 +8,13 @@ import json
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.destinations.outbox import backoff
 from app.core.destinations.sender import Pacer
-from app.core.runtime import open_tracker
+from app.core.runtime import open_store
 from tests.helpers import BREAKING_BAD, SAMPLES, episode_payload
 
 
 def _tracker(tmp_path, only_watched: bool):  # type: ignore[no-untyped-def]
     settings = Settings(relays=[RelayTarget("relay-1", "http://127.0.0.1:9/hook?secret=x", only_watched)])
-    return open_tracker(Paths(tmp_path), settings)
+    return open_store(Paths(tmp_path), settings)
 
 
 def test_every_settled_event_is_queued_once_except_our_own_self_test(tmp_path) -> None:

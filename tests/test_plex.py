@@ -246,7 +246,7 @@ async def test_a_new_agent_show_with_a_chinese_library_title_is_matched_by_the_s
     status, _ = await post(webhook_url(core), new_agent("绝命毒师", pms.uuid))
     assert status == 200
     await settled(core)
-    [row] = await core.runtime.run(core.runtime.tracker.scrobbles)
+    [row] = await core.runtime.run(core.runtime.store.scrobbles)
     assert (row.action, row.match_method) == ("marked", "ids")
     # Asked once: the next episode of the show uses what the server said.
     asked = len([r for r in pms.requests if r[1].startswith("/library/metadata/")])
@@ -261,7 +261,7 @@ async def test_not_signed_in_the_conflict_says_signing_in_would_have_identified_
     _, pms = plex
     await post(webhook_url(core), new_agent("绝命毒师", pms.uuid))
     await settled(core)
-    [row] = await core.runtime.run(core.runtime.tracker.scrobbles)
+    [row] = await core.runtime.run(core.runtime.store.scrobbles)
     assert row.action == "conflict" and "signing in to Plex would have identified" in (row.reason or "")
     assert pms.requests == []
 
@@ -277,7 +277,7 @@ async def test_an_unreachable_server_falls_back_to_titles_without_delaying_plex(
     payload = new_agent("绝命毒师", pms.uuid, show_key="20000")
     await post(webhook_url(core), payload)
     await settled(core)
-    rows = {r.plex_title: r for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
+    rows = {r.plex_title: r for r in await core.runtime.run(core.runtime.store.scrobbles)}
     assert rows["Breaking Bad"].action == "marked" and rows["Breaking Bad"].match_method != "ids"
     assert rows["绝命毒师"].action == "conflict" and "did not answer" in (rows["绝命毒师"].reason or "")
     # No storm: the server is left alone for a while, one warning in the log.
@@ -299,7 +299,7 @@ async def test_a_slow_server_never_delays_plexs_200(core: Core, plex) -> None:
         times.append(time.monotonic() - started)
     assert max(times) < 0.5, times
     await settled(core)
-    rows = await core.runtime.run(core.runtime.tracker.scrobbles)
+    rows = await core.runtime.run(core.runtime.store.scrobbles)
     assert {r.action for r in rows} == {"marked"} and len(rows) == 5
 
 
@@ -380,7 +380,7 @@ async def test_a_stop_without_progress_is_judged_by_what_the_server_says(core: C
     for n in (1, 2, 3, 4):
         assert (await post(webhook_url(core), stop_payload(pms.uuid, f"50{n}", n)))[0] == 200
     await settled(core)
-    rows = {r.episode: r for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
+    rows = {r.episode: r for r in await core.runtime.run(core.runtime.store.scrobbles)}
     assert rows[1].action == "marked"
     assert rows[2].action == "ignored" and "stopped at 17%" in (rows[2].reason or "")
     assert rows[3].action == "marked"
@@ -399,7 +399,7 @@ async def test_a_show_created_from_a_conflict_gets_the_servers_first_year(core: 
     [conflict] = await core.conflicts()
     assert conflict.plex_year == 2005
     await core.resolve_conflict(conflict.id, create=True)
-    shows = {s.title: s for s in await core.runtime.run(core.runtime.tracker.list_shows)}
+    shows = {s.title: s for s in await core.runtime.run(core.runtime.store.list_shows)}
     assert shows["Doctor Who"].year == 2005 and shows["Doctor Who"].tvdb_id == 78804
 
 
@@ -424,5 +424,5 @@ async def test_accepted_accounts_picked_by_name_also_match_their_ids(core: Core,
                     shared(7000, "carol", 3)):  # not accepted
         await post(webhook_url(core), payload)
     await settled(core)
-    rows = {r.episode: r.action for r in await core.runtime.run(core.runtime.tracker.scrobbles)}
+    rows = {r.episode: r.action for r in await core.runtime.run(core.runtime.store.scrobbles)}
     assert rows == {1: "marked", 2: "marked", 3: "ignored"}

@@ -277,10 +277,10 @@ async def test_with_the_built_in_tracker_off_only_the_postgres_tracker_marks(pat
 def test_the_trackers_own_database_is_refused_as_scrobble_trays_database(tmp_path, pg_tracker_db) -> None:
     """--database-url pointed at the web tracker's database: refused, not migrated."""
     from app.core.db import DatabaseError
-    from app.core.runtime import open_tracker
+    from app.core.runtime import open_store
 
     with pytest.raises(DatabaseError, match="another application's database") as err:
-        open_tracker(Paths(tmp_path), Settings(database_url=pg_tracker_db.url))
+        open_store(Paths(tmp_path), Settings(database_url=pg_tracker_db.url))
     assert pg_tracker_db.url.split(":")[2].split("@")[0] not in str(err.value)  # no password shown
     assert "alembic_version" not in read_schema(pg_tracker_db.engine).columns
     with pg_tracker_db.engine.connect() as c:

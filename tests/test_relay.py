@@ -37,8 +37,8 @@ async def tracker() -> AsyncIterator[FakeTracker]:
 async def started(paths: Paths, settings: Settings, *urls: str, only_watched: bool = False) -> Core:
     core = Core(paths, settings, timing=FAST)
     await core.start()
-    assert core.runtime.tracker is not None
-    await core.runtime.run(core.runtime.tracker.add_show, **BREAKING_BAD)
+    assert core.runtime.store is not None
+    await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)
     for url in urls:
         await core.add_relay(url, only_watched=only_watched)
     return core
@@ -208,7 +208,7 @@ async def test_two_targets_one_dead_the_live_one_is_not_delayed(paths, settings,
             assert time.perf_counter() - t < 5
             assert len(set(event_ids(tracker))) == 50
             assert (await relay_status(core, "relay-1")).pending == 50
-            assert core.runtime.tracker is not None
+            assert core.runtime.store is not None
         finally:
             await core.stop()
 

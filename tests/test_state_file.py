@@ -5,16 +5,27 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from app.core.config import Paths, load_state, save_state
+from app.core.state_keys import StateKey
+
+KEYS = list(StateKey)
 
 
 def test_concurrent_saves_keep_every_key(paths: Paths) -> None:
     def save(n: int) -> None:
         for i in range(20):
-            save_state(paths, **{f"writer{n}": i})
+            save_state(paths, **{KEYS[n]: i})
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(save, range(8)))  # (re-raises any writer's error)
+    with ThreadPoolExecutor(len(KEYS)) as pool:
+        list(pool.map(save, range(len(KEYS))))  # (re-raises any writer's error)
     state = load_state(paths)
-    assert all(state[f"writer{n}"] == 19 for n in range(8))
+    assert all(state[key] == 19 for key in KEYS)
     assert not list(paths.data_dir.glob("*.tmp"))  # no temporary file left behind
+
+
+def test_a_key_not_declared_is_refused(paths: Paths) -> None:
+    with pytest.raises(KeyError, match="tunnel_onlin"):
+        save_state(paths, tunnel_onlin=True)  # a typo would otherwise be a key nobody reads
+    assert load_state(paths) == {}

@@ -66,7 +66,7 @@ async def test_status_shows_the_running_apps_state_and_what_it_refused(core: Cor
 async def test_status_says_the_database_trouble_and_its_fix(core: Core, paths: Paths, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
     monkeypatch.setattr(inbox, "RETRY_EVERY", 60)
-    disk_full(core.runtime.tracker.sessions.kw["bind"])
+    disk_full(core.runtime.store.sessions.kw["bind"])
     assert (await post(webhook_url(core), episode_payload(1, 2, summary="x" * 20_000)))[0] == 503
     await wait_for(lambda: (found := status_file.read(paths)) and found[0].database_problem, timeout=5)
     code, out = await _status(paths, capsys)

@@ -13,8 +13,8 @@ from tests.helpers import running, episode_payload, post, sample, settled, webho
 
 
 async def scrobbles(core: Core) -> list[dict]:
-    assert core.runtime.tracker is not None
-    return await core.runtime.run(core.runtime.tracker.scrobbles, limit=100)
+    assert core.runtime.store is not None
+    return await core.runtime.run(core.runtime.store.scrobbles, limit=100)
 
 
 async def test_legacy_tmdb_guid_marks_breaking_bad_and_remembers_the_mapping(core: Core) -> None:
@@ -24,9 +24,9 @@ async def test_legacy_tmdb_guid_marks_breaking_bad_and_remembers_the_mapping(cor
     [row] = await scrobbles(core)
     assert (row.action, row.show_title, row.season, row.episode) == ("marked", "Breaking Bad", 1, 1)
     assert row.match_method == "ids"
-    [ep] = await core.runtime.run(core.runtime.tracker.episodes, row.show_id)
+    [ep] = await core.runtime.run(core.runtime.store.episodes, row.show_id)
     assert ep.watched and ep.watch_count == 1 and ep.title == "Pilot"
-    [show] = await core.runtime.run(core.runtime.tracker.list_shows)
+    [show] = await core.runtime.run(core.runtime.store.list_shows)
     assert show.watched_episodes == 1 and show.total_plays == 1
 
     # Remembered: the next episode of the same Plex show is matched by the mapping.
@@ -40,7 +40,7 @@ async def test_unknown_show_opens_a_conflict(core: Core) -> None:
     await settled(core)
     [row] = await scrobbles(core)
     assert row.action == "conflict" and row.conflict_id
-    [conflict] = await core.runtime.run(core.runtime.tracker.conflicts)
+    [conflict] = await core.runtime.run(core.runtime.store.conflicts)
     assert conflict.plex_title == "NonExistent Show XYZ"
     assert conflict.type == "no_match" and conflict.waiting == 1
     assert core.status.conflicts_open == 1
@@ -51,7 +51,7 @@ async def test_media_play_is_recorded_as_ignored_and_its_thumb_is_not_kept(core:
     await settled(core)
     [row] = await scrobbles(core)
     assert row.action == "ignored" and "playback state" in row.reason
-    payload = await core.runtime.run(core.runtime.tracker.event_payload, row.id)
+    payload = await core.runtime.run(core.runtime.store.event_payload, row.id)
     assert json.loads(payload) == sample("play-new-agent-episode")  # the JPEG was not stored
 
 
@@ -72,11 +72,11 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 async def test_every_sample_gets_its_outcome(core: Core, name: str) -> None:
-    assert core.runtime.tracker is not None
-    await core.runtime.run(core.runtime.tracker.add_show, title="Example Anime Title", year=2015, anidb_id=11123)
+    assert core.runtime.store is not None
+    await core.runtime.run(core.runtime.store.add_show, title="Example Anime Title", year=2015, anidb_id=11123)
     # A decoy whose TMDB id is the *episode* id in the new-agent Guid list: matching it
     # would be the classic bug of reading episode ids as show ids.
-    await core.runtime.run(core.runtime.tracker.add_show, title="Decoy", tmdb_id=62085, tvdb_id=349232)
+    await core.runtime.run(core.runtime.store.add_show, title="Decoy", tmdb_id=62085, tvdb_id=349232)
     assert (await post(webhook_url(core), sample(name), thumb=name.startswith("play")))[0] == 200
     await settled(core)
     [row] = await scrobbles(core)
@@ -92,10 +92,10 @@ async def test_every_sample_gets_its_outcome(core: Core, name: str) -> None:
 async def test_shared_user_counts_when_their_account_is_accepted(paths, settings: Settings) -> None:
     settings.accepted_accounts = ["guest-friend"]
     async with running(paths, settings) as c:
-        await c.runtime.run(c.runtime.tracker.add_show, title="Breaking Bad", year=2008)
+        await c.runtime.run(c.runtime.store.add_show, title="Breaking Bad", year=2008)
         await post(webhook_url(c), sample("scrobble-shared-user"))
         await settled(c)
-        [row] = await c.runtime.run(c.runtime.tracker.scrobbles)
+        [row] = await c.runtime.run(c.runtime.store.scrobbles)
         assert row.action == "marked" and row.account_title == "guest-friend"
 
 
@@ -151,7 +151,7 @@ async def test_a_show_plex_identifies_and_nothing_resembles_is_added_and_marked(
         await settled(c)
         rows = await scrobbles(c)
         assert [(r.action, r.match_method) for r in rows] == [("marked", "mapping"), ("marked", "added")]
-        [show] = await c.runtime.run(c.runtime.tracker.list_shows, "Slow Horses")
+        [show] = await c.runtime.run(c.runtime.store.list_shows, "Slow Horses")
         assert (show.tvdb_id, show.watched_episodes) == (395247, 2)
         assert c.status.conflicts_open == 0
 
@@ -160,11 +160,11 @@ async def test_a_show_alike_or_without_ids_still_asks(paths, settings: Settings)
     settings.auto_add_shows = True
     async with running(paths, settings) as c:
         for year in (2001, 2005):  # two shows of that title: which one is Plex's?
-            await c.runtime.run(c.runtime.tracker.add_show, title="The Office", year=year)
+            await c.runtime.run(c.runtime.store.add_show, title="The Office", year=year)
         payload = _tvdb_episode("The Office", 73244)
         payload["Metadata"].pop("year", None)
         assert (await post(webhook_url(c), payload))[0] == 200
         assert (await post(webhook_url(c), sample("scrobble-unknown-show")))[0] == 200  # no ids at all
         await settled(c)
         assert sorted(r.action for r in await scrobbles(c)) == ["conflict", "conflict"]
-        assert len(await c.runtime.run(c.runtime.tracker.list_shows)) == 2  # nothing added
+        assert len(await c.runtime.run(c.runtime.store.list_shows)) == 2  # nothing added

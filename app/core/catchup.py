@@ -25,7 +25,7 @@ from app.core.pipeline import PlexKnows, filter_reason
 from app.core.plex.http import PlexError
 from app.core.plex.history import HistoryPlay, payload
 from app.core.plex.service import PlexLink
-from app.core.tracker import Tracker
+from app.core.store import Store
 from app.core.types import CatchUpResult
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ _SEEN_KEY = StateKey.PLEX_HISTORY_SEEN
 class CatchUp:
     """Runs catch-ups for a core; :meth:`loop` is its background task."""
 
-    def __init__(self, paths: Paths, plex: PlexLink, tracker: Callable[[], Tracker],
+    def __init__(self, paths: Paths, plex: PlexLink, store: Callable[[], Store],
                  in_db: Callable[..., Awaitable[Any]], done: Callable[[CatchUpResult, list[int]], Awaitable[None]]) -> None:
         self.paths = paths
         self.plex = plex
-        self._tracker = tracker
+        self._store = store
         self._in_db = in_db
         self._done = done
         self._lock = asyncio.Lock()
@@ -100,8 +100,8 @@ class CatchUp:
         servers = await self.plex.own_servers()
         seen: dict[str, int] = dict((await asyncio.to_thread(config.load_state, self.paths)).get(_SEEN_KEY) or {})
         names = {u.server_id: u.name for u in self.plex.known_users if u.server_id is not None}
-        tracker = self._tracker()
-        window = timedelta(hours=tracker.settings.dedup_window_hours)
+        store = self._store()
+        window = timedelta(hours=store.settings.dedup_window_hours)
         knows = self.plex.knows()
         ids: list[int] = []
         read = 0
@@ -116,8 +116,8 @@ class CatchUp:
             try:
                 while (page := await asyncio.to_thread(next, pages, None)) is not None:
                     newest = max([newest, *(play.viewed_at for play in page)])
-                    wanted = await asyncio.to_thread(_counting, page, names, tracker.settings, knows)
-                    added = await self._in_db(tracker.ingest_history, wanted, window)
+                    wanted = await asyncio.to_thread(_counting, page, names, store.settings, knows)
+                    added = await self._in_db(store.ingest_history, wanted, window)
                     ids += added
                     read += len(page)
                     result = dataclasses.replace(result, read=read, added=len(ids),

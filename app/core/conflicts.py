@@ -1,10 +1,11 @@
 """Whose conflicts the desktop dialog shows, and keeping a PostgreSQL tracker's in step.
 
-With the built-in tracker on, conflicts are its own (:class:`app.core.tracker.Tracker`).
-With it off and a PostgreSQL tracker configured, they are that tracker's
-``plex_conflicts``: the dialog offers its ``tvshows``, an answer is written there (a
-``plex_show_mappings`` row, ``resolved = true``), and the events the conflict held are
-sent again. A conflict resolved in the web app is noticed too (:meth:`Conflicts.sync`).
+With the built-in tracker on, conflicts are its own, kept in the store
+(:mod:`app.core.store.conflicts`). With it off and a PostgreSQL tracker configured, they
+are that tracker's ``plex_conflicts``: the dialog offers its ``tvshows``, an answer is
+written there (a ``plex_show_mappings`` row, ``resolved = true``), and the events the
+conflict held are sent again. A conflict resolved in the web app is noticed too
+(:meth:`Conflicts.sync`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from app.core.destinations.postgres import PostgresConflicts, PostgresTracker
 from app.core.matching import Candidate
-from app.core.tracker import Tracker, TrackerError
+from app.core.store import Store, StoreError
 from app.core.types import ConflictRow, Outcome, ScrobbleRow, ShowRow
 
 Db = Callable[..., Awaitable[Any]]
@@ -24,38 +25,38 @@ Db = Callable[..., Awaitable[Any]]
 class Conflicts:
     """The conflicts API of the core, routed to the tracker that counts."""
 
-    def __init__(self, tracker: Tracker, db: Db, wake: Callable[[], None]) -> None:
-        self.tracker = tracker
+    def __init__(self, store: Store, db: Db, wake: Callable[[], None]) -> None:
+        self.store = store
         self._db = db  # runs a blocking call on the database thread
         self._wake = wake  # deliveries were queued again
         self._open: dict[str, dict[int, str]] = {}  # PostgreSQL tracker id -> open conflict id -> Plex key
 
     def _postgres(self) -> list[PostgresTracker]:
-        return [d for d in self.tracker.destinations if isinstance(d, PostgresTracker) and d.enabled]
+        return [d for d in self.store.destinations if isinstance(d, PostgresTracker) and d.enabled]
 
     @property
     def source(self) -> PostgresTracker | None:
         """The PostgreSQL tracker whose conflicts the dialog shows, or None (the built-in's)."""
         found = self._postgres()
-        return found[0] if found and not self.tracker.settings.builtin_tracker else None
+        return found[0] if found and not self.store.settings.builtin_tracker else None
 
     async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
         if (pg := self.source) is None:
-            return await self._db(self.tracker.conflicts, status)
+            return await self._db(self.store.conflicts, status)
         rows = await asyncio.to_thread(PostgresConflicts(pg).conflicts, status)
-        held = await self._db(self.tracker.held_by_conflicts, pg.id)
+        held = await self._db(self.store.held_by_conflicts, pg.id)
         return [dataclasses.replace(c, waiting=len(held.get(c.plex_key, ()))) for c in rows]
 
     async def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
         if (pg := self.source) is None:
-            return await self._db(self.tracker.waiting_events, conflict_id)
+            return await self._db(self.store.waiting_events, conflict_id)
         conflict = await self._find(pg, conflict_id)
-        held = await self._db(self.tracker.held_by_conflicts, pg.id)
+        held = await self._db(self.store.held_by_conflicts, pg.id)
         return [row for _, row in held.get(conflict.plex_key, ())]
 
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         if (pg := self.source) is None:
-            return await self._db(self.tracker.search_shows, query, limit)
+            return await self._db(self.store.search_shows, query, limit)
         return await asyncio.to_thread(PostgresConflicts(pg).search_shows, query, limit)
 
     async def details(self, show_ids: list[int]) -> dict[int, ShowRow]:
@@ -63,27 +64,27 @@ class Conflicts:
         (what tells candidates apart); a PostgreSQL tracker's: none."""
         if self.source is not None:
             return {}
-        rows = await self._db(self.tracker.list_shows, None, None, show_ids)
+        rows = await self._db(self.store.list_shows, None, None, show_ids)
         return {r.id: r for r in rows}
 
     async def resolve(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict. The built-in tracker applies its waiting scrobbles at once (the
         outcomes); a PostgreSQL tracker gets them again through its queue."""
         if (pg := self.source) is None:
-            return await self._db(self.tracker.resolve_conflict, conflict_id, **answer)
+            return await self._db(self.store.resolve_conflict, conflict_id, **answer)
         if [answer.get("show_id") is not None, bool(answer.get("create")), bool(answer.get("ignore"))].count(True) != 1:
-            raise TrackerError("choose exactly one: a show to map to, create, or ignore")
+            raise StoreError("choose exactly one: a show to map to, create, or ignore")
         try:
             conflict = await asyncio.to_thread(PostgresConflicts(pg).resolve, conflict_id, **answer)
         except LookupError as exc:
-            raise TrackerError(str(exc)) from None
+            raise StoreError(str(exc)) from None
         await self._send_again(pg, conflict.plex_key)
         return []
 
     async def open_count(self) -> int:
         """Open conflicts; for an unreachable PostgreSQL tracker, the last count known."""
         if (pg := self.source) is None:
-            return (await self._db(self.tracker.counts)).conflicts_open
+            return (await self._db(self.store.counts)).conflicts_open
         try:
             return len(await asyncio.to_thread(PostgresConflicts(pg).conflicts, "open"))
         except Exception:  # its sender says why it is unreachable
@@ -106,12 +107,12 @@ class Conflicts:
         return changed
 
     async def _send_again(self, pg: PostgresTracker, plex_key: str) -> None:
-        held = (await self._db(self.tracker.held_by_conflicts, pg.id)).get(plex_key, ())
-        if await self._db(self.tracker.send_again, [delivery_id for delivery_id, _ in held]):
+        held = (await self._db(self.store.held_by_conflicts, pg.id)).get(plex_key, ())
+        if await self._db(self.store.send_again, [delivery_id for delivery_id, _ in held]):
             self._wake()
 
     async def _find(self, pg: PostgresTracker, conflict_id: int) -> ConflictRow:
         for c in await asyncio.to_thread(PostgresConflicts(pg).conflicts, None):
             if c.id == conflict_id:
                 return c
-        raise TrackerError(f"there is no conflict #{conflict_id} in the tracker")
+        raise StoreError(f"there is no conflict #{conflict_id} in the tracker")

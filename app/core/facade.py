@@ -213,7 +213,7 @@ class Core:
         """Every connection check, in the order a person would look."""
         rt = self.runtime
         counts: Counts | None = None
-        if rt.tracker is not None:
+        if rt.store is not None:
             try:
                 counts = await self.counts()
             except Exception as exc:  # the detail is what the user needs, not a traceback

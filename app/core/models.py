@@ -1,4 +1,4 @@
-"""The tracker's tables, as SQLAlchemy 2 typed mappings.
+"""The database's tables (what :mod:`app.core.store` reads and writes), as SQLAlchemy 2 typed mappings.
 
 Schema changes go through a migration in ``migrations/versions``; never edit a table
 here without adding one.

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.core.tracker import TrackerError
+from app.core.store import StoreError
 
 COLUMNS = ("title", "year", "tmdb_id", "tvdb_id", "imdb_id", "anidb_id")
 _ALIASES = {"name": "title", "show": "title", "first_year": "year", "tmdb": "tmdb_id",
@@ -20,15 +20,15 @@ def read_show_file(path: Path) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise TrackerError(f"cannot read {path}: {exc.strerror}") from None
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise TrackerError(f"{path} is not UTF-8 text") from None
+        raise StoreError(f"{path} is not UTF-8 text") from None
     if path.suffix.lower() == ".csv":
         return _from_csv(text, path)
     try:
         records = json.loads(text)
     except ValueError as exc:
-        raise TrackerError(f"{path} is not valid JSON: {exc}") from None
+        raise StoreError(f"{path} is not valid JSON: {exc}") from None
     if isinstance(records, dict) and isinstance(records.get("shows"), list):
         records = records["shows"]  # {"shows": [...]}, as a tracker's export may be
     return records
@@ -42,7 +42,7 @@ def _from_csv(text: str, path: Path) -> list[dict[str, str]]:
     reader = csv.reader(io.StringIO(text), dialect)
     header = [_ALIASES.get(h, h) for h in (c.strip().lower().replace(" ", "_") for c in next(reader, []))]
     if "title" not in header:
-        raise TrackerError(f"{path}: the first row must name the columns, one of them 'title' "
+        raise StoreError(f"{path}: the first row must name the columns, one of them 'title' "
                            f"(known: {', '.join(COLUMNS)})")
     return [{k: v.strip() for k, v in zip(header, row) if k in COLUMNS}
             for row in reader if any(cell.strip() for cell in row)]

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 
 def parse_utc(value: str | datetime | None) -> datetime | None:
-    """A tracker timestamp (naive UTC, ISO text or datetime) as an aware datetime."""
+    """A stored timestamp (naive UTC, ISO text or datetime) as an aware datetime."""
     if value is None:
         return None
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

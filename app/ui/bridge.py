@@ -24,7 +24,7 @@ class CoreBridge(QObject):
     scrobbleRecorded = Signal(object)  # app.core.types.Outcome
     conflictsChanged = Signal(int, object, object)  # open count, opened id or None, Plex title or None
     destinationsChanged = Signal()  # ask core.destinations() for the new state
-    #: Anything the tracker's data may have changed through (for windows that re-query).
+    #: Anything the store's data may have changed through (for windows that re-query).
     dataChanged = Signal()
 
     def __init__(self, core: Core, parent: QObject | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The table model behind the Recent scrobbles window: tracker log rows, newest first."""
+"""The table model behind the Recent scrobbles window: the store's log rows, newest first."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ DELIVERED_COLUMN = 8
 
 
 class ScrobblesModel(QAbstractTableModel):
-    """Rows of ``Tracker.scrobbles`` keyed by event id; updated in place, not reset."""
+    """Rows of ``Store.scrobbles`` keyed by event id; updated in place, not reset."""
 
     RowRole = Qt.ItemDataRole.UserRole + 1
 

@@ -31,7 +31,7 @@ def undoable(row: ScrobbleRow | None) -> bool:
 
 
 class ScrobblesWindow(QWidget):
-    """The tracker's log, newest first; filter, search, re-run a failed row, undo a mark."""
+    """The scrobble log, newest first; filter, search, re-run a failed row, undo a mark."""
 
     openConflicts = Signal()
     #: A refresh finished (tests and the benchmark wait on it).

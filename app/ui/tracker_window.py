@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFi
                                QVBoxLayout, QWidget)
 
 from app.core.facade import Core
-from app.core.tracker import TrackerError
+from app.core.store import StoreError
 from app.core.types import EpisodeRow, ShowRow
 from app.ui import icons
 from app.ui.formatting import ID_LABELS, ids_text, local_time, show_with_year
@@ -68,7 +68,7 @@ class ShowDialog(QDialog):
     async def _submit(self) -> None:
         try:
             await self._save(self.values())
-        except TrackerError as exc:
+        except StoreError as exc:
             self.error.setText(str(exc))
             self.error.show()
             return
@@ -325,5 +325,5 @@ class TrackerWindow(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
     def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(str(exc) if isinstance(exc, TrackerError) else
+        self.banner.show_message(str(exc) if isinstance(exc, StoreError) else
                                  f"Something went wrong: {type(exc).__name__}: {exc}", "error")

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.facade import open_tracker  # noqa: E402
+from app.core.facade import open_store  # noqa: E402
 from app.core.matching import ShowIndex, ShowRef  # noqa: E402
 from tests.helpers import THUMB, episode_payload  # noqa: E402
 
@@ -179,7 +179,7 @@ async def bench_webhooks(total: int, rounds: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     paths = Paths(tmp / "data")
     save_settings(paths, Settings(rate_limit_per_minute=0))
-    open_tracker(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
+    open_store(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
 
     port = free_port()
     started = time.perf_counter()
@@ -199,11 +199,11 @@ async def bench_webhooks(total: int, rounds: int) -> None:
     bare_url = f"http://127.0.0.1:{bare_port}/webhook/x"
     await asyncio.sleep(0.5)
 
-    tracker = open_tracker(paths, Settings())
+    store = open_store(paths, Settings())
 
     async def drained() -> float:  # our pipeline's backlog would take the baseline's CPU
         t = time.perf_counter()
-        while tracker.pending_count():
+        while store.pending_count():
             await asyncio.sleep(0.05)
         return time.perf_counter() - t
 

@@ -48,8 +48,8 @@ async def bench(n: int) -> None:
         core = Core(paths, Settings(port=0, plex_tv_url=tv.url))
         await core.start(tunnel=False)
         try:
-            assert core.runtime.tracker is not None
-            await core.runtime.run(core.runtime.tracker.import_shows, [
+            assert core.runtime.store is not None
+            await core.runtime.run(core.runtime.store.import_shows, [
                 {"title": s.title, "year": s.year, "tmdb_id": int(s.ids["tmdb"])} for s in shows])
             await core.runtime.catch_up.wait_idle()
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -59,11 +59,11 @@ async def bench(n: int) -> None:
             t1 = time.perf_counter()
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            while await core.runtime.run(core.runtime.tracker.pending_count):
+            while await core.runtime.run(core.runtime.store.pending_count):
                 await asyncio.sleep(0.05)
             t2 = time.perf_counter()
             rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            outcomes = await core.runtime.run(core.runtime.tracker.actions_of, core.runtime.catch_up.last_ids)
+            outcomes = await core.runtime.run(core.runtime.store.actions_of, core.runtime.catch_up.last_ids)
         finally:
             await core.stop()
     print(f"{result.read:,} history plays read, {result.added:,} added: outcomes {outcomes}")

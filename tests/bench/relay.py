@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Paths, RelayTarget, Settings, save_settings  # noqa: E402
 from app.core.destinations.relay import EVENT_ID_HEADER  # noqa: E402
-from app.core.facade import open_tracker  # noqa: E402
+from app.core.facade import open_store  # noqa: E402
 from tests.bench.bench import free_port, load, pct, wait_line  # noqa: E402
 from tests.helpers import episode_payload, form  # noqa: E402
 
@@ -69,7 +69,7 @@ class Target:
 async def serve(relays: list[RelayTarget]) -> tuple[asyncio.subprocess.Process, str, Paths]:
     paths = Paths(Path(tempfile.mkdtemp()) / "data")
     save_settings(paths, Settings(rate_limit_per_minute=0, relays=relays))
-    open_tracker(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
+    open_store(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "serve", "--port", str(port),
@@ -149,7 +149,7 @@ async def bench_backlog(n: int) -> None:
             async with aiohttp.ClientSession() as session:
                 for i in range(n):
                     await post(session, url, i)
-            store = open_tracker(paths, Settings())
+            store = open_store(paths, Settings())
             await until(lambda: store.delivery_stats().get("relay-1") is not None
                         and store.delivery_stats()["relay-1"].pending == n, 60)
             tracker.mode = "ok"
@@ -174,8 +174,8 @@ async def bench_ack(target: Target, total: int, rounds: int = 3) -> None:
             try:
                 await load(url, 300)  # warm-up
                 runs[name].append(await load(url, total))
-                tracker = open_tracker(paths, Settings())
-                while tracker.pending_count():
+                store = open_store(paths, Settings())
+                while store.pending_count():
                     await asyncio.sleep(0.05)
             finally:
                 await stop(proc)

@@ -108,8 +108,8 @@ async def render(out: Path) -> None:
     data = Path(tempfile.mkdtemp(prefix="scrobbletray-shots-"))
     core = Core(Paths(data / "data"), Settings(port=free_port(), rate_limit_per_minute=0))
     await core.start()
-    assert core.runtime.tracker is not None
-    await core.runtime.run(core.runtime.tracker.import_shows, SHOWS)
+    assert core.runtime.store is not None
+    await core.runtime.run(core.runtime.store.import_shows, SHOWS)
     ui = UiController(core, tray_available=True,
                       autostart=Autostart(data / "autostart.desktop", command=["scrobbletray"], supported=True))
     url = core.best_webhook_url()
@@ -243,8 +243,8 @@ async def render(out: Path) -> None:
 
 async def database_trouble(core: Core, ui: UiController, data: Path, out: Path) -> None:
     """The disk full (webhooks held, the fix), and a damaged file moved aside at start."""
-    assert core.runtime.tracker is not None
-    make_room = disk_full(core.runtime.tracker.sessions.kw["bind"])
+    assert core.runtime.store is not None
+    make_room = disk_full(core.runtime.store.sessions.kw["bind"])
     for episode in (5, 6):
         status_code, _ = await post(core.webhook_urls()[-1][1], episode_payload(1, episode, summary="x" * 20_000))
         assert status_code == 503

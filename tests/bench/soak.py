@@ -29,7 +29,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.facade import open_tracker  # noqa: E402
+from app.core.facade import open_store  # noqa: E402
 from tests.bench.bench import ROOT, free_port, pct, rss_mb, wait_line  # noqa: E402
 from tests.helpers import episode_payload  # noqa: E402
 
@@ -91,7 +91,7 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
     tmp = Path(tempfile.mkdtemp())
     paths = Paths(tmp / "data")
     save_settings(paths, Settings(plex_location="this"))  # the default limits, as a user has them
-    open_tracker(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
+    open_store(paths, Settings()).add_show(title="Breaking Bad", year=2008, tmdb_id=1396)
     port = free_port()
     app = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "serve", "--port", str(port),

@@ -100,8 +100,8 @@ async def stall(n: int, senders: int) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="scrobbletray-stall-"))
     core = Core(Paths(data), Settings(port=0, rate_limit_per_minute=0))
     await core.start()
-    assert core.runtime.tracker is not None
-    await core.runtime.run(core.runtime.tracker.add_show, **BREAKING_BAD)
+    assert core.runtime.store is not None
+    await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)
     ui = UiController(core, tray_available=QSystemTrayIcon.isSystemTrayAvailable())
     ui.show_status()
     window = ui.show_scrobbles()

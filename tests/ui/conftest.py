@@ -60,8 +60,8 @@ class Aio:
         assert status == 200, body
 
     def pending(self, core: Core) -> int:
-        assert core.runtime.tracker is not None
-        return self.run(core.runtime.run(core.runtime.tracker.pending_count))
+        assert core.runtime.store is not None
+        return self.run(core.runtime.run(core.runtime.store.pending_count))
 
     def settled(self, core: Core) -> None:
         """Wait until the core has processed every stored webhook."""
@@ -89,8 +89,8 @@ def core(aio: Aio, paths: Paths, settings: Settings) -> Iterator[Core]:
     """A started core (free port, temporary data folder) with Breaking Bad in its tracker."""
     c = Core(paths, settings)
     aio.run(c.start())
-    assert c.runtime.tracker is not None
-    aio.run(c.runtime.run(c.runtime.tracker.add_show, **BREAKING_BAD))
+    assert c.runtime.store is not None
+    aio.run(c.runtime.run(c.runtime.store.add_show, **BREAKING_BAD))
     yield c
     aio.run(c.stop())
 

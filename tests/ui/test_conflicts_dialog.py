@@ -60,14 +60,14 @@ def test_create_a_show_from_the_plex_data(ui: UiController, core: Core, aio: Aio
     ui.tray.menu.aboutToShow.emit()
     assert ui.tray.actions["conflicts"].text() == "Conflicts (0)…"
     assert ui.status_window.conflicts_button.text() == "Conflicts"
-    shows = aio.run(core.runtime.run(core.runtime.tracker.list_shows))
+    shows = aio.run(core.runtime.run(core.runtime.store.list_shows))
     assert [s.title for s in shows] == ["Breaking Bad", "NonExistent Show XYZ"]
-    [row] = aio.run(core.runtime.run(core.runtime.tracker.scrobbles, 5))
+    [row] = aio.run(core.runtime.run(core.runtime.store.scrobbles, 5))
     assert (row.action, row.show_title) == ("marked", "NonExistent Show XYZ")
 
 
 def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    other = aio.run(core.runtime.run(core.runtime.tracker.add_show, title="The Unknown Series", year=2024))
+    other = aio.run(core.runtime.run(core.runtime.store.add_show, title="The Unknown Series", year=2024))
     unknown_show_arrives(ui, core, aio, qtbot)
     d = open_conflicts_from_tray(ui, qtbot)
 
@@ -85,14 +85,14 @@ def test_map_to_a_show_found_by_searching(ui: UiController, core: Core, aio: Aio
     qtbot.waitUntil(lambda: d.list.count() == 0)
     assert "mapped to “The Unknown Series”; 1 waiting episode marked watched" in d.banner.text
     assert core.status.conflicts_open == 0
-    [row] = aio.run(core.runtime.run(core.runtime.tracker.scrobbles, 5))
+    [row] = aio.run(core.runtime.run(core.runtime.store.scrobbles, 5))
     assert (row.action, row.show_id) == ("marked", other.id)
 
     # Remembered: the next play of that Plex show is matched without asking.
     aio.post(core, sample("scrobble-unknown-show") | {"Metadata": sample("scrobble-unknown-show")["Metadata"]
                                                       | {"index": 2, "ratingKey": "99902"}})
     aio.settled(core)
-    newest = aio.run(core.runtime.run(core.runtime.tracker.scrobbles, 1))[0]
+    newest = aio.run(core.runtime.run(core.runtime.store.scrobbles, 1))[0]
     assert (newest.action, newest.match_method) == ("marked", "mapping")
 
 
@@ -103,7 +103,7 @@ def test_ignore_a_plex_show(ui: UiController, core: Core, aio: Aio, qtbot: Any) 
         qtbot.mouseClick(d.ignore_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: d.list.count() == 0)
     assert core.status.conflicts_open == 0
-    [row] = aio.run(core.runtime.run(core.runtime.tracker.scrobbles, 5))
+    [row] = aio.run(core.runtime.run(core.runtime.store.scrobbles, 5))
     assert row.action == "ignored" and "ignored (your choice)" in row.reason
 
 
@@ -118,9 +118,9 @@ def test_conflict_opened_while_the_dialog_is_open_appears_in_it(
 
 
 def test_alike_candidates_show_what_tells_them_apart(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    assert core.runtime.tracker is not None
+    assert core.runtime.store is not None
     for year, tmdb in ((2005, 2316), (2001, 2996)):
-        aio.run(core.runtime.run(core.runtime.tracker.add_show, title="The Office", year=year, tmdb_id=tmdb))
+        aio.run(core.runtime.run(core.runtime.store.add_show, title="The Office", year=year, tmdb_id=tmdb))
     payload = episode_payload(1, 1, "The Office", guid="plex://episode/abc", grandparentGuid="plex://show/abc")
     payload["Metadata"].pop("year", None)
     payload["Metadata"].pop("originallyAvailableAt", None)

@@ -34,8 +34,8 @@ def core(aio: Aio, paths: Paths, settings: Settings) -> Iterator[Core]:
     """The UI's core, with delivery timing short enough for tests."""
     c = Core(paths, settings, timing=Timing(timeout=1, backoff_base=0.05, backoff_cap=0.2))
     aio.run(c.start())
-    assert c.runtime.tracker is not None
-    aio.run(c.runtime.run(c.runtime.tracker.add_show, **BREAKING_BAD))
+    assert c.runtime.store is not None
+    aio.run(c.runtime.run(c.runtime.store.add_show, **BREAKING_BAD))
     yield c
     aio.run(c.stop())
 

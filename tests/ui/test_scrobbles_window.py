@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.facade import Core
-from app.core.tracker import TrackerError
+from app.core.store import StoreError
 from app.ui.controller import UiController
 from app.ui.scrobbles_window import LIVE_ROWS, ScrobblesWindow
 from tests.helpers import episode_payload, sample
@@ -77,7 +77,7 @@ def test_undo_a_mark_from_the_button(ui: UiController, core: Core, aio: Aio, qtb
     qtbot.waitUntil(lambda: cell(w, 0, 5) == "Undone")
     assert "no longer counts as watched" in w.banner.text
     show_id = w.model.row(0).show_id
-    episodes = aio.run(core.runtime.run(core.runtime.tracker.episodes, show_id))
+    episodes = aio.run(core.runtime.run(core.runtime.store.episodes, show_id))
     assert [e.watch_count for e in episodes] == [0]
     assert not w.undo_button.isEnabled()  # an undone row cannot be undone again
 
@@ -87,12 +87,12 @@ def test_a_deleted_shows_marks_cannot_be_undone_and_say_why(ui: UiController, co
     aio.post(core, episode_payload(3, 7))
     w = ui.show_scrobbles()
     qtbot.waitUntil(lambda: w.model.rowCount() == 1 and cell(w, 0, 5) == "Marked")
-    aio.run(core.runtime.run(core.runtime.tracker.delete_show, w.model.row(0).show_id))
+    aio.run(core.runtime.run(core.runtime.store.delete_show, w.model.row(0).show_id))
     w.refresh()
     qtbot.waitUntil(lambda: w.model.row(0).show_title is None)
     click_row(w, qtbot, 0)
     assert not w.undo_button.isEnabled() and "no longer in the tracker" in w.undo_button.toolTip()
-    with pytest.raises(TrackerError, match="no longer in the tracker: its marks went with it"):
+    with pytest.raises(StoreError, match="no longer in the tracker: its marks went with it"):
         aio.run(core.undo(w.model.row(0).id))
 
 

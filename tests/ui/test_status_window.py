@@ -120,7 +120,7 @@ def test_a_full_disk_turns_the_window_red_says_the_fix_and_notifies_once(
     notes: list[str] = []
     ui.notified.connect(lambda title, _: notes.append(title))
     w = ui.show_status()
-    make_room = disk_full(core.runtime.tracker.sessions.kw["bind"])
+    make_room = disk_full(core.runtime.store.sessions.kw["bind"])
     for episode in (2, 3):
         status, _ = aio.run(post(webhook_url(core), episode_payload(1, episode, summary="x" * 20_000)))
         assert status == 503

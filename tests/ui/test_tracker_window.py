@@ -1,4 +1,4 @@
-"""The Tracker window: shows with ids and counts, episodes and plays, add, edit, import, delete."""
+"""The Store window: shows with ids and counts, episodes and plays, add, edit, import, delete."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def row_of(w: TrackerWindow, title: str) -> list[str]:
     return [w.table.item(r, c).text() for c in range(w.table.columnCount())]
 
 
-def open_tracker(ui: UiController, qtbot: Any) -> TrackerWindow:
+def open_store(ui: UiController, qtbot: Any) -> TrackerWindow:
     ui.tray.actions["tracker"].trigger()
     w = ui.window("tracker")
     assert isinstance(w, TrackerWindow)
@@ -45,7 +45,7 @@ def test_shows_episodes_and_plays(ui: UiController, core: Core, aio: Aio, qtbot:
     aio.post(core, episode_payload(1, 1))
     aio.post(core, episode_payload(1, 2))
     aio.settled(core)
-    w = open_tracker(ui, qtbot)
+    w = open_store(ui, qtbot)
     qtbot.waitUntil(lambda: row_of(w, "Breaking Bad")[3] == "2 / 2")
     assert row_of(w, "Breaking Bad")[1:3] == ["2008", "TMDB 1396 · TVDB 81189 · IMDb tt0903747"]
     assert w.empty.isHidden() and w.footer.text() == "1 shows"
@@ -60,7 +60,7 @@ def test_shows_episodes_and_plays(ui: UiController, core: Core, aio: Aio, qtbot:
 
 def test_add_refuses_a_duplicate_inline_then_edit_and_delete(
         ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    w = open_tracker(ui, qtbot)
+    w = open_store(ui, qtbot)
     changed: list[bool] = []
     w.changed.connect(lambda: changed.append(True))
     dialog = w.add_show()
@@ -91,7 +91,7 @@ def test_add_refuses_a_duplicate_inline_then_edit_and_delete(
 
 
 def test_import_json_and_csv_and_search(ui: UiController, core: Core, aio: Aio, qtbot: Any, tmp_path: Path) -> None:
-    w = open_tracker(ui, qtbot)
+    w = open_store(ui, qtbot)
     (tmp_path / "shows.json").write_text(json.dumps(
         [{"title": "Andor", "year": 2022, "tmdb_id": 83867}, {"title": "Breaking Bad", "year": 2008}]))
     w.import_file(tmp_path / "shows.json")
@@ -111,8 +111,8 @@ def test_import_json_and_csv_and_search(ui: UiController, core: Core, aio: Aio, 
 
 
 def test_an_empty_tracker_says_how_to_fill_it(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
-    assert core.runtime.tracker is not None
-    aio.run(core.runtime.run(core.runtime.tracker.delete_show, 1))
+    assert core.runtime.store is not None
+    aio.run(core.runtime.run(core.runtime.store.delete_show, 1))
     ui.tray.actions["tracker"].trigger()
     w = ui.window("tracker")
     assert isinstance(w, TrackerWindow)

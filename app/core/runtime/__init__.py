@@ -39,7 +39,7 @@ from app.core.runtime.delivery import Delivery
 from app.core.runtime.parts import destinations_of
 from app.core.runtime.plex import PlexSide
 from app.core.runtime.reach import Reach
-from app.core.tracker import Tracker, TrackerError
+from app.core.store import Store, StoreError
 from app.core.tunnel import TunnelManager
 from app.core.types import CoreStatus, Outcome, ServerState, ShowFacts, TunnelState, WebhookStats
 from app.core.webhooks import WebhookServer
@@ -54,11 +54,11 @@ def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
     return (s.tunnel_enabled, s.ngrok_domain, s.ngrok_region, s.ngrok_path)
 
 
-def open_tracker(paths: Paths, settings: Settings, timing: Timing | None = None) -> Tracker:
+def open_store(paths: Paths, settings: Settings, timing: Timing | None = None) -> Store:
     """The database service on the configured database (migrated), for the façade."""
     paths.ensure()
     sessions = open_database(paths.database_url(settings), paths.backups_dir)
-    return Tracker(sessions, settings, destinations_of(paths, settings, timing))
+    return Store(sessions, settings, destinations_of(paths, settings, timing))
 
 
 async def _bounded(what: str, work: Awaitable[Any], seconds: float | None = None) -> None:
@@ -78,7 +78,7 @@ class Runtime(Reach, PlexSide, Delivery):
         self.paths = paths
         self.settings = settings or config.load_settings(paths)
         self.events = EventBus()
-        self.tracker: Tracker | None = None
+        self.store: Store | None = None
         self.server: WebhookServer | None = None
         self.timing = timing or Timing()
         self._status = CoreStatus()
@@ -133,16 +133,16 @@ class Runtime(Reach, PlexSide, Delivery):
             self._authtoken = await asyncio.get_running_loop().run_in_executor(
                 None, get_authtoken, self.paths)
             add_secret(self._authtoken)
-            self.tracker = await self._in_db(open_tracker, self.paths, self.settings, self.timing)
+            self.store = await self._in_db(open_store, self.paths, self.settings, self.timing)
             await self.plex.load()
-            inbox = self._inbox = Inbox(self.tracker.ingest, self._ingest_thread, health=self._database_health)
+            inbox = self._inbox = Inbox(self.store.ingest, self._ingest_thread, health=self._database_health)
             self._worker = Worker(inbox, self._process, self._publish,
                                   lambda: self._status.paused or self._status.database_problem is not None,
                                   self._processing_health)
             self.server = WebhookServer(self.settings, lambda: self._secret,
                                         functools.partial(self._put, inbox))
             await self._start_destinations(rebuild=False)
-            self._conflicts = Conflicts(self.tracker, self._in_db,
+            self._conflicts = Conflicts(self.store, self._in_db,
                                         lambda: self._destinations.wake() if self._destinations else None)
             conflicts_open = await self._conflicts.open_count()
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
@@ -157,7 +157,7 @@ class Runtime(Reach, PlexSide, Delivery):
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
                          conflicts_open=conflicts_open, plex_location=self.settings.plex_location,
-                         database_notice=self.tracker.moved_aside)
+                         database_notice=self.store.moved_aside)
         log.info("listening on %s:%d", self.settings.host, bound)
         # Lets 'scrobbletray webhook-url' print this instance's real address.
         await asyncio.to_thread(config.save_state, self.paths,
@@ -191,8 +191,8 @@ class Runtime(Reach, PlexSide, Delivery):
         if final:
             await _bounded("the database threads",
                            asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads))
-            if self.tracker is not None:
-                self.tracker.sessions.kw["bind"].dispose()  # the SQLite file is free to move or delete
+            if self.store is not None:
+                self.store.sessions.kw["bind"].dispose()  # the SQLite file is free to move or delete
             if self.paths.data_dir.is_dir():  # (deleted while running: not made again here)
                 await asyncio.to_thread(config.save_state, self.paths, listening=None)
                 await asyncio.to_thread(status_file.remove, self.paths)
@@ -222,7 +222,7 @@ class Runtime(Reach, PlexSide, Delivery):
         return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a tracker call on the database thread; publishes what it changed."""
+        """Run a call of the database service on its thread; publishes what it changed."""
         result = await self._in_db(fn, *args, **kwargs)
         outcomes = result if isinstance(result, list) and result and isinstance(result[0], Outcome) else (
             [result] if isinstance(result, Outcome) else [])
@@ -234,17 +234,17 @@ class Runtime(Reach, PlexSide, Delivery):
         """One processing batch; first, the Plex servers are asked what their webhooks left
         out: the ids of shows named only plex://show/..., how far a stop went (never on the
         acknowledgement path)."""
-        tracker = self._store()
-        tracker.plex = self.plex.knows()
+        store = self._store()
+        store.plex = self.plex.knows()
         if self.plex.connected:
-            ask = await self._in_db(tracker.plex_questions, limit)
+            ask = await self._in_db(store.plex_questions, limit)
             facts, progress = await asyncio.gather(self.plex.show_facts(ask.shows),
                                                    self.plex.progress(ask.stops))
             if facts:
-                await self._in_db(tracker.save_server_shows, facts)
+                await self._in_db(store.save_server_shows, facts)
             if progress:
-                await self._in_db(tracker.save_server_progress, progress)
-        return await self._in_db(tracker.process_pending, limit)
+                await self._in_db(store.save_server_progress, progress)
+        return await self._in_db(store.process_pending, limit)
 
     async def server_show(self, ev: PlexEvent) -> ShowFacts | None:
         """What the Plex server says about the show of ``ev`` (remembered, else asked)."""
@@ -325,8 +325,8 @@ class Runtime(Reach, PlexSide, Delivery):
         self.settings = settings
         self.plex.settings = settings
         self._set_status(plex_location=settings.plex_location)
-        if self.tracker is not None:
-            self.tracker.settings = settings
+        if self.store is not None:
+            self.store.settings = settings
         if self.server is None:  # it had failed to start: try again with the new settings
             await self.start()
         else:
@@ -343,7 +343,7 @@ class Runtime(Reach, PlexSide, Delivery):
             if _tunnel_settings(old) != _tunnel_settings(settings) or not self._tunnel:
                 await (self.start_tunnel() if self.tunnel_wanted() else self.stop_tunnel())
 
-    def _store(self) -> Tracker:
-        if self.tracker is None:
-            raise TrackerError("the database is not open")
-        return self.tracker
+    def _store(self) -> Store:
+        if self.store is None:
+            raise StoreError("the database is not open")
+        return self.store

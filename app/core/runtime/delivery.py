@@ -36,19 +36,19 @@ class Delivery(Parts):
 
     async def _start_destinations(self, rebuild: bool = True) -> None:
         """Start a sender per destination; ``rebuild`` after the settings changed (at start,
-        open_tracker has just built them)."""
-        tracker = self._store()
+        open_store has just built them)."""
+        store = self._store()
         if rebuild:
-            tracker.destinations = await asyncio.to_thread(destinations_of, self.paths, self.settings,
+            store.destinations = await asyncio.to_thread(destinations_of, self.paths, self.settings,
                                                            self.timing)
         if self._destinations is None:
-            self._destinations = DestinationManager(Outbox(tracker.sessions), tracker.builtin, self.timing,
+            self._destinations = DestinationManager(Outbox(store.sessions), store.builtin, self.timing,
                                                     self._destinations_changed, self._arriving)
         else:
             await self._destinations.stop()
-        for destination in tracker.destinations:
+        for destination in store.destinations:
             if isinstance(destination, PostgresTracker):
                 destination.server_show = self.server_show
                 destination.plex = self.plex.knows
-        self._destinations.start(tracker.destinations)
+        self._destinations.start(store.destinations)
         self._destinations_changed()

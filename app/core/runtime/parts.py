@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from app.core.inbox import Inbox
     from app.core.plex.live import LiveFollower
     from app.core.plex.service import PlexLink
-    from app.core.tracker import Tracker
+    from app.core.store import Store
     from app.core.webhooks import WebhookServer
     from app.core.worker import Worker
 
@@ -42,7 +42,7 @@ class Parts:
     settings: Settings
     events: EventBus
     timing: Timing
-    tracker: Tracker | None
+    store: Store | None
     server: WebhookServer | None
     plex: PlexLink
     catch_up: CatchUp
@@ -69,7 +69,7 @@ class Parts:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _store(self) -> Tracker:
+    def _store(self) -> Store:
         raise NotImplementedError
 
     async def _put(self, inbox: Inbox, payload: str, source: str | None) -> int:

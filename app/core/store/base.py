@@ -1,0 +1,67 @@
+"""What every job of the store shares: its sessions, settings and show index, the error it
+raises, and turning table rows into the plain data it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.db import FileGuard
+from app.core.destinations.base import Destination
+from app.core.destinations.builtin import BuiltinTracker
+from app.core.errors import AppError
+from app.core.matching import ShowIndex
+from app.core.models import Base, WebhookEvent
+from app.core.pipeline import PlexKnows
+from app.core.types import Action, ScrobbleRow
+
+R = TypeVar("R")
+
+
+class StoreError(AppError, ValueError):
+    """A request the store cannot carry out; the message is meant for the user."""
+
+
+def plain(cls: type[R], obj: Base, **extra: Any) -> R:
+    """A table row as the frozen dataclass ``cls`` (the columns it names, plus ``extra``)."""
+    values = {f.name: getattr(obj, f.name) for f in fields(cls)  # type: ignore[arg-type]
+              if f.name not in extra and hasattr(obj, f.name)}
+    return cls(**values, **extra)
+
+
+def scrobble_row(row: WebhookEvent, **extra: Any) -> ScrobbleRow:
+    """An inbox row as the log shows it."""
+    return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None, **extra)
+
+
+class StoreBase:
+    """The state the jobs (mixins) of :class:`app.core.store.Store` share."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings,
+                 destinations: Sequence[Destination] = ()) -> None:
+        self.sessions = sessions
+        self.builtin = BuiltinTracker(sessions)
+        self.settings = settings
+        self.destinations = list(destinations)
+        self.plex = PlexKnows()  # set by the core from its Plex link
+        engine = sessions.kw["bind"]
+        file_based = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+        self._guard = FileGuard(engine) if file_based else None
+        # The sentence when a damaged file was moved aside at opening (see db.open_database).
+        self.moved_aside: str | None = sessions.kw.get("info", {}).get("moved_aside")
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._settings = settings
+        self.builtin.enabled = settings.builtin_tracker
+
+    def index(self, session: Session) -> ShowIndex:
+        return self.builtin.index(session)

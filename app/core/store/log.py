@@ -1,0 +1,59 @@
+"""Reading what happened: the scrobble log with where each event went, one event's raw
+payload, and the figures the status window and diagnostics show."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select
+
+from app.core.destinations import outbox
+from app.core.models import Conflict, Show, WebhookEvent, utcnow
+from app.core.store.base import StoreBase, StoreError, scrobble_row
+from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
+
+
+class ScrobbleLog(StoreBase):
+    """The log and the counts."""
+
+    def scrobbles(self, limit: int = 50, action: str | None = None,
+                  search: str | None = None) -> list[ScrobbleRow]:
+        """The log, newest first, with where each event was delivered (Diagnostics' own
+        self-test events are kept in the inbox but not listed)."""
+        with self.sessions() as session:
+            q = (select(WebhookEvent, Show.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+                 .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
+            if action:
+                q = q.where(WebhookEvent.action == action)
+            if search:
+                like = f"%{search}%"
+                q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
+                                WebhookEvent.account_title.ilike(like), Show.title.ilike(like)))
+            q = q.order_by(WebhookEvent.id.desc()).limit(limit)
+            found = session.execute(q).all()
+            labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
+            where = outbox.marks_for(session, [row.id for row, _ in found], labels)
+            return [scrobble_row(row, show_title=title, deliveries=tuple(where.get(row.id, ())))
+                    for row, title in found]
+
+    def event_payload(self, event_id: int) -> str:
+        with self.sessions() as session:
+            row = session.get(WebhookEvent, event_id)
+            if row is None:
+                raise StoreError(f"there is no event #{event_id}")
+            return row.payload
+
+    def counts(self) -> Counts:
+        """Figures for the status window and diagnostics."""
+        since = utcnow() - timedelta(hours=24)
+        with self.sessions() as session:
+            return Counts(
+                shows=session.scalar(select(func.count(Show.id))) or 0,
+                scrobbles_24h=session.scalar(select(func.count()).where(
+                    WebhookEvent.received_at >= since,
+                    WebhookEvent.action.in_([Action.MARKED.value, Action.REWATCH.value]))) or 0,
+                conflicts_open=session.scalar(select(func.count(Conflict.id))
+                                              .where(Conflict.status == "open")) or 0,
+                pending=session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0,
+                last_webhook_at=session.scalar(select(func.max(WebhookEvent.received_at))),
+            )

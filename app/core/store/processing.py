@@ -1,0 +1,104 @@
+"""Processing inbox rows: the pending ones in batches, one again (re-run), and taking back
+what one marked (undo). Settling a row queues its deliveries in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.destinations import outbox
+from app.core.destinations.base import Settled
+from app.core.matching import ShowIndex
+from app.core.models import Show, WebhookEvent, utcnow
+from app.core.pipeline import Lookups, process_row
+from app.core.store.base import StoreBase, StoreError
+from app.core.types import Action, Outcome
+
+
+def reset(row: WebhookEvent) -> None:
+    """Clear a row's outcome so that it can be processed again."""
+    row.status, row.action, row.reason = "pending", None, None
+    row.show_id = row.episode_id = row.conflict_id = None
+    row.match_method, row.confidence, row.processed_at = None, None, None
+
+
+class Processing(StoreBase):
+    """Inbox rows to outcomes, and the outbox rows of the outcomes."""
+
+    def process_pending(self, limit: int = 200) -> list[Outcome]:
+        """Process up to ``limit`` pending rows, oldest first, in one transaction.
+
+        The batch runs without per-row savepoints; if any row raises, the batch is
+        rolled back and done again row by row, so only the faulty row fails.
+        """
+        try:
+            return self._process_batch(limit, isolate=False)
+        except Exception:
+            return self._process_batch(limit, isolate=True)
+
+    def _process_batch(self, limit: int, isolate: bool) -> list[Outcome]:
+        with self.sessions.begin() as session:
+            rows = session.scalars(select(WebhookEvent).where(WebhookEvent.status == "pending")
+                                   .order_by(WebhookEvent.id).limit(limit)).all()
+            if not rows:
+                return []
+            index = self.index(session)
+            if isolate:
+                outcomes = [self._process_one(session, row, index) for row in rows]
+            else:
+                with session.no_autoflush:
+                    lookups = Lookups(session)
+                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups,
+                                                          self.plex)
+                                for row in rows]
+            self._settle(session, rows, outcomes)
+            return outcomes
+
+    def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
+        """Queue the deliveries of settled rows, in the transaction that settles them."""
+        if self.destinations:
+            outbox.enqueue(session, [Settled(r.id, r.event, o.action) for r, o in zip(rows, outcomes)],
+                           self.destinations)
+
+    def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:
+        """One row in its own savepoint: an unexpected error fails that row only."""
+        try:
+            with session.begin_nested():
+                return process_row(session, row, self.builtin, index, self.settings,
+                                   plex=self.plex)
+        except Exception as exc:  # recorded on the row; the rest of the batch goes on
+            row.status, row.action = "done", Action.FAILED.value
+            row.reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]
+            row.processed_at = utcnow()
+            return Outcome(row.id, Action.FAILED, row.reason)
+
+    def rerun(self, event_id: int) -> Outcome:
+        """Process a failed or ignored event again (after a fix or a settings change)."""
+        with self.sessions.begin() as session:
+            row = session.get(WebhookEvent, event_id)
+            if row is None:
+                raise StoreError(f"there is no event #{event_id}")
+            if row.action not in (Action.FAILED.value, Action.IGNORED.value):
+                raise StoreError(f"event #{event_id} was {row.action}; only failed or ignored events are re-run")
+            reset(row)
+            outcome = self._process_one(session, row, self.index(session))
+            self._settle(session, [row], [outcome])
+            return outcome
+
+    def undo(self, event_id: int) -> Outcome:
+        """Take back the watch an event counted."""
+        with self.sessions.begin() as session:
+            row = session.get(WebhookEvent, event_id)
+            if row is None:
+                raise StoreError(f"there is no event #{event_id}")
+            if not self.builtin.undo(session, row.id):
+                if row.action in (Action.MARKED.value, Action.REWATCH.value) and (
+                        row.show_id is None or session.get(Show, row.show_id) is None):
+                    raise StoreError(f"event #{event_id} marked a show that is no longer in the tracker: "
+                                     "its marks went with it")
+                raise StoreError(f"event #{event_id} did not mark anything")
+            row.action = Action.UNDONE.value
+            row.reason = "marked, then undone by you"
+            return Outcome(row.id, Action.UNDONE, row.reason, row.show_id)
