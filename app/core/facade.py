@@ -14,7 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from app.core import config, diagnostics
+from app.core import config, diagnostics, instance, status_file
+from app.core.control import ControlServer
+from app.core.destinations.manager import destination_rows
+from app.core.state_keys import StateKey
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.credentials import set_secret
 from app.core.destinations.base import Attempt
@@ -38,6 +41,7 @@ class Core:
     def __init__(self, paths: Paths, settings: Settings | None = None, *,
                  timing: Timing | None = None) -> None:
         self.runtime = Runtime(paths, settings, timing=timing)
+        self._control: ControlServer | None = None
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -102,12 +106,33 @@ class Core:
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, port: int | None = None, tunnel: bool = True) -> None:
         """Open the database, process what a crash left pending, start serving; the tunnel
-        (when wanted) opens in the background: see :meth:`wait_tunnel`."""
+        (when wanted) opens in the background: see :meth:`wait_tunnel`. One core runs per
+        data folder: a second start raises :class:`app.core.instance.AlreadyRunning`."""
         await self.runtime.start(port, tunnel)
+        if self._control is None:
+            self._control = ControlServer(self.paths, {
+                "retry_destination": self.retry_destination, "resolve_conflict": self.resolve_conflict,
+                "catch_up": self._catch_up_since, "reload_settings": self.reload_settings})
+            await self._control.start()
+
+    async def open(self) -> None:
+        """Open the database for a command, without serving (the app may run elsewhere)."""
+        await self.runtime.open()
 
     async def stop(self) -> None:
-        """Stop everything; accepted events stay in the inbox."""
+        """Stop everything (or close what :meth:`open` opened); accepted events stay in the inbox."""
+        if self._control is not None:
+            await self._control.stop()
+            self._control = None
         await self.runtime.stop()
+
+    def running_elsewhere(self) -> int | None:
+        """The pid of another process running the core on this data folder (0: unknown), or None."""
+        return None if self.runtime.serving else instance.holder(self.paths)
+
+    async def reload_settings(self) -> None:
+        """Apply ``settings.json`` as a command left it."""
+        await self.apply_settings(await asyncio.to_thread(config.load_settings, self.paths))
 
     async def start_tunnel(self) -> None:
         await self.runtime.start_tunnel()
@@ -265,6 +290,9 @@ class Core:
         self.runtime._set_status(url_changed=False)
         return note
 
+    async def _catch_up_since(self, since: str | None = None) -> tuple[CatchUpResult, dict[str, int]]:
+        return await self.catch_up(datetime.fromisoformat(since) if since else None)
+
     async def catch_up(self, since: datetime | None = None,
                        progress: Callable[[int], None] = lambda n: None) -> tuple[CatchUpResult, dict[str, int]]:
         """Import the servers' plays since ``since`` and wait until each is processed:
@@ -282,10 +310,15 @@ class Core:
 
     # -- destinations ----------------------------------------------------------------
     async def destinations(self) -> list[DestinationStatus]:
-        """Every destination with its delivery state (the built-in tracker first)."""
-        if self.runtime._destinations is None:
-            return []
-        return await self.runtime._destinations.statuses()
+        """Every destination with its delivery state (the built-in tracker first): its
+        senders' when they run here, the running app's (its status file) when it runs
+        elsewhere, else what the outbox and a pause kept across starts say."""
+        rt = self.runtime
+        if rt._destinations is not None:
+            return await rt._destinations.statuses()
+        running = status_file.destinations(self.paths) if self.running_elsewhere() is not None else {}
+        kept = config.load_state(self.paths).get(StateKey.DESTINATIONS_PAUSED)
+        return await rt.run(destination_rows, rt._store(), running, kept if isinstance(kept, dict) else {})
 
     async def add_relay(self, url: str, only_watched: bool = False, label: str = "") -> str:
         """Add a relay target; returns its id."""

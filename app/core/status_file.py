@@ -29,10 +29,13 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def snapshot(status: CoreStatus, stats: WebhookStats) -> dict[str, Any]:
-    """The parts of the state worth writing (the Plex catch-up's details are left out)."""
+def snapshot(status: CoreStatus, stats: WebhookStats,
+             destinations: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The parts of the state worth writing (the Plex catch-up's details are left out), and
+    each destination's sender: its state, reason, fix and since when."""
     plain = dataclasses.asdict(dataclasses.replace(status, plex=dataclasses.replace(status.plex, caught_up=None)))
-    return {"pid": os.getpid(), "status": plain, "webhooks": dataclasses.asdict(stats)}
+    return {"pid": os.getpid(), "status": plain, "webhooks": dataclasses.asdict(stats),
+            "destinations": destinations or {}}
 
 
 def write(paths: Paths, data: dict[str, Any], secrets: list[str]) -> None:
@@ -51,6 +54,15 @@ def remove(paths: Paths) -> None:
 
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def destinations(paths: Paths) -> dict[str, dict[str, Any]]:
+    """What the running app's senders say (id -> state, reason, fix, since), or nothing."""
+    try:
+        found = json.loads(_path(paths).read_text(encoding="utf-8")).get("destinations")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
 
 
 def read(paths: Paths) -> tuple[CoreStatus, WebhookStats, datetime | None, int | None] | None:

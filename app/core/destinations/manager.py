@@ -7,7 +7,8 @@ import asyncio
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from datetime import datetime
+from typing import Any, Callable, Mapping, TypeVar
 
 from app.core.config import Settings
 from app.core.destinations.base import Attempt, OutboxDestination
@@ -60,21 +61,44 @@ def _builtin_status(builtin: BuiltinTracker) -> DestinationStatus:
                              enabled=builtin.enabled, exactly_once=True)
 
 
-def destination_rows(tracker: Any) -> list[DestinationStatus]:
-    """Destinations as the settings and the outbox tell, for the CLI (no senders running)."""
-    stats = tracker.delivery_stats()
-    return [_builtin_status(tracker.builtin)] + [
-        _status(d, stats.get(d.id, QueueStats()),
-                DestinationState.OK if d.enabled else DestinationState.OFF)
-        for d in tracker.destinations]
+Paused = Mapping[str, Mapping[str, Any]]  # id -> {"reason", "fix", "since"}: what a pause keeps
+
+
+def _since(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def destination_rows(store: Any, running: Paused, paused: Paused) -> list[DestinationStatus]:
+    """Destinations as another process's senders say (``running``: its status file), else
+    as the settings, the outbox and the pauses kept across starts tell (none running)."""
+    stats = store.delivery_stats()
+    rows = [_builtin_status(store.builtin)]
+    for d in store.destinations:
+        q = stats.get(d.id, QueueStats())
+        seen = running.get(d.id) or (paused.get(d.id) if d.enabled else None)
+        if seen is None:
+            rows.append(_status(d, q, DestinationState.OK if d.enabled else DestinationState.OFF))
+            continue
+        try:
+            state = DestinationState(seen.get("state", DestinationState.PAUSED))
+        except ValueError:
+            state = DestinationState.PAUSED
+        rows.append(_status(d, q, state, seen.get("reason"), seen.get("fix"), _since(seen.get("since"))))
+    return rows
 
 
 class DestinationManager:
     """Owns the senders; every blocking outbox call runs on its own thread."""
 
     def __init__(self, outbox: Outbox, builtin: BuiltinTracker, timing: Timing,
-                 on_change: Callable[[], None], busy: Callable[[], bool] = lambda: False) -> None:
+                 on_change: Callable[[], None], busy: Callable[[], bool] = lambda: False,
+                 keep_paused: Callable[[dict[str, dict[str, Any]]], None] = lambda paused: None) -> None:
         self.outbox = outbox
+        self._keep_paused = keep_paused  # saves the pauses (blocking; called on the outbox thread)
+        self._kept: dict[str, dict[str, Any]] | None = None
         self._busy = busy
         self.builtin = builtin
         self.timing = timing
@@ -85,13 +109,16 @@ class DestinationManager:
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(fn, *args))
 
-    def start(self, destinations: list[OutboxDestination]) -> None:
+    def start(self, destinations: list[OutboxDestination], paused: Paused | None = None) -> None:
+        """A sender for each destination; one ``paused`` when a previous run stopped paused."""
         for d in destinations:
-            sender = Sender(d, self.outbox, self._db, self.timing, self._on_change, self._busy)
+            sender = Sender(d, self.outbox, self._db, self.timing, self._changed, self._busy)
             self.senders[d.id] = sender
             if not d.enabled:
                 sender.paused = True
                 sender.state = DestinationState.OFF
+            elif (was := (paused or {}).get(d.id)) is not None:
+                sender.restore_pause(was.get("reason"), was.get("fix"), _since(was.get("since")))
             sender.start()
             sender.wake()  # what a previous run left undelivered goes first
 
@@ -102,6 +129,25 @@ class DestinationManager:
     async def close(self) -> None:
         await self.stop()
         await asyncio.get_running_loop().run_in_executor(None, functools.partial(self._thread.shutdown, wait=True))
+
+    def running(self) -> dict[str, dict[str, Any]]:
+        """Each sender's state, reason, fix and since when (for the status file)."""
+        return {i: {"state": s.state.value, "reason": s.reason, "fix": s.fix,
+                    "since": s.failing_since.isoformat() if s.failing_since else None}
+                for i, s in self.senders.items()}
+
+    def kept_pauses(self) -> dict[str, dict[str, Any]]:
+        """The pauses as last kept (what the state file holds, or is about to)."""
+        return dict(self._kept or {})
+
+    def _changed(self) -> None:
+        """A sender's state moved: keep its pause across starts, and tell the runtime."""
+        paused = {i: {k: v for k, v in row.items() if k != "state"} for i, row in self.running().items()
+                  if row["state"] == DestinationState.PAUSED.value}
+        if paused != self._kept:
+            self._kept = paused
+            self._thread.submit(self._keep_paused, paused)
+        self._on_change()
 
     def wanting_attention(self) -> int:
         """How many destinations want the user (paused, or failing over 5 minutes)."""

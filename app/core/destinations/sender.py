@@ -113,6 +113,12 @@ class Sender:
         """New deliveries were queued (or the user asked to retry now)."""
         self._wake.set()
 
+    def restore_pause(self, reason: str | None, fix: str | None, since: datetime | None) -> None:
+        """Start paused, as a previous run left it (until the user's Retry)."""
+        self.paused = True
+        self.state, self.reason, self.fix = DestinationState.PAUSED, reason, fix
+        self.failing_since = since
+
     def resume(self) -> None:
         """Unpause (the user fixed the target, or pressed Retry)."""
         self.paused = False

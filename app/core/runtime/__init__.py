@@ -30,6 +30,7 @@ from app.core.destinations.manager import DestinationManager
 from app.core.destinations.sender import Timing
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.inbox import Inbox
+from app.core.instance import InstanceLock
 from app.core.logs import add_secret
 from app.core.payload import PlexEvent
 from app.core.pipeline import server_show_key
@@ -104,6 +105,7 @@ class Runtime(Reach, PlexSide, Delivery):
         self._tunnel_lost = False  # since it was last online: catch up when it is back
         self._live = LiveFollower()
         self._inbox: Inbox | None = None
+        self._lock = InstanceLock(paths)
 
     def _set_status(self, **changes: Any) -> None:
         new = dataclasses.replace(self._status, **changes)
@@ -127,6 +129,7 @@ class Runtime(Reach, PlexSide, Delivery):
         """
         self._set_status(server=ServerState.STARTING, server_error=None)
         try:
+            await asyncio.to_thread(self._lock.acquire)
             self._secret = config.webhook_secret(self.paths)
             add_secret(self._secret)
             # The keyring may block on a D-Bus call: read it once, off the loop.
@@ -167,6 +170,18 @@ class Runtime(Reach, PlexSide, Delivery):
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
 
+    @property
+    def serving(self) -> bool:
+        """Whether this process runs the core on its data folder (it holds the lock)."""
+        return self._lock.held
+
+    async def open(self) -> None:
+        """Open the database (and the trackers whose conflicts count) for a command, without
+        the lock, the server or the senders: another process may be running the core."""
+        self._secret = config.webhook_secret(self.paths)
+        self.store = await self._in_db(open_store, self.paths, self.settings, self.timing)
+        self._conflicts = Conflicts(self.store, self._in_db, lambda: None)
+
     async def stop(self, final: bool = True) -> None:
         """Stop the tunnel, serving, processing and delivering; accepted events stay in the inbox.
 
@@ -186,6 +201,8 @@ class Runtime(Reach, PlexSide, Delivery):
         if self._destinations is not None:
             await _bounded("the destinations", self._destinations.close())
             self._destinations = None
+        elif final and self.store is not None:  # opened for a command: no senders owned them
+            await _bounded("the destinations", asyncio.gather(*(d.close() for d in self.store.destinations)))
         if self._inbox is not None:
             self._inbox.close()  # (logs any webhooks still held for a database that never came back)
         if final:
@@ -193,9 +210,10 @@ class Runtime(Reach, PlexSide, Delivery):
                            asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads))
             if self.store is not None:
                 self.store.sessions.kw["bind"].dispose()  # the SQLite file is free to move or delete
-            if self.paths.data_dir.is_dir():  # (deleted while running: not made again here)
+            if self._lock.held and self.paths.data_dir.is_dir():  # (deleted while running: not made again)
                 await asyncio.to_thread(config.save_state, self.paths, listening=None)
                 await asyncio.to_thread(status_file.remove, self.paths)
+            self._lock.release()
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)
@@ -204,7 +222,8 @@ class Runtime(Reach, PlexSide, Delivery):
         """Keep ``status.json`` current for ``scrobbletray status`` (written only on a change)."""
         written: dict[str, Any] | None = None
         while True:
-            data = status_file.snapshot(self._status, self.webhook_stats())
+            data = status_file.snapshot(self._status, self.webhook_stats(),
+                                        self._destinations.running() if self._destinations else None)
             if data != written:
                 await asyncio.to_thread(status_file.write, self.paths, data, self.secrets())
                 written = data

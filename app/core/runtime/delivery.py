@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from app.core import config
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.outbox import Outbox
 from app.core.destinations.postgres import PostgresTracker
 from app.core.events import DestinationsChanged
 from app.core.runtime.parts import Parts, destinations_of
+from app.core.state_keys import StateKey
 
 WATCH_EVERY = 5.0  # seconds between looks at how long destinations have been failing
 
@@ -19,6 +21,7 @@ class Delivery(Parts):
 
     def _destinations_changed(self) -> None:
         self._watch_destinations()
+        self._status_moved.set()  # the status file says each destination's state
         self.events.publish(DestinationsChanged())
 
     def _watch_destinations(self) -> None:
@@ -41,14 +44,19 @@ class Delivery(Parts):
         if rebuild:
             store.destinations = await asyncio.to_thread(destinations_of, self.paths, self.settings,
                                                            self.timing)
+        kept = None
         if self._destinations is None:
-            self._destinations = DestinationManager(Outbox(store.sessions), store.builtin, self.timing,
-                                                    self._destinations_changed, self._arriving)
+            self._destinations = DestinationManager(
+                Outbox(store.sessions), store.builtin, self.timing, self._destinations_changed, self._arriving,
+                lambda paused: config.save_state(self.paths, **{StateKey.DESTINATIONS_PAUSED: paused}))
         else:
+            kept = self._destinations.kept_pauses()  # (the state file may not have them yet)
             await self._destinations.stop()
         for destination in store.destinations:
             if isinstance(destination, PostgresTracker):
                 destination.server_show = self.server_show
                 destination.plex = self.plex.knows
-        self._destinations.start(store.destinations)
+        if kept is None:
+            kept = (await asyncio.to_thread(config.load_state, self.paths)).get(StateKey.DESTINATIONS_PAUSED)
+        self._destinations.start(store.destinations, kept if isinstance(kept, dict) else {})
         self._destinations_changed()

@@ -54,6 +54,7 @@ class Parts:
     _destinations: DestinationManager | None
     _conflicts: Conflicts | None
     _tunnel_lost: bool
+    _status_moved: asyncio.Event
     _background: set[asyncio.Task[Any]]
 
     @property
