@@ -23,8 +23,8 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     from app.cli import running_state
     from app.core import status_file
     from app.core.timefmt import ago
-    from app.ui.formatting import plex_text
-    from app.ui.state import TrayState, summarize
+    from app.present.formatting import plex_text
+    from app.present.state import TrayState, summarize
 
     running = running_state(paths)
     found = status_file.read(paths) if running else None

@@ -1,4 +1,4 @@
-"""Turning tracker rows and times into the words the windows show (pure, no Qt)."""
+"""Turning tracker rows and times into the words the windows and the CLI show (pure, no Qt)."""
 
 from __future__ import annotations
 
