@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import errno
 import json
 import sys
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from app.core.config import Paths, Settings, port_problem
 from app.core.db import DatabaseError
 from app.core.tracker import Tracker, TrackerError
 from app.core.urls import labelled_urls
+from app.present.errors import data_folder_problem
 
 
 class CliError(Exception):
@@ -315,15 +315,6 @@ async def _closing(destination: Any, work: Any) -> Any:
         return await work
     finally:
         await destination.close()
-
-
-def data_folder_problem(exc: OSError, paths: Paths) -> str | None:
-    """The sentence for an error writing the data folder (with the fix), else None."""
-    unwritable = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR)
-    if exc.errno in unwritable and exc.filename and Path(exc.filename).is_relative_to(paths.data_dir):
-        return (f"cannot write to the data folder {paths.data_dir} ({exc.strerror}). Choose a folder "
-                "you can write to with --data-dir DIR (or SCROBBLETRAY_HOME).")
-    return None
 
 
 def running_state(paths: Paths) -> dict[str, Any] | None:

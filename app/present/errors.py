@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.config import Paths
+
 
 def error_text(exc: BaseException, with_fix: bool = True) -> str:
     """``exc`` as a sentence for the user, with its fix when it carries one."""
@@ -10,3 +17,12 @@ def error_text(exc: BaseException, with_fix: bool = True) -> str:
     if fix and fix not in said:
         said = f"{said.rstrip('.')}. {fix}"
     return said
+
+
+def data_folder_problem(exc: OSError, paths: Paths) -> str | None:
+    """The sentence for an error writing the data folder (with the fix), else None."""
+    unwritable = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR)
+    if exc.errno in unwritable and exc.filename and Path(exc.filename).is_relative_to(paths.data_dir):
+        return (f"cannot write to the data folder {paths.data_dir} ({exc.strerror}). Choose a folder "
+                "you can write to with --data-dir DIR (or SCROBBLETRAY_HOME).")
+    return None
