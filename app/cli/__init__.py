@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from app import __version__
-from app.core import config
+from app.core import config as core_config  # (the name config is the command module app.cli.config)
 from app.core.config import Paths, Settings, port_problem
 from app.core.db import DatabaseError
 from app.core.tracker import Tracker, TrackerError
@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("serve", help="run headless: webhook server and processing, no window")
-    s.add_argument("--port", type=int, help=f"listen on this port (default {config.DEFAULT_PORT})")
+    s.add_argument("--port", type=int, help=f"listen on this port (default {core_config.DEFAULT_PORT})")
     s.add_argument("--host", help="listen on this address (default 127.0.0.1; 0.0.0.0 for the LAN)")
     s.add_argument("--no-tunnel", action="store_true", help="do not open the ngrok tunnel")
 
@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")
     sec.required = True
     sec.add_parser("rotate", help="make a new secret (the old URL stops working)")
-    from app import cli_config, cli_plex, cli_status
+    from app.cli import config as cli_config, plex as cli_plex, status as cli_status
 
     cli_plex.add_parser(sub)
     cli_config.add_parser(sub)
@@ -179,20 +179,20 @@ def _emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool) -> None:
 
 def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     if args.command == "secret":
-        config.rotate_webhook_secret(paths)
+        core_config.rotate_webhook_secret(paths)
         print("New webhook secret made. Paste the new URL into Plex (restart a running app first):")
         print(_webhook_urls(paths, settings)[0][1])
         return 0
     if args.command == "plex":
-        from app import cli_plex
+        from app.cli import plex as cli_plex
 
         return cli_plex.run(args, paths, settings)
     if args.command == "config":
-        from app import cli_config
+        from app.cli import config as cli_config
 
         return cli_config.run(args, paths, settings)
     if args.command == "status":
-        from app import cli_status
+        from app.cli import status as cli_status
 
         return cli_status.run(args, paths)
     if args.command == "webhook-url":
@@ -253,10 +253,10 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
                                                     "failed", "reason"), args.json)
         return 0
     if args.action == "add-relay":
-        target = config.add_relay(settings, args.url, args.only_watched, args.label)
+        target = core_config.add_relay(settings, args.url, args.only_watched, args.label)
         if problems := settings.validate():
             raise CliError("; ".join(problems))
-        config.save_settings(paths, settings)
+        core_config.save_settings(paths, settings)
         print(f"Added {target.id}: {redact_url(target.url)} "
               f"({'only watched episodes' if target.only_watched else 'every Plex event'}).")
         print("A running Scrobble Tray picks it up when restarted.")
@@ -274,11 +274,11 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
         from app.core.credentials import set_secret
 
         try:
-            pg, password = config.add_postgres(settings, args.url, args.label)
+            pg, password = core_config.add_postgres(settings, args.url, args.label)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         where = set_secret(paths, pg.secret_key, password) if password else None
-        config.save_settings(paths, settings)
+        core_config.save_settings(paths, settings)
         print(f"Added {pg.id}: {pg.url}" + (f" (password kept in {where})" if where else ""))
         print(f"Check it: scrobbletray destinations test {pg.id}")
         return 0
@@ -292,7 +292,7 @@ def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tr
         for pg in [p for p in settings.postgres if p.id == args.id]:
             set_secret(paths, pg.secret_key, None)
         settings.postgres = [p for p in settings.postgres if p.id != args.id]
-        config.save_settings(paths, settings)
+        core_config.save_settings(paths, settings)
         tracker.forget_deliveries(args.id)
         print(f"Removed {args.id} and its queue.")
     elif args.action == "retry":
@@ -320,7 +320,7 @@ async def _closing(destination: Any, work: Any) -> Any:
 def running_state(paths: Paths) -> dict[str, Any] | None:
     """What the running app left in its state file (its address, its tunnel), or None when
     none runs: it is trusted only if something answers on the port it names."""
-    state = config.load_state(paths)
+    state = core_config.load_state(paths)
     running = state.get("listening")
     if not isinstance(running, dict) or not _answers(running.get("port")):
         return None  # not running, or it did not stop cleanly
@@ -333,8 +333,8 @@ def _webhook_urls(paths: Paths, settings: Settings) -> list[tuple[str, str]]:
     if running is None:
         print(f"note: Scrobble Tray is not running; these use the configured port ({settings.port}).",
               file=sys.stderr)
-        return labelled_urls(config.webhook_secret(paths), settings.host, settings.port)
-    return labelled_urls(config.webhook_secret(paths), running.get("host"), running.get("port"),
+        return labelled_urls(core_config.webhook_secret(paths), settings.host, settings.port)
+    return labelled_urls(core_config.webhook_secret(paths), running.get("host"), running.get("port"),
                          running["public_url"])
 
 
@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.selftest import run_self_test
         return run_self_test()
     paths = Paths(args.data_dir)
-    settings = config.load_settings(paths)
+    settings = core_config.load_settings(paths)
     if args.database_url:
         settings.database_url = args.database_url
     if args.ngrok_path:
