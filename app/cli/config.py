@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from app.cli import CliError
+from app.cli.common import CliError
 from app.core import config
 from app.core.config import Paths, Settings, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken

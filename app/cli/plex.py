@@ -39,7 +39,7 @@ def _date(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    from app.core.plex.http import PlexError
+    """What Plex refuses (PlexError) ends the command as any error does: common.error_exit."""
     from app.core.plex.service import PlexLink
 
     try:
@@ -47,9 +47,6 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             return asyncio.run(_catch_up(paths, settings, args.since))
         link = PlexLink(paths, settings, lambda _: None)
         return asyncio.run(_run(args.action, link, args.browser if args.action == "login" else False))
-    except PlexError as exc:
-        print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nCancelled.", file=sys.stderr)
         return 130
@@ -57,7 +54,7 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
 def _public_url(paths: Paths) -> str | None:
     """The running app's public webhook URL, while its tunnel is online."""
-    from app.cli import running_state
+    from app.cli.common import running_state
 
     public = (running_state(paths) or {}).get("public_url")
     return webhook_url(public, config.webhook_secret(paths)) if public else None

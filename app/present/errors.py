@@ -10,12 +10,13 @@ if TYPE_CHECKING:
     from app.core.config import Paths
 
 
-def error_text(exc: BaseException, with_fix: bool = True) -> str:
-    """``exc`` as a sentence for the user, with its fix when it carries one."""
+def error_text(exc: BaseException, with_fix: bool = True, fix_apart: bool = False) -> str:
+    """``exc`` as a sentence for the user, with its fix when it carries one (after it, or
+    with ``fix_apart`` on a line of its own, as the CLI prints it)."""
     said = str(exc).strip() or type(exc).__name__
     fix = getattr(exc, "fix", None) if with_fix else None
     if fix and fix not in said:
-        said = f"{said.rstrip('.')}. {fix}"
+        said = f"{said}\n{fix}" if fix_apart else f"{said.rstrip('.')}. {fix}"
     return said
 
 
