@@ -1,4 +1,6 @@
 """The ``scrobbletray`` command line (also ``python -m app``): a thin layer over the core.
+Without a command, :mod:`app.main` starts the tray app instead; this package never
+imports the windows.
 
 This root assembles the parser from the command modules and dispatches to them through
 :data:`COMMANDS`. Each command module (a leaf) has ``add_parser(sub)`` and ``run(args,
@@ -16,7 +18,7 @@ from typing import Sequence
 
 from app import __version__
 from app.cli import conflicts, config, destinations, plex, scrobbles, serve, shows, status, webhook
-from app.cli.common import USER_ERRORS, CliError, error_exit
+from app.cli.common import USER_ERRORS, error_exit
 from app.core.config import Paths, Settings, load_settings
 
 #: Each command and the module that adds its parser and runs it, in the order of the help.
@@ -98,7 +100,7 @@ def paths_and_settings(args: argparse.Namespace) -> tuple[Paths, Settings]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """The command line alone (``app.main.main`` is the entry point); returns the exit code."""
     return dispatch(parse(sys.argv[1:] if argv is None else argv))
 
 
@@ -107,16 +109,10 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.self_test:
         from app.selftest import run_self_test
         return run_self_test()
+    if args.command is None:  # the tray app is started by app.main, which imports the windows
+        parser().error("a command is needed here (without one, 'scrobbletray' starts the tray app)")
     paths, settings = paths_and_settings(args)
     try:
-        if args.command is None:
-            from app.display import display_problem
-
-            if problem := display_problem():
-                raise CliError(problem)
-            from app.ui.app import run
-
-            return run(paths, settings, sys.argv)
         return COMMANDS[args.command].run(args, paths, settings)
     except USER_ERRORS as exc:
         return error_exit(exc, paths)
