@@ -20,9 +20,10 @@ type) but make no cycle: they never run.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Mapping
 
 ROOT = Path(__file__).parents[1]
 APP = ROOT / "app"
@@ -89,8 +90,8 @@ def _imports(name: str, path: Path, modules: Mapping[str, Path]) -> list[Import]
                 full = f"{module}.{alias.name}"
                 found.append(Import(name, full if full in modules else _in_app(module, modules),
                                     node.lineno, type_only))
-        for child in ast.iter_child_nodes(node):
-            visit(child, type_only)
+        for inner in ast.iter_child_nodes(node):
+            visit(inner, type_only)
 
     visit(tree, False)
     return [i for i in found if i.target != name]
@@ -177,7 +178,7 @@ def _one_cycle(group: tuple[str, ...], edges: dict[str, dict[str, int]]) -> list
 
 
 def _described(group: tuple[str, ...], cycle: list[str], edges: dict[str, dict[str, int]]) -> str:
-    said = " -> ".join(f"{a} (line {edges[a][b]})" for a, b in zip(cycle, cycle[1:])) + f" -> {cycle[-1]}"
+    said = " -> ".join(f"{a} (line {edges[a][b]})" for a, b in pairwise(cycle)) + f" -> {cycle[-1]}"
     if len(group) > len(cycle) - 1:
         said += f"\n  (all of these reach one another: {', '.join(group)})"
     return said

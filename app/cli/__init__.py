@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Sequence
 
 from app import __version__
-from app.cli import conflicts, config, destinations, plex, scrobbles, serve, shows, status, webhook
+from app.cli import config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook
 from app.cli.common import USER_ERRORS, error_exit
 from app.core.config import Paths, Settings, load_settings
 
