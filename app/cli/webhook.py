@@ -25,14 +25,12 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print("New webhook secret made. Paste the new URL into Plex (restart a running app first):")
         print(_webhook_urls(paths, settings)[0][1])
         return 0
-    if args.command == "webhook-url":
-        urls = _webhook_urls(paths, settings)
-        print("\n".join(f"{label}: {url}" for label, url in urls) if args.all else urls[0][1])
-        if urls[0][0] == "This computer only":  # (on stderr: the URL alone stays on stdout for scripts)
-            print("note: this URL works only for a Plex server on this computer. A Plex server elsewhere "
-                  "needs the tunnel: set an ngrok authtoken in Settings, or run 'scrobbletray serve' "
-                  "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
-        return 0
+    urls = _webhook_urls(paths, settings)  # webhook-url
+    print("\n".join(f"{label}: {url}" for label, url in urls) if args.all else urls[0][1])
+    if urls[0][0] == "This computer only":  # (on stderr: the URL alone stays on stdout for scripts)
+        print("note: this URL works only for a Plex server on this computer. A Plex server elsewhere "
+              "needs the tunnel: set an ngrok authtoken in Settings, or run 'scrobbletray serve' "
+              "with NGROK_AUTHTOKEN set; on the same network, 'serve --host 0.0.0.0'.", file=sys.stderr)
     return 0
 
 
