@@ -69,7 +69,7 @@ async def test_plays_while_the_app_was_closed_are_all_marked_once(paths, setting
         await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.added == 5, timeout=15)
         rows = await marked(core)
         assert rows == [(1, n, "marked", "history") for n in range(1, 6)]
-        from app.ui.formatting import plex_text
+        from app.present.formatting import plex_text
         assert "caught up 5 plays from while Scrobble Tray was off" in plex_text(core.status.plex)
         checks = {c.name: c for c in await core.diagnostics()}
         assert checks["Catch-up"].detail == "just now: 5 play(s) read, 5 added, 0 already here, 0 not counted"

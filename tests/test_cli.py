@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -148,12 +149,28 @@ def test_scrobbletray_home_moves_the_data(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_headless_code_never_imports_qt() -> None:
-    code = ("import sys, app.cli, app.core.headless, app.core.facade, app.core.tunnel, app.core.diagnostics\n"
+    code = ("import sys, app.main, app.cli, app.core.headless, app.core.facade, app.core.tunnel\n"
+            "import app.core.diagnostics\n"
             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'qasync', 'app.ui'))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_line_alone_never_starts_the_windows(tmp_path: Path, capsys) -> None:
+    """Without a command the entry point (app.main) starts the tray app; app.cli asks for one."""
+    with pytest.raises(SystemExit) as e:
+        main(["--data-dir", str(tmp_path)])
+    assert e.value.code == 2 and "a command is needed here" in capsys.readouterr().err
+
+
+def test_every_command_is_run_by_its_module() -> None:
+    from app import cli
+
+    sub = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(cli.COMMANDS)
+    assert all(callable(m.add_parser) and callable(m.run) for m in cli.COMMANDS.values())
 
 
 def test_destinations_add_list_retry_remove_without_showing_the_secret(run) -> None:
@@ -239,7 +256,7 @@ async def test_the_core_says_a_port_in_use_in_words(paths, settings) -> None:
 def test_times_are_local_and_say_their_offset(run, monkeypatch) -> None:
     import time as time_module
 
-    from app.cli import _plain
+    from app.cli.common import _plain
 
     monkeypatch.setenv("TZ", "IST-5:30")  # a POSIX rule: no tz database needed
     time_module.tzset()

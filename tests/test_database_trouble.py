@@ -149,7 +149,7 @@ async def test_serve_says_on_stderr_when_the_database_fails_and_when_it_is_back(
 
 async def test_processing_that_fails_is_shown_and_goes_on_by_itself(paths, settings, monkeypatch) -> None:
     from app.core import db, worker
-    from app.ui.state import TrayState, summarize
+    from app.present.state import TrayState, summarize
 
     monkeypatch.setattr(worker, "RETRY_EVERY", 0.2)
     monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.3)

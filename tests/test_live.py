@@ -11,7 +11,7 @@ from app.core.config import Paths, Settings
 from app.core.credentials import set_secret
 from app.core.facade import Core
 from app.core.plex.service import TOKEN_KEY
-from app.ui.formatting import plex_text
+from app.present.formatting import plex_text
 from tests.fake_plex import FakePlexTv, FakePms, FakeShow
 from tests.helpers import settled, wait_for
 

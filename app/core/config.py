@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import platformdirs
 
+from app.core.errors import SettingsInvalid
 from app.core.state_keys import StateKey
 
 APP_NAME = "Scrobble Tray"
@@ -122,7 +123,7 @@ def add_relay(settings: "Settings", url: str, only_watched: bool = False, label:
 def add_postgres(settings: "Settings", url: str, label: str = "") -> tuple[PostgresTarget, str | None]:
     """Append a PostgreSQL tracker; returns it and the password taken out of ``url``."""
     if problem := postgres_url_problem(url):
-        raise ValueError(problem)
+        raise SettingsInvalid([problem])
     parts = urlsplit(url.strip())
     password = unquote(parts.password) if parts.password else None
     netloc = parts.netloc.rsplit("@", 1)

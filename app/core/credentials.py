@@ -45,6 +45,11 @@ def _from_keyring(key: str) -> str | None:
         return None
 
 
+def kept_in(paths: Paths, key: str) -> str:
+    """Where the secret ``key`` was last kept, in words."""
+    return "the system keyring" if _in_keyring(paths).get(key) else "a private file in the data folder"
+
+
 def get_secret(paths: Paths, key: str) -> str | None:
     """The secret saved under ``key``, or None."""
     value = None

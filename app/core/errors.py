@@ -16,6 +16,13 @@ class AppError(Exception):
         self.fix = fix
 
 
+class SettingsInvalid(AppError, ValueError):
+    """Settings that cannot be saved: the message names each problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems), "Correct the setting and try again.")
+
+
 class NotRunning(AppError):
     """The request needs the running app (its senders, its tunnel), and none runs."""
 

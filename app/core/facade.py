@@ -196,10 +196,10 @@ class Core:
     async def delete_show(self, show_id: int) -> None:
         await self._db(self.runtime._store().delete_show, show_id)
 
-    async def import_shows(self, path: Path) -> Any:
+    async def import_shows(self, path: Path | str) -> Any:
         """Add the shows of a JSON or CSV file; returns how many were added and skipped."""
         store = self.runtime._store()
-        return await self._db(lambda: store.import_shows(read_show_file(path)))
+        return await self._db(lambda: store.import_shows(read_show_file(Path(path))))
 
     # -- conflicts -----------------------------------------------------------------
     def _conflicts(self) -> Any:
@@ -367,24 +367,35 @@ class Core:
             await asyncio.to_thread(set_secret, self.paths, pg.secret_key, None)
         if self.runtime._destinations is not None:
             await self.runtime._destinations.forget(destination_id)
+        else:
+            await self._db(self.runtime._store().forget_deliveries, destination_id)
         self.events.publish(DestinationsChanged())
 
     async def retry_destination(self, destination_id: str) -> int:
         """Send a destination's failed events again, and its waiting ones now; unpauses it."""
-        if self.runtime._destinations is None:
-            raise NotRunning("Retry")
+        if self.runtime._destinations is None:  # sent when the app runs, unpaused
+            if not any(d.id == destination_id for d in self.runtime._store().destinations):
+                raise AppError(f"there is no destination {destination_id!r}", "See 'scrobbletray destinations list'.")
+            kept = config.load_state(self.paths).get(StateKey.DESTINATIONS_PAUSED)
+            if isinstance(kept, dict) and kept.pop(destination_id, None) is not None:
+                config.save_state(self.paths, **{StateKey.DESTINATIONS_PAUSED: kept})
+            return int(await self._db(self.runtime._store().retry_deliveries, destination_id))
         n = await self.runtime._destinations.retry(destination_id)
         self.events.publish(DestinationsChanged())
         return n
 
     async def test_destination(self, destination_id: str) -> Attempt:
-        """Send a harmless test event to a destination (not through the outbox)."""
-        if self.runtime._destinations is None:
-            raise NotRunning("Test")
-        return await self.runtime._destinations.test(destination_id)
+        """Send a harmless test event to a destination (not through the outbox), or for
+        one that takes none, check it; the running senders' when they run here."""
+        if self.runtime._destinations is not None:
+            return await self.runtime._destinations.test(destination_id)
+        found = next((d for d in self.runtime._store().destinations if d.id == destination_id), None)
+        if found is None:
+            raise AppError(f"there is no destination {destination_id!r}", "See 'scrobbletray destinations list'.")
+        return await found.test()
 
     def _relay(self, relay_id: str) -> RelayTarget:
         found = next((r for r in self.settings.relays if r.id == relay_id), None)
         if found is None:
-            raise AppError(f"there is no relay target {relay_id!r}", "See 'scrobbletray destinations list'.")
+            raise AppError(f"there is no destination {relay_id!r}", "See 'scrobbletray destinations list'.")
         return found

@@ -161,7 +161,7 @@ def run(paths: Paths, settings: Settings, argv: list[str], *,
             setup_logging(paths.log_file, verbose="-v" in argv or "--verbose" in argv)
         paths.ensure()
     except OSError as exc:
-        from app.cli import data_folder_problem
+        from app.present.errors import data_folder_problem
 
         if (problem := data_folder_problem(exc, paths)) is None:
             raise

@@ -14,7 +14,7 @@ from app.core.facade import Core
 from app.core.types import Candidate, ConflictRow
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.ui.formatting import ids_text, local_time, show_with_year, sxxeyy
+from app.present.formatting import ids_text, local_time, show_with_year, sxxeyy
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, heading, muted
 

@@ -17,7 +17,7 @@ from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.diagnostics_window import DiagnosticsWindow
-from app.ui.formatting import sxxeyy
+from app.present.formatting import sxxeyy
 from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
 from app.ui.status_window import StatusWindow

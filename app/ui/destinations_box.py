@@ -10,7 +10,7 @@ from app.core.facade import Core
 from app.core.types import DestinationState, DestinationStatus
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.ui.state import destination_words
+from app.present.state import destination_words
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import muted
 

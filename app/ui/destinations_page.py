@@ -25,7 +25,7 @@ from app.core.destinations.relay import redact_url, url_secrets
 from app.core.facade import Core
 from app.core.types import DestinationState, DestinationStatus
 from app.core.logs import redact
-from app.ui.formatting import MASK
+from app.present.formatting import MASK
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 

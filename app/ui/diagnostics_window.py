@@ -13,7 +13,7 @@ from app.core.types import Check
 from app.core.facade import Core
 from app.core.logs import redact
 from app.ui import icons
-from app.ui.formatting import MASK
+from app.present.formatting import MASK
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 

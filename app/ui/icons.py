@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 
 from app.resources import resource_path
-from app.ui.state import TrayState
+from app.present.state import TrayState
 
 
 ICONS_DIR = resource_path("icons")

@@ -9,7 +9,7 @@ from PySide6.QtGui import QIcon
 
 from app.core.types import ScrobbleRow
 from app.ui import icons
-from app.ui.formatting import confidence_text, delivered_detail, delivered_text, local_time, outcome_text, sxxeyy
+from app.present.formatting import confidence_text, delivered_detail, delivered_text, local_time, outcome_text, sxxeyy
 
 Row = ScrobbleRow
 Index = QModelIndex | QPersistentModelIndex

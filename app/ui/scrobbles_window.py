@@ -11,7 +11,7 @@ from app.core.facade import Core
 from app.core.types import ScrobbleRow
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.ui.formatting import outcome_text, sxxeyy
+from app.present.formatting import outcome_text, sxxeyy
 from app.ui.scrobbles_model import ScrobblesModel
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted

@@ -62,7 +62,7 @@ def check_database_url(text: str) -> str | None:
     return None
 
 
-# Where Plex runs decides what "reachable" means (app.ui.state): here, the LAN, or the tunnel.
+# Where Plex runs decides what "reachable" means (app.present.state): here, the LAN, or the tunnel.
 PLEX_LOCATIONS = [("Not said yet", None), ("On this computer", "this"),
                   ("On another computer on my network", "network"),
                   ("Somewhere else (a NAS abroad, a seedbox, a friend's server)", "elsewhere")]

@@ -16,8 +16,8 @@ from app.core.timefmt import ago
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.destinations_box import DestinationsBox
-from app.ui.formatting import MASK, plex_text
-from app.ui.state import destinations_text, summarize, tunnel_text
+from app.present.formatting import MASK, plex_text
+from app.present.state import destinations_text, summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
 

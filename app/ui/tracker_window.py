@@ -16,7 +16,7 @@ from app.core.facade import Core
 from app.core.store import StoreError
 from app.core.types import EpisodeRow, ShowRow
 from app.ui import icons
-from app.ui.formatting import ID_LABELS, ids_text, local_time, show_with_year
+from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
 

@@ -13,7 +13,7 @@ from app.core.types import CoreStatus
 from app.ui import icons
 from app.ui.autostart import UNSUPPORTED_TIP, Autostart
 from app.ui.bridge import CoreBridge
-from app.ui.state import Summary, summarize
+from app.present.state import Summary, summarize
 
 
 class Tray(QObject):

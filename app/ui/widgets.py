@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QProgress
 
 from app.core.logs import redact
 from app.ui import icons
-from app.ui.formatting import MASK
+from app.present.formatting import MASK
 
 _BANNER_COLOURS = {  # background, border, icon
     "info": ("#e7f5ff", "#a5d8ff", "check-info"),

@@ -29,6 +29,6 @@ def _attach_parent_console() -> None:
 
 if __name__ == "__main__":
     _attach_parent_console()
-    from app.cli import main
+    from app.main import main
 
     sys.exit(main())

@@ -36,7 +36,7 @@ from app.ui import icons  # noqa: E402
 from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
 import qasync  # noqa: E402
-from app.ui.state import TrayState  # noqa: E402
+from app.present.state import TrayState  # noqa: E402
 from tests.fake_tracker import FakeTracker  # noqa: E402
 from tests.pg import PgServer  # noqa: E402
 from tests.pg_schema import create_reference_schema, seed_reference_data  # noqa: E402

@@ -11,8 +11,8 @@ from app.core.logs import redact
 from app.core.timefmt import ago
 from app.core.types import Action, CoreStatus, DeliveryMark, DeliveryState, ScrobbleRow
 from app.ui import icons
-from app.ui.formatting import MASK, confidence_text, delivered_detail, delivered_text, outcome_text, sxxeyy
-from app.ui.state import TrayState, summarize
+from app.present.formatting import MASK, confidence_text, delivered_detail, delivered_text, outcome_text, sxxeyy
+from app.present.state import TrayState, summarize
 
 LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
 

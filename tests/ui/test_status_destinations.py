@@ -11,7 +11,7 @@ from app.core.destinations.sender import Timing
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.scrobbles_model import DELIVERED_COLUMN
-from app.ui.state import TrayState, summarize
+from app.present.state import TrayState, summarize
 from tests.fake_tracker import FakeTracker
 from tests.helpers import episode_payload
 from tests.ui.conftest import Aio

@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.ui.controller import UiController
-from app.ui.state import TrayState
+from app.present.state import TrayState
 from tests.helpers import disk_full, episode_payload, post, webhook_url
 from tests.ui.conftest import Aio
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.facade import Core
 from app.ui.autostart import Autostart
 from app.ui.controller import UiController
-from app.ui.state import TrayState
+from app.present.state import TrayState
 from app.ui.tray import Tray
 from tests.ui.conftest import Aio
 

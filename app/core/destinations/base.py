@@ -92,7 +92,9 @@ class OutboxDestination(Destination):
         """What the user's Test does: by default, the diagnostics checks as one answer."""
         checks = await self.checks()
         ok = all(c.status != CheckStatus.FAIL for c in checks)
-        return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED, "; ".join(c.detail for c in checks),
+        return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED,
+                       "; ".join(f"{c.status.value}: {c.detail}" if c.status != CheckStatus.PASS else c.detail
+                                 for c in checks),
                        fix=next((c.fix for c in checks if c.fix), None))
 
     async def close(self) -> None:

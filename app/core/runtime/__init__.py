@@ -29,6 +29,7 @@ from app.core.db import DatabaseError, open_database, trouble_words
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.sender import Timing
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
+from app.core.errors import SettingsInvalid
 from app.core.inbox import Inbox
 from app.core.instance import InstanceLock
 from app.core.logs import add_secret
@@ -106,6 +107,7 @@ class Runtime(Reach, PlexSide, Delivery):
         self._live = LiveFollower()
         self._inbox: Inbox | None = None
         self._lock = InstanceLock(paths)
+        self._command = False  # opened for a command (see open), not started
 
     def _set_status(self, **changes: Any) -> None:
         new = dataclasses.replace(self._status, **changes)
@@ -157,6 +159,7 @@ class Runtime(Reach, PlexSide, Delivery):
         except Exception as exc:
             self._set_status(server=ServerState.ERROR, server_error=str(exc))
             await self.stop(final=False)
+            self._lock.release()  # (a start that failed holds nothing; the next start takes it again)
             raise
         self._set_status(server=ServerState.LISTENING, host=self.settings.host, port=bound,
                          conflicts_open=conflicts_open, plex_location=self.settings.plex_location,
@@ -178,6 +181,7 @@ class Runtime(Reach, PlexSide, Delivery):
     async def open(self) -> None:
         """Open the database (and the trackers whose conflicts count) for a command, without
         the lock, the server or the senders: another process may be running the core."""
+        self._command = True
         self._secret = config.webhook_secret(self.paths)
         self.store = await self._in_db(open_store, self.paths, self.settings, self.timing)
         self._conflicts = Conflicts(self.store, self._in_db, lambda: None)
@@ -336,9 +340,8 @@ class Runtime(Reach, PlexSide, Delivery):
 
     async def apply_settings(self, settings: Settings) -> None:
         """Save new settings and apply them; the server restarts if its address changed."""
-        problems = settings.validate()
-        if problems:
-            raise ValueError("; ".join(problems))
+        if problems := settings.validate():
+            raise SettingsInvalid(problems)
         old = self.settings
         config.save_settings(self.paths, settings)
         self.settings = settings
@@ -346,6 +349,8 @@ class Runtime(Reach, PlexSide, Delivery):
         self._set_status(plex_location=settings.plex_location)
         if self.store is not None:
             self.store.settings = settings
+        if self._command:  # opened for a command: the running app (if any) applies them itself
+            return
         if self.server is None:  # it had failed to start: try again with the new settings
             await self.start()
         else:

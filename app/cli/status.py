@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.core.config import Paths
+from app.core.config import Paths, Settings
 
 NOT_RUNNING = 3
 
@@ -19,12 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, paths: Paths) -> int:
-    from app.cli import running_state
+def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    from app.cli.common import running_state
     from app.core import status_file
     from app.core.timefmt import ago
-    from app.ui.formatting import plex_text
-    from app.ui.state import TrayState, summarize
+    from app.present.formatting import plex_text
+    from app.present.state import TrayState, summarize
 
     running = running_state(paths)
     found = status_file.read(paths) if running else None

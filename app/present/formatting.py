@@ -1,4 +1,4 @@
-"""Turning the store's rows and times into the words the windows show (pure, no Qt)."""
+"""Turning the store's rows and times into the words the windows and the CLI show (pure, no Qt)."""
 
 from __future__ import annotations
 

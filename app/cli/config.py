@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from app.cli import CliError
+from app.cli.common import CliError
 from app.core import config
 from app.core.config import Paths, Settings, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken
@@ -121,7 +121,12 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     value = _check(args.key, parse(args.key, args.value), saved)
     setattr(saved, args.key, value)
     config.save_settings(paths, saved)
-    print(f"{args.key} = {_shown(value)}. A running Scrobble Tray uses it once restarted.")
+    import asyncio
+
+    from app.core import control
+
+    ran, _ = asyncio.run(control.call(paths, "reload_settings"))
+    print(f"{args.key} = {_shown(value)}." + (" The running Scrobble Tray uses it now." if ran else ""))
     return 0
 
 

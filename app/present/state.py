@@ -1,4 +1,5 @@
-"""What the tray icon and the status window say about the core's state (pure, no Qt)."""
+"""What the tray icon, the status window and ``scrobbletray status`` say about the core's
+state (pure, no Qt)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from app.core.types import CoreStatus, DestinationState, DestinationStatus
-from app.ui.formatting import local_time
+from app.present.formatting import local_time
 
 
 class TrayState(str, Enum):

@@ -39,7 +39,7 @@ def _date(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    from app.core.plex.http import PlexError
+    """What Plex refuses (PlexError) ends the command as any error does: common.error_exit."""
     from app.core.plex.service import PlexLink
 
     try:
@@ -47,9 +47,6 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             return asyncio.run(_catch_up(paths, settings, args.since))
         link = PlexLink(paths, settings, lambda _: None)
         return asyncio.run(_run(args.action, link, args.browser if args.action == "login" else False))
-    except PlexError as exc:
-        print(f"error: {exc}" + (f"\n{exc.fix}" if exc.fix else ""), file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nCancelled.", file=sys.stderr)
         return 130
@@ -57,7 +54,7 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
 def _public_url(paths: Paths) -> str | None:
     """The running app's public webhook URL, while its tunnel is online."""
-    from app.cli import running_state
+    from app.cli.common import running_state
 
     public = (running_state(paths) or {}).get("public_url")
     return webhook_url(public, config.webhook_secret(paths)) if public else None
@@ -103,24 +100,30 @@ async def _run(action: str, link: PlexLink, browser: bool) -> int:
 
 
 async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) -> int:
-    """A core of its own (loopback, no tunnel) reads the history and processes what it added."""
+    """The running app reads the history and processes what it added; when none runs, a
+    core of this command's own (loopback, no tunnel) does."""
+    from app.core import control
     from app.core.facade import Core
+    from app.core.plain import plain
 
-    core = Core(paths, settings)
-    await core.start(port=0, tunnel=False)
-    try:
-        result, outcomes = await core.catch_up(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True))
-    finally:
-        await core.stop()
-    print(f"\rRead {result.read} play(s) from the history: {result.added} added, {result.already} already "
-          f"here, {result.ignored} not counted.")
+    ran, answer = await control.call(paths, "catch_up", since=since.isoformat() if since else None)
+    if not ran:
+        core = Core(paths, settings)
+        await core.start(port=0, tunnel=False)
+        try:
+            answer = plain(await core.catch_up(since, lambda n: print(f"\r{n} play(s) read...", end="", flush=True)))
+        finally:
+            await core.stop()
+    result, outcomes = answer
+    print(f"\rRead {result['read']} play(s) from the history: {result['added']} added, {result['already']} "
+          f"already here, {result['ignored']} not counted.")
     if outcomes:
         print("Of those added: " + ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items())))
-    for name in result.new_servers:
+    for name in result["new_servers"]:
         print(f"{name} is new here: add --since DATE to import its older plays.")
-    for name in result.failed:
+    for name in result["failed"]:
         print(f"Could not read the history of {name}: is it on?", file=sys.stderr)
-    return 1 if result.failed else 0
+    return 1 if result["failed"] else 0
 
 
 def _print(st: PlexStatus) -> None:

@@ -1,0 +1,116 @@
+"""What every command of ``scrobbletray`` shares: its error, the one way an error is
+printed, tables and JSON, and whether the app runs. Imports the core and the wording only,
+never a command module and never ``app.cli`` itself (which imports the commands)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence, TypeVar
+
+from app.core import config
+from app.core.config import Paths, Settings
+from app.core.db import DatabaseError
+from app.core.errors import AppError
+from app.core.plex.http import PlexError
+from app.core.plain import plain
+from app.present.errors import data_folder_problem, error_text
+
+if TYPE_CHECKING:
+    from app.core.facade import Core
+
+T = TypeVar("T")
+
+
+class CliError(AppError):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+#: The errors a command may end with that are printed as words (see :func:`error_exit`);
+#: any other exception is a bug, and keeps its traceback.
+USER_ERRORS = (AppError, DatabaseError, PlexError, OSError, KeyboardInterrupt)
+
+
+def error_exit(exc: BaseException, paths: Paths | None = None) -> int:
+    """The one way an error leaves the command line: ``error: ...`` on stderr (what went
+    wrong, and on the next line the fix the error carries, unless it says it already),
+    and the exit code: 2 for what the user can put right (a wrong value, a refusal of the
+    tracker or the database, a data folder that cannot be written), 1 for what Plex said
+    and for other failed reads and writes, 130 for Ctrl+C."""
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, OSError) and not getattr(exc, "fix", None):  # (webhooks.ListenError has its fix)
+        if paths is not None and (problem := data_folder_problem(exc, paths)):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 1
+    print(f"error: {error_text(exc, fix_apart=True)}", file=sys.stderr)
+    return 1 if isinstance(exc, PlexError) else 2
+
+
+_plain = plain  # typed rows as JSON-ready dicts, times in local time
+
+
+def read(paths: Paths, settings: Settings, work: Callable[["Core"], Awaitable[T]]) -> T:
+    """Ask the façade, opened for this command (the database, no server): for questions
+    whose answer the database holds, whether the app runs or not."""
+    from app.core.facade import Core
+
+    async def go() -> T:
+        core = Core(paths, settings)
+        try:
+            await core.open()
+            return await work(core)
+        finally:
+            await core.stop()
+    return asyncio.run(go())
+
+
+def change(paths: Paths, settings: Settings, name: str, **kwargs: Any) -> Any:
+    """Make a change through the façade: the running app's (over its local door), so that
+    its senders, match index and settings move with it; else one opened for this command.
+    The answer is plain data (dicts), the same either way."""
+    from app.core import control
+
+    ran, result = asyncio.run(control.call(paths, name, **kwargs))
+    if ran:
+        return result
+    return plain(read(paths, settings, lambda core: getattr(core, name)(**kwargs)), local=False)
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(list(columns)), *(line(r) for r in cells)])
+
+
+def emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool) -> None:
+    plain = _plain(list(rows))
+    print(json.dumps(plain, indent=2, default=str) if as_json else table(plain, columns))
+
+
+def running_state(paths: Paths) -> dict[str, Any] | None:
+    """What the running app left in its state file (its address, its tunnel), or None when
+    none runs: it is trusted only if something answers on the port it names."""
+    state = config.load_state(paths)
+    running = state.get("listening")
+    if not isinstance(running, dict) or not _answers(running.get("port")):
+        return None  # not running, or it did not stop cleanly
+    return {**running, "public_url": state.get("public_url") if state.get("tunnel_online") else None}
+
+
+def _answers(port: Any) -> bool:
+    """Whether something listens on this computer at ``port`` (portable, unlike a pid check)."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=0.5):
+            return True
+    except (OSError, TypeError, ValueError):
+        return False
