@@ -25,10 +25,9 @@ from app.core.catchup import CatchUp
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import DatabaseError, open_database, trouble_words
-from app.core.destinations.base import Attempt, OutboxDestination
+from app.core.destinations.base import Attempt, Live, OutboxDestination
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
-from app.core.destinations.postgres import PostgresTracker
 from app.core.destinations.sender import Timing
 from app.core.events import (ConflictsChanged, DestinationsChanged, EventBus, ScrobbleRecorded,
                              StatusChanged, WebhookReceived)
@@ -402,10 +401,9 @@ class Core:
                                                     self._destinations_changed, self._arriving)
         else:
             await self._destinations.stop()
+        live = Live(lambda: self.settings, self.server_show, self.plex.knows)
         for destination in tracker.destinations:
-            if isinstance(destination, PostgresTracker):
-                destination.server_show = self.server_show
-                destination.plex = self.plex.knows
+            destination.attach(live)
         self._destinations.start(tracker.destinations)
         self._destinations_changed()
 

@@ -12,9 +12,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
 from app.core.types import Action, Check, CheckStatus
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+    from app.core.payload import PlexEvent
+    from app.core.pipeline import PlexKnows
+    from app.core.types import ShowFacts
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,16 @@ class Attempt:
     outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
 
 
+@dataclass(frozen=True)
+class Live:
+    """What a running core lends its destinations: asked at each delivery, never copied, so
+    a change of settings (or of the Plex sign-in) counts from the next event on."""
+
+    settings: Callable[[], "Settings"]  # the settings as last applied
+    server_show: Callable[["PlexEvent"], Awaitable["ShowFacts | None"]] | None = None  # a show's ids, from Plex
+    plex: Callable[[], "PlexKnows"] | None = None  # the Plex accounts' names and ids
+
+
 class Destination(ABC):
     """Somewhere a scrobble is delivered."""
 
@@ -94,6 +110,9 @@ class OutboxDestination(Destination):
         ok = all(c.status != CheckStatus.FAIL for c in checks)
         return Attempt(Verdict.DELIVERED if ok else Verdict.REFUSED, "; ".join(c.detail for c in checks),
                        fix=next((c.fix for c in checks if c.fix), None))
+
+    def attach(self, live: Live) -> None:
+        """Take what the running core lends (see :class:`Live`); by default, nothing."""
 
     async def close(self) -> None:
         """Release connections (the sender is stopping)."""

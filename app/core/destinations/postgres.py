@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from app.core.config import PostgresTarget, Settings
-from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
+from app.core.destinations.base import Attempt, Delivery, Live, OutboxDestination, Settled, Verdict
 from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
@@ -138,12 +138,14 @@ class PostgresTracker(OutboxDestination):
     kind: ClassVar[str] = "postgres"
     idempotent: ClassVar[bool] = True
 
-    def __init__(self, target: PostgresTarget, password: str | None, settings: Settings,
-                 install_id: str = "scrobbletray", timeout: float = 10.0, tmdb: Tmdb | None = None) -> None:
+    def __init__(self, target: PostgresTarget, password: str | None,
+                 settings: Settings | Callable[[], Settings], install_id: str = "scrobbletray",
+                 timeout: float = 10.0, tmdb: Tmdb | None = None) -> None:
         url = make_url(target.url)
         super().__init__(target.id, target.label or f"PostgreSQL tracker {url.database} on {url.host}")
         self.target = target
-        self.settings = settings
+        # Read at each delivery: a running core lends its current settings (see attach).
+        self._settings: Callable[[], Settings] = settings if callable(settings) else (lambda: settings)
         self.install_id = install_id
         self.tmdb = tmdb  # turns a TheTVDB or IMDb id into the tmdb_id the tracker keys on
         # The show's ids from the Plex server, for a new-agent (plex://) payload: set by the core.
@@ -156,6 +158,16 @@ class PostgresTracker(OutboxDestination):
         self.schema: Schema | None = None
         self._index: ShowIndex | None = None
         self._stamp: tuple[int, int] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings events are judged by (stop threshold, accepted accounts): the current ones."""
+        return self._settings()
+
+    def attach(self, live: Live) -> None:
+        self._settings = live.settings
+        self.server_show = live.server_show
+        self.plex = live.plex
 
     @property
     def shown_url(self) -> str:  # type: ignore[override]
