@@ -113,26 +113,29 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
     how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
 
-    d = sub.add_parser("destinations", help="where marks go: the built-in tracker and relay targets"
+    from app.core.destinations.kinds import KINDS
+
+    others = ", ".join(f"{k.label}s" for k in KINDS.values())
+    d = sub.add_parser("destinations", help=f"where marks go: the built-in tracker and {others}"
                        ).add_subparsers(dest="action", metavar="ACTION")
     d.required = True
     dl = d.add_parser("list", help="every destination and what waits for it")
     dl.add_argument("--json", action="store_true", help="print JSON")
-    da = d.add_parser("add-relay", help="relay Plex's webhooks to a web tracker's own webhook URL")
-    da.add_argument("url", help="e.g. 'http://localhost:3000/api/plex/webhook?secret=...' (quote it)")
-    da.add_argument("--only-watched", action="store_true",
-                    help="only events Scrobble Tray counted as watched (default: every Plex event)")
-    da.add_argument("--label", default="", help="a name to show for it")
+    for kind in KINDS.values():
+        da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
+        da.set_defaults(kind=kind.name)
+        da.add_argument("url", help=kind.url_help)
+        for option in kind.options:
+            da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        da.add_argument("--label", default="", help="a name to show for it")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
     dk.add_argument("key", nargs="?", help="the key (omit it with --clear)")
     dk.add_argument("--clear", action="store_true", help="forget the key")
-    dp = d.add_parser("add-postgres", help="mark episodes straight in a tracker's PostgreSQL database")
-    dp.add_argument("url", help="e.g. 'postgresql://user:password@localhost:5432/tracker' (the password "
-                                "goes to the keyring)")
-    dp.add_argument("--label", default="", help="a name to show for it")
-    for verb, text in (("remove", "remove a relay target or PostgreSQL tracker, and its queue"),
-                       ("test", "a relay: send a harmless test event; PostgreSQL: report the schema found"),
+    tests = "; ".join(f"a {k.label}: " + ("send a harmless test event" if k.test_sends else
+                                          "check it, say what it found") for k in KINDS.values())
+    for verb, text in (("remove", "remove a destination (not the built-in tracker), and its queue"),
+                       ("test", tests),
                        ("retry", "send the failed events again (and unpause)")):
         d.add_parser(verb, help=text).add_argument("id", help="see 'destinations list'")
 
@@ -245,60 +248,55 @@ def _run_command(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
 
 def _destinations(args: argparse.Namespace, paths: Paths, settings: Settings, tracker: Tracker) -> int:
     """The destinations commands, over the settings file and the outbox (no running app needed)."""
+    from app.core.credentials import set_secret
+    from app.core.destinations import kinds
+    from app.core.destinations.base import OutboxDestination
     from app.core.destinations.manager import destination_rows
-    from app.core.destinations.relay import Relay, redact_url
 
     if args.action == "list":
         _emit(destination_rows(tracker), ("id", "kind", "state", "target", "pending", "delivered",
                                                     "failed", "reason"), args.json)
         return 0
-    if args.action == "add-relay":
-        target = config.add_relay(settings, args.url, args.only_watched, args.label)
+    if args.action.startswith("add-"):
+        kind = kinds.kind(args.kind)
+        try:
+            target, secrets = config.add_destination(settings, kind.name, args.url, args.label,
+                                                     **{o.name: getattr(args, o.name) for o in kind.options})
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         if problems := settings.validate():
             raise CliError("; ".join(problems))
+        kept = dict.fromkeys(set_secret(paths, name, value) for name, value in secrets.items() if value)
         config.save_settings(paths, settings)
-        print(f"Added {target.id}: {redact_url(target.url)} "
-              f"({'only watched episodes' if target.only_watched else 'every Plex event'}).")
+        said = ", ".join(filter(None, [kind.described(target)] + [f"password kept in {where}" for where in kept]))
+        print(f"Added {target.id}: {kind.shown_url(target)}" + (f" ({said})." if said else "."))
+        print(f"Check it: scrobbletray destinations test {target.id}")
         print("A running Scrobble Tray picks it up when restarted.")
         return 0
     if args.action == "tmdb-key":
-        from app.core.credentials import set_secret
-        from app.core.destinations.manager import TMDB_KEY
+        from app.core.tmdb import TMDB_KEY
 
         if bool(args.key) == bool(args.clear):
             raise CliError("give the key, or --clear to forget it")
         where = set_secret(paths, TMDB_KEY, None if args.clear else args.key)
         print("TMDB key forgotten." if args.clear else f"TMDB key kept in {where}.")
         return 0
-    if args.action == "add-postgres":
-        from app.core.credentials import set_secret
-
-        try:
-            pg, password = config.add_postgres(settings, args.url, args.label)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        where = set_secret(paths, pg.secret_key, password) if password else None
-        config.save_settings(paths, settings)
-        print(f"Added {pg.id}: {pg.url}" + (f" (password kept in {where})" if where else ""))
-        print(f"Check it: scrobbletray destinations test {pg.id}")
-        return 0
-    found = next((d for d in tracker.destinations if d.id == args.id), None)
-    if found is None:
+    found = next((d for d in tracker.destinations if d.id == args.id and isinstance(d, OutboxDestination)), None)
+    located = kinds.find(settings, args.id)
+    if found is None or located is None:
         raise CliError(f"there is no destination {args.id!r} (see 'destinations list')")
+    kind, target = located
     if args.action == "remove":
-        from app.core.credentials import set_secret
-
-        settings.relays = [r for r in settings.relays if r.id != args.id]
-        for pg in [p for p in settings.postgres if p.id == args.id]:
-            set_secret(paths, pg.secret_key, None)
-        settings.postgres = [p for p in settings.postgres if p.id != args.id]
+        settings = kinds.without(settings, args.id)
+        for name in kind.secrets(target):
+            set_secret(paths, name, None)
         config.save_settings(paths, settings)
         tracker.forget_deliveries(args.id)
         print(f"Removed {args.id} and its queue.")
     elif args.action == "retry":
         n = tracker.retry_deliveries(args.id)
         print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")
-    elif isinstance(found, Relay):
+    elif kind.test_sends:
         attempt = asyncio.run(_closing(found, found.test()))
         print(f"{found.shown_url}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1

@@ -20,12 +20,13 @@ from typing import Any, Callable, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from app.core import config, diagnostics, status_file
-from app.core.config import Paths, RelayTarget, Settings
+from app.core.config import Paths, Settings
 from app.core.catchup import CatchUp
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken, get_secret, set_authtoken, set_secret
 from app.core.db import DatabaseError, open_database, trouble_words
-from app.core.destinations.base import Attempt, Live, OutboxDestination
+from app.core.destinations import kinds
+from app.core.destinations.base import Attempt, Kind, Live, OutboxDestination, Target
 from app.core.destinations.manager import DestinationManager, outbox_destinations
 from app.core.destinations.outbox import Outbox
 from app.core.destinations.sender import Timing
@@ -303,51 +304,46 @@ class Core:
             return []
         return await self._destinations.statuses()
 
-    async def add_relay(self, url: str, only_watched: bool = False, label: str = "") -> str:
-        """Add a relay target; returns its id."""
+    async def add_destination(self, kind: str, url: str, label: str = "", **options: Any) -> str:
+        """Add a destination of ``kind`` (a name in :data:`app.core.destinations.kinds.KINDS`)
+        with its options (e.g. a relay's ``only_watched``); the secrets its kind takes out of
+        the URL go to the keyring. Returns its id."""
         settings = dataclasses.replace(self.settings)
-        target = config.add_relay(settings, url, only_watched, label)
+        target, secrets = config.add_destination(settings, kind, url, label, **options)
+        for name, value in secrets.items():
+            add_secret(value)
+            await asyncio.to_thread(set_secret, self.paths, name, value)
         await self.apply_settings(settings)
         return target.id
+
+    async def add_relay(self, url: str, only_watched: bool = False, label: str = "") -> str:
+        return await self.add_destination("relay", url, label, only_watched=only_watched)
 
     async def add_postgres(self, url: str, label: str = "") -> str:
-        """Add a PostgreSQL tracker (its password goes to the keyring); returns its id."""
-        settings = dataclasses.replace(self.settings)
-        target, password = config.add_postgres(settings, url, label)
-        add_secret(password)
-        await asyncio.to_thread(set_secret, self.paths, target.secret_key, password)
-        await self.apply_settings(settings)
-        return target.id
+        return await self.add_destination("postgres", url, label)
+
+    async def update_destination(self, destination_id: str, **changes: Any) -> None:
+        """Change a destination (url, label, enabled, its kind's options). A new URL or
+        turning it on sends its failed events again."""
+        _, old = self._target(destination_id)
+        new = dataclasses.replace(old, **changes)  # type: ignore[type-var]
+        await self.apply_settings(kinds.replaced(self.settings, new))
+        if (new.url != old.url or (new.enabled and not old.enabled)) and self._destinations:
+            await self._destinations.retry(destination_id)
 
     async def update_relay(self, relay_id: str, **changes: Any) -> None:
-        """Change a relay target (url, only_watched, enabled, label). A new URL or turning
-        it on sends its failed events again."""
-        old = self._relay(relay_id)
-        new = dataclasses.replace(old, **changes)
-        relays = [new if r.id == relay_id else r for r in self.settings.relays]
-        await self.apply_settings(dataclasses.replace(self.settings, relays=relays))
-        if (new.url != old.url or (new.enabled and not old.enabled)) and self._destinations:
-            await self._destinations.retry(relay_id)
+        await self.update_destination(relay_id, **changes)
 
     async def set_destination_enabled(self, destination_id: str, on: bool) -> None:
-        """Turn a relay target or PostgreSQL tracker on or off."""
-        if any(p.id == destination_id for p in self.settings.postgres):
-            postgres = [dataclasses.replace(p, enabled=on) if p.id == destination_id else p
-                        for p in self.settings.postgres]
-            await self.apply_settings(dataclasses.replace(self.settings, postgres=postgres))
-        else:
-            await self.update_relay(destination_id, enabled=on)
+        """Turn a destination on or off (on: its failed events are sent again)."""
+        await self.update_destination(destination_id, enabled=on)
 
     async def remove_destination(self, destination_id: str) -> None:
-        """Remove a relay target or PostgreSQL tracker, and its deliveries."""
-        pg = next((p for p in self.settings.postgres if p.id == destination_id), None)
-        if pg is None:
-            self._relay(destination_id)
-        relays = [r for r in self.settings.relays if r.id != destination_id]
-        postgres = [p for p in self.settings.postgres if p.id != destination_id]
-        await self.apply_settings(dataclasses.replace(self.settings, relays=relays, postgres=postgres))
-        if pg is not None:
-            await asyncio.to_thread(set_secret, self.paths, pg.secret_key, None)
+        """Remove a destination, the secrets its kind kept for it, and its deliveries."""
+        kind, target = self._target(destination_id)
+        await self.apply_settings(kinds.without(self.settings, destination_id))
+        for name in kind.secrets(target):
+            await asyncio.to_thread(set_secret, self.paths, name, None)
         if self._destinations is not None:
             await self._destinations.forget(destination_id)
         self.events.publish(DestinationsChanged())
@@ -366,10 +362,10 @@ class Core:
             raise TrackerError("Scrobble Tray is not running")
         return await self._destinations.test(destination_id)
 
-    def _relay(self, relay_id: str) -> RelayTarget:
-        found = next((r for r in self.settings.relays if r.id == relay_id), None)
+    def _target(self, destination_id: str) -> tuple[Kind, Target]:
+        found = kinds.find(self.settings, destination_id)
         if found is None:
-            raise TrackerError(f"there is no relay target {relay_id!r}")
+            raise TrackerError(f"there is no destination {destination_id!r}")
         return found
 
     def _destinations_changed(self) -> None:
@@ -678,7 +674,7 @@ class Core:
                 await self.stop(final=False)
                 await self.start()
                 return
-            if (old.relays, old.postgres) != (settings.relays, settings.postgres):
+            if kinds.snapshot(old) != kinds.snapshot(settings):
                 await self._start_destinations()
             if old.plex_live != settings.plex_live:
                 await self._follow_live()
