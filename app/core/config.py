@@ -72,8 +72,9 @@ def add_destination(settings: "Settings", kind: str, url: str, label: str = "",
                     **options: Any) -> tuple[Target, dict[str, str | None]]:
     """Append a new target of ``kind`` (a name in :data:`app.core.destinations.kinds.KINDS`,
     with the first free ``<kind>-N`` id) to ``settings``. Returns it and the secrets to keep
-    (name -> value) that were taken out of ``url``; ValueError when ``url`` or an option will
-    not do for that kind (a URL a kind checks only when saved: see :meth:`Settings.validate`)."""
+    (name -> value) that were taken out of ``url``. ValueError for an unknown kind or option,
+    or a URL the kind refuses on adding (a relay's is checked with the rest, by
+    :meth:`Settings.validate`)."""
     from app.core.destinations import kinds
 
     k = kinds.kind(kind)
