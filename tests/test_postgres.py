@@ -4,6 +4,7 @@ reference tracker's schema and seed (tests/pg_schema.py): never a mock."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -407,3 +408,36 @@ async def test_a_new_agent_show_is_marked_by_the_plex_servers_ids(paths, setting
                     == (BREAKING_BAD_ID, "ids")
         finally:
             await core.stop()
+
+
+async def test_a_running_postgres_tracker_judges_by_the_settings_applied_since(paths, settings, pg_tracker_db) -> None:
+    """Settings changed while the core runs (a lower stop threshold, an account accepted)
+    reach the PostgreSQL tracker at once, not at the next start."""
+    db = pg_tracker_db
+
+    def stop_at_60(season: int) -> dict[str, Any]:
+        return episode_payload(season, 2, event="media.stop", viewOffset=2_088_000, duration=3_480_000)
+
+    def by_guest(season: int) -> dict[str, Any]:
+        return episode_payload(season, 3) | {"user": False, "Account": {"id": 52817331, "title": "guest-friend"}}
+
+    core = await started(paths, settings, db)
+    try:
+        url = webhook_url(core)
+        assert not any(episode(db, s, n)["watched"] for s in (1, 2) for n in (2, 3))
+        for payload in (stop_at_60(1), by_guest(1)):
+            assert (await post(url, payload))[0] == 200
+        await delivered(core, 2)
+        assert logs(db) == [("media.stop", "ignored", "filtered"), ("media.scrobble", "ignored", "filtered")]
+
+        await core.apply_settings(dataclasses.replace(core.settings, stop_threshold=0.5,
+                                                      accepted_accounts=["guest-friend"]))
+        for payload in (stop_at_60(2), by_guest(2)):
+            assert (await post(url, payload))[0] == 200
+        await delivered(core, 4)
+        assert logs(db)[2:] == [("media.stop", "success", "episode_marked"),
+                                ("media.scrobble", "success", "episode_marked")]
+        assert episode(db, 2, 2)["watched"] and episode(db, 2, 3)["watched"]
+        assert not (episode(db, 1, 2)["watched"] or episode(db, 1, 3)["watched"])
+    finally:
+        await core.stop()

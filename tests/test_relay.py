@@ -166,7 +166,7 @@ async def test_wrong_secret_parks_events_with_a_clear_reason_then_retry_delivers
         row = (await core.scrobbles())[-1]  # the first event: refused
         assert row.deliveries[0].state is DeliveryState.FAILED and "403" in (row.deliveries[0].detail or "")
 
-        await core.update_relay("relay-1", url=tracker.url)  # the user fixes the secret
+        await core.update_destination("relay-1", url=tracker.url)  # the user fixes the secret
         await delivered_all(core)
         d = await relay_status(core)
         assert (d.failed, d.pending, d.delivered) == (0, 0, 5)

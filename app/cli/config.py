@@ -1,6 +1,6 @@
 """``scrobbletray config ...``: read and change every setting the Settings window has.
 
-Relay and PostgreSQL destinations have their own command (``destinations``); secrets are
+Destinations other than the built-in tracker have their own command (``destinations``); secrets are
 never settings: ``config set-authtoken`` reads the ngrok authtoken from stdin.
 """
 
@@ -17,10 +17,11 @@ from app.cli.common import CliError
 from app.core import config
 from app.core.config import Paths, Settings, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken
+from app.core.destinations.kinds import KINDS
 
-# Settings kept by other commands (destinations) or only for tests and the benchmark.
-HIDDEN = {"relays", "postgres", "plex_tv_url", "tmdb_base_url", "max_body_bytes", "max_payload_bytes",
-          "max_parts"}
+# Settings kept by other commands (destinations: each kind's list) or only for tests and the benchmark.
+HIDDEN = {k.settings_key for k in KINDS.values()} | {"plex_tv_url", "tmdb_base_url", "max_body_bytes",
+                                                      "max_payload_bytes", "max_parts"}
 LOCATIONS = ("this", "network", "elsewhere")
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in HIDDEN}
 

@@ -1,34 +1,38 @@
-"""``scrobbletray destinations ...``: where marks go, the built-in tracker and the relay
-and PostgreSQL targets, over the settings file and the outbox (no running app needed)."""
+"""``scrobbletray destinations ...``: where marks go, the built-in tracker and each kind
+of destination (:data:`app.core.destinations.kinds.KINDS`)."""
 
 from __future__ import annotations
 
 import argparse
+
 from app.cli.common import CliError, change, emit, read
 from app.core.config import Paths, Settings
+from app.core.destinations import kinds
+from app.core.destinations.kinds import KINDS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    d = sub.add_parser("destinations", help="where marks go: the built-in tracker and relay targets"
+    others = " and ".join(f"{k.label}s" for k in KINDS.values())
+    d = sub.add_parser("destinations", help=f"where marks go: the built-in tracker and {others}"
                        ).add_subparsers(dest="action", metavar="ACTION")
     d.required = True
-    dl = d.add_parser("list", help="every destination and what waits for it")
+    dl = d.add_parser("list", help="every destination, its state, what waits for it, why and the fix")
     dl.add_argument("--json", action="store_true", help="print JSON")
-    da = d.add_parser("add-relay", help="relay Plex's webhooks to a web tracker's own webhook URL")
-    da.add_argument("url", help="e.g. 'http://localhost:3000/api/plex/webhook?secret=...' (quote it)")
-    da.add_argument("--only-watched", action="store_true",
-                    help="only events Scrobble Tray counted as watched (default: every Plex event)")
-    da.add_argument("--label", default="", help="a name to show for it")
+    for kind in KINDS.values():
+        da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
+        da.set_defaults(kind=kind.name)
+        da.add_argument("url", help=kind.url_help)
+        for option in kind.options:
+            da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        da.add_argument("--label", default="", help="a name to show for it")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
     dk.add_argument("key", nargs="?", help="the key (omit it with --clear)")
     dk.add_argument("--clear", action="store_true", help="forget the key")
-    dp = d.add_parser("add-postgres", help="mark episodes straight in a tracker's PostgreSQL database")
-    dp.add_argument("url", help="e.g. 'postgresql://user:password@localhost:5432/tracker' (the password "
-                                "goes to the keyring)")
-    dp.add_argument("--label", default="", help="a name to show for it")
-    for verb, text in (("remove", "remove a relay target or PostgreSQL tracker, and its queue"),
-                       ("test", "a relay: send a harmless test event; PostgreSQL: report the schema found"),
+    tests = "; ".join(f"a {k.label}: " + ("send a harmless test event" if k.test_sends else
+                                          "check it, say what it found") for k in KINDS.values())
+    for verb, text in (("remove", "remove a destination (not the built-in tracker), and its queue"),
+                       ("test", tests),
                        ("retry", "send the failed events again (and unpause)")):
         d.add_parser(verb, help=text).add_argument("id", help="see 'destinations list'")
 
@@ -36,35 +40,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     """The destinations commands: questions go to the database, changes through the running
     app when there is one (it delivers at once), else to the settings file and the outbox."""
-    from app.core.destinations.relay import redact_url
+    from app.core.config import load_settings
+    from app.core.credentials import get_secret, kept_in
 
     if args.action == "list":  # (a running app's senders say their state: its status file)
         emit(read(paths, settings, lambda core: core.destinations()),
              ("id", "kind", "state", "target", "pending", "delivered", "failed", "reason", "fix"), args.json)
         return 0
-    if args.action == "add-relay":
-        rid = change(paths, settings, "add_relay", url=args.url, only_watched=args.only_watched, label=args.label)
-        print(f"Added {rid}: {redact_url(args.url.strip())} "
-              f"({'only watched episodes' if args.only_watched else 'every Plex event'}).")
+    if args.action.startswith("add-"):
+        kind = KINDS[args.kind]
+        did = change(paths, settings, "add_destination", kind=kind.name, url=args.url, label=args.label,
+                     **{o.name: getattr(args, o.name) for o in kind.options})
+        target = kinds.find(load_settings(paths), did)
+        assert target is not None
+        kept = dict.fromkeys(kept_in(paths, name) for name in kind.secrets(target[1]) if get_secret(paths, name))
+        said = ", ".join(filter(None, [kind.described(target[1])] + [f"password kept in {where}" for where in kept]))
+        print(f"Added {did}: {kind.shown_url(target[1])}" + (f" ({said})." if said else "."))
+        print(f"Check it: scrobbletray destinations test {did}")
         return 0
     if args.action == "tmdb-key":
         from app.core.credentials import set_secret
-        from app.core.destinations.manager import TMDB_KEY
+        from app.core.tmdb import TMDB_KEY
 
         if bool(args.key) == bool(args.clear):
             raise CliError("give the key, or --clear to forget it")
         where = set_secret(paths, TMDB_KEY, None if args.clear else args.key)
         print("TMDB key forgotten." if args.clear else f"TMDB key kept in {where}.")
-        return 0
-    if args.action == "add-postgres":
-        from app.core.config import load_settings
-        from app.core.credentials import kept_in
-
-        pid = change(paths, settings, "add_postgres", url=args.url, label=args.label)
-        pg = next(p for p in load_settings(paths).postgres if p.id == pid)
-        print(f"Added {pid}: {pg.url}" + (f" (password kept in {kept_in(paths, pg.secret_key)})"
-                                          if pg.url != args.url.strip() else ""))
-        print(f"Check it: scrobbletray destinations test {pid}")
         return 0
     if args.action == "remove":
         change(paths, settings, "remove_destination", destination_id=args.id)

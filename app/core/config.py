@@ -15,13 +15,16 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from app.core.errors import SettingsInvalid
 from app.core.state_keys import StateKey
+if TYPE_CHECKING:
+    from app.core.destinations.base import Target
+    from app.core.destinations.postgres import PostgresTarget
+    from app.core.destinations.relay import RelayTarget
 
 APP_NAME = "Scrobble Tray"
 APP_SLUG = "scrobbletray"
@@ -67,83 +70,22 @@ def port_problem(port: int) -> str | None:
     return None
 
 
-@dataclass
-class RelayTarget:
-    """A web tracker's own Plex webhook endpoint that Scrobble Tray relays to."""
+def add_destination(settings: "Settings", kind: str, url: str, label: str = "",
+                    **options: Any) -> tuple[Target, dict[str, str | None]]:
+    """Append a new target of ``kind`` (a name in :data:`app.core.destinations.kinds.KINDS`,
+    with the first free ``<kind>-N`` id) to ``settings``. Returns it and the secrets to keep
+    (name -> value) that were taken out of ``url``. ValueError for an unknown kind or option,
+    or a URL the kind refuses on adding (a relay's is checked with the rest, by
+    :meth:`Settings.validate`)."""
+    from app.core.destinations import kinds
 
-    id: str
-    url: str  # may carry the target's secret in its query string
-    only_watched: bool = False  # False: every Plex event (the target decides)
-    enabled: bool = True
-    label: str = ""
-
-    @classmethod
-    def from_dict(cls, data: Any) -> "RelayTarget":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def problem(self) -> str | None:
-        """What is wrong with this target, for the user; None when it can be used."""
-        return relay_url_problem(self.url)
-
-
-@dataclass
-class PostgresTarget:
-    """A tracker's own PostgreSQL database that Scrobble Tray marks episodes in.
-
-    ``url`` carries no password: that is kept with the other secrets (see
-    :func:`app.core.credentials.get_secret`, key :attr:`secret_key`).
-    """
-
-    id: str
-    url: str  # postgresql+psycopg://user@host:5432/dbname
-    enabled: bool = True
-    label: str = ""
-    spelling: dict[str, str] = field(default_factory=dict)  # key spellings in seasons, if not detected
-
-    @property
-    def secret_key(self) -> str:
-        return f"postgres-password-{self.id}"
-
-    @classmethod
-    def from_dict(cls, data: Any) -> "PostgresTarget":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def add_relay(settings: "Settings", url: str, only_watched: bool = False, label: str = "") -> RelayTarget:
-    """Append a new relay target (with the first free ``relay-N`` id) to ``settings``."""
-    taken = {r.id for r in settings.relays}
-    rid = next(f"relay-{n}" for n in range(1, len(taken) + 2) if f"relay-{n}" not in taken)
-    target = RelayTarget(rid, url.strip(), only_watched, True, label.strip())
-    settings.relays = [*settings.relays, target]
-    return target
-
-
-def add_postgres(settings: "Settings", url: str, label: str = "") -> tuple[PostgresTarget, str | None]:
-    """Append a PostgreSQL tracker; returns it and the password taken out of ``url``."""
-    if problem := postgres_url_problem(url):
-        raise SettingsInvalid([problem])
-    parts = urlsplit(url.strip())
-    password = unquote(parts.password) if parts.password else None
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0] if len(netloc) == 2 else ""
-    host = netloc[-1]
-    clean = parts._replace(scheme="postgresql+psycopg", netloc=f"{user}@{host}" if user else host).geturl()
-    taken = {p.id for p in settings.postgres}
-    pid = next(f"postgres-{n}" for n in range(1, len(taken) + 2) if f"postgres-{n}" not in taken)
-    target = PostgresTarget(pid, clean, True, label.strip())
-    settings.postgres = [*settings.postgres, target]
-    return target, password
-
-
-def postgres_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a PostgreSQL tracker's URL, or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg") or not parts.hostname \
-            or not parts.path.strip("/"):
-        return "the tracker must be a PostgreSQL URL like postgresql://user:password@localhost:5432/tracker"
-    return None
+    k = kinds.kind(kind)
+    unknown = set(options) - {o.name for o in k.options}
+    if unknown:
+        raise SettingsInvalid([f"a {k.label} has no option {', '.join(sorted(unknown))}"])
+    target, secrets_ = k.new_target(kinds.free_id(settings, k), url, label, **options)
+    setattr(settings, k.settings_key, [*getattr(settings, k.settings_key), target])
+    return target, secrets_
 
 
 def install_id(paths: Paths) -> str:
@@ -153,18 +95,6 @@ def install_id(paths: Paths) -> str:
         state[StateKey.INSTALL_ID] = secrets.token_hex(8)
         save_state(paths, **{StateKey.INSTALL_ID: state[StateKey.INSTALL_ID]})
     return str(state[StateKey.INSTALL_ID])
-
-
-def relay_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a relay target, or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the target must be an http:// or https:// URL, e.g. http://localhost:3000/api/plex/webhook?secret=..."
-    try:
-        parts.port
-    except ValueError:
-        return "the port in the target URL is not a number between 0 and 65535"
-    return None
 
 
 @dataclass
@@ -195,20 +125,21 @@ class Settings:
     plex_auto_register: bool = True  # signed in: put the current webhook URL in Plex when it changes
     plex_live: bool | None = None  # follow live sessions on the servers; None: when there is no Plex Pass
     plex_tv_url: str | None = None  # None: plex.tv itself (or $SCROBBLETRAY_PLEX_TV_URL); for tests
+    # The targets of each kind of destination (app.core.destinations.kinds: each kind names its list).
     relays: list[RelayTarget] = field(default_factory=list)
     postgres: list[PostgresTarget] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         """Build settings from a dict, ignoring unknown keys and filling missing ones."""
+        from app.core.destinations.kinds import KINDS
+
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        relays = values.get("relays")
-        values["relays"] = [RelayTarget.from_dict(r) for r in relays if isinstance(r, dict)] \
-            if isinstance(relays, list) else []
-        pgs = values.get("postgres")
-        values["postgres"] = [PostgresTarget.from_dict(p) for p in pgs if isinstance(p, dict)] \
-            if isinstance(pgs, list) else []
+        for kind in KINDS.values():
+            saved = values.get(kind.settings_key)
+            values[kind.settings_key] = [kind.target.from_dict(t) for t in saved if isinstance(t, dict)] \
+                if isinstance(saved, list) else []
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,9 +156,11 @@ class Settings:
             problems.append("rate limit must be 0 (off) or more")
         if float(self.dedup_window_hours) <= 0:
             problems.append("de-duplication window must be positive")
-        for relay in self.relays:
-            if problem := relay.problem():
-                problems.append(f"relay {relay.id}: {problem}")
+        from app.core.destinations.kinds import targets
+
+        for kind, target in targets(self):
+            if problem := kind.problem(target):
+                problems.append(f"{kind.name} {target.id}: {problem}")
         return problems
 
 
@@ -266,6 +199,19 @@ class Paths:
 
     def database_url(self, settings: Settings) -> str:
         return settings.database_url or f"sqlite:///{self.database_file}"
+
+
+# Names that moved to their kind's module (app.core.destinations.<kind>): still importable from here.
+_MOVED = {"RelayTarget": "relay", "relay_url_problem": "relay",
+          "PostgresTarget": "postgres", "postgres_url_problem": "postgres"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"app.core.destinations.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_json(path: Path) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Whose conflicts the desktop dialog shows, and keeping a PostgreSQL tracker's in step.
+"""Whose conflicts the desktop dialog shows, and keeping a destination's own in step.
 
-With the built-in tracker on, conflicts are its own, kept in the store
-(:mod:`app.core.store.conflicts`). With it off and a PostgreSQL tracker configured, they
-are that tracker's ``plex_conflicts``: the dialog offers its ``tvshows``, an answer is
-written there (a ``plex_show_mappings`` row, ``resolved = true``), and the events the
-conflict held are sent again. A conflict resolved in the web app is noticed too
+With the built-in tracker on, conflicts are its own, kept in the store (:mod:`app.core.store.conflicts`).
+With it off and a destination of a kind that holds conflicts configured (a PostgreSQL
+tracker: see ``Kind.holds_conflicts``), they are that destination's own (a PostgreSQL
+tracker's ``plex_conflicts``): the dialog offers its shows, an answer is written there (a
+``plex_show_mappings`` row, ``resolved = true``), and the events the conflict held are
+sent again. A conflict resolved in the tracker's own app is noticed too
 (:meth:`Conflicts.sync`).
 """
 
@@ -14,12 +15,18 @@ import asyncio
 import dataclasses
 from typing import Any, Awaitable, Callable
 
-from app.core.destinations.postgres import PostgresConflicts, PostgresTracker
+from app.core.destinations.base import ConflictSource, OutboxDestination
+from app.core.destinations.kinds import KINDS
 from app.core.matching import Candidate
 from app.core.store import Store, StoreError
 from app.core.types import ConflictRow, Outcome, ScrobbleRow, ShowRow
 
 Db = Callable[..., Awaitable[Any]]
+
+
+def _own(destination: OutboxDestination) -> ConflictSource:
+    """A destination's own conflicts, as its kind reads them."""
+    return KINDS[destination.kind].conflicts(destination)
 
 
 class Conflicts:
@@ -29,39 +36,41 @@ class Conflicts:
         self.store = store
         self._db = db  # runs a blocking call on the database thread
         self._wake = wake  # deliveries were queued again
-        self._open: dict[str, dict[int, str]] = {}  # PostgreSQL tracker id -> open conflict id -> Plex key
+        self._open: dict[str, dict[int, str]] = {}  # destination id -> open conflict id -> Plex key
 
-    def _postgres(self) -> list[PostgresTracker]:
-        return [d for d in self.store.destinations if isinstance(d, PostgresTracker) and d.enabled]
+    def _holders(self) -> list[OutboxDestination]:
+        """The destinations that are on and of a kind that holds conflicts."""
+        return [d for d in self.store.destinations if isinstance(d, OutboxDestination) and d.enabled
+                and (kind := KINDS.get(d.kind)) is not None and kind.holds_conflicts]
 
     @property
-    def source(self) -> PostgresTracker | None:
-        """The PostgreSQL tracker whose conflicts the dialog shows, or None (the built-in's)."""
-        found = self._postgres()
+    def source(self) -> OutboxDestination | None:
+        """The destination whose conflicts the dialog shows, or None (the built-in tracker's)."""
+        found = self._holders()
         return found[0] if found and not self.store.settings.builtin_tracker else None
 
     async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
-        if (pg := self.source) is None:
+        if (dest := self.source) is None:
             return await self._db(self.store.conflicts, status)
-        rows = await asyncio.to_thread(PostgresConflicts(pg).conflicts, status)
-        held = await self._db(self.store.held_by_conflicts, pg.id)
+        rows = await asyncio.to_thread(_own(dest).conflicts, status)
+        held = await self._db(self.store.held_by_conflicts, dest.id)
         return [dataclasses.replace(c, waiting=len(held.get(c.plex_key, ()))) for c in rows]
 
     async def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:
-        if (pg := self.source) is None:
+        if (dest := self.source) is None:
             return await self._db(self.store.waiting_events, conflict_id)
-        conflict = await self._find(pg, conflict_id)
-        held = await self._db(self.store.held_by_conflicts, pg.id)
+        conflict = await self._find(dest, conflict_id)
+        held = await self._db(self.store.held_by_conflicts, dest.id)
         return [row for _, row in held.get(conflict.plex_key, ())]
 
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
-        if (pg := self.source) is None:
+        if (dest := self.source) is None:
             return await self._db(self.store.search_shows, query, limit)
-        return await asyncio.to_thread(PostgresConflicts(pg).search_shows, query, limit)
+        return await asyncio.to_thread(_own(dest).search_shows, query, limit)
 
     async def details(self, show_ids: list[int]) -> dict[int, ShowRow]:
         """The built-in tracker's shows of ``show_ids``, with their ids and episode counts
-        (what tells candidates apart); a PostgreSQL tracker's: none."""
+        (what tells candidates apart); another destination's: none."""
         if self.source is not None:
             return {}
         rows = await self._db(self.store.list_shows, None, None, show_ids)
@@ -69,50 +78,50 @@ class Conflicts:
 
     async def resolve(self, conflict_id: int, **answer: Any) -> list[Outcome]:
         """Answer a conflict. The built-in tracker applies its waiting scrobbles at once (the
-        outcomes); a PostgreSQL tracker gets them again through its queue."""
-        if (pg := self.source) is None:
+        outcomes); a destination gets them again through its queue."""
+        if (dest := self.source) is None:
             return await self._db(self.store.resolve_conflict, conflict_id, **answer)
         if [answer.get("show_id") is not None, bool(answer.get("create")), bool(answer.get("ignore"))].count(True) != 1:
             raise StoreError("choose exactly one: a show to map to, create, or ignore")
         try:
-            conflict = await asyncio.to_thread(PostgresConflicts(pg).resolve, conflict_id, **answer)
+            conflict = await asyncio.to_thread(_own(dest).resolve, conflict_id, **answer)
         except LookupError as exc:
             raise StoreError(str(exc)) from None
-        await self._send_again(pg, conflict.plex_key)
+        await self._send_again(dest, conflict.plex_key)
         return []
 
     async def open_count(self) -> int:
-        """Open conflicts; for an unreachable PostgreSQL tracker, the last count known."""
-        if (pg := self.source) is None:
+        """Open conflicts; for an unreachable destination, the last count known."""
+        if (dest := self.source) is None:
             return (await self._db(self.store.counts)).conflicts_open
         try:
-            return len(await asyncio.to_thread(PostgresConflicts(pg).conflicts, "open"))
+            return len(await asyncio.to_thread(_own(dest).conflicts, "open"))
         except Exception:  # its sender says why it is unreachable
-            return len(self._open.get(pg.id, {}))
+            return len(self._open.get(dest.id, {}))
 
     async def sync(self) -> bool:
-        """Send again what waited on conflicts resolved in a PostgreSQL tracker's own app;
+        """Send again what waited on conflicts resolved in a destination's own app;
         True when something changed."""
         changed = False
-        for pg in self._postgres():
+        for dest in self._holders():
             try:
-                now = {c.id: c.plex_key for c in await asyncio.to_thread(PostgresConflicts(pg).conflicts, "open")}
+                now = {c.id: c.plex_key for c in await asyncio.to_thread(_own(dest).conflicts, "open")}
             except Exception:  # unreachable: its sender reports that; try again next time
                 continue
-            before = self._open.get(pg.id, {})
-            self._open[pg.id] = now
+            before = self._open.get(dest.id, {})
+            self._open[dest.id] = now
             for conflict_id in before.keys() - now.keys():  # resolved since: send its events again
-                await self._send_again(pg, before[conflict_id])
+                await self._send_again(dest, before[conflict_id])
             changed |= now.keys() != before.keys()
         return changed
 
-    async def _send_again(self, pg: PostgresTracker, plex_key: str) -> None:
-        held = (await self._db(self.store.held_by_conflicts, pg.id)).get(plex_key, ())
+    async def _send_again(self, dest: OutboxDestination, plex_key: str) -> None:
+        held = (await self._db(self.store.held_by_conflicts, dest.id)).get(plex_key, ())
         if await self._db(self.store.send_again, [delivery_id for delivery_id, _ in held]):
             self._wake()
 
-    async def _find(self, pg: PostgresTracker, conflict_id: int) -> ConflictRow:
-        for c in await asyncio.to_thread(PostgresConflicts(pg).conflicts, None):
+    async def _find(self, dest: OutboxDestination, conflict_id: int) -> ConflictRow:
+        for c in await asyncio.to_thread(_own(dest).conflicts, None):
             if c.id == conflict_id:
                 return c
         raise StoreError(f"there is no conflict #{conflict_id} in the tracker")

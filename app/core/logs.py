@@ -6,7 +6,9 @@ import logging
 import logging.handlers
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
+URL_MASK = "•••"  # a secret inside a URL, as it may be shown
 
 
 class Redactor(logging.Filter):
@@ -66,6 +68,23 @@ def redact(text: str, *extra: str | None, mask: str = "[redacted]") -> str:
     The one redaction of the app: logs, reports and what the windows show (with a display mask).
     """
     return REDACTOR.redact(text, *extra, mask=mask)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a destination's URL that are secret: query values and a password."""
+    parts = urlsplit(url)
+    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
+    return [v for v in (*values, parts.password) if v]
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown: every query value and any password masked."""
+    parts = urlsplit(url)
+    query = "&".join(f"{k}={URL_MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", f":{URL_MASK}@")
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def protect(*logger_names: str) -> None:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.config import Settings
 from app.core.destinations.builtin import BuiltinTracker, Marks, id_columns
 from app.core.matching import MatchResult, ShowIndex
 from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 log = logging.getLogger(__name__)
 NOTHING_CLOSE = 80.0  # a candidate scoring this much resembles the Plex show: ask, never auto-add

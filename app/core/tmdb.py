@@ -16,6 +16,7 @@ from app.core.logs import add_secret
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
+TMDB_KEY = "tmdb-api-key"  # the key's name among the secrets (see app.core.credentials)
 _SOURCES = {"tvdb": "tvdb_id", "imdb": "imdb_id"}
 
 

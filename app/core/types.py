@@ -305,7 +305,7 @@ class DestinationStatus:
     """A destination as the status window, Settings and ``destinations list`` show it."""
 
     id: str
-    kind: str  # builtin, relay
+    kind: str  # builtin, or the name of its kind (app.core.destinations.kinds: relay, postgres)
     label: str
     state: DestinationState
     target: str | None = None  # where it delivers, secrets redacted

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.facade import open_store  # noqa: E402
+from app.core.runtime import open_store  # noqa: E402
 from app.core.matching import ShowIndex, ShowRef  # noqa: E402
 from tests.helpers import THUMB, episode_payload  # noqa: E402
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Paths, RelayTarget, Settings, save_settings  # noqa: E402
 from app.core.destinations.relay import EVENT_ID_HEADER  # noqa: E402
-from app.core.facade import open_store  # noqa: E402
+from app.core.runtime import open_store  # noqa: E402
 from tests.bench.bench import free_port, load, pct, wait_line  # noqa: E402
 from tests.helpers import episode_payload, form  # noqa: E402
 

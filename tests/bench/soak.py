@@ -29,7 +29,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.facade import open_store  # noqa: E402
+from app.core.runtime import open_store  # noqa: E402
 from tests.bench.bench import ROOT, free_port, pct, rss_mb, wait_line  # noqa: E402
 from tests.helpers import episode_payload  # noqa: E402
 

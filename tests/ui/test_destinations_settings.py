@@ -19,7 +19,8 @@ from app.core.destinations.base import Verdict
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
 from app.core.types import SELF_TEST_EVENT
-from app.ui.destinations_page import EVERY_EVENT, ONLY_WATCHED, DestinationsPage, RelayDialog
+from app.ui.destinations_page import EVERY_EVENT, ONLY_WATCHED, DestinationsPage
+from app.ui.relay_dialog import RelayDialog
 from app.ui.settings_window import SettingsWindow
 from tests.helpers import BREAKING_BAD
 from tests.ui.conftest import Aio
@@ -111,7 +112,7 @@ def open_destinations(w: SettingsWindow, qtbot: Any) -> tuple[SettingsWindow, De
 
 
 def add_through_dialog(page: DestinationsPage, qtbot: Any, url: str, label: str = "") -> RelayDialog:
-    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.add_buttons["relay"], Qt.MouseButton.LeftButton)
     dialog = page.dialog
     assert isinstance(dialog, RelayDialog) and dialog.isVisible()
     assert not dialog.only_watched.isChecked() and dialog.enabled.isChecked()  # every event, on
@@ -152,7 +153,7 @@ def test_add_a_target_through_the_dialog_shows_it_masked_and_persists(
 def test_an_invalid_url_shows_the_error_under_the_field_and_disables_saving(
         window: SettingsWindow, core: Core, qtbot: Any) -> None:
     _, page = open_destinations(window, qtbot)
-    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.add_buttons["relay"], Qt.MouseButton.LeftButton)
     dialog = page.dialog
     assert dialog is not None
     assert not dialog.save_button.isEnabled() and not dialog.url_error.isVisible()  # empty: no scolding yet
@@ -268,7 +269,7 @@ def test_remove_asks_then_removes(window: SettingsWindow, core: Core, aio: Aio, 
 def test_the_builtin_tracker_cannot_be_edited_tested_or_removed(window: SettingsWindow, qtbot: Any) -> None:
     _, page = open_destinations(window, qtbot)
     page.tree.setCurrentItem(page.tree.topLevelItem(0))
-    assert page.add_button.isEnabled()
+    assert page.add_buttons["relay"].isEnabled()
     assert not (page.edit_button.isEnabled() or page.test_button.isEnabled() or page.remove_button.isEnabled())
     assert page.open_edit_dialog() is None and page.test() is None and page.remove() is None
 
@@ -285,3 +286,13 @@ def test_a_target_added_turned_off_is_kept_but_sent_nothing(
     assert [(r.enabled, r.only_watched) for r in core.settings.relays] == [(False, True)]
     assert page.rows()[1] == ("Web tracker at tracker.example.org:443\n"
                               "https://tracker.example.org/api/plex/webhook?secret=•••", ONLY_WATCHED, "Off")
+
+
+def test_every_kind_has_its_dialog_and_an_add_button(window: SettingsWindow, qtbot: Any) -> None:
+    from app.core.destinations.kinds import KINDS
+    from app.ui.destination_dialogs import DIALOGS
+
+    assert list(DIALOGS) == list(KINDS) and all(d.kind == name for name, d in DIALOGS.items())
+    _, page = open_destinations(window, qtbot)
+    assert list(page.add_buttons) == list(KINDS)
+    assert [b.text() for b in page.add_buttons.values()] == [DIALOGS[k].add_text for k in KINDS]

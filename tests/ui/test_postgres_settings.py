@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.core.facade import Core
-from app.ui.destinations_page import PostgresDialog
+from app.ui.postgres_dialog import PostgresDialog
 from app.ui.settings_window import SettingsWindow
 from tests.ui.conftest import Aio
 from tests.ui.test_destinations_settings import core, open_destinations, window  # noqa: F401 (fixtures)
@@ -21,8 +21,8 @@ def test_add_check_turn_off_and_remove_a_postgres_tracker(
         window: SettingsWindow, core: Core, aio: Aio, pg_tracker_db: Any, qtbot: Any) -> None:  # noqa: F811
     password = pg_tracker_db.url.split(":")[2].split("@")[0]
     _, page = open_destinations(window, qtbot)
-    qtbot.mouseClick(page.add_postgres_button, Qt.MouseButton.LeftButton)
-    dialog = page.postgres_dialog
+    qtbot.mouseClick(page.add_buttons["postgres"], Qt.MouseButton.LeftButton)
+    dialog = page.dialog
     assert isinstance(dialog, PostgresDialog) and not dialog.save_button.isEnabled()
     qtbot.keyClicks(dialog.url, "mysql://nope")
     assert dialog.url_error.isVisible() and "PostgreSQL URL" in dialog.url_error.text()

@@ -1,20 +1,32 @@
-"""The interface every destination implements, and the data it is handed.
+"""The interface every destination implements, the data it is handed, and the
+declaration of a kind of destination.
 
 Modelled on Vorta's keyring ABC and Home Assistant's notify platforms: each destination
 says what it wants from an inbox event, how it delivers, whether a repeated delivery is
 harmless, and how to check it; retries, pacing and bookkeeping live once, in
-:mod:`.sender` and :mod:`.outbox`.
+:mod:`.sender` and :mod:`.outbox`. Each kind (relay, postgres) declares once, in a
+:class:`Kind` beside its destination, what the rest of the app needs to know about it;
+:mod:`.kinds` lists them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Protocol
 
+from app.core.logs import redact_url
 from app.core.types import Action, Check, CheckStatus
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+    from app.core.matching import Candidate
+    from app.core.payload import PlexEvent
+    from app.core.pipeline import PlexKnows
+    from app.core.types import ConflictRow, ShowFacts
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,17 @@ class Attempt:
     retry_after: float | None = None  # seconds the destination asked us to wait
     fix: str | None = None  # what the user can do about it
     outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
+    answer: str | None = None  # what the far end said, as it said it (e.g. "HTTP 200: ok")
+
+
+@dataclass(frozen=True)
+class Live:
+    """What a running core lends its destinations: asked at each delivery, never copied, so
+    a change of settings (or of the Plex sign-in) counts from the next event on."""
+
+    settings: Callable[[], "Settings"]  # the settings as last applied
+    server_show: Callable[["PlexEvent"], Awaitable["ShowFacts | None"]] | None = None  # a show's ids, from Plex
+    plex: Callable[[], "PlexKnows"] | None = None  # the Plex accounts' names and ids
 
 
 class Destination(ABC):
@@ -75,6 +98,9 @@ class Destination(ABC):
     @abstractmethod
     async def checks(self) -> list[Check]:
         """Diagnostics: reach the destination and say which hop failed, if one did."""
+
+    def attach(self, live: Live) -> None:
+        """Take what the running core lends (see :class:`Live`); by default, nothing."""
 
 
 class OutboxDestination(Destination):
@@ -99,3 +125,115 @@ class OutboxDestination(Destination):
 
     async def close(self) -> None:
         """Release connections (the sender is stopping)."""
+
+
+# -- kinds ------------------------------------------------------------------------------------
+class Target:
+    """What every kind's target dataclass has (mixed in, so each keeps its own field order):
+    where it delivers, whether it is on, a name, and its settings.json form."""
+
+    id: str
+    url: str
+    enabled: bool
+    label: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The target saved as ``data``, unknown keys ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A yes/no choice that adding a destination offers besides its URL and label."""
+
+    name: str  # the target's field, and the keyword of Core.add_destination
+    flag: str  # the CLI's flag, e.g. --only-watched
+    help: str  # the CLI's help
+    on: str  # in a sentence about the target, when set ("only watched episodes")
+    off: str  # likewise, when not ("every Plex event")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What building a destination may use besides its target."""
+
+    settings: Callable[[], "Settings"]  # the settings (a running core lends live ones: see Live)
+    secret: Callable[[str], str | None] = lambda name: None  # a kept secret (may block on the keyring)
+    timeout: float = 10.0  # seconds one delivery may take
+    install_id: str = "scrobbletray"  # tells this installation's events apart in a shared tracker
+
+
+class ConflictSource(Protocol):
+    """A destination's own conflicts, for the desktop dialog (blocking calls)."""
+
+    def conflicts(self, status: str | None = "open") -> list["ConflictRow"]: ...
+
+    def search_shows(self, query: str, limit: int = 20) -> list["Candidate"]: ...
+
+    def resolve(self, conflict_id: int, *, show_id: int | None = None, create: bool = False,
+                ignore: bool = False) -> "ConflictRow": ...
+
+
+class Kind(ABC):
+    """One kind of destination, declared once: the settings, the manager, the façade, the
+    conflicts, the CLI and the windows read this instead of naming the kind.
+
+    A kind is one module (its target dataclass, its :class:`OutboxDestination` and this
+    declaration) plus one entry in :data:`app.core.destinations.kinds.KINDS`.
+    """
+
+    name: ClassVar[str]  # "relay": DestinationStatus.kind, the id prefix, the CLI's add-relay
+    label: ClassVar[str]  # in sentences: "relay target"
+    settings_key: ClassVar[str]  # the Settings list (and settings.json key) of its targets
+    target: ClassVar[type[Target]]  # its target dataclass
+    add_help: ClassVar[str]  # what adding one does (the CLI's help)
+    url_help: ClassVar[str]  # the URL it takes, e.g. (the CLI's help)
+    options: ClassVar[tuple[Option, ...]] = ()  # yes/no choices besides the URL and the label
+    holds_conflicts: ClassVar[bool] = False  # its own conflicts can be the ones the dialog shows
+    test_sends: ClassVar[bool] = False  # Test sends a harmless event (else it checks the far end)
+
+    @property
+    def id_prefix(self) -> str:
+        return f"{self.name}-"
+
+    @abstractmethod
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` cannot be one of these, for the user; None when it will do."""
+
+    @abstractmethod
+    def default_label(self, target: Any) -> str:
+        """The name of a target without a label (where it is)."""
+
+    @abstractmethod
+    def build(self, target: Any, context: Context) -> OutboxDestination:
+        """The destination for ``target`` (blocking: may read its secrets)."""
+
+    def new_target(self, id: str, url: str, label: str = "", **options: Any) -> tuple[Target, dict[str, str | None]]:
+        """A target from what the user gave, and the secrets to keep (name -> value) that
+        were taken out of it. ValueError when it cannot be one."""
+        return self.target(id=id, url=url.strip(), label=label.strip(), **options), {}  # type: ignore[call-arg]
+
+    def problem(self, target: Any) -> str | None:
+        """What is wrong with a saved target (checked whenever settings are applied); None."""
+        return None
+
+    def secrets(self, target: Any) -> list[str]:
+        """The names of the secrets kept for ``target`` (forgotten when it is removed)."""
+        return []
+
+    def shown_url(self, target: Any) -> str:
+        """Where ``target`` delivers, as it may be shown (secrets masked)."""
+        return redact_url(target.url)
+
+    def described(self, target: Any) -> str:
+        """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""
+        return ", ".join(o.on if getattr(target, o.name) else o.off for o in self.options)
+
+    def conflicts(self, destination: Any) -> ConflictSource:
+        """Its own conflicts (only for a kind that ``holds_conflicts``)."""
+        raise NotImplementedError(f"a {self.label} holds no conflicts")

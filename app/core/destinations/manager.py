@@ -11,37 +11,26 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, TypeVar
 
 from app.core.config import Settings
-from app.core.destinations.base import Attempt, OutboxDestination
+from app.core.destinations import kinds
+from app.core.destinations.base import Attempt, Context, OutboxDestination
 from app.core.destinations.builtin import BuiltinTracker
 from app.core.destinations.outbox import Outbox, QueueStats
-from app.core.destinations.relay import Relay
 from app.core.destinations.sender import Sender, Timing
 from app.core.types import Check, CheckStatus, DestinationState, DestinationStatus, needs_attention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TMDB_KEY = "tmdb-api-key"  # the secret's name (see app.core.credentials)
 
 
 def outbox_destinations(settings: Settings, timing: Timing | None = None,
                         secret: Callable[[str], str | None] = lambda key: None,
                         install_id: str = "scrobbletray") -> list[OutboxDestination]:
-    """The destinations other than the built-in tracker that the settings name (enabled or not).
+    """The destinations other than the built-in tracker that the settings name (enabled or not),
+    every kind's (see :mod:`.kinds`).
 
     ``secret(key)`` reads a saved password (it may block on the keyring: call off the loop).
     """
-    from app.core.destinations.postgres import PostgresTracker
-
-    from app.core.tmdb import Tmdb
-
-    timeout = (timing or Timing()).timeout
-    out: list[OutboxDestination] = [Relay(target, timeout) for target in settings.relays]
-    if settings.postgres:
-        key = secret(TMDB_KEY)
-        tmdb = Tmdb(key, settings.tmdb_base_url) if key else None
-        out += [PostgresTracker(t, secret(t.secret_key), settings, install_id, timeout, tmdb)
-                for t in settings.postgres]
-    return out
+    return kinds.build(settings, Context(lambda: settings, secret, (timing or Timing()).timeout, install_id))
 
 
 def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason: str | None = None,

@@ -16,23 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from app.core.config import PostgresTarget, Settings
-from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
+from app.core.errors import SettingsInvalid
+from app.core.destinations.base import (Attempt, Context, Delivery, Kind, Live, OutboxDestination, Settled,
+                                        Target, Verdict)
 from app.core.logs import add_secret
 from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
-from app.core.tmdb import Tmdb
+from app.core.tmdb import TMDB_KEY, Tmdb
 from app.core.types import SELF_TEST_EVENT, Candidate, Check, CheckStatus, ConflictRow, ShowFacts
 
 if TYPE_CHECKING:
+    from app.core.config import Settings
     from app.core.pipeline import PlexKnows
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
@@ -53,6 +56,34 @@ EFFECT = {("plex_webhook_logs", "payload"): "events are logged without it, and t
 EVENT_KEY = "scrobbletray_event"  # in the logged payload: which inbox event this was
 IGNORED = "ignored"  # plex_show_mappings.match_method of a Plex show the user chose to ignore
 _CONFLICT_KIND = {"no_match": "no_match", "multiple_matches": "ambiguous"}
+
+
+@dataclass
+class PostgresTarget(Target):
+    """A tracker's own PostgreSQL database that Scrobble Tray marks episodes in.
+
+    ``url`` carries no password: that is kept with the other secrets (see
+    :func:`app.core.credentials.get_secret`, key :attr:`secret_key`).
+    """
+
+    id: str
+    url: str  # postgresql+psycopg://user@host:5432/dbname
+    enabled: bool = True
+    label: str = ""
+    spelling: dict[str, str] = field(default_factory=dict)  # key spellings in seasons, if not detected
+
+    @property
+    def secret_key(self) -> str:
+        return f"postgres-password-{self.id}"
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a PostgreSQL tracker's URL, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg") or not parts.hostname \
+            or not parts.path.strip("/"):
+        return "the tracker must be a PostgreSQL URL like postgresql://user:password@localhost:5432/tracker"
+    return None
 
 
 @dataclass(frozen=True)
@@ -138,12 +169,14 @@ class PostgresTracker(OutboxDestination):
     kind: ClassVar[str] = "postgres"
     idempotent: ClassVar[bool] = True
 
-    def __init__(self, target: PostgresTarget, password: str | None, settings: Settings,
-                 install_id: str = "scrobbletray", timeout: float = 10.0, tmdb: Tmdb | None = None) -> None:
+    def __init__(self, target: PostgresTarget, password: str | None,
+                 settings: Settings | Callable[[], Settings], install_id: str = "scrobbletray",
+                 timeout: float = 10.0, tmdb: Tmdb | None = None) -> None:
         url = make_url(target.url)
-        super().__init__(target.id, target.label or f"PostgreSQL tracker {url.database} on {url.host}")
+        super().__init__(target.id, target.label or POSTGRES.default_label(target))
         self.target = target
-        self.settings = settings
+        # Read at each delivery: a running core lends its current settings (see attach).
+        self._settings: Callable[[], Settings] = settings if callable(settings) else (lambda: settings)
         self.install_id = install_id
         self.tmdb = tmdb  # turns a TheTVDB or IMDb id into the tmdb_id the tracker keys on
         # The show's ids from the Plex server, for a new-agent (plex://) payload: set by the core.
@@ -156,6 +189,16 @@ class PostgresTracker(OutboxDestination):
         self.schema: Schema | None = None
         self._index: ShowIndex | None = None
         self._stamp: tuple[int, int] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings events are judged by (stop threshold, accepted accounts): the current ones."""
+        return self._settings()
+
+    def attach(self, live: Live) -> None:
+        self._settings = live.settings
+        self.server_show = live.server_show
+        self.plex = live.plex
 
     @property
     def shown_url(self) -> str:  # type: ignore[override]
@@ -449,6 +492,53 @@ class PostgresConflicts:
     def resolved_among(self, conflict_ids: set[int]) -> list[ConflictRow]:
         """Which of these conflicts have been resolved since (in the web app, say)."""
         return [c for c in self.conflicts(None) if c.id in conflict_ids and c.status == "resolved"]
+
+
+class PostgresKind(Kind):
+    """PostgreSQL trackers: a web tracker's own database, marked in directly."""
+
+    name = "postgres"
+    label = "PostgreSQL tracker"
+    settings_key = "postgres"
+    target = PostgresTarget
+    add_help = "mark episodes straight in a tracker's PostgreSQL database"
+    url_help = "e.g. 'postgresql://user:password@localhost:5432/tracker' (the password goes to the keyring)"
+    holds_conflicts = True
+
+    def url_problem(self, url: str) -> str | None:
+        return postgres_url_problem(url)
+
+    def new_target(self, id: str, url: str, label: str = "", **options: Any) -> tuple[Target, dict[str, str | None]]:
+        """The URL without its password (that is kept with the secrets), as psycopg's."""
+        if problem := postgres_url_problem(url):
+            raise SettingsInvalid([problem])
+        parts = urlsplit(url.strip())
+        password = unquote(parts.password) if parts.password else None
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0] if len(netloc) == 2 else ""
+        host = netloc[-1]
+        clean = parts._replace(scheme="postgresql+psycopg", netloc=f"{user}@{host}" if user else host).geturl()
+        target = PostgresTarget(id, clean, True, label.strip(), **options)
+        return target, {target.secret_key: password}
+
+    def secrets(self, target: Any) -> list[str]:
+        return [target.secret_key]
+
+    def default_label(self, target: Any) -> str:
+        url = make_url(target.url)
+        return f"PostgreSQL tracker {url.database} on {url.host}"
+
+    def build(self, target: Any, context: Context) -> PostgresTracker:
+        key = context.secret(TMDB_KEY)
+        tmdb = Tmdb(key, context.settings().tmdb_base_url) if key else None
+        return PostgresTracker(target, context.secret(target.secret_key), context.settings, context.install_id,
+                               context.timeout, tmdb)
+
+    def conflicts(self, destination: Any) -> PostgresConflicts:
+        return PostgresConflicts(destination)
+
+
+POSTGRES = PostgresKind()
 
 
 def mark_in_seasons(seasons: list[Any], s: Spelling, season: int, number: int, title: str | None,

@@ -10,44 +10,58 @@ Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from app import __version__
-from app.core.config import RelayTarget
 from app.core.diagnostics import self_test_payload
-from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Settled, Verdict
-from app.core.logs import add_secret
+from app.core.destinations.base import (Attempt, Context, Delivery, Kind, Option, OutboxDestination, Settled,
+                                        Target, Verdict)
+from app.core.logs import add_secret, redact_url, url_secrets
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
 MAX_REDIRECTS = 3
-MASK = "•••"
 
 
-def url_secrets(url: str) -> list[str]:
-    """The parts of a target URL that are secret: query values and a password."""
-    parts = urlsplit(url)
-    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
-    return [v for v in (*values, parts.password) if v]
+@dataclass
+class RelayTarget(Target):
+    """A web tracker's own Plex webhook endpoint that Scrobble Tray relays to."""
+
+    id: str
+    url: str  # may carry the target's secret in its query string
+    only_watched: bool = False  # False: every Plex event (the target decides)
+    enabled: bool = True
+    label: str = ""
+
+    def problem(self) -> str | None:
+        """What is wrong with this target, for the user; None when it can be used."""
+        return relay_url_problem(self.url)
 
 
-def redact_url(url: str) -> str:
-    """``url`` as it may be shown: every query value and any password masked."""
-    parts = urlsplit(url)
-    query = "&".join(f"{k}={MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@")
-    return parts._replace(netloc=netloc, query=query).geturl()
+def relay_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a relay target, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the target must be an http:// or https:// URL, e.g. http://localhost:3000/api/plex/webhook?secret=..."
+    try:
+        parts.port
+    except ValueError:
+        return "the port in the target URL is not a number between 0 and 65535"
+    return None
 
 
 def _where(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    try:
+        port = parts.port
+    except ValueError:  # (a saved URL nobody checked: named all the same)
+        port = None
+    return f"{parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
@@ -62,7 +76,7 @@ class Relay(OutboxDestination):
     idempotent: ClassVar[bool] = True  # at least once, with the event id for the target to de-duplicate
 
     def __init__(self, target: RelayTarget, timeout: float = 10.0) -> None:
-        super().__init__(target.id, target.label or f"Web tracker at {_where(target.url)}")
+        super().__init__(target.id, target.label or RELAY.default_label(target))
         self.target = target
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -144,6 +158,36 @@ class Relay(OutboxDestination):
         return Attempt(Verdict.REFUSED, f"more than {MAX_REDIRECTS} redirects", fix="Check the target URL.")
 
 
+class RelayKind(Kind):
+    """Relay targets: a web tracker's own Plex webhook URL."""
+
+    name = "relay"
+    label = "relay target"
+    settings_key = "relays"
+    target = RelayTarget
+    add_help = "relay Plex's webhooks to a web tracker's own webhook URL"
+    url_help = "e.g. 'http://localhost:3000/api/plex/webhook?secret=...' (quote it)"
+    options = (Option("only_watched", "--only-watched",
+                      "only events Scrobble Tray counted as watched (default: every Plex event)",
+                      "only watched episodes", "every Plex event"),)
+    test_sends = True
+
+    def url_problem(self, url: str) -> str | None:
+        return relay_url_problem(url)
+
+    def problem(self, target: Any) -> str | None:
+        return relay_url_problem(target.url)
+
+    def default_label(self, target: Any) -> str:
+        return f"Web tracker at {_where(target.url)}"
+
+    def build(self, target: Any, context: Context) -> Relay:
+        return Relay(target, context.timeout)
+
+
+RELAY = RelayKind()
+
+
 def _first_line(body: str) -> str:
     line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
     return line[:200]
@@ -160,17 +204,18 @@ def classify(status: int, body: str, retry_after: str | None, where: str) -> Att
     """What an answer from the target means for this event."""
     said = f"HTTP {status}" + (f": {_first_line(body)}" if _first_line(body) else "")
     if 200 <= status < 300:
-        return Attempt(Verdict.DELIVERED, f"accepted ({said})", status)
+        return Attempt(Verdict.DELIVERED, f"accepted ({said})", status, answer=said)
     if status == 429:
         return Attempt(Verdict.RETRY, f"rate-limited ({said})", status, _retry_after(retry_after),
-                       "Nothing to do: sending slows down to the pace the tracker accepts.")
+                       "Nothing to do: sending slows down to the pace the tracker accepts.", answer=said)
     if status >= 500 or status == 408:
         return Attempt(Verdict.RETRY, f"the tracker failed ({said})", status, _retry_after(retry_after),
-                       "The tracker has a problem of its own (its database?); events wait and are sent again.")
+                       "The tracker has a problem of its own (its database?); events wait and are sent again.",
+                       answer=said)
     fix = {401: "The tracker refused the secret: copy the webhook URL, with its ?secret=..., "
                 "from the tracker's settings.",
            403: "The tracker refused the secret: copy the webhook URL, with its ?secret=..., "
                 "from the tracker's settings.",
            404: f"Nothing at this path on {where}: check the path in the target URL "
                 "(e.g. /api/plex/webhook)."}.get(status, "Check the target URL in Settings.")
-    return Attempt(Verdict.REFUSED, f"refused ({said})", status, fix=fix)
+    return Attempt(Verdict.REFUSED, f"refused ({said})", status, fix=fix, answer=said)

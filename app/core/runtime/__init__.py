@@ -26,6 +26,7 @@ from app.core.config import Paths, Settings
 from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken
 from app.core.db import DatabaseError, open_database, trouble_words
+from app.core.destinations import kinds
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.sender import Timing
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
@@ -360,7 +361,7 @@ class Runtime(Reach, PlexSide, Delivery):
                 await self.stop(final=False)
                 await self.start()
                 return
-            if (old.relays, old.postgres) != (settings.relays, settings.postgres):
+            if kinds.snapshot(old) != kinds.snapshot(settings):
                 await self._start_destinations()
             if old.plex_live != settings.plex_live:
                 await self._follow_live()

@@ -8,7 +8,7 @@ import asyncio
 from app.core import config
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.outbox import Outbox
-from app.core.destinations.postgres import PostgresTracker
+from app.core.destinations.base import Live
 from app.core.events import DestinationsChanged
 from app.core.runtime.parts import Parts, destinations_of
 from app.core.state_keys import StateKey
@@ -52,10 +52,9 @@ class Delivery(Parts):
         else:
             kept = self._destinations.kept_pauses()  # (the state file may not have them yet)
             await self._destinations.stop()
+        live = Live(lambda: self.settings, self.server_show, self.plex.knows)
         for destination in store.destinations:
-            if isinstance(destination, PostgresTracker):
-                destination.server_show = self.server_show
-                destination.plex = self.plex.knows
+            destination.attach(live)
         if kept is None:
             kept = (await asyncio.to_thread(config.load_state, self.paths)).get(StateKey.DESTINATIONS_PAUSED)
         self._destinations.start(store.destinations, kept if isinstance(kept, dict) else {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, TypeVar
 
 from app.core import config
 from app.core.config import Paths, Settings
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def destinations_of(paths: Paths, settings: Settings, timing: Timing | None,
-                    current: Callable[[], Settings] | None = None) -> list[OutboxDestination]:
+def destinations_of(paths: Paths, settings: Settings, timing: Timing | None) -> list[OutboxDestination]:
     """The outbox destinations the settings name (blocking: passwords come from the keyring)."""
     return outbox_destinations(settings, timing, functools.partial(get_secret, paths), config.install_id(paths))
 
