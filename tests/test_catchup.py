@@ -182,6 +182,19 @@ async def test_plex_catch_up_on_the_command_line_imports_older_history(paths, se
         await asyncio.to_thread(main, [*data, "plex", "catch-up", "--since", "yesterday"])
     assert exit_.value.code == 2 and "is not a date like" in capsys.readouterr().err
 
+    # While the app runs, the command asks it (a core of its own would be a second one).
+    core = await started(paths, settings)
+    try:
+        await wait_for(lambda: core.status.plex.caught_up, timeout=30)  # the one it runs at start
+        pms.play("504", show, 2, 4, viewed_at=ten_days + 30)
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, [*data, "plex", "catch-up", "--since", since]) == 0
+        captured = capsys.readouterr()
+        assert "1 added" in captured.out and "already runs" not in captured.err, captured
+        assert core.status.plex.caught_up.added == 1  # the running app's own status says so
+    finally:
+        await core.stop()
+
 
 async def test_after_the_computer_wakes_it_catches_up(paths, settings, plex, monkeypatch) -> None:
     _, pms = plex

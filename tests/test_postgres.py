@@ -312,6 +312,35 @@ async def test_a_conflict_resolved_in_the_desktop_dialog_is_written_to_the_track
         await core.stop()
 
 
+async def test_the_cli_lists_and_resolves_the_conflicts_the_dialog_shows(paths, pg_tracker_db, capsys) -> None:
+    """The built-in tracker off: the PostgreSQL tracker's conflicts, from the CLI too (it
+    read only the built-in tables), running or not."""
+    from app import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = cli.main(["--data-dir", str(paths.data_dir), *args])
+        return code, capsys.readouterr().out
+
+    db = pg_tracker_db
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    try:
+        await post(webhook_url(core), sample("scrobble-unknown-show"))
+        await delivered(core, 1)
+        [conflict] = await core.conflicts()
+        code, out = await asyncio.to_thread(run, "conflicts", "list", "--json")
+        assert code == 0 and [(c["id"], c["plex_title"], c["waiting"]) for c in json.loads(out)] == [
+            (conflict.id, "NonExistent Show XYZ", 1)]
+    finally:
+        await core.stop()
+    code, out = await asyncio.to_thread(run, "conflicts", "list")  # not running: the same answer
+    assert code == 0 and "NonExistent Show XYZ" in out
+    code, out = await asyncio.to_thread(run, "conflicts", "resolve", str(conflict.id), "--show", "41")
+    assert code == 0, out
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT resolved FROM plex_conflicts")).scalar() is True
+
+
 async def test_a_conflict_resolved_in_the_web_app_is_seen_here(paths, pg_tracker_db, monkeypatch) -> None:
     monkeypatch.setattr("app.core.runtime.delivery.WATCH_EVERY", 0.1)
     db = pg_tracker_db

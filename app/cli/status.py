@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
+from app.cli.common import read
 from app.core.config import Paths, Settings
+from app.core.plain import plain
+from app.core.types import DestinationStatus
+from app.present.state import destination_words
 
 NOT_RUNNING = 3
 
@@ -35,7 +40,8 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             print("Scrobble Tray is not running.")
         return NOT_RUNNING
     status, stats, written_at, pid = found
-    summary = summarize(status)
+    summary = summarize(status, see="Destinations below")
+    rows = [d for d in read(paths, settings, lambda core: core.destinations()) if d.kind != "builtin"]
     if args.json:
         print(json.dumps({"running": True, "pid": pid, "state": summary.state.value, "headline": summary.headline,
                           "details": summary.details, "fix": status.database_fix,
@@ -43,7 +49,8 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
                           "accepted": stats.accepted, "refused": dict(stats.refused),
                           "last_webhook_at": stats.last_webhook_at.isoformat() if stats.last_webhook_at else None,
                           "database_problem": status.database_problem, "database_held": status.database_held,
-                          "conflicts_open": status.conflicts_open}, indent=2))
+                          "conflicts_open": status.conflicts_open,
+                          "destinations": [_destination(d) for d in rows]}, indent=2))
     else:
         lines = [f"Scrobble Tray is running (pid {pid}), listening on {status.host} port {status.port}.",
                  summary.headline, *(f"  {d}" for d in summary.details)]
@@ -59,8 +66,19 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         lines.append(f"Refused: {stats.rejected} (" + ", ".join(f"{n} {why}" for why, n in stats.refused) + ")."
                      if stats.rejected else "Refused: none.")
         lines.append(f"Plex: {plex_text(status.plex)}.")
+        if rows:
+            lines.append("Destinations:")
+        for d in rows:
+            _, said, fix = destination_words(d)
+            lines.append(f"  {d.id} ({d.label}): {said}" + (f"\n    Fix: {fix}" if fix else ""))
         if written_at:
             lines.append(f"(as of {ago(written_at)})")
         print("\n".join(lines))
     return 1 if summary.state is TrayState.ERROR else 0
 
+
+def _destination(d: DestinationStatus) -> dict[str, Any]:
+    """One destination as ``status --json`` gives it: what the status window shows of it."""
+    row = plain(d, local=False)
+    _, row["said"], row["fix"] = destination_words(d)
+    return dict(row)

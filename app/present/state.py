@@ -42,9 +42,9 @@ def conflicts_text(n: int) -> str:
     return f"{n} conflict{'s' if n != 1 else ''} waiting"
 
 
-def destinations_text(n: int) -> str:
+def destinations_text(n: int, see: str = "the status window") -> str:
     return ("A destination is failing" if n == 1 else f"{n} destinations are failing") + \
-        ": events wait for it (see the status window)"
+        f": events wait for it (see {see})"
 
 
 def tunnel_text(status: CoreStatus) -> str | None:
@@ -66,7 +66,7 @@ def tunnel_text(status: CoreStatus) -> str | None:
     return f"Tunnel: {status.tunnel}"
 
 
-def summarize(status: CoreStatus) -> Summary:
+def summarize(status: CoreStatus, see: str = "the status window") -> Summary:
     """Error beats paused beats attention beats all good."""
     details: list[str] = []
     if status.conflicts_open:
@@ -76,7 +76,7 @@ def summarize(status: CoreStatus) -> Summary:
     if status.url_changed:
         details.append("The public URL changed: paste the new webhook URL into Plex")
     if status.destinations_failing:
-        details.append(destinations_text(status.destinations_failing))
+        details.append(destinations_text(status.destinations_failing, see))
 
     if status.server == "error":
         return Summary(TrayState.ERROR, f"Server error: {status.server_error or 'not listening'}",
@@ -108,7 +108,7 @@ def summarize(status: CoreStatus) -> Summary:
             rest = tuple(d for d in details if not d.startswith(head))
         elif status.destinations_failing:
             head = destinations_text(status.destinations_failing).split(":")[0]
-            rest = tuple(d if not d.startswith(head) else "Events wait for it: see the status window"
+            rest = tuple(d if not d.startswith(head) else f"Events wait for it: see {see}"
                          for d in details)
         else:
             head, rest = "Tunnel down, reconnecting…", tuple(d for d in details if not d.startswith("Tunnel"))
