@@ -288,12 +288,18 @@ def test_the_trackers_own_database_is_refused_as_scrobble_trays_database(tmp_pat
         assert c.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None
 
 
+async def conflicted(paths: Paths, db: Any) -> Core:
+    """A core with the built-in tracker off whose PostgreSQL tracker holds one conflict."""
+    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    await post(webhook_url(core), sample("scrobble-unknown-show"))
+    await delivered(core, 1)
+    return core
+
+
 async def test_a_conflict_resolved_in_the_desktop_dialog_is_written_to_the_tracker(paths, pg_tracker_db) -> None:
     db = pg_tracker_db
-    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    core = await conflicted(paths, db)
     try:
-        await post(webhook_url(core), sample("scrobble-unknown-show"))
-        await delivered(core, 1)
         [conflict] = await core.conflicts()
         assert (conflict.plex_title, conflict.type, conflict.waiting) == ("NonExistent Show XYZ", "no_match", 1)
         [held] = await core.waiting_events(conflict.id)
@@ -323,10 +329,8 @@ async def test_the_cli_lists_and_resolves_the_conflicts_the_dialog_shows(paths, 
         return code, capsys.readouterr().out
 
     db = pg_tracker_db
-    core = await started(paths, Settings(port=0, rate_limit_per_minute=0, builtin_tracker=False), db)
+    core = await conflicted(paths, db)
     try:
-        await post(webhook_url(core), sample("scrobble-unknown-show"))
-        await delivered(core, 1)
         [conflict] = await core.conflicts()
         code, out = await asyncio.to_thread(run, "conflicts", "list", "--json")
         assert code == 0 and [(c["id"], c["plex_title"], c["waiting"]) for c in json.loads(out)] == [

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence, TypeVar
 
 from app.core import config
 from app.core.config import Paths, Settings
-from app.core.db import DatabaseError
 from app.core.errors import AppError
 from app.core.plex.http import PlexError
 from app.core.plain import plain
@@ -29,7 +28,7 @@ class CliError(AppError):
 
 #: The errors a command may end with that are printed as words (see :func:`error_exit`);
 #: any other exception is a bug, and keeps its traceback.
-USER_ERRORS = (AppError, DatabaseError, PlexError, OSError, KeyboardInterrupt)
+USER_ERRORS = (AppError, OSError, KeyboardInterrupt)
 
 
 def error_exit(exc: BaseException, paths: Paths | None = None) -> int:

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.errors import AppError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -35,7 +37,7 @@ HEAD = "0005"
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's lock before it fails
 
 
-class DatabaseError(Exception):
+class DatabaseError(AppError):
     """The database could not be opened or migrated; the message says why."""
 
 

@@ -24,6 +24,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from app.core.config import Settings
+from app.core.errors import AppError
 from app.core.form import FormError, boundary, form_field
 from app.core.payload import PayloadError, load_payload
 from app.core.types import SELF_TEST_EVENT, WebhookStats
@@ -106,12 +107,11 @@ class Backoff:
         return lock
 
 
-class ListenError(OSError):
+class ListenError(AppError, OSError):
     """The webhook server cannot listen: a sentence naming the port or host, and the fix."""
 
     def __init__(self, message: str, fix: str) -> None:
-        super().__init__(f"{message}. {fix}")
-        self.fix = fix
+        super().__init__(f"{message}. {fix}", fix)
 
     @classmethod
     def of(cls, exc: OSError, host: str, port: int) -> "ListenError":

@@ -6,13 +6,18 @@ import errno
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.core.errors import AppError
+
 if TYPE_CHECKING:
     from app.core.config import Paths
 
 
 def error_text(exc: BaseException, with_fix: bool = True, fix_apart: bool = False) -> str:
     """``exc`` as a sentence for the user, with its fix when it carries one (after it, or
-    with ``fix_apart`` on a line of its own, as the CLI prints it)."""
+    with ``fix_apart`` on a line of its own, as the CLI prints it). An error not meant for
+    the user (a bug) says so, with its type, and points at the log."""
+    if not isinstance(exc, (AppError, OSError)) and not getattr(exc, "fix", None):
+        return f"Something went wrong: {type(exc).__name__}: {exc}".rstrip(": ") + " (see the log file)"
     said = str(exc).strip() or type(exc).__name__
     fix = getattr(exc, "fix", None) if with_fix else None
     if fix and fix not in said:

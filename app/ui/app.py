@@ -19,6 +19,7 @@ from app.core.logs import add_secret, setup_logging
 from app.ui import icons
 from app.ui.controller import UiController
 from app.ui.single_instance import SingleInstance, server_name
+from app.present.errors import error_text
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ async def main(app: QApplication, paths: Paths, settings: Settings,
             freeze_startup_objects()
         except Exception as exc:  # shown in the UI (red icon, status window); Settings can fix it
             log.error("the core did not start: %s", exc)
-            ui.notify("Scrobble Tray could not start", str(exc), "error")
+            ui.notify("Scrobble Tray could not start", error_text(exc), "error")
         await lifecycle.quitting.wait()
     finally:
         ui.close()

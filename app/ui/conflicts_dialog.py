@@ -17,6 +17,7 @@ from app.ui.bridge import CoreBridge
 from app.present.formatting import ids_text, local_time, show_with_year, sxxeyy
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, heading, muted
+from app.present.errors import error_text
 
 KIND_WORDS = {
     "no_match": "No show in your tracker matches this Plex show.",
@@ -334,7 +335,7 @@ class ConflictsDialog(QWidget):
         self._loader.now()
 
     def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(str(exc) or type(exc).__name__, "error")
+        self.banner.show_message(error_text(exc), "error")
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

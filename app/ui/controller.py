@@ -25,6 +25,7 @@ from app.ui.tasks import spawn
 from app.ui.setup_wizard import SetupWizard
 from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
+from app.present.errors import error_text
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class UiController(QObject):
             self.autostart.set_enabled(enabled)
         except OSError as exc:
             log.warning("start at login: %s", exc)
-            self.notify("Start at login failed", str(exc), "error")
+            self.notify("Start at login failed", error_text(exc), "error")
 
     def request_quit(self) -> None:
         self.quitRequested.emit()

@@ -16,6 +16,7 @@ from app.ui import icons
 from app.present.formatting import MASK
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
+from app.present.errors import error_text
 
 RESULT_WORDS = {"pass": "Pass", "warn": "Warning", "fail": "Failed"}
 
@@ -136,7 +137,7 @@ class DiagnosticsWindow(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self.summary.setText("The checks could not run")
-        self.banner.show_message(f"{type(exc).__name__}: {exc}", "error")
+        self.banner.show_message(error_text(exc), "error")
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

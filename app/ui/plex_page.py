@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHB
                                QVBoxLayout, QWidget)
 
 from app.core.facade import Core
-from app.core.plex.http import PlexError
 from app.core.timefmt import ago
 from app.core.types import PlexStatus
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
+from app.present.errors import error_text
 
 
 class PlexPage(QWidget):
@@ -187,10 +187,7 @@ class PlexPage(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
-        if isinstance(exc, PlexError):
-            self.banner.show_message(str(exc) + (f". {exc.fix}" if exc.fix else ""), "error")
-        else:
-            self.banner.show_message(f"Something went wrong: {exc}", "error")
+        self.banner.show_message(error_text(exc), "error")
         self.show_status(self.core.status.plex)
 
     def _set_busy(self, busy: bool) -> None:

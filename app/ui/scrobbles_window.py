@@ -15,6 +15,7 @@ from app.present.formatting import outcome_text, sxxeyy
 from app.ui.scrobbles_model import ScrobblesModel
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
+from app.present.errors import error_text
 
 LIMIT = 500
 LIVE_ROWS = 50
@@ -233,7 +234,7 @@ class ScrobblesWindow(QWidget):
             self._update_buttons()
 
     def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(str(exc) or type(exc).__name__, "error")
+        self.banner.show_message(error_text(exc), "error")
 
     def _double_clicked(self) -> None:
         row = self.selected_row()

@@ -19,6 +19,7 @@ from app.ui import icons
 from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
+from app.present.errors import error_text
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
 EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "
@@ -69,7 +70,7 @@ class ShowDialog(QDialog):
         try:
             await self._save(self.values())
         except StoreError as exc:
-            self.error.setText(str(exc))
+            self.error.setText(error_text(exc))
             self.error.show()
             return
         self.accept()
@@ -325,5 +326,4 @@ class TrackerWindow(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
     def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(str(exc) if isinstance(exc, StoreError) else
-                                 f"Something went wrong: {type(exc).__name__}: {exc}", "error")
+        self.banner.show_message(error_text(exc), "error")

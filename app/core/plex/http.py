@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
+from app.core.errors import AppError
 
 if TYPE_CHECKING:  # requests is imported when Plex is first talked to, not at start-up
     import requests
@@ -18,12 +19,8 @@ _PLEX_TV_HOSTS = ("https://plex.tv", "https://clients.plex.tv")
 PRODUCT = "Scrobble Tray"
 
 
-class PlexError(Exception):
+class PlexError(AppError):
     """Something Plex said or did not say, in words, with what the user can do."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.fix = fix
 
 
 class SignInAgain(PlexError):
