@@ -321,7 +321,7 @@ def test_config_get_set_and_reset_every_window_setting(run) -> None:
     ("plex_location", "mars", "one of this, network, elsewhere"),
     ("tunnel_enabled", "maybe", "true or false (or auto)"),
     ("stop_threshold", "2", "between 0.5 and 1.0"),
-    ("database_url", "notaurl", "not a database URL"),
+    ("database_url", "notaurl", "Not a database URL"),
 ])
 def test_config_set_refuses_a_bad_value_with_the_windows_words(run, key: str, value: str, words: str) -> None:
     code, _, err = run("config", "set", key, value)

@@ -15,14 +15,13 @@ from typing import Any
 
 from app.cli.common import CliError
 from app.core import config
-from app.core.config import Paths, Settings, check_domain, check_token, clean_domain
+from app.core.config import Paths, Settings, agent_problem, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken
 from app.core.destinations.kinds import KINDS
 
 # Settings kept by other commands (destinations: each kind's list) or only for tests and the benchmark.
 HIDDEN = {k.settings_key for k in KINDS.values()} | {"plex_tv_url", "tmdb_base_url", "max_body_bytes",
                                                       "max_payload_bytes", "max_parts"}
-LOCATIONS = ("this", "network", "elsewhere")
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in HIDDEN}
 
 
@@ -83,15 +82,8 @@ def _check(key: str, value: Any, settings: Settings) -> Any:
         if problem := check_domain(value):
             raise ConfigError(problem)
         value = clean_domain(value)
-    if key == "plex_location" and value not in (None, *LOCATIONS):
-        raise ConfigError(f"plex_location is one of {', '.join(LOCATIONS)} (or default), not {value!r}")
-    if key == "database_url" and value:
-        from app.core.db import DatabaseError, make_engine
-
-        try:
-            make_engine(value).dispose()
-        except DatabaseError as exc:
-            raise ConfigError(str(exc)) from None
+    if key == "ngrok_path" and (problem := agent_problem(value)):
+        raise ConfigError(problem)
     trial = dataclasses.replace(settings, **{key: value})
     if problems := trial.validate():
         raise ConfigError("; ".join(problems))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import platformdirs
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from app.core.destinations.postgres import PostgresTarget
     from app.core.destinations.relay import RelayTarget
 
+log = logging.getLogger(__name__)
 APP_NAME = "Scrobble Tray"
 APP_SLUG = "scrobbletray"
 DEFAULT_PORT = 47810
@@ -68,6 +70,69 @@ def port_problem(port: int) -> str | None:
     if not 0 <= port <= 65535:
         return "The port must be between 0 and 65535 (0 picks a free one at each start)."
     return None
+
+
+# Where Plex runs decides what "reachable" means (app.present.state): here, the LAN, or the tunnel.
+PLEX_LOCATIONS = ("this", "network", "elsewhere")  # None: not said yet
+
+
+def location_problem(value: str | None) -> str | None:
+    """The problem with a value of ``plex_location``, or None."""
+    if value in (None, *PLEX_LOCATIONS):
+        return None
+    return f"where Plex runs is one of {', '.join(PLEX_LOCATIONS)} (or not said), not {value!r}"
+
+
+def database_url_problem(text: str | None) -> str | None:
+    """The problem with a database URL, or None (empty: the SQLite file in the data folder).
+    Its dialect and driver must load; nothing is connected to or made."""
+    if not (text or "").strip():
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(str(text).strip()).get_dialect().import_dbapi()
+    except (ArgumentError, ValueError):
+        return "Not a database URL; e.g. postgresql+psycopg://user@host/tracker"
+    except (NoSuchModuleError, ImportError) as exc:
+        return f"That database cannot be used here: {exc}"
+    return None
+
+
+def agent_problem(text: str | None) -> str | None:
+    """The problem with an ngrok agent path, or None (empty: the downloaded one)."""
+    if not (text or "").strip():
+        return None
+    path = Path(str(text).strip()).expanduser()
+    if not path.is_file():
+        return "No file there: choose the ngrok program, or leave it empty."
+    if not os.access(path, os.X_OK):
+        return f"That file cannot be run (chmod +x {path})."
+    return None
+
+
+#: One check per setting whose value can be wrong, the same for the Settings window,
+#: 'config set', applying settings and loading settings.json (a bad value there is
+#: replaced by the default, and the log says so).
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "port": lambda v: port_problem(int(v)),
+    "stop_threshold": lambda v: None if 0.5 <= float(v) <= 1.0 else "stop threshold must be between 0.5 and 1.0",
+    "rate_limit_per_minute": lambda v: None if int(v) >= 0 else "rate limit must be 0 (off) or more",
+    "dedup_window_hours": lambda v: None if float(v) > 0 else "de-duplication window must be positive",
+    "ngrok_domain": lambda v: check_domain(v) if v else None,
+    "plex_location": location_problem,
+    "database_url": database_url_problem,
+}
+
+
+def setting_problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``key`` (its :data:`CHECKS`), or None."""
+    check = CHECKS.get(key)
+    try:
+        return check(value) if check else None
+    except (TypeError, ValueError):
+        return f"{key} cannot be {value!r}"
 
 
 def add_destination(settings: "Settings", kind: str, url: str, label: str = "",
@@ -131,11 +196,16 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
-        """Build settings from a dict, ignoring unknown keys and filling missing ones."""
+        """Build settings from a dict, ignoring unknown keys, filling missing ones, and
+        putting the default in place of a value its check refuses (the log says which)."""
         from app.core.destinations.kinds import KINDS
 
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        for key in [k for k in values if k in CHECKS]:
+            if problem := setting_problem(key, values[key]):
+                log.warning("settings.json: %s; the default is used instead", problem)
+                del values[key]
         for kind in KINDS.values():
             saved = values.get(kind.settings_key)
             values[kind.settings_key] = [kind.target.from_dict(t) for t in saved if isinstance(t, dict)] \
@@ -147,15 +217,7 @@ class Settings:
 
     def validate(self) -> list[str]:
         """Human-readable problems with these settings (empty when all is well)."""
-        problems = []
-        if problem := port_problem(int(self.port)):
-            problems.append(problem)
-        if not (0.5 <= float(self.stop_threshold) <= 1.0):
-            problems.append("stop threshold must be between 0.5 and 1.0")
-        if int(self.rate_limit_per_minute) < 0:
-            problems.append("rate limit must be 0 (off) or more")
-        if float(self.dedup_window_hours) <= 0:
-            problems.append("de-duplication window must be positive")
+        problems = [p for key in CHECKS if (p := setting_problem(key, getattr(self, key)))]
         from app.core.destinations.kinds import targets
 
         for kind, target in targets(self):

@@ -1,0 +1,48 @@
+"""One check per setting: the Settings window, 'config set', applying settings and loading
+settings.json say the same words, and a bad value on disk never stops the app."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from app.core.config import CHECKS, PLEX_LOCATIONS, Paths, Settings, load_settings, setting_problem
+
+
+@pytest.mark.parametrize(("key", "bad"), [("port", 70000), ("port", "eighty"), ("stop_threshold", 2),
+                                          ("rate_limit_per_minute", -1), ("dedup_window_hours", 0),
+                                          ("ngrok_domain", "not a domain!"), ("plex_location", "moon"),
+                                          ("database_url", "notaurl"), ("database_url", "nosuchdb://x/y")])
+def test_a_bad_value_in_settings_json_gives_the_default_and_a_log_line(
+        paths: Paths, key: str, bad: Any, caplog: Any) -> None:
+    paths.ensure()
+    paths.settings_file.write_text(json.dumps({"port": 48000} | {key: bad}), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        settings = load_settings(paths)
+    assert getattr(settings, key) == getattr(Settings(), key)
+    said = setting_problem(key, bad)
+    assert said and f"settings.json: {said}; the default is used instead" in caplog.text
+    assert said in Settings(**{key: bad}).validate()  # applying them (and 'config set') says the same
+
+
+def test_good_values_pass_every_check() -> None:
+    good = {"port": 0, "stop_threshold": 0.5, "rate_limit_per_minute": 0, "dedup_window_hours": 0.1,
+            "ngrok_domain": "my-name.ngrok-free.dev", "plex_location": PLEX_LOCATIONS[1],
+            "database_url": "sqlite:////tmp/x.sqlite3"}
+    assert set(good) == set(CHECKS)  # a new check gets a case here
+    assert [key for key, value in good.items() if setting_problem(key, value)] == []
+    assert Settings(**good).validate() == []
+
+
+def test_the_settings_window_uses_the_same_checks(qtbot: Any, paths: Paths) -> None:
+    from app.core.facade import Core
+    from app.ui.settings_window import SettingsWindow
+
+    window = SettingsWindow(Core(paths, Settings()))
+    qtbot.addWidget(window)
+    window.database_url.setText("notaurl")
+    assert not window.validate()
+    assert setting_problem("database_url", "notaurl") in window.fields["database_url"].error.text()
