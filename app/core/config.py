@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -72,8 +73,16 @@ def port_problem(port: int) -> str | None:
     return None
 
 
-# Where Plex runs decides what "reachable" means (app.present.state): here, the LAN, or the tunnel.
-PLEX_LOCATIONS = ("this", "network", "elsewhere")  # None: not said yet
+class PlexLocation(StrEnum):
+    """Where Plex runs (``Settings.plex_location``; None: not said yet). It decides what
+    "reachable" means (app.present.state): here, the LAN, or the tunnel."""
+
+    THIS = "this"
+    NETWORK = "network"
+    ELSEWHERE = "elsewhere"
+
+
+PLEX_LOCATIONS = tuple(PlexLocation)
 
 
 def location_problem(value: str | None) -> str | None:

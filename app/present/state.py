@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from app.core.config import PlexLocation
 from app.core.types import CoreStatus, DestinationState, DestinationStatus
 from app.present.formatting import local_time
 
@@ -129,12 +130,12 @@ def _reach(status: CoreStatus, details: tuple[str, ...]) -> Summary:
     if status.tunnel != "off":  # on its way: the details say how far
         return Summary(TrayState.OK, f"Listening on port {status.port}", details)
     if status.host in LOOPBACK or not status.host:
-        if where == "this":
+        if where == PlexLocation.THIS:
             return Summary(TrayState.OK, f"All good: listening for Plex on this computer (port {status.port})",
                            details)
         return Summary(TrayState.ATTENTION, "Only this computer can reach it",
                        (*details, f"A Plex server elsewhere cannot: {_TUNNEL_HINT}"), unreachable=True)
-    if where in ("this", "network"):
+    if where in (PlexLocation.THIS, PlexLocation.NETWORK):
         return Summary(TrayState.OK, f"All good: reachable on the local network (port {status.port})", details)
     return Summary(TrayState.ATTENTION, "Only this network can reach it",
                    (*details, f"A Plex server outside it cannot: {_TUNNEL_HINT}"), unreachable=True)

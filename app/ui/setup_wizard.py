@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage)
 
-from app.core.config import Settings, check_domain, check_token, clean_domain
+from app.core.config import PlexLocation, Settings, check_domain, check_token, clean_domain
 from app.core.facade import Core
 from app.core.tunnel import AUTHTOKEN_URL, DOMAINS_URL
 from app.core.types import CoreStatus, TunnelState
@@ -24,9 +24,9 @@ from app.ui.bridge import CoreBridge
 from app.ui.tasks import spawn
 from app.ui.widgets import UrlField, muted
 
-WHERE = (("this", "On this computer"),
-         ("network", "On another computer on my network (a NAS or PC at home)"),
-         ("elsewhere", "Somewhere else: a NAS abroad, a seedbox, a friend's server"))
+WHERE = ((PlexLocation.THIS, "On this computer"),
+         (PlexLocation.NETWORK, "On another computer on my network (a NAS or PC at home)"),
+         (PlexLocation.ELSEWHERE, "Somewhere else: a NAS abroad, a seedbox, a friend's server"))
 PAGE_WHERE, PAGE_NETWORK, PAGE_TUNNEL, PAGE_URL = range(4)
 
 
@@ -43,7 +43,7 @@ class _WherePage(QWizardPage):
             button.setProperty("where", value)
             self.group.addButton(button, i)
             layout.addWidget(button)
-            button.setChecked(value == (current or "elsewhere"))
+            button.setChecked(value == (current or PlexLocation.ELSEWHERE))
         layout.addWidget(muted("Not sure? In Plex Web, Settings → your server → General shows its "
                                "name; if it is not this computer or one at home, choose the last."))
         layout.addStretch(1)
@@ -52,7 +52,7 @@ class _WherePage(QWizardPage):
         return str(self.group.checkedButton().property("where"))
 
     def nextId(self) -> int:  # noqa: N802 (Qt's name)
-        return {"this": PAGE_URL, "network": PAGE_NETWORK}.get(self.where(), PAGE_TUNNEL)
+        return {PlexLocation.THIS: PAGE_URL, PlexLocation.NETWORK: PAGE_NETWORK}.get(self.where(), PAGE_TUNNEL)
 
 
 class _NetworkPage(QWizardPage):
@@ -130,7 +130,7 @@ class _TunnelPage(QWizardPage):
         # On once a token is known (so not before it is saved), with the domain asked for.
         await core.apply_settings(dataclasses.replace(
             core.settings, ngrok_domain=clean_domain(self.domain.text()) or None, tunnel_enabled=None,
-            plex_location="elsewhere"))
+            plex_location=PlexLocation.ELSEWHERE))
         if token:
             await core.set_authtoken(token)  # opens the tunnel with it
         else:
@@ -214,15 +214,15 @@ class SetupWizard(QWizard):
     def chosen_settings(self) -> Settings:
         """The settings the choice amounts to."""
         s, where = self.core.settings, self.where_page.where()
-        if where == "network":
+        if where == PlexLocation.NETWORK:
             return dataclasses.replace(s, plex_location=where, host=ANY_HOST[0])
         return dataclasses.replace(s, plex_location=where)
 
     def url_for_plex(self) -> str | None:
         where, core = self.where_page.where(), self.core
-        if where == "network" and core.status.port and self.network_page.address.count():
+        if where == PlexLocation.NETWORK and core.status.port and self.network_page.address.count():
             return webhook_url(f"http://{self.network_page.address.currentText()}:{core.status.port}", core.secret)
-        if where == "elsewhere":
+        if where == PlexLocation.ELSEWHERE:
             return core.public_webhook_url
         return core.best_webhook_url()
 
