@@ -195,3 +195,17 @@ def test_what_a_run_leaves_in_the_working_folder_is_never_committed() -> None:
     names = ["scrobbletray.sqlite3", "scrobbletray.sqlite3-wal", "state.json", "status.json", "settings.json"]
     ignored = subprocess.run(["git", "check-ignore", *names], capture_output=True, text=True, cwd=ROOT).stdout
     assert ignored.split() == names
+
+
+def test_the_windows_and_the_cli_use_the_facade_only() -> None:
+    """No window or command reaches around the façade: not the runtime, not the database
+    service, not the Plex link or the catch-up behind it (tests may)."""
+    import re
+
+    faces = [*ROOT.glob("app/ui/**/*.py"), *ROOT.glob("app/cli/**/*.py"), ROOT / "app/main.py",
+             ROOT / "app/core/headless.py", ROOT / "app/selftest.py"]
+    around = re.compile(r"\.runtime\b|app\.core\.(runtime|store)\b|"
+                        r"(?<!app\.)core\.((run|store|tracker)\b(?!_)|(plex|catch_up)\.)")
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in faces
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if around.search(line)]
+    assert found == []

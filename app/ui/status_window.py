@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from app.core.facade import Core
-from app.core.store import StoreError
+from app.core.errors import AppError
 from app.core.types import CoreStatus, Counts
 from app.core.logs import redact
 from app.core.timefmt import ago
@@ -276,7 +276,7 @@ class StatusWindow(QWidget):
     async def _load_counts(self) -> None:
         try:
             self.counts = await self.core.counts()
-        except StoreError:  # not open yet: the window may predate the database
+        except AppError:  # not open yet: the window may predate the database
             return
         self.shows_card.set_value(self.counts.shows)
         self.today_card.set_value(self.counts.scrobbles_24h)

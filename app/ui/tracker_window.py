@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFi
                                QVBoxLayout, QWidget)
 
 from app.core.facade import Core
-from app.core.store import StoreError
+from app.core.errors import AppError
 from app.core.types import EpisodeRow, ShowRow
 from app.ui import icons
 from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
@@ -69,7 +69,7 @@ class ShowDialog(QDialog):
     async def _submit(self) -> None:
         try:
             await self._save(self.values())
-        except StoreError as exc:
+        except AppError as exc:
             self.error.setText(error_text(exc))
             self.error.show()
             return
