@@ -209,3 +209,34 @@ def test_the_windows_and_the_cli_use_the_facade_only() -> None:
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in faces
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if around.search(line)]
     assert found == []
+
+
+def test_every_change_the_cli_makes_can_reach_the_running_app() -> None:
+    import re
+
+    from app.core.facade import REMOTE
+
+    asked = {m.group(1) for path in ROOT.glob("app/cli/*.py")
+             for m in re.finditer(r'change\(paths, settings, "(\w+)"', path.read_text(encoding="utf-8"))}
+    asked |= {m.group(1) for path in ROOT.glob("app/cli/*.py")
+              for m in re.finditer(r'control\.call\(paths, "(\w+)"', path.read_text(encoding="utf-8"))}
+    assert asked and asked <= set(REMOTE), asked - set(REMOTE)
+
+
+async def test_changes_from_the_cli_take_effect_in_the_running_app(paths: Paths, tracker: FakeTracker,
+                                                                   capsys: Any) -> None:
+    core = Core(paths, Settings(port=0, rate_limit_per_minute=0), timing=FAST)
+    await core.start()
+    try:
+        code, out = await _cli(paths, capsys, "shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396")
+        assert code == 0, out
+        code, out = await _cli(paths, capsys, "destinations", "add-relay", tracker.url, "--label", "Web tracker")
+        assert code == 0 and "Added relay-1" in out, out
+        assert [d.id for d in await core.destinations()] == ["builtin", "relay-1"]  # its sender runs now
+        assert (await post(webhook_url(core), episode_payload(1, 1)))[0] == 200
+        await wait_for(lambda: tracker.accepted, timeout=10)  # matched (the new show) and relayed at once
+        assert [o.action for o in await core.scrobbles()] == ["marked"]
+        code, out = await _cli(paths, capsys, "destinations", "remove", "relay-1")
+        assert code == 0 and [d.id for d in await core.destinations()] == ["builtin"]
+    finally:
+        await core.stop()

@@ -36,6 +36,12 @@ from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Count
                             EpisodeRow, Outcome, ScrobbleRow, ShowRow, WebhookStats)
 
 
+#: What a command may ask the running app to do (through :mod:`app.core.control`): the
+#: changes that its senders, match index, settings or Plex link must see at once.
+REMOTE = ("add_show", "import_shows", "resolve_conflict", "add_destination", "remove_destination",
+          "retry_destination", "catch_up", "reload_settings")
+
+
 class Core:
     """Scrobble Tray's API: start it, subscribe to :attr:`events`, ask it, stop it."""
 
@@ -111,9 +117,8 @@ class Core:
         data folder: a second start raises :class:`app.core.instance.AlreadyRunning`."""
         await self.runtime.start(port, tunnel)
         if self._control is None:
-            self._control = ControlServer(self.paths, {
-                "retry_destination": self.retry_destination, "resolve_conflict": self.resolve_conflict,
-                "catch_up": self._catch_up_since, "reload_settings": self.reload_settings})
+            calls = {name: getattr(self, name) for name in REMOTE if name != "catch_up"}
+            self._control = ControlServer(self.paths, calls | {"catch_up": self._catch_up_since})
             await self._control.start()
 
     async def open(self) -> None:
