@@ -33,6 +33,7 @@ class DestinationsBox(QGroupBox):
         self._loader = Coalescer(self._load, 250, self)
         bridge.destinationsChanged.connect(self._loader.trigger)
         bridge.statusChanged.connect(lambda _: self._loader.trigger())
+        bridge.dataChanged.connect(self._loader.trigger)  # (processed events queue deliveries: "N waiting")
 
     def refresh(self) -> None:
         self._loader.now()

@@ -41,12 +41,14 @@ def test_a_failing_destination_shows_why_and_retry_sends_its_events(
     text = box.state_labels["relay-1"].text()
     assert "the tracker failed (HTTP 500" in text and "(1 waiting)" in text and "its database?" in text
     assert SECRET not in text and "relay-1" in box.retry_buttons
+    aio.post(core, episode_payload(1, 2))  # still failing (no change of state): the count follows
+    qtbot.waitUntil(lambda: "(2 waiting)" in box.state_labels["relay-1"].text(), timeout=10_000)
 
     target.mode = "ok"
     qtbot.mouseClick(box.retry_buttons["relay-1"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: box.state_labels["relay-1"].text().startswith("Up to date"), timeout=10_000)
     assert "relay-1" not in box.retry_buttons
-    assert len(target.accepted) == 1
+    assert len(target.accepted) == 2
 
 
 def test_a_paused_destination_turns_the_tray_to_attention_and_shows_in_the_log(
