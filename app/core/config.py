@@ -23,7 +23,7 @@ from app.core.errors import SettingsInvalid
 from app.core.state_keys import StateKey
 if TYPE_CHECKING:
     from app.core.destinations.base import Target
-    from app.core.destinations.postgres import PostgresTarget
+    from app.core.destinations.postgres.target import PostgresTarget
     from app.core.destinations.relay import RelayTarget
 
 APP_NAME = "Scrobble Tray"
@@ -201,9 +201,10 @@ class Paths:
         return settings.database_url or f"sqlite:///{self.database_file}"
 
 
-# Names that moved to their kind's module (app.core.destinations.<kind>): still importable from here.
+# Names that moved to their kind's module (app.core.destinations.<kind>, or a module of its package):
+# still importable from here.
 _MOVED = {"RelayTarget": "relay", "relay_url_problem": "relay",
-          "PostgresTarget": "postgres", "postgres_url_problem": "postgres"}
+          "PostgresTarget": "postgres.target", "postgres_url_problem": "postgres.target"}
 
 
 def __getattr__(name: str) -> Any:

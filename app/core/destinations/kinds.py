@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from app.core.errors import SettingsInvalid
 from app.core.destinations.base import Context, Kind, OutboxDestination, Target
-from app.core.destinations.postgres import POSTGRES
+from app.core.destinations.postgres.kind import POSTGRES
 from app.core.destinations.relay import RELAY
 
 if TYPE_CHECKING:
