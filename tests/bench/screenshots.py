@@ -162,8 +162,8 @@ async def render(out: Path) -> None:
     tracker.close()
 
     settings = ui.show_settings()
-    settings.port.setText("47811")  # an edit in progress: Save enabled
-    settings.domain.setText("not a domain!")  # and an inline error
+    settings.general.port.setText("47811")  # an edit in progress: Save enabled
+    settings.general.domain.setText("not a domain!")  # and an inline error
     settings.adjustSize()
     settings.resize(max(settings.width(), 680), max(settings.sizeHint().height(), 730))
     save(settings, "settings", out, secrets)

@@ -80,15 +80,15 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
 
     # Accepted accounts are picked from the server's accounts (General tab).
     window.show_general()
-    assert window.choose_accounts.isEnabled()
-    qtbot.mouseClick(window.choose_accounts, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: getattr(window, "accounts_menu", None) is not None
-                    and window.accounts_menu.isVisible(), timeout=10_000)
-    owner, bob = window.accounts_menu.actions()
+    assert window.general.choose_accounts.isEnabled()
+    qtbot.mouseClick(window.general.choose_accounts, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(window.general, "accounts_menu", None) is not None
+                    and window.general.accounts_menu.isVisible(), timeout=10_000)
+    owner, bob = window.general.accounts_menu.actions()
     assert owner.text().startswith("alice (the server owner") and owner.isChecked() and not owner.isEnabled()
     assert bob.text() == "Bob" and not bob.isChecked()
     bob.setChecked(True)
-    assert window.accounts.text() == "Bob" and window.save_button.isEnabled()
+    assert window.general.accounts.text() == "Bob" and window.save_button.isEnabled()
     window.show_plex()
 
     # Register again by hand: nothing to change, and it says so.
