@@ -251,7 +251,7 @@ async def test_responses_name_no_versions(core) -> None:  # type: ignore[no-unty
 
 
 def test_repeated_wrong_secrets_are_locked_out_for_longer_each_time() -> None:
-    from app.core.webhooks import Backoff
+    from app.core.webhook_limits import Backoff
 
     now = [0.0]
     limiter = Backoff(10, clock=lambda: now[0])

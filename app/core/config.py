@@ -105,7 +105,7 @@ class Settings:
     port: int = DEFAULT_PORT
     database_url: str | None = None  # None: SQLite file in the data folder
     # Refused attempts (a wrong secret) a client address may make a minute; 0 turns it off.
-    # A request with the right secret is never limited by it (see webhooks.SAFETY_VALVE).
+    # A request with the right secret is never limited by it (see webhook_limits.SAFETY_VALVE).
     rate_limit_per_minute: int = 10
     stop_threshold: float = 0.9  # a media.stop past this fraction counts as watched
     accepted_accounts: list[str] = field(default_factory=list)  # Plex account ids or names
