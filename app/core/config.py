@@ -21,6 +21,7 @@ import platformdirs
 
 from app.core.errors import SettingsInvalid
 from app.core.state_keys import StateKey
+
 if TYPE_CHECKING:
     from app.core.destinations.base import Target
     from app.core.destinations.postgres.target import PostgresTarget
@@ -70,7 +71,7 @@ def port_problem(port: int) -> str | None:
     return None
 
 
-def add_destination(settings: "Settings", kind: str, url: str, label: str = "",
+def add_destination(settings: Settings, kind: str, url: str, label: str = "",
                     **options: Any) -> tuple[Target, dict[str, str | None]]:
     """Append a new target of ``kind`` (a name in :data:`app.core.destinations.kinds.KINDS`,
     with the first free ``<kind>-N`` id) to ``settings``. Returns it and the secrets to keep
@@ -130,7 +131,7 @@ class Settings:
     postgres: list[PostgresTarget] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Build settings from a dict, ignoring unknown keys and filling missing ones."""
         from app.core.destinations.kinds import KINDS
 

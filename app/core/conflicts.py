@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.core.destinations.base import ConflictSource, OutboxDestination
 from app.core.destinations.kinds import KINDS

@@ -10,30 +10,42 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from app.core import config, diagnostics, instance, status_file
-from app.core.control import ControlServer
-from app.core.destinations.manager import destination_rows
-from app.core.state_keys import StateKey
 from app.core.config import Paths, Settings
+from app.core.control import ControlServer
 from app.core.credentials import set_secret
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target
+from app.core.destinations.manager import destination_rows
 from app.core.destinations.sender import Timing
 from app.core.errors import AppError, NotRunning
 from app.core.events import DestinationsChanged, EventBus
 from app.core.logs import add_secret
 from app.core.matching import Candidate
+from app.core.plex.account import PlexUser
 from app.core.plex.http import PlexError
 from app.core.plex.signin import SignIn
-from app.core.plex.account import PlexUser
 from app.core.runtime import Runtime
 from app.core.show_files import read_show_file
-from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Counts, DestinationStatus,
-                            EpisodeRow, Outcome, ScrobbleRow, ShowRow, WebhookStats)
+from app.core.state_keys import StateKey
+from app.core.types import (
+    CatchUpResult,
+    Check,
+    ConflictRow,
+    CoreStatus,
+    Counts,
+    DestinationStatus,
+    EpisodeRow,
+    Outcome,
+    ScrobbleRow,
+    ShowRow,
+    WebhookStats,
+)
 
 
 class Core:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Iterable
 
 from rapidfuzz import fuzz, process
 

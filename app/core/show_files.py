@@ -44,5 +44,5 @@ def _from_csv(text: str, path: Path) -> list[dict[str, str]]:
     if "title" not in header:
         raise StoreError(f"{path}: the first row must name the columns, one of them 'title' "
                            f"(known: {', '.join(COLUMNS)})")
-    return [{k: v.strip() for k, v in zip(header, row) if k in COLUMNS}
+    return [{k: v.strip() for k, v in zip(header, row, strict=False) if k in COLUMNS}  # (a short row: fewer columns)
             for row in reader if any(cell.strip() for cell in row)]

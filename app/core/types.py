@@ -244,7 +244,7 @@ class Candidate:
     score: float
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Candidate":
+    def from_dict(cls, data: dict) -> Candidate:
         return cls(int(data["show_id"]), str(data["title"]), data.get("year"), float(data.get("score", 0)))
 
     def to_dict(self) -> dict[str, object]:

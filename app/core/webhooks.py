@@ -13,9 +13,9 @@ import errno
 import hmac
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -45,7 +45,7 @@ class ListenError(OSError):
         self.fix = fix
 
     @classmethod
-    def of(cls, exc: OSError, host: str, port: int) -> "ListenError":
+    def of(cls, exc: OSError, host: str, port: int) -> ListenError:
         if exc.errno == errno.EADDRINUSE:
             return cls(f"Port {port} is in use by another program (another Scrobble Tray?)",
                        "Quit it, or choose another port in Settings (or 'serve --port N')")
@@ -197,7 +197,7 @@ class WebhookServer:
         if data["event"] != SELF_TEST_EVENT:  # diagnostics' own request says nothing about Plex
             server = data.get("Server")
             title = server.get("title") if isinstance(server, dict) else None
-            stats.last_webhook_at = datetime.now(timezone.utc)
+            stats.last_webhook_at = datetime.now(UTC)
             stats.last_source = source
             stats.last_server = title[:200] if isinstance(title, str) else None
             stats.last_user_agent = request.headers.get("User-Agent", "")[:200]

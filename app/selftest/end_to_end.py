@@ -5,6 +5,7 @@ found marked; after the checks that need no core (:mod:`.checks`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -144,7 +145,5 @@ async def run(report: Report, data_dir: Path) -> None:
             await core.stop()  # (releases the SQLite file, so the folder can go)
             return "server and worker stopped"
 
-        try:
+        with contextlib.suppress(Abort):  # recorded in the report; the first failure is the one to tell
             await report.step("stop core", stop)
-        except Abort:
-            pass  # recorded in the report; the first failure is the one to tell

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TextIO
+from typing import Any, TextIO
 
 STEP_TIMEOUT = 20.0  # seconds; no step takes more than a fraction of that on a healthy install
 
@@ -52,7 +53,7 @@ class Report:
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(fn(), STEP_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._fail(name, started, f"no result within {STEP_TIMEOUT:g} s")
         except StepFailed as exc:
             self._fail(name, started, str(exc))

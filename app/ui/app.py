@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -59,10 +60,8 @@ class Lifecycle(QObject):
 
     def close(self) -> None:
         self.app.removeEventFilter(self)
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):
             self.app.aboutToQuit.disconnect(self._about_to_quit)
-        except (RuntimeError, TypeError):
-            pass
 
 
 def prefer_ui_thread() -> None:
@@ -92,10 +91,8 @@ async def main(app: QApplication, paths: Paths, settings: Settings,
     lifecycle = Lifecycle(app)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM,):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
             loop.add_signal_handler(sig, lifecycle.request_quit)
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-            pass
     core = Core(paths, settings)
     ui = UiController(core, tray_available=tray_available)
     ui.quitRequested.connect(lifecycle.request_quit)
@@ -116,10 +113,8 @@ async def main(app: QApplication, paths: Paths, settings: Settings,
         await core.stop()
         lifecycle.close()
         for sig in (signal.SIGTERM,):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
     return 0
 
 

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.core.config import load_state, save_state
-from app.core.state_keys import StateKey
 from app.core.facade import Core
+from app.core.state_keys import StateKey
 from app.core.types import CoreStatus, Outcome
+from app.present.formatting import sxxeyy
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.diagnostics_window import DiagnosticsWindow
-from app.present.formatting import sxxeyy
 from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
+from app.ui.setup_wizard import SetupWizard
 from app.ui.status_window import StatusWindow
 from app.ui.tasks import spawn
-from app.ui.setup_wizard import SetupWizard
 from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
 

@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidg
 
 from app.core.facade import Core
 from app.core.types import DestinationState, DestinationStatus
+from app.present.state import destination_words
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.present.state import destination_words
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import muted
 

@@ -10,20 +10,29 @@ A target's URL may carry a secret, so the list only ever shows it masked.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMessageBox, QPushButton, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target, Verdict
 from app.core.facade import Core
 from app.core.logs import redact, url_secrets
 from app.core.types import DestinationState, DestinationStatus
-from app.ui.destination_dialogs import DIALOGS
 from app.present.formatting import MASK
+from app.ui.destination_dialogs import DIALOGS
 from app.ui.target_dialog import ERROR_COLOUR, TargetDialog
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted

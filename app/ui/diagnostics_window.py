@@ -6,14 +6,21 @@ from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.types import Check
 from app.core.facade import Core
 from app.core.logs import redact
-from app.ui import icons
+from app.core.types import Check
 from app.present.formatting import MASK
+from app.ui import icons
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 

@@ -8,8 +8,20 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit,
-                               QMenu, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.config import Settings, check_domain, check_token, clean_domain
 from app.core.facade import Core
@@ -239,7 +251,7 @@ class GeneralPage(QWidget):
             plex_location=self.plex_location.currentData(),
         )
 
-    def token_change(self) -> str | None | bool:
+    def token_change(self) -> str | bool | None:
         """The new token, None to forget it, or False for no change."""
         typed = self.token.text().strip()
         if typed:
@@ -257,7 +269,7 @@ class GeneralPage(QWidget):
 
     def validate(self) -> bool:
         """Show every field's problem inline; True when there is none."""
-        return all([f.validate() for f in self.fields.values()])
+        return all([f.validate() for f in self.fields.values()])  # noqa: C419 (every field, not up to the first)
 
     # -- controls that act at once ---------------------------------------------------------------
     def _set_autostart(self, enabled: bool) -> None:

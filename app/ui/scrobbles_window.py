@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.facade import Core
 from app.core.types import ScrobbleRow
+from app.present.formatting import outcome_text, sxxeyy
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.present.formatting import outcome_text, sxxeyy
 from app.ui.scrobbles_model import ScrobblesModel
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted

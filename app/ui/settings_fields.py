@@ -4,8 +4,8 @@ inline error below it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 

@@ -11,8 +11,19 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QLabel, QLineEdit, QPushButton,
-                               QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from app.core.config import Settings, check_domain, check_token, clean_domain
 from app.core.facade import Core
@@ -164,7 +175,7 @@ class _TunnelPage(QWizardPage):
 
 
 class _UrlPage(QWizardPage):
-    def __init__(self, wizard: "SetupWizard") -> None:
+    def __init__(self, wizard: SetupWizard) -> None:
         super().__init__()
         self.wizard_ = wizard
         self.setTitle("Paste this URL into Plex")

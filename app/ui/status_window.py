@@ -5,19 +5,28 @@ from __future__ import annotations
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
-from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.facade import Core
-from app.core.store import StoreError
-from app.core.types import CoreStatus, Counts
 from app.core.logs import redact
+from app.core.store import StoreError
 from app.core.timefmt import ago
+from app.core.types import CoreStatus, Counts
+from app.present.formatting import MASK, plex_text
+from app.present.state import destinations_text, summarize, tunnel_text
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.destinations_box import DestinationsBox
-from app.present.formatting import MASK, plex_text
-from app.present.state import destinations_text, summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
 

@@ -8,9 +8,9 @@ Everything here is synchronous and runs on a database thread.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker

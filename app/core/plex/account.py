@@ -7,9 +7,10 @@ Every method may take seconds; :mod:`.service` calls them on a thread. Errors co
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from app.core.plex.history import PAGE, HistoryPlay, plays
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
@@ -168,7 +169,7 @@ class PlexAccount:
         if offset and duration:
             return min(1.0, offset / duration)
         viewed = _number(item.get("lastViewedAt"))
-        played = played_at.replace(tzinfo=timezone.utc).timestamp()
+        played = played_at.replace(tzinfo=UTC).timestamp()
         if _number(item.get("viewCount")) and viewed and viewed >= played - WATCHED_NEAR:
             return 1.0
         return None

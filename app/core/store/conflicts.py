@@ -23,7 +23,8 @@ class ConflictAnswers(Processing):
             q = select(Conflict, waiting.c.n).outerjoin(waiting, waiting.c.conflict_id == Conflict.id)
             if status:
                 q = q.where(Conflict.status == status)
-            return [plain(ConflictRow, c, waiting=n or 0, candidates=tuple(Candidate.from_dict(d) for d in c.candidates or ()))
+            return [plain(ConflictRow, c, waiting=n or 0,
+                          candidates=tuple(Candidate.from_dict(d) for d in c.candidates or ()))
                     for c, n in session.execute(q.order_by(Conflict.id))]
 
     def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -178,7 +179,7 @@ class PostgresTracker(OutboxDestination):
             except PayloadError as exc:
                 outcome, ev = _Outcome("error", "invalid_payload", str(exc)), None
             else:
-                played = (delivery.received_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
+                played = (delivery.received_at or datetime.now(UTC)).replace(tzinfo=UTC)
                 outcome = self._apply(conn, schema, ev, played.isoformat(timespec="milliseconds")
                                       .replace("+00:00", "Z"), extra_ids or {}, delivery.server_progress)
             self._log(conn, schema, ev, outcome, delivery, key)
