@@ -13,10 +13,11 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core import config, diagnostics, instance, status_file
 from app.core.config import Paths, Settings
+from app.core.conflicts import Conflicts
 from app.core.control import ControlServer
 from app.core.credentials import set_secret
 from app.core.destinations import kinds
@@ -26,7 +27,6 @@ from app.core.destinations.sender import Timing
 from app.core.errors import AppError, NotRunning
 from app.core.events import DestinationsChanged, EventBus
 from app.core.logs import add_secret
-from app.core.matching import Candidate
 from app.core.plex.account import PlexUser
 from app.core.plex.http import PlexError
 from app.core.plex.signin import SignIn
@@ -34,6 +34,7 @@ from app.core.runtime import Runtime
 from app.core.show_files import read_show_file
 from app.core.state_keys import StateKey
 from app.core.types import (
+    Candidate,
     CatchUpResult,
     Check,
     ConflictRow,
@@ -46,6 +47,8 @@ from app.core.types import (
     ShowRow,
     WebhookStats,
 )
+
+T = TypeVar("T")
 
 
 class Core:
@@ -167,7 +170,7 @@ class Core:
         return await self.runtime.set_authtoken(token)
 
     # -- the log -------------------------------------------------------------------
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A blocking call of the database service, on its thread; publishes outcomes."""
         return await self.runtime.run(fn, *args, **kwargs)
 
@@ -215,7 +218,7 @@ class Core:
         return await self._db(lambda: store.import_shows(read_show_file(Path(path))))
 
     # -- conflicts -----------------------------------------------------------------
-    def _conflicts(self) -> Any:
+    def _conflicts(self) -> Conflicts:
         if self.runtime._conflicts is None:
             raise NotRunning("Conflicts")
         return self.runtime._conflicts

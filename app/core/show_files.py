@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 from app.core.store import StoreError
 
@@ -15,8 +14,9 @@ _ALIASES = {"name": "title", "show": "title", "first_year": "year", "tmdb": "tmd
             "tvdb": "tvdb_id", "imdb": "imdb_id", "anidb": "anidb_id"}
 
 
-def read_show_file(path: Path) -> list[Any]:
-    """The show records in ``path``: ``.csv`` by its header row, anything else as JSON."""
+def read_show_file(path: Path) -> object:
+    """The show records in ``path``: ``.csv`` by its header row, anything else as JSON
+    (as read: :meth:`~app.core.store.Store.import_shows` checks it is a list)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:

@@ -22,7 +22,7 @@ MAX_PER_CLIENT = 64  # open at once from one address (loopback excepted: the tun
 
 def bound_port(site: web.TCPSite) -> int:
     """The port a started site listens on (aiohttp only exposes it on the server)."""
-    return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
 
 class GuardedHandler(RequestHandler):

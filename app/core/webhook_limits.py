@@ -70,7 +70,7 @@ class Backoff:
             return 0.0
         if len(self._locked) > 10_000:  # forget the clients that are free again
             self._locked = {k: v for k, v in self._locked.items() if now - v[0] <= self.FORGET}
-        lock = min(self.FIRST * 2 ** lockouts, self.LONGEST)
+        lock = min(self.FIRST * 2.0 ** lockouts, self.LONGEST)
         self._locked[key] = (now + lock, lockouts + 1)
         log.warning("%s gave a wrong webhook secret too often: refused for %.0f s", key, lock)
         return lock

@@ -24,10 +24,9 @@ from app.core.types import Action, Check, CheckStatus
 
 if TYPE_CHECKING:
     from app.core.config import Settings
-    from app.core.matching import Candidate
     from app.core.payload import PlexEvent
     from app.core.pipeline import PlexKnows
-    from app.core.types import ConflictRow, ShowFacts
+    from app.core.types import Candidate, ConflictRow, ShowFacts
 
 
 @dataclass(frozen=True)

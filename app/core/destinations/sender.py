@@ -124,9 +124,9 @@ class Sender:
     def resume(self) -> None:
         """Unpause (the user fixed the target, or pressed Retry)."""
         self.paused = False
-        self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
-        self._flushing: asyncio.Task[None] | None = None
-        self._pause_reason: tuple[str, str | None] | None = None
+        self._results = []  # sent, not yet committed
+        self._flushing = None
+        self._pause_reason = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals.clear()
         self._set(DestinationState.DELIVERING)

@@ -109,6 +109,7 @@ class PlexAccount:
             if uuid in self._servers:
                 return self._servers[uuid]
         account = self._myplex()
+        resource = None
         try:
             resource = next((r for r in account.resources() if r.clientIdentifier == uuid), None)
             if resource is None:
@@ -117,7 +118,8 @@ class PlexAccount:
         except PlexError:
             raise
         except NotFound:  # plexapi's word for "none of its addresses answered"
-            raise PlexError(f"The Plex server {resource.name} did not answer at any of its addresses",
+            name = resource.name if resource is not None else uuid  # (resources() itself: NotFound)
+            raise PlexError(f"The Plex server {name} did not answer at any of its addresses",
                             "Is it on and online? Show ids are asked again later.") from None
         except Exception as exc:
             raise translate(exc, "Connecting to the Plex server") from None

@@ -271,7 +271,7 @@ class PlexLink:
         for task in pending:  # its thread finishes on its own; its answer is not waited for
             task.cancel()
             self._down[tasks[task][1]] = time.monotonic() + RETRY_SERVER
-        return {tasks[t][0]: t.result() for t in done if t.result() is not None}
+        return {tasks[t][0]: value for t in done if (value := t.result()) is not None}
 
     # -- diagnostics --------------------------------------------------------------------
     def catch_up_check(self) -> Check:

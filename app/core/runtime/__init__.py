@@ -249,8 +249,11 @@ class Runtime(Reach, PlexSide, Delivery):
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a call of the database service on its thread; publishes what it changed."""
         result = await self._in_db(fn, *args, **kwargs)
-        outcomes = result if isinstance(result, list) and result and isinstance(result[0], Outcome) else (
-            [result] if isinstance(result, Outcome) else [])
+        outcomes: list[Outcome] = []
+        if isinstance(result, Outcome):
+            outcomes = [result]
+        elif isinstance(result, list) and result and isinstance(result[0], Outcome):
+            outcomes = result
         if outcomes:
             await self._publish(outcomes)
         return result

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.core.matching import Candidate
 from app.core.models import Conflict, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.store.base import StoreError, plain, scrobble_row
 from app.core.store.processing import Processing, reset
-from app.core.types import Action, ConflictRow, Outcome, ScrobbleRow
+from app.core.types import Action, Candidate, ConflictRow, Outcome, ScrobbleRow
 
 
 class ConflictAnswers(Processing):

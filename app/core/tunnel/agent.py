@@ -313,7 +313,8 @@ def listed_url(agent: process.NgrokProcess, timeout: float) -> str | None:
     items = data.get("endpoints") or data.get("tunnels") or []
     for item in items:
         if item.get("name") == TUNNEL_NAME:
-            return item.get("public_url") or item.get("url")
+            url = item.get("public_url") or item.get("url")
+            return str(url) if url else None
     return None
 
 

@@ -174,13 +174,15 @@ class PostgresTracker(OutboxDestination):
                     "ORDER BY id DESC LIMIT 1"), {"k": key}).first()
                 if done is not None and done[1] != "conflict_created":  # (a resolved conflict: try again)
                     return _Outcome(done[0], done[1], "already recorded: not marked twice")
+            ev: PlexEvent | None = None
             try:
-                ev = parse_payload(delivery.payload)
+                parsed = parse_payload(delivery.payload)
             except PayloadError as exc:
-                outcome, ev = _Outcome("error", "invalid_payload", str(exc)), None
+                outcome = _Outcome("error", "invalid_payload", str(exc))
             else:
+                ev = parsed
                 played = (delivery.received_at or datetime.now(UTC)).replace(tzinfo=UTC)
-                outcome = self._apply(conn, schema, ev, played.isoformat(timespec="milliseconds")
+                outcome = self._apply(conn, schema, parsed, played.isoformat(timespec="milliseconds")
                                       .replace("+00:00", "Z"), extra_ids or {}, delivery.server_progress)
             self._log(conn, schema, ev, outcome, delivery, key)
             if schema.has("plex_config", "last_webhook_received"):
@@ -244,7 +246,7 @@ class PostgresTracker(OutboxDestination):
             tmdb = "tmdb_id" if self.schema and self.schema.has("tvshows", "tmdb_id") else "NULL"
             self._index = ShowIndex(ShowRef(int(i), t, None, m) for i, t, m in conn.execute(text(
                 f"SELECT id, title, {tmdb} FROM tvshows WHERE title IS NOT NULL")))
-            self._stamp = stamp  # type: ignore[assignment]
+            self._stamp = stamp
         return self._index
 
     def _auto_add(self, conn: Any, schema: Schema) -> bool:
