@@ -31,7 +31,7 @@ from typing import TextIO
 
 from app import __version__
 from app.selftest.end_to_end import run
-from app.selftest.report import Abort, Report
+from app.selftest.report import Abort, Report, Stream
 
 REPORT_FILE_NAME = "scrobbletray-self-test.txt"
 
@@ -45,7 +45,7 @@ def build_kind() -> str:
     return "frozen, one-file" if Path(bundle).name.startswith("_MEI") else "frozen, one-folder"
 
 
-def _open_output() -> tuple[TextIO, Path | None]:
+def _open_output() -> tuple[Stream, Path | None]:
     """stdout; when a windowed Windows build has none, the parent console and a file."""
     if sys.stdout is not None:
         return sys.stdout, None
@@ -81,7 +81,7 @@ class _Tee:
 def run_self_test(out: TextIO | None = None) -> int:
     """Run the self-test, print the report; 0 if every step passed, else 1."""
     stream, copy = (out, None) if out is not None else _open_output()
-    report = Report(stream)  # type: ignore[arg-type]
+    report = Report(stream)
     data_dir = Path(tempfile.mkdtemp(prefix="scrobbletray-selftest-"))
     report.line(f"Scrobble Tray {__version__} self-test")
     report.line(f"python {platform.python_version()} ({platform.python_implementation()}), "

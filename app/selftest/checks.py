@@ -47,7 +47,7 @@ async def check_resources() -> tuple[None, str, str] | str:
     return f"{len(found)} icons in {icons}"
 
 
-async def check_rapidfuzz() -> str:
+async def check_rapidfuzz() -> tuple[None, str, str]:
     """The fuzzy matcher's compiled extension (not the slow pure-Python fallback)."""
     from rapidfuzz import fuzz
     from rapidfuzz.fuzz import ratio

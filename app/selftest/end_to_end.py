@@ -74,7 +74,7 @@ async def run(report: Report, data_dir: Path) -> None:
     from app.core.config import Paths, Settings
     from app.core.events import ScrobbleRecorded
     from app.core.facade import Core
-    from app.core.pipeline import Action, Outcome
+    from app.core.types import Action, Outcome
 
     settings = Settings(port=0, database_url=os.environ.get(DATABASE_URL_ENV) or None,
                         tunnel_enabled=False, auto_add_shows=False)  # a wrong match must fail

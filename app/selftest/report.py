@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 STEP_TIMEOUT = 20.0  # seconds; no step takes more than a fraction of that on a healthy install
 
@@ -26,10 +26,18 @@ class StepResult:
     detail: str
 
 
+class Stream(Protocol):
+    """Where the report is written: a text stream, or several (see ``_Tee``)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class Report:
     """Prints each step as it finishes (so a hang shows where) and keeps the results."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: Stream) -> None:
         self.out = out
         self.steps: list[StepResult] = []
 

@@ -82,7 +82,12 @@ class UiController(QObject):
     def show_setup(self) -> SetupWizard:
         def make() -> SetupWizard:
             w = SetupWizard(self.core, self.bridge)
-            w.finished.connect(lambda _: self._windows.pop("setup", None) and w.deleteLater())
+
+            def finished(_result: int) -> None:
+                if self._windows.pop("setup", None) is not None:
+                    w.deleteLater()
+
+            w.finished.connect(finished)
             return w
         window = self._window("setup", make)
         assert isinstance(window, SetupWizard)

@@ -45,7 +45,7 @@ class DestinationsBox(QGroupBox):
     def _fill(self) -> None:
         while self._grid.count():
             item = self._grid.takeAt(0)
-            if (w := item.widget()) is not None:
+            if item is not None and (w := item.widget()) is not None:
                 w.deleteLater()
         self.retry_buttons.clear()
         self.state_labels.clear()

@@ -178,14 +178,14 @@ class DestinationsPage(QWidget):
     def select(self, target_id: str | None) -> None:
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
-            if item.data(0, ID_ROLE) == target_id:
+            if item is not None and item.data(0, ID_ROLE) == target_id:
                 self.tree.setCurrentItem(item)
                 return
 
     def rows(self) -> list[tuple[str, ...]]:
         """Every row's texts (destination, sends, state), as shown."""
-        return [tuple(self.tree.topLevelItem(i).text(c) for c in range(3))
-                for i in range(self.tree.topLevelItemCount())]
+        return [tuple(item.text(c) for c in range(3))
+                for i in range(self.tree.topLevelItemCount()) if (item := self.tree.topLevelItem(i)) is not None]
 
     def populate(self) -> None:
         """Fill the list from the settings (and the last delivery state the core told)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -251,7 +252,7 @@ class GeneralPage(QWidget):
             plex_location=self.plex_location.currentData(),
         )
 
-    def token_change(self) -> str | bool | None:
+    def token_change(self) -> str | Literal[False] | None:
         """The new token, None to forget it, or False for no change."""
         typed = self.token.text().strip()
         if typed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
@@ -36,7 +38,7 @@ RERUNNABLE = ("failed", "ignored")
 UNDOABLE = ("marked", "rewatch")
 
 
-def undoable(row: ScrobbleRow | None) -> bool:
+def undoable(row: ScrobbleRow | None) -> TypeGuard[ScrobbleRow]:
     """A mark that is still in the tracker (a deleted show's marks went with it)."""
     return row is not None and row.action in UNDOABLE and row.show_title is not None
 

@@ -60,7 +60,8 @@ class _WherePage(QWizardPage):
         layout.addStretch(1)
 
     def where(self) -> str:
-        return str(self.group.checkedButton().property("where"))
+        button = self.group.checkedButton()  # none when the saved answer is unknown: the last one
+        return str(button.property("where")) if button is not None else WHERE[-1][0]
 
     def nextId(self) -> int:  # noqa: N802 (Qt's name)
         return {"this": PAGE_URL, "network": PAGE_NETWORK}.get(self.where(), PAGE_TUNNEL)

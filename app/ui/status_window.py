@@ -261,9 +261,9 @@ class StatusWindow(QWidget):
         The minimum size Qt enforces is computed at the minimum width, where the wrapped
         Plex hint is shorter than it really is; ask the layout for this width instead.
         """
-        if not shiboken6.isValid(self):
+        if not shiboken6.isValid(self) or (layout := self.layout()) is None:
             return
-        needed = self.layout().totalHeightForWidth(self.width())
+        needed = layout.totalHeightForWidth(self.width())
         if needed > self.height():
             self.resize(self.width(), needed)
 

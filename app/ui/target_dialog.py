@@ -168,8 +168,8 @@ class TargetDialog(QDialog):
 
     def _fit(self) -> None:
         """Grow (or shrink back) to the height the wrapped texts need at this width."""
-        if self.layout() is not None:
-            self.layout().activate()
+        if (layout := self.layout()) is not None:
+            layout.activate()
             self.resize(self.width(), max(self.minimumSizeHint().height(), self.heightForWidth(self.width())))
 
     def save(self) -> None:

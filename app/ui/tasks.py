@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import shiboken6
@@ -67,7 +67,7 @@ class Coalescer(QObject):
     starts and one more after it ends; a trigger during a refresh schedules another.
     """
 
-    def __init__(self, refresh: Callable[[], Awaitable[None]], delay_ms: int = 150,
+    def __init__(self, refresh: Callable[[], Coroutine[Any, Any, None]], delay_ms: int = 150,
                  parent: QObject | None = None,
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         super().__init__(parent)
