@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 # The X11 libraries Qt's xcb plugin loads that a minimal Linux install may lack.
 X11_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4",

@@ -8,7 +8,7 @@ never imports :mod:`app.ui` (nor Qt): the one place that knows both faces is thi
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from app import cli
 from app.cli.common import USER_ERRORS, CliError, error_exit

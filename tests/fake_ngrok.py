@@ -238,6 +238,7 @@ class Agent:
         self.http: Any = None
         self.web_runner: Any = None
         self.lock_handle: Any = None
+        self.parent_watch: asyncio.Future[Any] | None = None
         self.session_id = secrets.token_hex(6)
 
     # lifecycle
@@ -251,7 +252,7 @@ class Agent:
         loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(self.drop_session()))
         loop.add_signal_handler(signal.SIGUSR2, lambda: asyncio.ensure_future(self.restore_session()))
         if os.environ.get("FAKE_NGROK_EXIT_WITH_PARENT", "1") != "0":
-            asyncio.ensure_future(self.watch_parent(os.getppid()))
+            self.parent_watch = asyncio.ensure_future(self.watch_parent(os.getppid()))
         try:
             return await self.start()
         finally:
@@ -307,7 +308,7 @@ class Agent:
             return True
         import fcntl
 
-        handle = open(path, "a+")
+        handle = open(path, "a+")  # noqa: SIM115 (held open: the lock lasts as long as the handle)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -480,7 +481,7 @@ class Agent:
             if key.lower() not in HOP_BY_HOP | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}:
                 headers.add(key, value)
         prior = [v.strip() for v in request.headers.getall("X-Forwarded-For", []) if v.strip()]
-        headers["X-Forwarded-For"] = ", ".join(prior + [self.client_ip])
+        headers["X-Forwarded-For"] = ", ".join([*prior, self.client_ip])
         headers["X-Forwarded-Proto"] = scheme
         headers["X-Forwarded-Host"] = request.headers.get("Host", "")
         target = URL(endpoint.upstream.rstrip("/") + request.raw_path, encoded=True)
@@ -492,7 +493,7 @@ class Agent:
                 payload = await response.read()
                 out = CIMultiDict((k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP)
                 return web.Response(status=response.status, reason=response.reason, headers=out, body=payload)
-        except (ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ClientError, OSError) as exc:
             text = (f"ERR_NGROK_8012: Traffic successfully made it to the ngrok agent, but the agent "
                     f"failed to establish a connection to the upstream web service at "
                     f"{endpoint.upstream}. The error encountered was: {exc}")

@@ -185,7 +185,8 @@ class FakePms(_Served):
             account_id, name = session["_user"]  # type: ignore[misc]
             attrs = _attrs(**{k: v for k, v in session.items() if not k.startswith("_")})
             rows.append(f'<Video {attrs}><User id="{account_id}" title={quoteattr(str(name))}/></Video>')
-        return web.Response(content_type=XML, text=f'<MediaContainer size="{len(rows)}">{"".join(rows)}</MediaContainer>')
+        return web.Response(content_type=XML,
+                            text=f'<MediaContainer size="{len(rows)}">{"".join(rows)}</MediaContainer>')
 
     def _authorised(self, request: web.Request) -> bool:
         return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token
@@ -203,8 +204,9 @@ class FakePms(_Served):
     async def _identity(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request):
             return refused
-        return web.Response(text=f'<MediaContainer {_attrs(size=0, friendlyName=self.name, machineIdentifier=self.uuid, version="1.41.3.9314", myPlex=1, myPlexUsername=self.owner, platform="Linux")}/>',
-                            content_type=XML)
+        attrs = _attrs(size=0, friendlyName=self.name, machineIdentifier=self.uuid, version="1.41.3.9314", myPlex=1,
+                       myPlexUsername=self.owner, platform="Linux")
+        return web.Response(text=f'<MediaContainer {attrs}/>', content_type=XML)
 
     async def _metadata(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request):
@@ -300,8 +302,9 @@ class FakePlexTv(_Served):
     @staticmethod
     def _pin_xml(pin: FakePin, status: int = 200) -> web.Response:
         left = int(FakePlexTv.PIN_LIFETIME - (time.time() - pin.created))
-        return web.Response(status=status, content_type=XML, text=(
-            f'<pin {_attrs(id=pin.id, code=pin.code, product="Scrobble Tray", trusted=0, expiresIn=left, authToken=pin.token or "")}/>'))
+        attrs = _attrs(id=pin.id, code=pin.code, product="Scrobble Tray", trusted=0, expiresIn=left,
+                       authToken=pin.token or "")
+        return web.Response(status=status, content_type=XML, text=f'<pin {attrs}/>')
 
     async def _new_pin(self, request: web.Request) -> web.Response:
         if not request.headers.get("X-Plex-Client-Identifier"):
@@ -325,9 +328,10 @@ class FakePlexTv(_Served):
         token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
         sub = _attrs(active=int(user.plex_pass), status="Active" if user.plex_pass else "Inactive",
                      plan="lifetime" if user.plex_pass else None, subscribedAt="")
+        attrs = _attrs(id=user.id, uuid=f"u{user.id:016x}", username=user.username, title=user.username,
+                       email=f"{user.username}@example.org", authToken=token, scrobbleTypes="", home=0)
         return web.Response(content_type=XML, text=(
-            f'<user {_attrs(id=user.id, uuid=f"u{user.id:016x}", username=user.username, title=user.username, email=f"{user.username}@example.org", authToken=token, scrobbleTypes="", home=0)}>'
-            f'<subscription {sub}><features/></subscription><profile autoSelectAudio="1"/></user>'))
+            f'<user {attrs}><subscription {sub}><features/></subscription><profile autoSelectAudio="1"/></user>'))
 
     def _webhook_user(self, request: web.Request) -> FakeUser | web.Response:
         """The account, or plex.tv's refusal: 401 without a good token, 403 without Plex Pass."""
@@ -363,6 +367,9 @@ class FakePlexTv(_Served):
         for pms in self.servers:
             conn = _attrs(protocol="http", address="127.0.0.1", port=pms.port, uri=pms.url, local=1,
                           relay=0, IPv6=0)
-            rows.append(f'<resource {_attrs(name=pms.name, product="Plex Media Server", productVersion="1.41.3", platform="Linux", device="PC", clientIdentifier=pms.uuid, createdAt="2024-01-01T00:00:00Z", lastSeenAt="2026-12-01T00:00:00Z", provides="server", owned=int(pms.owner == user.username), accessToken=pms.token, presence=1, httpsRequired=0, relay=1)}>'
-                        f'<connections><connection {conn}/></connections></resource>')
+            attrs = _attrs(name=pms.name, product="Plex Media Server", productVersion="1.41.3", platform="Linux",
+                           device="PC", clientIdentifier=pms.uuid, createdAt="2024-01-01T00:00:00Z",
+                           lastSeenAt="2026-12-01T00:00:00Z", provides="server", owned=int(pms.owner == user.username),
+                           accessToken=pms.token, presence=1, httpsRequired=0, relay=1)
+            rows.append(f'<resource {attrs}><connections><connection {conn}/></connections></resource>')
         return web.Response(content_type=XML, text=f"<resources>{''.join(rows)}</resources>")

@@ -31,7 +31,7 @@ class FakeTmdb:
         return web.json_response({"movie_results": [], "person_results": [], "tv_results": tv,
                                   "tv_episode_results": eps, "tv_season_results": []})
 
-    async def __aenter__(self) -> "FakeTmdb":
+    async def __aenter__(self) -> FakeTmdb:
         app = web.Application()
         app.router.add_get("/3/find/{id}", self._find)
         self._runner = web.AppRunner(app, access_log=None)

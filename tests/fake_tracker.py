@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,12 @@ class FakeTracker:
         self._windows: dict[str, tuple[float, int]] = {}  # address -> (window start, count)
         self._seen: dict[tuple[Any, ...], float] = {}
         self._release = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- life --------------------------------------------------------------------
     async def start(self) -> None:
@@ -85,7 +92,7 @@ class FakeTracker:
     async def stop(self) -> None:
         await self._close_port()
 
-    async def __aenter__(self) -> "FakeTracker":
+    async def __aenter__(self) -> FakeTracker:
         await self.start()
         return self
 
@@ -108,12 +115,11 @@ class FakeTracker:
     def mode(self, value: str) -> None:
         assert value in ("ok", "refuse", "error", "hang", "forbidden"), value
         old, self._mode = self._mode, value
-        loop = asyncio.get_running_loop()
         if value == "refuse" and old != "refuse":
-            loop.create_task(self._close_port())
+            self._spawn(self._close_port())
         elif old == "refuse" and value != "refuse":
             self._release = asyncio.Event()
-            loop.create_task(self._listen())
+            self._spawn(self._listen())
         if old == "hang" and value != "hang":
             self._release.set()
             self._release = asyncio.Event()

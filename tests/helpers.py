@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import copy
 import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 

@@ -36,9 +36,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 SUPERUSER = "postgres"
 TEST_ROLE = "scrobble"
@@ -214,7 +215,7 @@ class PgServer:
 
     # -- life cycle ------------------------------------------------------------------------
     @classmethod
-    def launch(cls, **kwargs: Any) -> "PgServer":
+    def launch(cls, **kwargs: Any) -> PgServer:
         server = cls(**kwargs)
         try:
             server.init()
@@ -307,7 +308,7 @@ class PgServer:
                 except subprocess.TimeoutExpired:
                     self._watchdog.kill()
 
-    def __enter__(self) -> "PgServer":
+    def __enter__(self) -> PgServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -52,9 +52,11 @@ BAD = {
     "payload a string": ("POST", None, multipart(("payload", b"\"media.scrobble\"")), MP, 400),
     "payload without event": ("POST", None, multipart(("payload", b"{\"user\": true}")), MP, 400),
     "payload not utf-8": ("POST", None, multipart(("payload", b"{\"event\": \"\xff\xfe\"}")), MP, 400),
-    "payload too large": ("POST", None, multipart(("payload", b"{\"event\":\"x\",\"p\":\"" + b"a" * 600_000 + b"\"}")), MP, 413),
+    "payload too large": ("POST", None, multipart(("payload", b"{\"event\":\"x\",\"p\":\"" + b"a" * 600_000 + b"\"}")),
+                          MP, 413),
     "too many parts": ("POST", None, multipart(*[("thumb", b"x")] * 9, ("payload", GOOD.encode())), MP, 413),
-    "declared too large": ("POST", None, multipart(("payload", GOOD.encode()), ("thumb", b"\0" * (5 * 1024 * 1024))), MP, 413),
+    "declared too large": ("POST", None, multipart(("payload", GOOD.encode()), ("thumb", b"\0" * (5 * 1024 * 1024))),
+                           MP, 413),
     "truncated body": ("POST", None, multipart(("payload", GOOD.encode()), close=False)[:-10], MP, 400),
     "no boundary": ("POST", None, b"garbage", {"Content-Type": "multipart/form-data"}, 400),
     "patch": ("PATCH", None, multipart(("payload", GOOD.encode())), MP, 405),
@@ -136,13 +138,12 @@ async def test_malformed_request_gets_its_4xx_and_stores_nothing(core: Core, cas
     url = webhook_url(core)
     if secret:
         url = url.rsplit("/", 1)[0] + "/" + secret
-    async with aiohttp.ClientSession() as s:
-        async with s.request(method, url, data=body, headers=headers) as r:
-            text = await r.text()
-            assert r.status == want, text
-            assert "Traceback" not in text and len(text) < 300
-            if want == 405:
-                assert "POST" in r.headers["Allow"]
+    async with aiohttp.ClientSession() as s, s.request(method, url, data=body, headers=headers) as r:
+        text = await r.text()
+        assert r.status == want, text
+        assert "Traceback" not in text and len(text) < 300
+        if want == 405:
+            assert "POST" in r.headers["Allow"]
     assert await core.runtime.run(core.runtime.store.scrobbles) == before  # nothing stored, nothing lost
     # ...and the server keeps serving.
     assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200
@@ -193,9 +194,8 @@ async def test_payload_part_is_found_however_its_name_is_written(core: Core, dis
     body = (f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n{GOOD}\r\n"
             f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"thumb\"; filename=\"payload\"\r\n\r\n"
             f"jpeg\r\n--{BOUNDARY}--\r\n").encode()
-    async with aiohttp.ClientSession() as s:
-        async with s.post(webhook_url(core), data=body, headers=MP) as r:
-            assert r.status == 200, await r.text()
+    async with aiohttp.ClientSession() as s, s.post(webhook_url(core), data=body, headers=MP) as r:
+        assert r.status == 200, await r.text()
     await settled(core)
     assert (await core.runtime.run(core.runtime.store.scrobbles))[0].action == "marked"
 
@@ -251,7 +251,7 @@ async def test_responses_name_no_versions(core) -> None:  # type: ignore[no-unty
 
 
 def test_repeated_wrong_secrets_are_locked_out_for_longer_each_time() -> None:
-    from app.core.webhooks import Backoff
+    from app.core.webhook_limits import Backoff
 
     now = [0.0]
     limiter = Backoff(10, clock=lambda: now[0])

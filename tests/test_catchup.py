@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -73,7 +73,7 @@ async def test_plays_while_the_app_was_closed_are_all_marked_once(paths, setting
         assert "caught up 5 plays from while Scrobble Tray was off" in plex_text(core.status.plex)
         checks = {c.name: c for c in await core.diagnostics()}
         assert checks["Catch-up"].detail == "just now: 5 play(s) read, 5 added, 0 already here, 0 not counted"
-        again = await core.runtime.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=1))
+        again = await core.runtime.catch_up.run(since=datetime.now(UTC) - timedelta(days=1))
         assert (again.added, again.already) == (0, 5)  # none twice
         assert [r for r in await marked(core) if r[3] == "history"] == rows
     finally:
@@ -114,7 +114,7 @@ async def test_history_is_read_in_pages_and_other_accounts_are_not_counted(paths
     try:
         await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
         seen: list[int] = []
-        result = await core.runtime.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=31),
+        result = await core.runtime.catch_up.run(since=datetime.now(UTC) - timedelta(days=31),
                                          progress=seen.append)
         assert (result.read, result.added, result.ignored) == (1200, 1080, 120)
         assert seen == [500, 1000, 1200]
@@ -166,7 +166,8 @@ async def test_plex_catch_up_on_the_command_line_imports_older_history(paths, se
     save_settings(paths, settings)
     monkeypatch.setenv("SCROBBLETRAY_PLEX_TV_URL", tv.url)
     data = ["--data-dir", str(paths.data_dir)]
-    assert await asyncio.to_thread(main, [*data, "shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396"]) == 0
+    add = [*data, "shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396"]
+    assert await asyncio.to_thread(main, add) == 0
     ten_days = time.time() - 10 * DAY
     for n in range(1, 4):
         pms.play(f"50{n}", show, 2, n, viewed_at=ten_days + n)

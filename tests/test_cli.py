@@ -57,7 +57,7 @@ def test_shows_add_import_list_json(run, tmp_path: Path) -> None:
 def test_import_errors_are_clear_and_write_nothing(run, tmp_path: Path, content, message) -> None:
     f = tmp_path / "bad.json"
     f.write_text(content)
-    code, out, err = run("shows", "import", str(f))
+    code, _, err = run("shows", "import", str(f))
     assert code == 2 and message in err and "Traceback" not in err
     assert json.loads(run("shows", "list", "--json")[1]) == []
 

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -17,8 +17,7 @@ from app.core.config import Paths, Settings, load_state, save_settings
 from app.core.credentials import set_authtoken
 from app.core.diagnostics import PASS, WARN
 from app.core.facade import Core
-from tests.helpers import (running, BREAKING_BAD, NGROK_TOKEN, agent_pids, post, sample, settled, wait_for,
-                           write_agent)
+from tests.helpers import BREAKING_BAD, NGROK_TOKEN, agent_pids, post, running, sample, settled, wait_for, write_agent
 
 pytestmark = pytest.mark.timeout(60)
 FAST = dict(poll_interval=0.1, backoff_base=0.05, backoff_cap=0.4, start_timeout=8, request_timeout=2)

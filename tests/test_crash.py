@@ -17,6 +17,8 @@ from app.core.config import Paths, Settings, save_settings
 from app.core.runtime import open_store
 from tests.helpers import BREAKING_BAD, episode_payload, form
 
+_DRAINING: set[asyncio.Task[bytes]] = set()  # the loop keeps only weak references to tasks
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -41,7 +43,9 @@ async def _start_server(data_dir: Path, port: int) -> tuple[asyncio.subprocess.P
         proc.kill()
         raise
     # Keep draining stdout so the server never blocks on a full pipe.
-    asyncio.create_task(proc.stdout.read())
+    drain = asyncio.create_task(proc.stdout.read())
+    _DRAINING.add(drain)
+    drain.add_done_callback(_DRAINING.discard)
     return proc, line.split(": ", 1)[1].strip()
 
 
@@ -71,7 +75,7 @@ async def _burst_and_kill(proc, url, paths, tracker, show_id, port) -> None:  # 
                 async with session.post(url, data=form(episode_payload(1, n))) as r:
                     if r.status == 200:
                         acked.append(n)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 return  # the server is gone: this request was never acknowledged
 
     async def killer() -> None:

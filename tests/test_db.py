@@ -11,8 +11,8 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
 from app.core.config import Paths, Settings
+from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
 from app.core.runtime import open_store
 
 

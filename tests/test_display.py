@@ -40,7 +40,7 @@ def test_the_app_without_a_display_exits_2_with_the_sentence(tmp_path: Path) -> 
     assert "PySide6" not in result.stderr and "Traceback" not in result.stderr
 
 
-def HAVE_X11(name: str) -> str:
+def have_x11(name: str) -> str:
     """find_library where every X11 library Qt's xcb plugin loads is installed."""
     return f"lib{name}.so"
 
@@ -54,40 +54,40 @@ def test_a_qt_platform_that_needs_no_display_is_fine_without_one() -> None:
 def test_qt_platform_xcb_without_display_is_the_no_display_sentence() -> None:
     """Desktop profiles export QT_QPA_PLATFORM=xcb; over SSH there is no DISPLAY for it."""
     for named in ("xcb", "xcb:no-grab", "XCB", "xcb_egl"):
-        problem = display_problem({"QT_QPA_PLATFORM": named}, "linux", HAVE_X11)
+        problem = display_problem({"QT_QPA_PLATFORM": named}, "linux", have_x11)
         assert problem and "no display" in problem and "DISPLAY is not set" in problem, named
         assert f"QT_QPA_PLATFORM is {named}" in problem and "scrobbletray serve" in problem
     # A Wayland display does not help the xcb plugin.
-    problem = display_problem({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux", HAVE_X11)
+    problem = display_problem({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux", have_x11)
     assert problem and "no display" in problem
 
 
 def test_qt_platform_xcb_with_display_needs_the_x11_libraries() -> None:
     env = {"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":0"}
-    assert display_problem(env, "linux", HAVE_X11) is None
+    assert display_problem(env, "linux", have_x11) is None
     problem = display_problem(env, "linux", lambda n: None if n == "xcb-cursor" else f"lib{n}.so")
     assert problem and "libxcb-cursor." in problem and "sudo apt install libxcb-cursor0\n" in problem
 
 
 def test_qt_platform_wayland_needs_a_wayland_display(tmp_path) -> None:
     for named in ("wayland", "wayland-egl"):
-        problem = display_problem({"QT_QPA_PLATFORM": named, "DISPLAY": ":0"}, "linux", HAVE_X11)
+        problem = display_problem({"QT_QPA_PLATFORM": named, "DISPLAY": ":0"}, "linux", have_x11)
         assert problem and "no display" in problem and "WAYLAND_DISPLAY is not set" in problem, named
         assert display_problem({"QT_QPA_PLATFORM": named, "WAYLAND_DISPLAY": "wayland-1"}, "linux",
                                lambda n: None) is None
     # Unset, libwayland connects to wayland-0 in XDG_RUNTIME_DIR: a compositor there is one.
     env = {"QT_QPA_PLATFORM": "wayland", "XDG_RUNTIME_DIR": str(tmp_path)}
-    assert display_problem(env, "linux", HAVE_X11)
+    assert display_problem(env, "linux", have_x11)
     (tmp_path / "wayland-0").touch()
-    assert display_problem(env, "linux", HAVE_X11) is None
+    assert display_problem(env, "linux", have_x11) is None
 
 
 def test_a_list_of_qt_platforms_works_if_any_of_them_can() -> None:
     named = {"QT_QPA_PLATFORM": "wayland;xcb"}
-    assert display_problem({**named, "DISPLAY": ":0"}, "linux", HAVE_X11) is None
+    assert display_problem({**named, "DISPLAY": ":0"}, "linux", have_x11) is None
     assert display_problem({**named, "WAYLAND_DISPLAY": "wayland-0"}, "linux", lambda n: None) is None
-    assert display_problem({"QT_QPA_PLATFORM": "xcb;offscreen"}, "linux", HAVE_X11) is None
-    problem = display_problem(named, "linux", HAVE_X11)
+    assert display_problem({"QT_QPA_PLATFORM": "xcb;offscreen"}, "linux", have_x11) is None
+    problem = display_problem(named, "linux", have_x11)
     assert problem and "no display" in problem and "neither WAYLAND_DISPLAY nor DISPLAY is set" in problem
     # A display for xcb but not its libraries: the libraries are what to fix.
     problem = display_problem({**named, "DISPLAY": ":0"}, "linux", lambda n: None)

@@ -30,9 +30,8 @@ async def test_rate_limit_answers_429_with_retry_after_until_the_window_frees() 
         assert statuses == [200, 200, 200, 429]
         limited = t.requests[-1]
         assert limited.status == 429
-        async with aiohttp.ClientSession() as s:
-            async with s.post(t.url, data=aiohttp.FormData({"payload": "{}"})) as r:
-                assert r.status == 429 and r.headers["Retry-After"] == "1"
+        async with aiohttp.ClientSession() as s, s.post(t.url, data=aiohttp.FormData({"payload": "{}"})) as r:
+            assert r.status == 429 and r.headers["Retry-After"] == "1"
         await asyncio.sleep(1.05)
         assert (await post(t.url, episode_payload(1, 9)))[0] == 200
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from urllib3.filepost import encode_multipart_formdata
 
 from app.core.form import FormError, boundary, form_field

@@ -52,14 +52,13 @@ async def test_bombs_to_a_wrong_secret_and_path_do_not_slow_valid_webhooks(core:
 
 async def test_a_compressed_body_with_the_right_secret_is_refused_unread(core: Core, bomb: bytes) -> None:
     assert await _send_bomb(webhook_url(core), bomb) == 415
-    async with aiohttp.ClientSession() as s:
-        async with s.post(webhook_url(core), data=form(episode_payload(1, 1)),
-                          headers={"Content-Encoding": "identity"}) as r:
-            assert r.status == 200  # "identity" is no compression
+    async with aiohttp.ClientSession() as s, s.post(webhook_url(core), data=form(episode_payload(1, 1)),
+                      headers={"Content-Encoding": "identity"}) as r:
+        assert r.status == 200  # "identity" is no compression
 
 
 async def test_a_refused_body_still_coming_is_cut_off_after_its_answer(core: Core) -> None:
-    from app.core.webhooks import LINGER
+    from app.core.webhook_connections import LINGER
 
     reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
     writer.write(b"POST /webhook/wrong-secret HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
@@ -93,10 +92,10 @@ async def test_aiohttps_own_400s_echo_nothing_and_name_no_version(core: Core, li
 
 
 async def test_slow_clients_are_cut_off_and_hold_up_nothing(paths, settings, monkeypatch) -> None:
-    from app.core import webhooks
+    from app.core import webhook_connections
     from tests.helpers import running
 
-    monkeypatch.setattr(webhooks._Runner, "header_deadline", 1.0)
+    monkeypatch.setattr(webhook_connections.GuardedRunner, "header_deadline", 1.0)
     async with running(paths, settings) as core:
         slow = []
         for _ in range(300):  # each sends part of its headers, then a byte now and then
@@ -120,10 +119,10 @@ async def test_slow_clients_are_cut_off_and_hold_up_nothing(paths, settings, mon
 
 
 async def test_slow_headers_on_a_kept_alive_connection_are_cut_off_too(paths, settings, monkeypatch) -> None:
-    from app.core import webhooks
+    from app.core import webhook_connections
     from tests.helpers import running
 
-    monkeypatch.setattr(webhooks._Runner, "header_deadline", 0.5)
+    monkeypatch.setattr(webhook_connections.GuardedRunner, "header_deadline", 0.5)
     async with running(paths, settings) as core:
         reader, writer = await asyncio.open_connection("127.0.0.1", core.status.port)
         path = f"/webhook/{core.secret}".encode()
@@ -159,10 +158,10 @@ async def test_a_body_that_never_finishes_gets_408(paths, settings, monkeypatch)
 
 
 async def test_connections_over_the_cap_are_refused_and_the_server_goes_on(paths, settings, monkeypatch) -> None:
-    from app.core import webhooks
+    from app.core import webhook_connections
     from tests.helpers import running
 
-    monkeypatch.setattr(webhooks, "MAX_CONNECTIONS", 20)
+    monkeypatch.setattr(webhook_connections, "MAX_CONNECTIONS", 20)
     async with running(paths, settings) as core:
         held = [await asyncio.open_connection("127.0.0.1", core.status.port) for _ in range(25)]
         ends = await asyncio.gather(*(asyncio.wait_for(r.read(), 2) for r, _ in held[20:]))

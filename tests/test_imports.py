@@ -78,8 +78,7 @@ def _imports(name: str, path: Path, modules: Mapping[str, Path]) -> list[Import]
                 visit(child, type_only)
             return
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.append(Import(name, _in_app(alias.name, modules), node.lineno, type_only))
+            found.extend(Import(name, _in_app(alias.name, modules), node.lineno, type_only) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: the package, then one level up for each further dot
                 parts = package.split(".")

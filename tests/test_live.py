@@ -3,7 +3,7 @@ websocket, tests/fake_plex.py) followed by the real core."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 

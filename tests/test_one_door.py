@@ -10,8 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -126,7 +127,7 @@ async def test_one_core_per_data_folder_and_the_second_says_which_holds_it(paths
         while b"Webhook URL" not in await asyncio.wait_for(first.stdout.readline(), 30):
             pass
         second = await _serve(paths)
-        out, err = await asyncio.wait_for(second.communicate(), 30)
+        _, err = await asyncio.wait_for(second.communicate(), 30)
         assert second.returncode == 2
         assert f"already runs on the data folder {paths.data_dir} (process {first.pid})" in err.decode()
         assert "Traceback" not in err.decode()
@@ -203,7 +204,7 @@ def test_the_windows_and_the_cli_use_the_facade_only() -> None:
     import re
 
     faces = [*ROOT.glob("app/ui/**/*.py"), *ROOT.glob("app/cli/**/*.py"), ROOT / "app/main.py",
-             ROOT / "app/core/headless.py", ROOT / "app/selftest.py"]
+             ROOT / "app/core/headless.py", *ROOT.glob("app/selftest/*.py")]
     around = re.compile(r"\.runtime\b|app\.core\.(runtime|store)\b|"
                         r"(?<!app\.)core\.((run|store|tracker)\b(?!_)|(plex|catch_up)\.)")
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in faces

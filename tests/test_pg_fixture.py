@@ -12,9 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from tests.pg import PostgresNotAvailable, find_binaries, unprivileged_user
-from tests.pg_schema import (BREAKING_BAD_ID, CAMEL, OPTIONAL_COLUMNS, SHOWS_BY_ID, TABLES,
-                             VARIANTS, WEBHOOK_SECRET, create_reference_schema,
-                             seed_reference_data)
+from tests.pg_schema import (
+    BREAKING_BAD_ID,
+    CAMEL,
+    OPTIONAL_COLUMNS,
+    SHOWS_BY_ID,
+    TABLES,
+    VARIANTS,
+    WEBHOOK_SECRET,
+    create_reference_schema,
+    seed_reference_data,
+)
 
 pytest_plugins = ["tests.conftest_pg"]
 
@@ -54,7 +62,8 @@ def test_sqlalchemy_psycopg_over_tcp_with_a_password_sees_the_seed(pg_tracker_db
         # the serial moved past the seeded ids; the tables belong to the tests' role
         new_id = conn.execute(sa.text("INSERT INTO tvshows (title) VALUES ('Andor') RETURNING id")).scalar_one()
         assert new_id == 42
-        owners = conn.execute(sa.text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        owners = conn.execute(sa.text(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
         assert owners == ["scrobble"]
 
     # the password is checked (TCP is scram-sha-256, not trust)
@@ -162,10 +171,10 @@ def test_the_server_runs_unprivileged_in_its_own_folder(pg_server):
 
 
 def test_missing_postgresql_fails_with_a_clear_message(tmp_path):
-    with pytest.raises(PostgresNotAvailable, match="binaries not found.*apt-get install postgresql"):
+    with pytest.raises(PostgresNotAvailable, match=r"binaries not found.*apt-get install postgresql"):
         find_binaries(path=str(tmp_path), search_globs=[str(tmp_path / "nothing" / "*")], env_bindir="")
     if os.geteuid() == 0:
-        with pytest.raises(PostgresNotAvailable, match="refuses to run as root.*no unprivileged user"):
+        with pytest.raises(PostgresNotAvailable, match=r"refuses to run as root.*no unprivileged user"):
             unprivileged_user("no-such-user-scrobbletray")
 
 

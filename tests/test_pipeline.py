@@ -9,7 +9,7 @@ from sqlalchemy import update
 from app.core.config import Settings
 from app.core.facade import Core
 from app.core.models import Watch
-from tests.helpers import running, episode_payload, post, sample, settled, webhook_url
+from tests.helpers import episode_payload, post, running, sample, settled, webhook_url
 
 
 async def _rows(core: Core, **kw) -> list[dict]:

@@ -11,8 +11,9 @@ import logging
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,7 @@ from app.core.plex.registration import plan
 from app.core.plex.service import TOKEN_KEY
 from app.core.types import CheckStatus
 from tests.fake_plex import FakePlexTv, FakePms
-from tests.helpers import (NGROK_TOKEN, new_agent, agent_pids, post, sample, settled, wait_for,
-                           webhook_url, write_agent)
+from tests.helpers import NGROK_TOKEN, agent_pids, new_agent, post, sample, settled, wait_for, webhook_url, write_agent
 
 pytestmark = pytest.mark.timeout(60)
 FAST = dict(poll_interval=0.1, backoff_base=0.05, backoff_cap=0.4, start_timeout=8, request_timeout=2)
@@ -54,7 +54,7 @@ def log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 async def test_signing_in_with_a_pin_keeps_the_token_in_the_keyring_and_out_of_the_log(
         core: Core, plex: tuple[FakePlexTv, FakePms], paths: Paths, settings: Settings, log) -> None:
-    tv, pms = plex
+    tv, _ = plex
     token, _ = tv.add_user("alice")
     sign_in = await core.runtime.plex.begin_sign_in()
     assert sign_in.url.startswith("https://app.plex.tv/auth/#!?") and "clientID=" in sign_in.url
@@ -212,7 +212,7 @@ async def test_the_public_url_changing_twice_is_registered_twice_never_two_of_ou
 async def test_without_plex_pass_registration_says_so_and_writes_nothing(tunnelled: Core, plex) -> None:
     tv, _ = plex
     core = tunnelled
-    token, user = tv.add_user("bob", plex_pass=False, webhooks=[])
+    token, _ = tv.add_user("bob", plex_pass=False, webhooks=[])
     await core.plex_signed_in(token)
     with pytest.raises(NoPlexPass, match="no Plex Pass"):
         await core.plex_register()

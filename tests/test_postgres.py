@@ -15,7 +15,9 @@ from sqlalchemy import text
 
 from app.core.config import Paths, PostgresTarget, Settings
 from app.core.destinations.base import Delivery, Verdict
-from app.core.destinations.postgres import PostgresTracker, mark_in_seasons, read_schema, Spelling
+from app.core.destinations.postgres.schema import read_schema
+from app.core.destinations.postgres.seasons import Spelling, mark_in_seasons
+from app.core.destinations.postgres.tracker import PostgresTracker
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
 from app.core.types import DestinationState

@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -91,7 +92,7 @@ async def test_payload_is_relayed_unchanged_with_who_and_which_event(paths, sett
         assert [e["Metadata"]["index"] for e in tracker.accepted] == [1]
         [row] = await core.scrobbles()
         assert [(m.destination, m.state) for m in row.deliveries] == [
-            ("Web tracker at 127.0.0.1:%d" % tracker.port, DeliveryState.DELIVERED)]
+            (f"Web tracker at 127.0.0.1:{tracker.port}", DeliveryState.DELIVERED)]
     finally:
         await core.stop()
 
@@ -123,8 +124,8 @@ async def test_target_restarting_twice_mid_drain_loses_nothing(paths, settings, 
         await burst(core, 200)
         await settled(core)
         tracker.mode = "ok"
-        for _ in range(2):
-            await wait_for(lambda: len(tracker.accepted) >= 40 * (_ + 1), timeout=20)
+        for n in (1, 2):
+            await wait_for(lambda n=n: len(tracker.accepted) >= 40 * n, timeout=20)
             await tracker.restart(down_for=0.3)
         await delivered_all(core)
         ids = event_ids(tracker)

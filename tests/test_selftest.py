@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from app import __version__, selftest
+from app.selftest import checks, end_to_end
+from app.selftest import report as steps
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("load core", "migration scripts", "resources", "fuzzy matching", "keyring", "TLS certificates",
@@ -27,7 +29,7 @@ STEPS = ("load core", "migration scripts", "resources", "fuzzy matching", "keyri
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "NGROK_AUTHTOKEN",
-                        selftest.DATABASE_URL_ENV)}
+                        end_to_end.DATABASE_URL_ENV)}
     (tmp_path / "tmp").mkdir(exist_ok=True)
     env.update(TMPDIR=str(tmp_path / "tmp"), HOME=str(tmp_path / "home"),
                SCROBBLETRAY_HOME=str(tmp_path / "real-data"),
@@ -69,7 +71,7 @@ def test_passes_from_source_and_reports_every_step(tmp_path: Path) -> None:
 
 
 def test_a_broken_database_fails_with_a_clear_message(tmp_path: Path) -> None:
-    result = _run(tmp_path, "--self-test", **{selftest.DATABASE_URL_ENV: "nosuchdialect://nowhere"})
+    result = _run(tmp_path, "--self-test", **{end_to_end.DATABASE_URL_ENV: "nosuchdialect://nowhere"})
     assert result.returncode == 1
     out = result.stdout
     failed = [ln for ln in out.splitlines() if ln.startswith("  FAIL")]
@@ -102,13 +104,13 @@ def test_never_imports_qt_and_writes_a_file_without_stdout(tmp_path: Path) -> No
 
 def test_an_unmarked_episode_fails_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checks look at the outcome: a scrobble for a show not in the tracker must fail."""
-    payload = copy.deepcopy(selftest.SAMPLE_SCROBBLE)
+    payload = copy.deepcopy(end_to_end.SAMPLE_SCROBBLE)
     meta = payload["Metadata"]
     meta.update(grandparentTitle="No Such Show Anywhere", year=1901,
                 grandparentGuid="com.plexapp.agents.themoviedb://999999999?lang=en",
                 guid="com.plexapp.agents.themoviedb://999999999/1/1?lang=en",
                 parentGuid="com.plexapp.agents.themoviedb://999999999/1?lang=en")
-    monkeypatch.setattr(selftest, "SAMPLE_SCROBBLE", payload)
+    monkeypatch.setattr(end_to_end, "SAMPLE_SCROBBLE", payload)
     out = io.StringIO()
     assert selftest.run_self_test(out) == 1
     text = out.getvalue()
@@ -124,8 +126,8 @@ def test_a_step_that_hangs_fails_after_its_timeout(monkeypatch: pytest.MonkeyPat
         await asyncio.sleep(3600)
         return "never"
 
-    monkeypatch.setattr(selftest, "STEP_TIMEOUT", 0.2)
-    monkeypatch.setattr(selftest, "_ngrok_installer", forever)
+    monkeypatch.setattr(steps, "STEP_TIMEOUT", 0.2)
+    monkeypatch.setattr(checks, "check_ngrok_installer", forever)
     out = io.StringIO()
     assert selftest.run_self_test(out) == 1
     assert "FAIL  ngrok installer" in out.getvalue() and "no result within 0.2 s" in out.getvalue()

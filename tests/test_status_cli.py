@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -27,9 +27,9 @@ def test_the_status_file_gives_back_what_was_written(paths: Paths) -> None:
     status = CoreStatus(server="listening", host="0.0.0.0", port=47810, tunnel="online",
                         public_url="https://x.ngrok-free.app", conflicts_open=2,
                         database_problem="The disk holding the database is full", database_fix="Free some",
-                        database_since=datetime(2026, 12, 2, 12, tzinfo=timezone.utc), database_held=4,
+                        database_since=datetime(2026, 12, 2, 12, tzinfo=UTC), database_held=4,
                         plex=PlexStatus(signed_in=True, username="bob", servers=("NAS",), registered=True))
-    stats = WebhookStats(3, 2, datetime(2026, 12, 2, 12, 5, tzinfo=timezone.utc), "1.2.3.4", "NAS",
+    stats = WebhookStats(3, 2, datetime(2026, 12, 2, 12, 5, tzinfo=UTC), "1.2.3.4", "NAS",
                          (("wrong secret", 2),))
     status_file.write(paths, status_file.snapshot(status, stats), [])
     back, back_stats, written_at, _pid = status_file.read(paths)

@@ -20,8 +20,9 @@ import textwrap
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -272,9 +273,8 @@ async def test_closed_endpoint_is_reopened(managers: Any, agent: Path, upstream:
     i, lost = await rec.wait_state(TunnelState.RECONNECTING, start=mark)
     assert lost.reason and "closed" in lost.reason
     _, back = await rec.wait_state(TunnelState.ONLINE, start=i)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{back.public_url}/ok") as resp:
-            assert resp.status == 200
+    async with aiohttp.ClientSession() as http, http.get(f"{back.public_url}/ok") as resp:
+        assert resp.status == 200
 
 
 async def test_session_drop_waits_for_the_agent_to_reconnect(managers: Any, agent: Path, upstream: Any,

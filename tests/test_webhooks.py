@@ -9,7 +9,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.facade import Core
-from tests.helpers import running, episode_payload, post, sample, settled, webhook_url
+from tests.helpers import episode_payload, post, running, sample, settled, webhook_url
 
 
 async def scrobbles(core: Core) -> list[dict]:

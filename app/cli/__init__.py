@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 from app import __version__
 from app.cli import config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook

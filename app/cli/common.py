@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.core import config
 from app.core.config import Paths, Settings
 from app.core.errors import AppError
-from app.core.plex.http import PlexError
 from app.core.plain import plain
+from app.core.plex.http import PlexError
 from app.present.errors import data_folder_problem, error_text
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def error_exit(exc: BaseException, paths: Paths | None = None) -> int:
 _plain = plain  # typed rows as JSON-ready dicts, times in local time
 
 
-def read(paths: Paths, settings: Settings, work: Callable[["Core"], Awaitable[T]]) -> T:
+def read(paths: Paths, settings: Settings, work: Callable[[Core], Awaitable[T]]) -> T:
     """Ask the façade, opened for this command (the database, no server): for questions
     whose answer the database holds, whether the app runs or not."""
     from app.core.facade import Core
@@ -85,7 +86,7 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
         return "(none)"
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(list(columns)), *(line(r) for r in cells)])
 
 

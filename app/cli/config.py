@@ -29,7 +29,7 @@ class ConfigError(CliError):
     """A key or value the settings cannot take; the message says why."""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="read and change settings (those of the Settings window)")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True

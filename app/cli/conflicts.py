@@ -8,7 +8,7 @@ from app.cli.common import change, emit, read
 from app.core.config import Paths, Settings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("conflicts", help="Plex shows waiting for your decision").add_subparsers(
         dest="action", metavar="ACTION")
     c.required = True

@@ -11,7 +11,7 @@ from app.core.destinations import kinds
 from app.core.destinations.kinds import KINDS
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     others = " and ".join(f"{k.label}s" for k in KINDS.values())
     d = sub.add_parser("destinations", help=f"where marks go: the built-in tracker and {others}"
                        ).add_subparsers(dest="action", metavar="ACTION")

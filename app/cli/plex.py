@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from app.core.plex.service import PlexLink
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plex", help="your Plex account: sign in, register the webhook URL")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True

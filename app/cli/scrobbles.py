@@ -8,7 +8,7 @@ from app.cli.common import CliError, emit, read
 from app.core.config import Paths, Settings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sc = sub.add_parser("scrobbles", help="recent webhooks and what became of them")
     sc.add_argument("--limit", type=int, default=20)
     sc.add_argument("--action", choices=["marked", "rewatch", "counted", "duplicate", "ignored", "conflict",

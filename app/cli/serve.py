@@ -10,7 +10,7 @@ from app.core import config
 from app.core.config import Paths, Settings, port_problem
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="run headless: webhook server and processing, no window")
     s.add_argument("--port", type=int, help=f"listen on this port (default {config.DEFAULT_PORT})")
     s.add_argument("--host", help="listen on this address (default 127.0.0.1; 0.0.0.0 for the LAN)")

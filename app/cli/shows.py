@@ -9,7 +9,7 @@ from app.cli.common import change, emit, read
 from app.core.config import Paths, Settings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     shows = sub.add_parser("shows", help="the tracker's shows").add_subparsers(dest="action", metavar="ACTION")
     shows.required = True
     a = shows.add_parser("add", help="add a show")

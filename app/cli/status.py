@@ -18,7 +18,7 @@ from app.present.state import destination_words
 NOT_RUNNING = 3
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="is it running, can Plex reach it, what it received and refused "
                        "(exit 1: in trouble, 3: not running)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
     running = running_state(paths)
     found = status_file.read(paths) if running else None
-    if found is None:
+    if not running or found is None:
         if args.json:
             print(json.dumps({"running": False}))
         else:

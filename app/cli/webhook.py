@@ -11,7 +11,7 @@ from app.core.config import Paths, Settings
 from app.core.urls import labelled_urls
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w = sub.add_parser("webhook-url", help="print the URL to paste into Plex")
     w.add_argument("--all", action="store_true", help="every URL, labelled")
     sec = sub.add_parser("secret", help="the webhook secret").add_subparsers(dest="action", metavar="ACTION")

@@ -14,17 +14,18 @@ import asyncio
 import dataclasses
 import logging
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from app.core.state_keys import StateKey
 from app.core import config
 from app.core.config import Paths, Settings
 from app.core.payload import parse_payload
 from app.core.pipeline import PlexKnows, filter_reason
-from app.core.plex.http import PlexError
 from app.core.plex.history import HistoryPlay, payload
+from app.core.plex.http import PlexError
 from app.core.plex.service import PlexLink
+from app.core.state_keys import StateKey
 from app.core.store import Store
 from app.core.types import CatchUpResult
 
@@ -38,8 +39,8 @@ _SEEN_KEY = StateKey.PLEX_HISTORY_SEEN
 class CatchUp:
     """Runs catch-ups for a core; :meth:`loop` is its background task."""
 
-    def __init__(self, paths: Paths, plex: PlexLink, store: Callable[[], Store],
-                 in_db: Callable[..., Awaitable[Any]], done: Callable[[CatchUpResult, list[int]], Awaitable[None]]) -> None:
+    def __init__(self, paths: Paths, plex: PlexLink, store: Callable[[], Store], in_db: Callable[..., Awaitable[Any]],
+                 done: Callable[[CatchUpResult, list[int]], Awaitable[None]]) -> None:
         self.paths = paths
         self.plex = plex
         self._store = store
@@ -94,7 +95,7 @@ class CatchUp:
 
     async def _run(self, since: datetime | None, progress: Callable[[int], None]) -> tuple[CatchUpResult, list[int]]:
         account = self.plex.account
-        result = CatchUpResult(at=datetime.now(timezone.utc).replace(tzinfo=None))
+        result = CatchUpResult(at=datetime.now(UTC).replace(tzinfo=None))
         if account is None:
             return result, []
         servers = await self.plex.own_servers()
@@ -106,7 +107,7 @@ class CatchUp:
         ids: list[int] = []
         read = 0
         for server in servers:
-            start = int(since.replace(tzinfo=since.tzinfo or timezone.utc).timestamp()) if since else seen.get(server.uuid)
+            start = int(since.replace(tzinfo=since.tzinfo or UTC).timestamp()) if since else seen.get(server.uuid)
             if start is None:  # a server new to us: from now on (older plays only when asked)
                 seen[server.uuid] = int(time.time())
                 result = dataclasses.replace(result, new_servers=(*result.new_servers, server.name))

@@ -14,18 +14,20 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from app.core.errors import SettingsInvalid
 from app.core.state_keys import StateKey
+
 if TYPE_CHECKING:
     from app.core.destinations.base import Target
-    from app.core.destinations.postgres import PostgresTarget
+    from app.core.destinations.postgres.target import PostgresTarget
     from app.core.destinations.relay import RelayTarget
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,7 @@ def setting_problem(key: str, value: Any) -> str | None:
         return f"{key} cannot be {value!r}"
 
 
-def add_destination(settings: "Settings", kind: str, url: str, label: str = "",
+def add_destination(settings: Settings, kind: str, url: str, label: str = "",
                     **options: Any) -> tuple[Target, dict[str, str | None]]:
     """Append a new target of ``kind`` (a name in :data:`app.core.destinations.kinds.KINDS`,
     with the first free ``<kind>-N`` id) to ``settings``. Returns it and the secrets to keep
@@ -179,7 +181,7 @@ class Settings:
     port: int = DEFAULT_PORT
     database_url: str | None = None  # None: SQLite file in the data folder
     # Refused attempts (a wrong secret) a client address may make a minute; 0 turns it off.
-    # A request with the right secret is never limited by it (see webhooks.SAFETY_VALVE).
+    # A request with the right secret is never limited by it (see webhook_limits.SAFETY_VALVE).
     rate_limit_per_minute: int = 10
     stop_threshold: float = 0.9  # a media.stop past this fraction counts as watched
     accepted_accounts: list[str] = field(default_factory=list)  # Plex account ids or names
@@ -204,7 +206,7 @@ class Settings:
     postgres: list[PostgresTarget] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Build settings from a dict, ignoring unknown keys, filling missing ones, and
         putting the default in place of a value its check refuses (the log says which)."""
         from app.core.destinations.kinds import KINDS
@@ -272,9 +274,10 @@ class Paths:
         return settings.database_url or f"sqlite:///{self.database_file}"
 
 
-# Names that moved to their kind's module (app.core.destinations.<kind>): still importable from here.
+# Names that moved to their kind's module (app.core.destinations.<kind>, or a module of its package):
+# still importable from here.
 _MOVED = {"RelayTarget": "relay", "relay_url_problem": "relay",
-          "PostgresTarget": "postgres", "postgres_url_problem": "postgres"}
+          "PostgresTarget": "postgres.target", "postgres_url_problem": "postgres.target"}
 
 
 def __getattr__(name: str) -> Any:

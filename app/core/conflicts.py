@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from app.core.destinations.base import ConflictSource, OutboxDestination
 from app.core.destinations.kinds import KINDS
-from app.core.matching import Candidate
 from app.core.store import Store, StoreError
-from app.core.types import ConflictRow, Outcome, ScrobbleRow, ShowRow
+from app.core.types import Candidate, ConflictRow, Outcome, ScrobbleRow, ShowRow
 
-Db = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
+
+
+class Db(Protocol):
+    """Runs a blocking call of the database service on its thread."""
+
+    def __call__(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Awaitable[T]: ...
 
 
 def _own(destination: OutboxDestination) -> ConflictSource:

@@ -15,7 +15,8 @@ import json
 import logging
 import os
 import secrets
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web

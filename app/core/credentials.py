@@ -9,6 +9,7 @@ entry points, which a start with no secrets saved (most headless starts) so skip
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -76,10 +77,8 @@ def set_secret(paths: Paths, key: str, value: str | None) -> str:
         if value:
             keyring.set_password(APP_SLUG, key, value)
         else:
-            try:
+            with contextlib.suppress(KeyringError):
                 keyring.delete_password(APP_SLUG, key)
-            except KeyringError:
-                pass
         file.unlink(missing_ok=True)
         _remember(paths, key, bool(value))
         return "the system keyring"

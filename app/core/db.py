@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,7 +94,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged webhook survives a power cut, not just a crash.
@@ -136,7 +136,8 @@ def _safe(url: str) -> str:
         return "(unparseable URL)"
 
 
-def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
+def _alembic_config(connection: Connection | None) -> Config:
+    """Alembic's configuration, on ``connection`` (None: only the scripts are read)."""
     from alembic.config import Config
 
     cfg = Config()

@@ -6,17 +6,25 @@ puts them in the order a person would look.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 
 from app import __version__
 from app.core.logs import redact
 from app.core.timefmt import ago
-from app.core.types import SELF_TEST_EVENT, Check, CheckStatus, CoreStatus, Counts, ServerState, TunnelState, WebhookStats
+from app.core.types import (
+    SELF_TEST_EVENT,
+    Check,
+    CheckStatus,
+    CoreStatus,
+    Counts,
+    ServerState,
+    TunnelState,
+    WebhookStats,
+)
 
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 
@@ -41,7 +49,7 @@ async def self_test(url: str, timeout: float = 10.0) -> tuple[bool, str, float]:
                 if r.status == 200:
                     return True, f"answered in {ms:.0f} ms", ms
                 return False, f"HTTP {r.status}: {body.strip()}", ms
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False, f"no answer within {timeout:.0f} s", timeout * 1000
     except aiohttp.ClientError as exc:
         return False, f"cannot connect: {exc}", (time.perf_counter() - started) * 1000
@@ -118,9 +126,8 @@ def report(checks: list[Check], webhook_url: str | None) -> str:
     icon = {PASS: "✅", WARN: "⚠️", FAIL: "❌"}
     lines = ["# Scrobble Tray diagnostics", "",
              f"- Version: {__version__}",
-             f"- Time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+             f"- Time: {datetime.now(UTC).isoformat(timespec='seconds')}",
              f"- Webhook URL: {webhook_url or 'none'}", "",
              "| Check | Result | Detail | Fix |", "|---|---|---|---|"]
-    for c in checks:
-        lines.append(f"| {c.name} | {icon.get(c.status, c.status)} {c.status.value} | {c.detail} | {c.fix} |")
+    lines += [f"| {c.name} | {icon.get(c.status, c.status)} {c.status.value} | {c.detail} | {c.fix} |" for c in checks]
     return redact("\n".join(lines) + "\n")

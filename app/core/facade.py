@@ -10,30 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TypeVar
 
 from app.core import config, diagnostics, instance, status_file
-from app.core.control import ControlServer
-from app.core.destinations.manager import destination_rows
-from app.core.state_keys import StateKey
 from app.core.config import Paths, Settings
+from app.core.conflicts import Conflicts
+from app.core.control import ControlServer
 from app.core.credentials import set_secret
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target
+from app.core.destinations.manager import destination_rows
 from app.core.destinations.sender import Timing
 from app.core.errors import AppError, NotRunning
 from app.core.events import DestinationsChanged, EventBus
 from app.core.logs import add_secret
-from app.core.matching import Candidate
+from app.core.plex.account import PlexUser
 from app.core.plex.http import PlexError
 from app.core.plex.signin import SignIn
-from app.core.plex.account import PlexUser
 from app.core.runtime import Runtime
 from app.core.show_files import read_show_file
-from app.core.types import (CatchUpResult, Check, ConflictRow, CoreStatus, Counts, DestinationStatus,
-                            EpisodeRow, Outcome, ScrobbleRow, ShowRow, WebhookStats)
+from app.core.state_keys import StateKey
+from app.core.types import (
+    Candidate,
+    CatchUpResult,
+    Check,
+    ConflictRow,
+    CoreStatus,
+    Counts,
+    DestinationStatus,
+    EpisodeRow,
+    Outcome,
+    ScrobbleRow,
+    ShowRow,
+    WebhookStats,
+)
+
+T = TypeVar("T")
 
 
 #: What a command may ask the running app to do (through :mod:`app.core.control`): the
@@ -160,7 +175,7 @@ class Core:
         return await self.runtime.set_authtoken(token)
 
     # -- the log -------------------------------------------------------------------
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A blocking call of the database service, on its thread; publishes outcomes."""
         return await self.runtime.run(fn, *args, **kwargs)
 
@@ -208,7 +223,7 @@ class Core:
         return await self._db(lambda: store.import_shows(read_show_file(Path(path))))
 
     # -- conflicts -----------------------------------------------------------------
-    def _conflicts(self) -> Any:
+    def _conflicts(self) -> Conflicts:
         if self.runtime._conflicts is None:
             raise NotRunning("Conflicts")
         return self.runtime._conflicts

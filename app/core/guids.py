@@ -99,7 +99,7 @@ def _parse_legacy(agent: str, rest: str) -> ParsedGuid:
             return ParsedGuid("unknown", season=season, episode=episode)
         source = m.group(1).lower()
         name = "tvdb" if source.startswith("tvdb") else source
-        numbering = "alternative" if source not in ("anidb", "tvdb", "tmdb", "imdb") else (
+        numbering: str | None = "alternative" if source not in ("anidb", "tvdb", "tmdb", "imdb") else (
             "absolute" if source == "anidb" else "aired"
         )
         clean = _clean_id(name, m.group(2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from typing import Any
@@ -54,10 +55,8 @@ async def serve(paths: Paths, settings: Settings, port: int | None = None, tunne
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises KeyboardInterrupt
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:  # Windows: Ctrl+C still raises KeyboardInterrupt
-            pass
     printer = _Printer(core)
     await core.start(port, tunnel=False)
     add_secret(core.secret)

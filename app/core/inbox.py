@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Inbox:
                     return
                 finally:
                     slow.cancel()
-                for (*_, fut), event_id in zip(fresh, ids[len(held):]):
+                for (*_, fut), event_id in zip(fresh, ids[len(held):], strict=True):
                     if not fut.done():
                         fut.set_result(event_id)
                 if self.problem is not None and not self._held:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
@@ -230,7 +230,7 @@ class ShowIndex:
             key=lambda c: (c.year or 0), reverse=True,
         )
         if year is not None and all(c.year is not None for c in cands):
-            started = [c for c in cands if c.year <= year + 1]  # type: ignore[operator]
+            started = [c for c in cands if c.year is not None and c.year <= year + 1]
             if started and (len(started) == 1 or started[0].year != started[1].year):
                 chosen = started[0]
                 ranked = [Candidate(c.show_id, c.title, c.year, 100.0 if c is chosen else 80.0)

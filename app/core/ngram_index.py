@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from functools import partial
 from itertools import chain
 from math import ceil
+from typing import cast
 
 GRAM = 4  # characters in a gram (words shorter than that still give one, padded)
 MAX_CANDIDATES = 30  # keys handed to the scorer for one query, at most
@@ -60,7 +61,7 @@ class NgramIndex:
     """Title keys by gram; ``candidates(key)`` are the keys sharing the most with it."""
 
     def __init__(self) -> None:
-        self._postings: defaultdict[str, array] = defaultdict(partial(array, "I"))
+        self._postings: defaultdict[str, array[int]] = defaultdict(partial(array, "I"))
         self._slots: dict[str, int] = {}  # key -> slot
         self._keys: list[str | None] = []  # slot -> key (None: free)
         self._sizes = array("H")  # slot -> how many grams its key has
@@ -128,9 +129,9 @@ class NgramIndex:
             hits.sort(key=counts.__getitem__, reverse=True)
             del hits[limit:]
         keys = self._keys
-        return [keys[slot] for slot in hits]  # type: ignore[misc]
+        return cast("list[str]", [keys[slot] for slot in hits])  # (hits are slots in use: never None)
 
-    def _walk_order(self, key: str) -> tuple[list[array], int]:
+    def _walk_order(self, key: str) -> tuple[list[array[int]], int]:
         """The query's posting lists, word by word in turn, and how many grams no key has.
 
         Each round takes every word's rarest gram not yet taken. The grams of one word
@@ -139,7 +140,7 @@ class NgramIndex:
         query would hide the title holding all the others).
         """
         seen: set[str] = set()
-        per_word: list[list[array]] = []
+        per_word: list[list[array[int]]] = []
         absent = 0
         for word in key.split():
             found = []
@@ -158,14 +159,15 @@ class NgramIndex:
         return [found[r] for r in range(rounds) for found in per_word if r < len(found)], absent
 
 
-def _take(lists: list[array], budget: int, stop_at_first_misfit: bool = False) -> tuple[list[array], list[array]]:
+def _take(lists: list[array[int]], budget: int,
+          stop_at_first_misfit: bool = False) -> tuple[list[array[int]], list[array[int]]]:
     """``(taken, left)``: the lists, in order, that fit in ``budget`` entries together.
 
     A list too long for what is left is passed over, or, with ``stop_at_first_misfit``
     (lists sorted by length), ends the taking.
     """
-    taken: list[array] = []
-    left: list[array] = []
+    taken: list[array[int]] = []
+    left: list[array[int]] = []
     for i, posting in enumerate(lists):
         if len(posting) <= budget:
             taken.append(posting)

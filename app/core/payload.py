@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -158,10 +159,8 @@ def event_from_dict(data: Any) -> PlexEvent:
 
     numbering = None
     if guid:
-        try:
+        with contextlib.suppress(GuidError):
             numbering = parse_guid(guid).numbering
-        except GuidError:
-            pass
 
     return PlexEvent(
         event=event,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -20,6 +20,6 @@ def plain(value: Any, local: bool = True) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone().isoformat(sep=" ", timespec="seconds") if local else aware.isoformat()
     return value

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 from app.core.store import StoreError
 
@@ -15,8 +14,9 @@ _ALIASES = {"name": "title", "show": "title", "first_year": "year", "tmdb": "tmd
             "tvdb": "tvdb_id", "imdb": "imdb_id", "anidb": "anidb_id"}
 
 
-def read_show_file(path: Path) -> list[Any]:
-    """The show records in ``path``: ``.csv`` by its header row, anything else as JSON."""
+def read_show_file(path: Path) -> object:
+    """The show records in ``path``: ``.csv`` by its header row, anything else as JSON
+    (as read: :meth:`~app.core.store.Store.import_shows` checks it is a list)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -44,5 +44,5 @@ def _from_csv(text: str, path: Path) -> list[dict[str, str]]:
     if "title" not in header:
         raise StoreError(f"{path}: the first row must name the columns, one of them 'title' "
                            f"(known: {', '.join(COLUMNS)})")
-    return [{k: v.strip() for k, v in zip(header, row) if k in COLUMNS}
+    return [{k: v.strip() for k, v in zip(header, row, strict=False) if k in COLUMNS}  # (a short row: fewer columns)
             for row in reader if any(cell.strip() for cell in row)]

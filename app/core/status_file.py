@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def write(paths: Paths, data: dict[str, Any], secrets: list[str]) -> None:
     """Write ``data`` with the time; never makes the data folder (it may have been deleted)."""
     if paths.data_dir.is_dir():
         try:
-            text = json.dumps({**data, "written_at": datetime.now(timezone.utc)}, default=_plain, indent=1)
+            text = json.dumps({**data, "written_at": datetime.now(UTC)}, default=_plain, indent=1)
             write_private(_path(paths), redact(text, *secrets))
         except OSError:
             pass  # the disk full, say: the window says so, this file cannot

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def parse_utc(value: str | datetime | None) -> datetime | None:
@@ -10,7 +10,7 @@ def parse_utc(value: str | datetime | None) -> datetime | None:
     if value is None:
         return None
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def ago(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -18,7 +18,7 @@ def ago(value: str | datetime | None, now: datetime | None = None) -> str:
     when = parse_utc(value)
     if when is None:
         return "never"
-    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - when).total_seconds())
+    seconds = max(0.0, ((now or datetime.now(UTC)) - when).total_seconds())
     if seconds < 45:
         return "just now"
     if seconds < 5400:

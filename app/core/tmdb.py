@@ -7,7 +7,6 @@ found": matching then falls back to titles, and nothing waits on TMDB.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
@@ -57,7 +56,7 @@ class Tmdb:
                         log.warning("TMDB /find answered HTTP %d for a %s", r.status, source)
                         return None  # not cached: a wrong key or a hiccup may be fixed
                     data = await r.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.warning("TMDB /find failed (%s): matching by title instead", type(exc).__name__)
             return None
         results = data.get("tv_episode_results" if episode else "tv_results") or []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 SELF_TEST_EVENT = "scrobbletray.selftest"
 
@@ -244,7 +245,7 @@ class Candidate:
     score: float
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Candidate":
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
         return cls(int(data["show_id"]), str(data["title"]), data.get("year"), float(data.get("score", 0)))
 
     def to_dict(self) -> dict[str, object]:
@@ -263,7 +264,7 @@ class ConflictRow:
     type: str  # no_match, ambiguous, low_confidence
     status: str  # open, resolved
     candidates: tuple[Candidate, ...] = ()  # best first
-    guids: dict = field(default_factory=dict)
+    guids: dict[str, Any] = field(default_factory=dict)
     resolution: str | None = None
     show_id: int | None = None
     created_at: datetime | None = None

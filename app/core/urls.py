@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 WEBHOOK_PATH = "/webhook/{secret}"
@@ -37,10 +38,8 @@ def lan_addresses() -> list[str]:
             found.append(probe.getsockname()[0])
         except OSError:  # no route at all: offline
             pass
-    try:
+    with contextlib.suppress(OSError):
         found += [str(i[4][0]) for i in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
-    except OSError:
-        pass
     return [a for a in dict.fromkeys(found) if not a.startswith(("127.", "0."))]
 
 

@@ -2,7 +2,8 @@
 
 Limits come first (secret, rate, size, content type), the bounded body is read whole and
 its ``payload`` field cut out (``app.core.form``), and the 200 goes out only after the
-event is committed to the inbox.
+event is committed to the inbox. The limits per client are :mod:`app.core.webhook_limits`;
+the guards on connections (deadlines, caps, quiet errors) :mod:`app.core.webhook_connections`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ import errno
 import hmac
 import logging
 import socket
-import time
-from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http import HTTPStatus
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
-from aiohttp.web_request import BaseRequest
 
 from app.core.config import Settings
 from app.core.errors import AppError
@@ -29,6 +25,8 @@ from app.core.form import FormError, boundary, form_field
 from app.core.payload import PayloadError, load_payload
 from app.core.types import SELF_TEST_EVENT, WebhookStats
 from app.core.urls import WEBHOOK_PATH
+from app.core.webhook_connections import LINGER, GuardedRunner, bound_port, on_prepare
+from app.core.webhook_limits import SAFETY_VALVE, Backoff, RateLimiter
 
 log = logging.getLogger("scrobbletray.webhooks")
 
@@ -40,73 +38,6 @@ class _Reject(Exception):
         self.message = message
 
 
-SAFETY_VALVE = 6000  # authenticated requests a minute per address: far beyond any Plex server
-
-
-class RateLimiter:
-    """A token bucket per client: ``per_minute`` requests, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, key: str) -> float:
-        """0 when allowed; otherwise the seconds to wait."""
-        if self.per_minute <= 0:
-            return 0.0
-        now = self._clock()
-        rate = self.per_minute / 60.0
-        tokens, stamp = self._buckets.get(key, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - stamp) * rate)
-        if len(self._buckets) > 10_000:  # forget clients whose bucket is full again
-            self._buckets = {k: v for k, v in self._buckets.items()
-                             if v[0] + (now - v[1]) * rate < self.per_minute}
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / rate
-        self._buckets[key] = (tokens - 1.0, now)
-        return 0.0
-
-
-class Backoff:
-    """Failed authentication per client: ``per_minute`` tries (a :class:`RateLimiter`), then
-    none for a lockout that doubles with each one in a row (1 min, 2, 4, ... at most an
-    hour), forgotten after an hour without one."""
-
-    FIRST, LONGEST, FORGET = 60.0, 3600.0, 3600.0
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.bucket = RateLimiter(per_minute, clock)
-        self._clock = clock
-        self._locked: dict[str, tuple[float, int]] = {}  # client: (locked until, lockouts in a row)
-
-    @property
-    def per_minute(self) -> int:
-        return self.bucket.per_minute
-
-    @per_minute.setter
-    def per_minute(self, value: int) -> None:
-        self.bucket.per_minute = value
-
-    def allow(self, key: str) -> float:
-        """0 when allowed; otherwise the seconds to wait."""
-        now = self._clock()
-        until, lockouts = self._locked.get(key, (0.0, 0))
-        if now < until:
-            return until - now
-        if now - until > self.FORGET:
-            lockouts = 0
-        if not self.bucket.allow(key):
-            return 0.0
-        if len(self._locked) > 10_000:  # forget the clients that are free again
-            self._locked = {k: v for k, v in self._locked.items() if now - v[0] <= self.FORGET}
-        lock = min(self.FIRST * 2 ** lockouts, self.LONGEST)
-        self._locked[key] = (now + lock, lockouts + 1)
-        log.warning("%s gave a wrong webhook secret too often: refused for %.0f s", key, lock)
-        return lock
-
-
 class ListenError(AppError, OSError):
     """The webhook server cannot listen: a sentence naming the port or host, and the fix."""
 
@@ -114,7 +45,7 @@ class ListenError(AppError, OSError):
         super().__init__(f"{message}. {fix}", fix)
 
     @classmethod
-    def of(cls, exc: OSError, host: str, port: int) -> "ListenError":
+    def of(cls, exc: OSError, host: str, port: int) -> ListenError:
         if exc.errno == errno.EADDRINUSE:
             return cls(f"Port {port} is in use by another program (another Scrobble Tray?)",
                        "Quit it, or choose another port in Settings (or 'serve --port N')")
@@ -152,107 +83,10 @@ class ServerStats:
                             self.last_source, self.last_server, refused)
 
 
-def _bound_port(site: web.TCPSite) -> int:
-    """The port a started site listens on (aiohttp only exposes it on the server)."""
-    return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-
 Store = Callable[[str, str | None], Awaitable[int]]
 
-
-HEADER_DEADLINE = 10.0  # seconds for a connection (new, or idle after a request) to send a request's headers
 BODY_DEADLINE = 30.0  # seconds for a webhook's body, once its headers are in
 STORE_DEADLINE = 8.0  # seconds to commit it; beyond that, a 503 (it may still land: no loss)
-MAX_CONNECTIONS = 1024  # open at once, in all
-MAX_PER_CLIENT = 64  # open at once from one address (loopback excepted: the tunnel's)
-
-
-class _QuietErrors(RequestHandler):
-    """aiohttp's request handler, with deadlines and caps it lacks: a connection that has
-    not sent a whole request's headers within ``HEADER_DEADLINE`` is closed (a slow client
-    holds nothing), and one over ``MAX_CONNECTIONS`` (or ``MAX_PER_CLIENT`` from one
-    address not on loopback, where the tunnel's connections come from) is refused. Its
-    answer to a request it cannot parse echoes nothing back (the request line holds the
-    webhook secret) and names no aiohttp version."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        server = self._manager
-        assert isinstance(server, _Server)
-        peer = transport.get_extra_info("peername")
-        self._peer = str(peer[0]) if peer else ""
-        server.open_by_peer[self._peer] += 1
-        too_many = len(server.connections) > MAX_CONNECTIONS or (
-            not self._peer.startswith("127.") and self._peer != "::1"
-            and server.open_by_peer[self._peer] > MAX_PER_CLIENT)
-        if too_many:
-            transport.close()
-            return
-        asyncio.get_running_loop().call_later(server.header_deadline, self._headers_due)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        server = self._manager
-        if isinstance(server, _Server):
-            server.open_by_peer[self._peer] -= 1
-            if not server.open_by_peer[self._peer]:
-                del server.open_by_peer[self._peer]
-        super().connection_lost(exc)
-
-    def _headers_due(self) -> None:
-        if self._request_count == 0 and self.transport is not None:
-            log.info("closed a connection from %s: no whole request in time", self._peer)
-            self.force_close()
-            self.transport.close()
-
-    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        answer = super().handle_error(request, status, exc, message)  # (logs it, redacted)
-        phrase = HTTPStatus(answer.status).phrase
-        plain = web.Response(status=answer.status, text=f"{answer.status} {phrase}: this is not a request "
-                             "Scrobble Tray can read.\n", headers={"Server": "Scrobble Tray"})
-        plain.force_close()
-        return plain
-
-
-class _Server(web.Server):
-    open_by_peer: Counter[str]
-    header_deadline: float
-
-    def __call__(self) -> RequestHandler:
-        return _QuietErrors(self, loop=self._loop, **self._kwargs)
-
-
-class _Runner(web.AppRunner):
-    header_deadline = HEADER_DEADLINE
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        server.__class__ = _Server  # aiohttp offers no other way in (tests/test_hostile.py pins it)
-        assert isinstance(server, _Server)
-        server.open_by_peer = Counter()
-        server.header_deadline = self.header_deadline
-        return server
-
-
-DRAIN_AT_MOST = 64 * 1024  # a refused request's unread body over this: the connection is not kept
-# Seconds a refused request's unread body is still taken in (and thrown away) after the
-# answer before the connection closes: closing at once on unread data resets it, and the
-# client never reads its 4xx (aiohttp's own: 10 s).
-LINGER = 2.0
-
-
-async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """No Python or aiohttp version for a scanner to look up. A refused request whose body
-    is compressed, chunked, big or too slow gets ``Connection: close``: what the client
-    goes on sending is thrown away unread for at most ``LINGER`` seconds, then the
-    connection closes. It is never unpacked (``auto_decompress`` is off)."""
-    response.headers["Server"] = "Scrobble Tray"
-    if response.status >= 400 and not request.content.is_eof():
-        length = request.content_length
-        compressed = request.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
-        if response.status == 408 or compressed or length is None or length > DRAIN_AT_MOST:
-            response.force_close()
-            response.headers["Connection"] = "close"  # (its headers were made before this hook)
 
 
 class WebhookServer:
@@ -265,13 +99,13 @@ class WebhookServer:
         self.stats = ServerStats()
         self.limiter = Backoff(settings.rate_limit_per_minute)  # failed authentication only
         self.valve = RateLimiter(SAFETY_VALVE)  # a runaway sender with the right secret
-        self._runner: _Runner | None = None
+        self._runner: GuardedRunner | None = None
         self._forwarded_ports: set[int] = set()
         self.port: int | None = None
         self.host: str | None = None
         self.app = web.Application(client_max_size=settings.max_body_bytes)
         self.app.router.add_route("*", WEBHOOK_PATH, self._handle)
-        self.app.on_response_prepare.append(_on_prepare)
+        self.app.on_response_prepare.append(on_prepare)
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self, host: str, port: int) -> int:
@@ -281,8 +115,8 @@ class WebhookServer:
         # for 0.5 s; four, for 2 s). Plex never compresses: such a body is refused (415).
         # An idle kept-alive connection has as long as a new one to send a whole request's
         # headers (aiohttp's own keep-alive: an hour).
-        self._runner = _Runner(self.app, access_log=None, handle_signals=False, auto_decompress=False,
-                               keepalive_timeout=_Runner.header_deadline, lingering_time=LINGER)
+        self._runner = GuardedRunner(self.app, access_log=None, handle_signals=False, auto_decompress=False,
+                                     keepalive_timeout=GuardedRunner.header_deadline, lingering_time=LINGER)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
@@ -290,7 +124,7 @@ class WebhookServer:
         except OSError as exc:
             await self._runner.cleanup()
             raise ListenError.of(exc, host, port) from None
-        self.host, self.port = host, _bound_port(site)
+        self.host, self.port = host, bound_port(site)
         return self.port
 
     async def add_forwarded_site(self) -> int:
@@ -298,7 +132,7 @@ class WebhookServer:
         assert self._runner is not None
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = _bound_port(site)
+        port = bound_port(site)
         self._forwarded_ports.add(port)
         return port
 
@@ -363,7 +197,7 @@ class WebhookServer:
         if data["event"] != SELF_TEST_EVENT:  # diagnostics' own request says nothing about Plex
             server = data.get("Server")
             title = server.get("title") if isinstance(server, dict) else None
-            stats.last_webhook_at = datetime.now(timezone.utc)
+            stats.last_webhook_at = datetime.now(UTC)
             stats.last_source = source
             stats.last_server = title[:200] if isinstance(title, str) else None
             stats.last_user_agent = request.headers.get("User-Agent", "")[:200]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.core.timefmt import parse_utc
 from app.core.types import Action, DeliveryState, Outcome, PlexStatus, ScrobbleRow, ShowRow
@@ -36,7 +36,7 @@ def local_time(value: str | datetime | None, now: datetime | None = None) -> str
     if when is None:
         return ""
     local = when.astimezone()
-    now_local = (now or datetime.now(timezone.utc)).astimezone()
+    now_local = (now or datetime.now(UTC)).astimezone()
     if local.date() == now_local.date():
         return local.strftime("%H:%M:%S")
     if local.year == now_local.year:

@@ -4,14 +4,14 @@ state (pure, no Qt)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from app.core.config import PlexLocation
 from app.core.types import CoreStatus, DestinationState, DestinationStatus
 from app.present.formatting import local_time
 
 
-class TrayState(str, Enum):
+class TrayState(StrEnum):
     """The four looks of the tray icon (plus starting, drawn like paused)."""
 
     OK = "ok"

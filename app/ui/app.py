@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -16,10 +17,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.core.config import APP_NAME, APP_SLUG, Paths, Settings
 from app.core.facade import Core
 from app.core.logs import add_secret, setup_logging
+from app.present.errors import error_text
 from app.ui import icons
 from app.ui.controller import UiController
 from app.ui.single_instance import SingleInstance, server_name
-from app.present.errors import error_text
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,8 @@ class Lifecycle(QObject):
 
     def close(self) -> None:
         self.app.removeEventFilter(self)
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):
             self.app.aboutToQuit.disconnect(self._about_to_quit)
-        except (RuntimeError, TypeError):
-            pass
 
 
 def prefer_ui_thread() -> None:
@@ -93,10 +92,8 @@ async def main(app: QApplication, paths: Paths, settings: Settings,
     lifecycle = Lifecycle(app)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM,):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
             loop.add_signal_handler(sig, lifecycle.request_quit)
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-            pass
     core = Core(paths, settings)
     ui = UiController(core, tray_available=tray_available)
     ui.quitRequested.connect(lifecycle.request_quit)
@@ -117,10 +114,8 @@ async def main(app: QApplication, paths: Paths, settings: Settings,
         await core.stop()
         lifecycle.close()
         for sig in (signal.SIGTERM,):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
     return 0
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.events import (ConflictsChanged, DestinationsChanged, ScrobbleRecorded, StatusChanged,
-                             WebhookReceived)
+from app.core.events import ConflictsChanged, DestinationsChanged, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.facade import Core
 
 

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSplitter,
-                               QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.facade import Core
 from app.core.types import Candidate, ConflictRow
+from app.present.errors import error_text
+from app.present.formatting import ids_text, local_time, show_with_year, sxxeyy
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.present.formatting import ids_text, local_time, show_with_year, sxxeyy
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, heading, muted
-from app.present.errors import error_text
 
 KIND_WORDS = {
     "no_match": "No show in your tracker matches this Plex show.",
@@ -183,7 +198,8 @@ class ConflictsDialog(QWidget):
                 chosen = item
         if chosen is None and self.list.count():
             chosen = self.list.item(0)
-        self.list.setCurrentItem(chosen)
+        if chosen is not None:
+            self.list.setCurrentItem(chosen)
         self.list.blockSignals(False)
         if chosen is None:
             self._show_conflict(None)
@@ -226,7 +242,7 @@ class ConflictsDialog(QWidget):
             self.candidates.clear()
             self._update_buttons()
             return
-        self.stack.setCurrentWidget(self.stack.widget(0))
+        self.stack.setCurrentIndex(0)
         self.title.setText(show_with_year(conflict.plex_title, conflict.plex_year))
         self.kind.setText(KIND_WORDS.get(conflict.type or "", "It needs your decision."))
         guids = conflict.guids or {}
@@ -256,8 +272,8 @@ class ConflictsDialog(QWidget):
         else:
             self.candidates_label.setText("Closest tracker shows:" if candidates else
                                           "No tracker show comes close: search above, or create it.")
-        if candidates:
-            self.candidates.setCurrentItem(self.candidates.topLevelItem(0))
+        if candidates and (first := self.candidates.topLevelItem(0)) is not None:
+            self.candidates.setCurrentItem(first)
         self._update_buttons()
 
     async def _fill_details(self, show_ids: list[int]) -> None:
@@ -265,8 +281,8 @@ class ConflictsDialog(QWidget):
         details = await self.core.candidate_details(show_ids)
         for i in range(self.candidates.topLevelItemCount()):
             item = self.candidates.topLevelItem(i)
-            show = details.get(item.data(0, ID_ROLE))
-            if show is not None:
+            show = details.get(item.data(0, ID_ROLE)) if item is not None else None
+            if item is not None and show is not None:
                 item.setText(2, " · ".join(filter(None, (f"#{show.id}", ids_text(show)))))
                 item.setToolTip(2, item.text(2))
                 item.setText(3, f"{show.watched_episodes} / {show.known_episodes}")
@@ -300,8 +316,9 @@ class ConflictsDialog(QWidget):
 
     def map_selected(self) -> None:
         show_id = self.selected_show_id()
-        if self.current is not None and show_id is not None:
-            title = self.candidates.currentItem().text(0)
+        item = self.candidates.currentItem()
+        if self.current is not None and show_id is not None and item is not None:
+            title = item.text(0)
             spawn(self._resolve(self.current, "mapped", f"mapped to “{title}”", show_id=show_id),
                   self._show_error, owner=self)
 

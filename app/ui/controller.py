@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.core.config import load_state, save_state
-from app.core.state_keys import StateKey
 from app.core.facade import Core
+from app.core.state_keys import StateKey
 from app.core.types import CoreStatus, Outcome
+from app.present.errors import error_text
+from app.present.formatting import sxxeyy
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.diagnostics_window import DiagnosticsWindow
-from app.present.formatting import sxxeyy
 from app.ui.scrobbles_window import ScrobblesWindow
 from app.ui.settings_window import SettingsWindow
+from app.ui.setup_wizard import SetupWizard
 from app.ui.status_window import StatusWindow
 from app.ui.tasks import spawn
-from app.ui.setup_wizard import SetupWizard
 from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
-from app.present.errors import error_text
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,12 @@ class UiController(QObject):
     def show_setup(self) -> SetupWizard:
         def make() -> SetupWizard:
             w = SetupWizard(self.core, self.bridge)
-            w.finished.connect(lambda _: self._windows.pop("setup", None) and w.deleteLater())
+
+            def finished(_result: int) -> None:
+                if self._windows.pop("setup", None) is not None:
+                    w.deleteLater()
+
+            w.finished.connect(finished)
             return w
         window = self._window("setup", make)
         assert isinstance(window, SetupWizard)

@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidg
 
 from app.core.facade import Core
 from app.core.types import DestinationState, DestinationStatus
+from app.present.state import destination_words
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.present.state import destination_words
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import muted
 
@@ -46,7 +46,7 @@ class DestinationsBox(QGroupBox):
     def _fill(self) -> None:
         while self._grid.count():
             item = self._grid.takeAt(0)
-            if (w := item.widget()) is not None:
+            if item is not None and (w := item.widget()) is not None:
                 w.deleteLater()
         self.retry_buttons.clear()
         self.state_labels.clear()

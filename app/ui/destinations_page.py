@@ -10,20 +10,29 @@ A target's URL may carry a secret, so the list only ever shows it masked.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMessageBox, QPushButton, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target, Verdict
 from app.core.facade import Core
 from app.core.logs import redact, url_secrets
 from app.core.types import DestinationState, DestinationStatus
-from app.ui.destination_dialogs import DIALOGS
 from app.present.formatting import MASK
+from app.ui.destination_dialogs import DIALOGS
 from app.ui.target_dialog import ERROR_COLOUR, TargetDialog
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
@@ -169,14 +178,14 @@ class DestinationsPage(QWidget):
     def select(self, target_id: str | None) -> None:
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
-            if item.data(0, ID_ROLE) == target_id:
+            if item is not None and item.data(0, ID_ROLE) == target_id:
                 self.tree.setCurrentItem(item)
                 return
 
     def rows(self) -> list[tuple[str, ...]]:
         """Every row's texts (destination, sends, state), as shown."""
-        return [tuple(self.tree.topLevelItem(i).text(c) for c in range(3))
-                for i in range(self.tree.topLevelItemCount())]
+        return [tuple(item.text(c) for c in range(3))
+                for i in range(self.tree.topLevelItemCount()) if (item := self.tree.topLevelItem(i)) is not None]
 
     def populate(self) -> None:
         """Fill the list from the settings (and the last delivery state the core told)."""

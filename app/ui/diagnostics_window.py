@@ -6,17 +6,24 @@ from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.types import Check
 from app.core.facade import Core
 from app.core.logs import redact
-from app.ui import icons
+from app.core.types import Check
+from app.present.errors import error_text
 from app.present.formatting import MASK
+from app.ui import icons
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
-from app.present.errors import error_text
 
 RESULT_WORDS = {"pass": "Pass", "warn": "Warning", "fail": "Failed"}
 
@@ -111,8 +118,9 @@ class DiagnosticsWindow(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 if col >= 2 and text:
                     item.setToolTip(text)
+                if col == 0:
+                    item.setIcon(icons.check_icon(c.status))
                 self.table.setItem(row, col, item)
-            self.table.item(row, 0).setIcon(icons.check_icon(c.status))
         self.table.resizeRowsToContents()
         fails = sum(c.status == "fail" for c in checks)
         warns = sum(c.status == "warn" for c in checks)
@@ -125,8 +133,11 @@ class DiagnosticsWindow(QWidget):
 
     def rows(self) -> dict[str, tuple[str, str, str]]:
         """What the table shows: check name → (result, detail, fix)."""
-        return {self.table.item(r, 0).text(): tuple(self.table.item(r, c).text() for c in (1, 2, 3))
-                for r in range(self.table.rowCount())}  # type: ignore[misc]
+        def text(row: int, col: int) -> str:
+            item = self.table.item(row, col)
+            return item.text() if item is not None else ""
+
+        return {text(r, 0): (text(r, 1), text(r, 2), text(r, 3)) for r in range(self.table.rowCount())}
 
     def copy_report(self) -> None:
         """Put the Markdown report (secrets redacted) on the clipboard."""

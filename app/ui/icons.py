@@ -8,9 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 
-from app.resources import resource_path
 from app.present.state import TrayState
-
+from app.resources import resource_path
 
 ICONS_DIR = resource_path("icons")
 

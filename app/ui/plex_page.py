@@ -12,15 +12,24 @@ from datetime import datetime
 
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.facade import Core
 from app.core.timefmt import ago
 from app.core.types import PlexStatus
+from app.present.errors import error_text
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
-from app.present.errors import error_text
 
 
 class PlexPage(QWidget):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QIcon
 
 from app.core.types import ScrobbleRow
-from app.ui import icons
 from app.present.formatting import confidence_text, delivered_detail, delivered_text, local_time, outcome_text, sxxeyy
+from app.ui import icons
 
 Row = ScrobbleRow
 Index = QModelIndex | QPersistentModelIndex

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.facade import Core
 from app.core.types import ScrobbleRow
+from app.present.errors import error_text
+from app.present.formatting import outcome_text, sxxeyy
 from app.ui import icons
 from app.ui.bridge import CoreBridge
-from app.present.formatting import outcome_text, sxxeyy
 from app.ui.scrobbles_model import ScrobblesModel
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
-from app.present.errors import error_text
 
 LIMIT = 500
 LIVE_ROWS = 50
@@ -26,7 +39,7 @@ RERUNNABLE = ("failed", "ignored")
 UNDOABLE = ("marked", "rewatch")
 
 
-def undoable(row: ScrobbleRow | None) -> bool:
+def undoable(row: ScrobbleRow | None) -> TypeGuard[ScrobbleRow]:
     """A mark that is still in the tracker (a deleted show's marks went with it)."""
     return row is not None and row.action in UNDOABLE and row.show_title is not None
 

@@ -11,8 +11,19 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QLabel, QLineEdit, QPushButton,
-                               QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from app.core.config import PlexLocation, Settings, check_domain, check_token, clean_domain
 from app.core.facade import Core
@@ -49,10 +60,12 @@ class _WherePage(QWizardPage):
         layout.addStretch(1)
 
     def where(self) -> str:
-        return str(self.group.checkedButton().property("where"))
+        button = self.group.checkedButton()  # none when the saved answer is unknown: the last one
+        return str(button.property("where")) if button is not None else WHERE[-1][0]
 
     def nextId(self) -> int:  # noqa: N802 (Qt's name)
-        return {PlexLocation.THIS: PAGE_URL, PlexLocation.NETWORK: PAGE_NETWORK}.get(self.where(), PAGE_TUNNEL)
+        pages: dict[str, int] = {PlexLocation.THIS: PAGE_URL, PlexLocation.NETWORK: PAGE_NETWORK}
+        return pages.get(self.where(), PAGE_TUNNEL)
 
 
 class _NetworkPage(QWizardPage):
@@ -164,7 +177,7 @@ class _TunnelPage(QWizardPage):
 
 
 class _UrlPage(QWizardPage):
-    def __init__(self, wizard: "SetupWizard") -> None:
+    def __init__(self, wizard: SetupWizard) -> None:
         super().__init__()
         self.wizard_ = wizard
         self.setTitle("Paste this URL into Plex")

@@ -5,19 +5,28 @@ from __future__ import annotations
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
-from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.facade import Core
 from app.core.errors import AppError
-from app.core.types import CoreStatus, Counts
+from app.core.facade import Core
 from app.core.logs import redact
 from app.core.timefmt import ago
+from app.core.types import CoreStatus, Counts
+from app.present.formatting import MASK, plex_text
+from app.present.state import destinations_text, summarize, tunnel_text
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.destinations_box import DestinationsBox
-from app.present.formatting import MASK, plex_text
-from app.present.state import destinations_text, summarize, tunnel_text
 from app.ui.tasks import Coalescer
 from app.ui.widgets import Banner, StatCard, UrlField, heading, muted
 
@@ -252,9 +261,9 @@ class StatusWindow(QWidget):
         The minimum size Qt enforces is computed at the minimum width, where the wrapped
         Plex hint is shorter than it really is; ask the layout for this width instead.
         """
-        if not shiboken6.isValid(self):
+        if not shiboken6.isValid(self) or (layout := self.layout()) is None:
             return
-        needed = self.layout().totalHeightForWidth(self.width())
+        needed = layout.totalHeightForWidth(self.width())
         if needed > self.height():
             self.resize(self.width(), needed)
 

@@ -12,8 +12,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QDialog, QFormLayout, QHBoxLayout, QLabel, QLayout, QLineEdit, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.destinations.base import Kind, Target
 from app.core.destinations.kinds import KINDS, find
@@ -159,8 +168,8 @@ class TargetDialog(QDialog):
 
     def _fit(self) -> None:
         """Grow (or shrink back) to the height the wrapped texts need at this width."""
-        if self.layout() is not None:
-            self.layout().activate()
+        if (layout := self.layout()) is not None:
+            layout.activate()
             self.resize(self.width(), max(self.minimumSizeHint().height(), self.heightForWidth(self.width())))
 
     def save(self) -> None:

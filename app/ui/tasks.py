@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
-from typing import Any, Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer
-
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,8 @@ def spawn(coro: Coroutine[Any, Any, Any],
         if owner is not None:
             if not shiboken6.isValid(owner):
                 return  # its widgets are gone; so is anyone to tell
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):
                 owner.destroyed.disconnect(cancel)
-            except (RuntimeError, TypeError):
-                pass
         if exc is None:
             return
         if on_error is not None:
@@ -68,7 +67,7 @@ class Coalescer(QObject):
     starts and one more after it ends; a trigger during a refresh schedules another.
     """
 
-    def __init__(self, refresh: Callable[[], Awaitable[None]], delay_ms: int = 150,
+    def __init__(self, refresh: Callable[[], Coroutine[Any, Any, None]], delay_ms: int = 150,
                  parent: QObject | None = None,
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         super().__init__(parent)

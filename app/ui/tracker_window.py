@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.facade import Core
 from app.core.errors import AppError
+from app.core.facade import Core
 from app.core.types import EpisodeRow, ShowRow
-from app.ui import icons
+from app.present.errors import error_text
 from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
+from app.ui import icons
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
-from app.present.errors import error_text
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
 EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -10,10 +11,10 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.core.facade import Core
 from app.core.types import CoreStatus
+from app.present.state import Summary, summarize
 from app.ui import icons
 from app.ui.autostart import UNSUPPORTED_TIP, Autostart
 from app.ui.bridge import CoreBridge
-from app.present.state import Summary, summarize
 
 
 class Tray(QObject):

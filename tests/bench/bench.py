@@ -35,9 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.runtime import open_store  # noqa: E402
 from app.core.matching import ShowIndex, ShowRef  # noqa: E402
+from app.core.runtime import open_store  # noqa: E402
 from tests.helpers import THUMB, episode_payload  # noqa: E402
+
+_DRAINING: set[asyncio.Task[bytes]] = set()  # the loop keeps only weak references to tasks
 
 
 def free_port() -> int:
@@ -118,7 +120,9 @@ async def wait_line(proc: asyncio.subprocess.Process, prefix: str) -> str:
         if not line:
             raise RuntimeError("server exited")
         if line.startswith(prefix):
-            asyncio.create_task(proc.stdout.read())
+            drain = asyncio.create_task(proc.stdout.read())
+            _DRAINING.add(drain)
+            drain.add_done_callback(_DRAINING.discard)
             return line
 
 
@@ -237,7 +241,7 @@ async def bench_webhooks(total: int, rounds: int) -> None:
               f"p99 {median(runs, 'p99'):6.1f} ms  errors {sum(r['errors'] for r in runs)}  "
               f"server CPU {median(runs, 'cpu_us'):4.0f} us/request")
     print(f"  ratio (ours / bare): {median(ours, 'rps') / median(base, 'rps'):.2f} "
-          "(rounds: " + ", ".join(f"{o['rps'] / b['rps']:.2f}" for o, b in zip(ours, base)) + ")")
+          "(rounds: " + ", ".join(f"{o['rps'] / b['rps']:.2f}" for o, b in zip(ours, base, strict=True)) + ")")
     print(f"  inbox: {group:.1f} webhooks a commit; SQLite on this disk (WAL, synchronous=FULL, groups of "
           f"{round(group)}): {ceiling:.0f} commits/s = {ceiling * round(group):.0f} webhooks/s at most")
     print(f"  pipeline backlog after each burst drained in {statistics.median(drains):.2f} s")

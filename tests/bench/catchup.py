@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ async def bench(n: int) -> None:
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             tracemalloc.start()
             t0 = time.perf_counter()
-            result = await core.runtime.catch_up.run(since=datetime.now(timezone.utc) - timedelta(days=61))
+            result = await core.runtime.catch_up.run(since=datetime.now(UTC) - timedelta(days=61))
             t1 = time.perf_counter()
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()

@@ -32,9 +32,9 @@ import string
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from itertools import accumulate
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -54,7 +54,8 @@ def make_shows(n: int, rng: random.Random) -> list[ShowRef]:
 
 
 def make_shows_from(path: str, n: int, rng: random.Random) -> list[ShowRef]:
-    words = [w for line in open(path, encoding="utf-8") if re.fullmatch(r"[a-z]{2,}", w := line.strip())]
+    with open(path, encoding="utf-8") as lines:
+        words = [w for line in lines if re.fullmatch(r"[a-z]{2,}", w := line.strip())]
     rng.shuffle(words)
     weights = list(accumulate(1 / (rank + 10) for rank in range(len(words))))
     return [ShowRef(i + 1, " ".join(rng.choices(words, cum_weights=weights, k=rng.choice((1, 2, 2, 3, 3, 4)))).title(),

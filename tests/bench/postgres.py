@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.core.config import PostgresTarget, Settings  # noqa: E402
 from app.core.destinations.base import Delivery  # noqa: E402
-from app.core.destinations.postgres import PostgresTracker  # noqa: E402
+from app.core.destinations.postgres.tracker import PostgresTracker  # noqa: E402
 from app.core.matching import ShowIndex, ShowRef  # noqa: E402
 from tests.bench.bench import pct  # noqa: E402
 from tests.helpers import episode_payload  # noqa: E402

@@ -184,7 +184,7 @@ async def bench_ack(target: Target, total: int, rounds: int = 3) -> None:
     for name, m in med.items():
         print(f"  {name:9s}: {m['rps']:7.0f} req/s  p50 {m['p50']:6.1f} ms  p99 {m['p99']:6.1f} ms  "
               f"(median of {rounds})")
-    ratios = sorted(b["rps"] / a["rps"] for a, b in zip(runs["no relay"], runs["one relay"]))
+    ratios = sorted(b["rps"] / a["rps"] for a, b in zip(runs["no relay"], runs["one relay"], strict=True))
     print(f"  ratio (one relay / none): median {statistics.median(ratios):.2f}, "
           f"range {ratios[0]:.2f}-{ratios[-1]:.2f}")
 

@@ -11,37 +11,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # never the real keyring
 
+import qasync  # noqa: E402
 from PySide6.QtCore import QPoint, QSize  # noqa: E402
 from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.core.config import Paths, Settings  # noqa: E402
+from app.core.db import open_database  # noqa: E402
 from app.core.destinations.sender import Timing  # noqa: E402
 from app.core.facade import Core  # noqa: E402
-from app.core.db import open_database  # noqa: E402
+from app.present.state import TrayState  # noqa: E402
 from app.ui import icons  # noqa: E402
 from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
-import qasync  # noqa: E402
-from app.present.state import TrayState  # noqa: E402
 from tests.fake_tracker import FakeTracker  # noqa: E402
+from tests.helpers import BREAKING_BAD, NGROK_TOKEN, disk_full, episode_payload, post, sample, write_agent  # noqa: E402
 from tests.pg import PgServer  # noqa: E402
 from tests.pg_schema import create_reference_schema, seed_reference_data  # noqa: E402
 from tests.ui.texts import shown_texts  # noqa: E402
-from tests.helpers import BREAKING_BAD, NGROK_TOKEN, disk_full, episode_payload, post, sample, write_agent  # noqa: E402
 
 SHOWS = [
     BREAKING_BAD,
@@ -162,8 +164,8 @@ async def render(out: Path) -> None:
     tracker.close()
 
     settings = ui.show_settings()
-    settings.port.setText("47811")  # an edit in progress: Save enabled
-    settings.domain.setText("not a domain!")  # and an inline error
+    settings.general.port.setText("47811")  # an edit in progress: Save enabled
+    settings.general.domain.setText("not a domain!")  # and an inline error
     settings.adjustSize()
     settings.resize(max(settings.width(), 680), max(settings.sizeHint().height(), 730))
     save(settings, "settings", out, secrets)
@@ -221,10 +223,8 @@ async def render(out: Path) -> None:
 
     # A second copy on a port already taken: the headline says which port and what to do.
     other = Core(Paths(data / "other"), Settings(port=core.status.port, plex_location="this"))
-    try:
+    with contextlib.suppress(OSError):  # (the status says why)
         await other.start()
-    except OSError:
-        pass  # (the status says why)
     other_ui = UiController(other, tray_available=True,
                             autostart=Autostart(data / "other.desktop", command=["scrobbletray"], supported=True))
     taken = other_ui.show_status()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -28,10 +29,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.core.config import Paths, Settings, save_settings  # noqa: E402
-from app.core.runtime import open_store  # noqa: E402
-from tests.bench.bench import ROOT, free_port, pct, rss_mb, wait_line  # noqa: E402
-from tests.helpers import episode_payload  # noqa: E402
+from app.core.config import Paths, Settings, save_settings
+from app.core.runtime import open_store
+from tests.bench.bench import ROOT, free_port, pct, rss_mb, wait_line
+from tests.helpers import episode_payload
 
 SERVERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]  # valid webhooks come from these
 STRANGER = "127.0.0.9"  # the malformed ones and the wrong secrets
@@ -62,10 +63,8 @@ def handles(pid: int) -> tuple[int, int]:
     """The process's open (files, sockets): files must stay flat; sockets follow the clients."""
     kinds = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile
             kinds.append(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
-        except OSError:  # closed meanwhile
-            pass
     return kinds.count(False), kinds.count(True)
 
 

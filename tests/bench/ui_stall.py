@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 import aiohttp  # noqa: E402
+import qasync  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon  # noqa: E402
 
@@ -38,7 +40,6 @@ from app.core.config import Paths, Settings  # noqa: E402
 from app.core.facade import Core  # noqa: E402
 from app.ui.app import freeze_startup_objects, prefer_ui_thread  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
-import qasync  # noqa: E402
 from tests.helpers import BREAKING_BAD, episode_payload, post  # noqa: E402
 
 
@@ -57,7 +58,7 @@ class TickRecorder:
 
     def stop(self) -> list[float]:
         self.timer.stop()
-        return [(b - a) * 1000 for a, b in zip(self.times, self.times[1:])]
+        return [(b - a) * 1000 for a, b in pairwise(self.times)]
 
 
 def sender(url: str, n: int, senders: int) -> dict[str, Any]:

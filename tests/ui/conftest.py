@@ -13,18 +13,19 @@ rest of the suite never see it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Coroutine, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import pytest
+import qasync
 from PySide6.QtWidgets import QApplication
 
 from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.ui.autostart import Autostart
 from app.ui.controller import UiController
-import qasync
 from tests.helpers import BREAKING_BAD, post, webhook_url
 
 T = TypeVar("T")

@@ -7,9 +7,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.core.facade import Core
+from app.present.state import TrayState
 from app.ui.conflicts_dialog import ConflictsDialog
 from app.ui.controller import UiController
-from app.present.state import TrayState
 from tests.helpers import episode_payload, sample
 from tests.ui.conftest import Aio
 

@@ -7,7 +7,8 @@ import asyncio
 import json
 import secrets
 import socket
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,8 +25,8 @@ from app.ui.relay_dialog import RelayDialog
 from app.ui.settings_window import SettingsWindow
 from tests.helpers import BREAKING_BAD
 from tests.ui.conftest import Aio
-from tests.ui.texts import shown_texts
 from tests.ui.test_settings_window import retype
+from tests.ui.texts import shown_texts
 
 SECRET = secrets.token_hex(32)
 

@@ -3,8 +3,9 @@ stand-in plex.tv), the webhook URL registered by itself through the tunnel, canc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -70,7 +71,8 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
     user = tv.users[token]
     assert user.webhooks == [*FOREIGN, core.public_webhook_url]
     assert page.banner.text == "Registered the webhook URL in Plex; 2 other webhook(s) kept"
-    assert page.registered.text().startswith("Registered: http://127.0.0.1:") and page.registered.text().endswith("/webhook/…")
+    registered = page.registered.text()
+    assert registered.startswith("Registered: http://127.0.0.1:") and registered.endswith("/webhook/…")
     assert page.plex_pass.text() == "Yes" and page.servers.text() == "NAS"
     assert page.sign_out.isVisible() and not page.sign_in.isVisible() and not page.waiting.isVisible()
     leaked = [t for t in shown_texts(window) if token in t or core.secret in t]
@@ -80,15 +82,15 @@ def test_sign_in_from_the_tray_registers_the_webhook_url_by_itself(
 
     # Accepted accounts are picked from the server's accounts (General tab).
     window.show_general()
-    assert window.choose_accounts.isEnabled()
-    qtbot.mouseClick(window.choose_accounts, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: getattr(window, "accounts_menu", None) is not None
-                    and window.accounts_menu.isVisible(), timeout=10_000)
-    owner, bob = window.accounts_menu.actions()
+    assert window.general.choose_accounts.isEnabled()
+    qtbot.mouseClick(window.general.choose_accounts, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(window.general, "accounts_menu", None) is not None
+                    and window.general.accounts_menu.isVisible(), timeout=10_000)
+    owner, bob = window.general.accounts_menu.actions()
     assert owner.text().startswith("alice (the server owner") and owner.isChecked() and not owner.isEnabled()
     assert bob.text() == "Bob" and not bob.isChecked()
     bob.setChecked(True)
-    assert window.accounts.text() == "Bob" and window.save_button.isEnabled()
+    assert window.general.accounts.text() == "Bob" and window.save_button.isEnabled()
     window.show_plex()
 
     # Register again by hand: nothing to change, and it says so.

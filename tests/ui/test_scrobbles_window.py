@@ -105,7 +105,7 @@ def test_rerun_an_ignored_row_after_accepting_its_account(
 
     # Accept the account in Settings, as a person would.
     s = ui.show_settings()
-    qtbot.keyClicks(s.accounts, "guest-friend")
+    qtbot.keyClicks(s.general.accounts, "guest-friend")
     qtbot.waitUntil(s.save_button.isEnabled)
     qtbot.mouseClick(s.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: core.settings.accepted_accounts == ["guest-friend"])

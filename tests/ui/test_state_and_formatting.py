@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,9 +10,9 @@ import pytest
 from app.core.logs import redact
 from app.core.timefmt import ago
 from app.core.types import Action, CoreStatus, DeliveryMark, DeliveryState, ScrobbleRow
-from app.ui import icons
 from app.present.formatting import MASK, confidence_text, delivered_detail, delivered_text, outcome_text, sxxeyy
 from app.present.state import TrayState, summarize
+from app.ui import icons
 
 LISTENING = CoreStatus(server="listening", host="127.0.0.1", port=47810)
 
@@ -56,7 +56,7 @@ def test_summary_state_and_headline(status: CoreStatus, state: TrayState, headli
 
 
 def test_database_trouble_says_since_when_and_how_many_are_held() -> None:
-    since = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    since = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     s = summarize(CoreStatus(server="listening", port=1, database_problem="The database is locked by another "
                              "program", database_since=since, database_held=3))
     assert s.details[0].startswith("Since ") and s.details[0].endswith(
@@ -105,7 +105,7 @@ def test_text_helpers() -> None:
     assert delivered_text(delivered) == "Built-in ✓ · Web tracker ✓ · Backup failed"
     assert delivered_detail(delivered) == "Web tracker: delivered\nBackup: failed (refused (HTTP 403))"
     assert delivered_text(row(action=Action.IGNORED)) == ""
-    now = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, tzinfo=UTC)
     assert ago(now - timedelta(seconds=10), now) == "just now"
     assert ago((now - timedelta(minutes=5)).replace(tzinfo=None).isoformat(), now) == "5 min ago"
     assert ago(now - timedelta(hours=5), now) == "5 h ago"

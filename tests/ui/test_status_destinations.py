@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
+from app.present.state import TrayState, summarize
 from app.ui.controller import UiController
 from app.ui.scrobbles_model import DELIVERED_COLUMN
-from app.present.state import TrayState, summarize
 from tests.fake_tracker import FakeTracker
 from tests.helpers import episode_payload
 from tests.ui.conftest import Aio

@@ -9,8 +9,8 @@ from PySide6.QtGui import QGuiApplication
 
 from app.core.config import Paths, Settings
 from app.core.facade import Core
-from app.ui.controller import UiController
 from app.present.state import TrayState
+from app.ui.controller import UiController
 from tests.helpers import disk_full, episode_payload, post, webhook_url
 from tests.ui.conftest import Aio
 
@@ -114,7 +114,7 @@ def test_refused_requests_are_counted_by_reason(ui: UiController, core: Core, ai
 def test_a_full_disk_turns_the_window_red_says_the_fix_and_notifies_once(
         ui: UiController, core: Core, aio: Aio, qtbot: Any, monkeypatch: Any) -> None:
     from app.core import inbox, webhooks
-    
+
     monkeypatch.setattr(webhooks, "STORE_DEADLINE", 0.5)
     monkeypatch.setattr(inbox, "RETRY_EVERY", 0.2)
     notes: list[str] = []

@@ -9,9 +9,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app.core.facade import Core
+from app.present.state import TrayState
 from app.ui.autostart import Autostart
 from app.ui.controller import UiController
-from app.present.state import TrayState
 from app.ui.tray import Tray
 from tests.ui.conftest import Aio
 
@@ -36,11 +36,13 @@ def test_menu_says_the_state_and_offers_every_action(ui: UiController, core: Cor
     tray.menu.popup(QPoint(50, 50))
     qtbot.waitUntil(tray.menu.isVisible)
     assert menu_texts(tray) == [
-        f"All good: listening for Plex on this computer (port {core.status.port})", "", "Open Scrobble Tray", "Copy webhook URL", "",
-        "Recent scrobbles…", "Tracker…", "Conflicts (0)…", "Diagnostics…", "Sign in with Plex…", "Settings…", "Set up…", "",
-        "Pause processing", "Start at login", "", "Quit Scrobble Tray"]
+        f"All good: listening for Plex on this computer (port {core.status.port})", "",
+        "Open Scrobble Tray", "Copy webhook URL", "",
+        "Recent scrobbles…", "Tracker…", "Conflicts (0)…", "Diagnostics…", "Sign in with Plex…", "Settings…", "Set up…",
+        "", "Pause processing", "Start at login", "", "Quit Scrobble Tray"]
     assert not tray.actions["state"].isEnabled()
-    assert tray.icon.toolTip().startswith(f"Scrobble Tray\nAll good: listening for Plex on this computer (port {core.status.port})")
+    assert tray.icon.toolTip().startswith(
+        f"Scrobble Tray\nAll good: listening for Plex on this computer (port {core.status.port})")
     tray.menu.close()
 
 

@@ -3,8 +3,16 @@ and in the screenshot script."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QAbstractButton, QLabel, QLineEdit, QListWidget, QTableView,
-                               QTableWidget, QTreeWidget, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QTableView,
+    QTableWidget,
+    QTreeWidget,
+    QWidget,
+)
 
 
 def shown_texts(widget: QWidget) -> list[str]:

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from app.core.logs import redact_url
 from app.core.types import Action, Check, CheckStatus
 
 if TYPE_CHECKING:
     from app.core.config import Settings
-    from app.core.matching import Candidate
     from app.core.payload import PlexEvent
     from app.core.pipeline import PlexKnows
-    from app.core.types import ConflictRow, ShowFacts
+    from app.core.types import Candidate, ConflictRow, ShowFacts
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,9 @@ class Live:
     """What a running core lends its destinations: asked at each delivery, never copied, so
     a change of settings (or of the Plex sign-in) counts from the next event on."""
 
-    settings: Callable[[], "Settings"]  # the settings as last applied
-    server_show: Callable[["PlexEvent"], Awaitable["ShowFacts | None"]] | None = None  # a show's ids, from Plex
-    plex: Callable[[], "PlexKnows"] | None = None  # the Plex accounts' names and ids
+    settings: Callable[[], Settings]  # the settings as last applied
+    server_show: Callable[[PlexEvent], Awaitable[ShowFacts | None]] | None = None  # a show's ids, from Plex
+    plex: Callable[[], PlexKnows] | None = None  # the Plex accounts' names and ids
 
 
 class Destination(ABC):
@@ -99,7 +99,7 @@ class Destination(ABC):
     async def checks(self) -> list[Check]:
         """Diagnostics: reach the destination and say which hop failed, if one did."""
 
-    def attach(self, live: Live) -> None:
+    def attach(self, live: Live) -> None:  # noqa: B027 (a hook: most destinations need nothing lent)
         """Take what the running core lends (see :class:`Live`); by default, nothing."""
 
 
@@ -162,7 +162,7 @@ class Option:
 class Context:
     """What building a destination may use besides its target."""
 
-    settings: Callable[[], "Settings"]  # the settings (a running core lends live ones: see Live)
+    settings: Callable[[], Settings]  # the settings (a running core lends live ones: see Live)
     secret: Callable[[str], str | None] = lambda name: None  # a kept secret (may block on the keyring)
     timeout: float = 10.0  # seconds one delivery may take
     install_id: str = "scrobbletray"  # tells this installation's events apart in a shared tracker
@@ -171,12 +171,12 @@ class Context:
 class ConflictSource(Protocol):
     """A destination's own conflicts, for the desktop dialog (blocking calls)."""
 
-    def conflicts(self, status: str | None = "open") -> list["ConflictRow"]: ...
+    def conflicts(self, status: str | None = "open") -> list[ConflictRow]: ...
 
-    def search_shows(self, query: str, limit: int = 20) -> list["Candidate"]: ...
+    def search_shows(self, query: str, limit: int = 20) -> list[Candidate]: ...
 
     def resolve(self, conflict_id: int, *, show_id: int | None = None, create: bool = False,
-                ignore: bool = False) -> "ConflictRow": ...
+                ignore: bool = False) -> ConflictRow: ...
 
 
 class Kind(ABC):

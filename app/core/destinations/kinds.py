@@ -15,12 +15,13 @@ A new kind: its module (target, destination, declaration), one entry below, the
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from app.core.errors import SettingsInvalid
 from app.core.destinations.base import Context, Kind, OutboxDestination, Target
-from app.core.destinations.postgres import POSTGRES
+from app.core.destinations.postgres.kind import POSTGRES
 from app.core.destinations.relay import RELAY
+from app.core.errors import SettingsInvalid
 
 if TYPE_CHECKING:
     from app.core.config import Settings

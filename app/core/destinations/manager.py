@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from app.core.config import Settings
 from app.core.destinations import kinds

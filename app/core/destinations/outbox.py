@@ -8,23 +8,24 @@ Everything here is synchronous and runs on a database thread.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.destinations.base import Attempt, Delivery, Destination, Settled, Verdict
 from app.core.models import Delivery as DeliveryRow
-from app.core.models import WebhookEvent, utcnow
+from app.core.models import WebhookEvent, table_of, utcnow
 from app.core.types import DeliveryMark, DeliveryState
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Seconds before the next try after ``attempts`` failures: exponential, capped, with
     jitter (half to all of it), so a fleet of events does not retry in lock-step."""
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    delay = min(cap, base * 2.0 ** max(0, attempts - 1))
     return delay * random.uniform(0.5, 1.0)
 
 
@@ -43,7 +44,7 @@ def enqueue(session: Session, settled: Iterable[Settled], destinations: Iterable
     rows = [{"event_id": e, "destination": d, "state": DeliveryState.PENDING.value, "attempts": 0,
              "created_at": now} for e, d in wanted if (e, d) not in have]
     if rows:
-        session.execute(DeliveryRow.__table__.insert(), rows)
+        session.execute(table_of(DeliveryRow).insert(), rows)
     return len(rows)
 
 
@@ -94,27 +95,27 @@ class Outbox:
     def retry(self, destination: str) -> int:
         """Send the failed deliveries again, and the waiting ones now; returns how many were failed."""
         with self.sessions.begin() as session:
-            failed = session.execute(
+            failed = _changed(session.execute(
                 update(DeliveryRow).where(DeliveryRow.destination == destination,
                                           DeliveryRow.state == DeliveryState.FAILED.value)
-                .values(state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None)).rowcount
+                .values(state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None)))
             session.execute(update(DeliveryRow).where(DeliveryRow.destination == destination,
                                                       DeliveryRow.state == DeliveryState.PENDING.value)
                             .values(next_attempt_at=None))
-            return int(failed or 0)
+            return failed
 
     def send_again(self, delivery_ids: list[int]) -> int:
         """Queue these deliveries again, as new."""
         if not delivery_ids:
             return 0
         with self.sessions.begin() as session:
-            return int(session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids)).values(
-                state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None, outcome=None)).rowcount or 0)
+            return _changed(session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids)).values(
+                state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=None, outcome=None)))
 
     def forget(self, destination: str) -> None:
         """Drop a removed destination's deliveries."""
         with self.sessions.begin() as session:
-            session.execute(DeliveryRow.__table__.delete().where(DeliveryRow.destination == destination))
+            session.execute(table_of(DeliveryRow).delete().where(DeliveryRow.destination == destination))
 
     def stats(self) -> dict[str, QueueStats]:
         """Per destination: what waits, what went, what failed."""
@@ -145,3 +146,8 @@ def marks_for(session: Session, event_ids: list[int], labels: dict[str, str]) ->
         out.setdefault(event_id, []).append(
             DeliveryMark(labels.get(dest, dest), DeliveryState(state), error))
     return out
+
+
+def _changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (SQLAlchemy types ``execute`` as any Result)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -9,7 +9,6 @@ Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
@@ -17,9 +16,18 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from app import __version__
+from app.core.destinations.base import (
+    Attempt,
+    Context,
+    Delivery,
+    Kind,
+    Option,
+    OutboxDestination,
+    Settled,
+    Target,
+    Verdict,
+)
 from app.core.diagnostics import self_test_payload
-from app.core.destinations.base import (Attempt, Context, Delivery, Kind, Option, OutboxDestination, Settled,
-                                        Target, Verdict)
 from app.core.logs import add_secret, redact_url, url_secrets
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 
@@ -49,7 +57,7 @@ def relay_url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "the target must be an http:// or https:// URL, e.g. http://localhost:3000/api/plex/webhook?secret=..."
     try:
-        parts.port
+        _ = parts.port  # raises for a port that is not a number in range
     except ValueError:
         return "the port in the target URL is not a number between 0 and 65535"
     return None
@@ -143,7 +151,7 @@ class Relay(OutboxDestination):
                         continue
                     body = (await r.content.read(4096)).decode("utf-8", "replace")
                     return classify(r.status, body, r.headers.get("Retry-After"), _where(url))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return Attempt(Verdict.RETRY, f"no answer within {self.timeout:g} s",
                                fix="The tracker is running but not answering: check its own log.")
             except aiohttp.ClientConnectorError as exc:

@@ -8,11 +8,13 @@ built-in tracker and the other destinations never wait for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from app.core.destinations.base import Attempt, Delivery, OutboxDestination, Verdict
 from app.core.destinations.outbox import Outbox, backoff
@@ -122,9 +124,9 @@ class Sender:
     def resume(self) -> None:
         """Unpause (the user fixed the target, or pressed Retry)."""
         self.paused = False
-        self._results: list[tuple[int, Attempt, float | None]] = []  # sent, not yet committed
-        self._flushing: asyncio.Task[None] | None = None
-        self._pause_reason: tuple[str, str | None] | None = None
+        self._results = []  # sent, not yet committed
+        self._flushing = None
+        self._pause_reason = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals.clear()
         self._set(DestinationState.DELIVERING)
@@ -133,16 +135,14 @@ class Sender:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         await self.destination.close()
 
     def _set(self, state: DestinationState, reason: str | None = None, fix: str | None = None) -> None:
         if state is DestinationState.FAILING and self.failing_since is None:
-            self.failing_since = datetime.now(timezone.utc)
+            self.failing_since = datetime.now(UTC)
         elif state is not DestinationState.FAILING and state is not DestinationState.PAUSED:
             self.failing_since = None
         changed = (state, reason, fix) != (self.state, self.reason, self.fix)

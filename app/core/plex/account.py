@@ -7,9 +7,10 @@ Every method may take seconds; :mod:`.service` calls them on a thread. Errors co
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from app.core.plex.history import PAGE, HistoryPlay, plays
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
@@ -108,6 +109,7 @@ class PlexAccount:
             if uuid in self._servers:
                 return self._servers[uuid]
         account = self._myplex()
+        resource = None
         try:
             resource = next((r for r in account.resources() if r.clientIdentifier == uuid), None)
             if resource is None:
@@ -116,7 +118,8 @@ class PlexAccount:
         except PlexError:
             raise
         except NotFound:  # plexapi's word for "none of its addresses answered"
-            raise PlexError(f"The Plex server {resource.name} did not answer at any of its addresses",
+            name = resource.name if resource is not None else uuid  # (resources() itself: NotFound)
+            raise PlexError(f"The Plex server {name} did not answer at any of its addresses",
                             "Is it on and online? Show ids are asked again later.") from None
         except Exception as exc:
             raise translate(exc, "Connecting to the Plex server") from None
@@ -168,7 +171,7 @@ class PlexAccount:
         if offset and duration:
             return min(1.0, offset / duration)
         viewed = _number(item.get("lastViewedAt"))
-        played = played_at.replace(tzinfo=timezone.utc).timestamp()
+        played = played_at.replace(tzinfo=UTC).timestamp()
         if _number(item.get("viewCount")) and viewed and viewed >= played - WATCHED_NEAR:
             return 1.0
         return None

@@ -9,9 +9,10 @@ history is ``Scrobbletray.origin``; Plex's own fields are never invented beyond 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 PAGE = 500  # history entries a request
 
@@ -35,7 +36,7 @@ class HistoryPlay:
     @property
     def viewed(self) -> datetime:
         """The time of the play, as naive UTC (the inbox's convention)."""
-        return datetime.fromtimestamp(self.viewed_at, timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(self.viewed_at, UTC).replace(tzinfo=None)
 
 
 def _int(value: str | None) -> int | None:

@@ -16,8 +16,9 @@ import json
 import logging
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -80,7 +81,7 @@ class LiveSessions:
                     log.info("Live sessions on %s: no websocket (HTTP %d): reading the session list "
                              "every %.0f s instead", self.server_name, exc.status, POLL)
                     await self._poll(http)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     if failures == 0:
                         log.warning("Live sessions on %s: %s; reconnecting", self.server_name,
                                     type(exc).__name__)

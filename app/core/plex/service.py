@@ -9,11 +9,11 @@ import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from app.core.state_keys import StateKey
 from app.core import config
 from app.core.config import Paths, Settings
 from app.core.credentials import get_secret, set_secret
@@ -23,6 +23,7 @@ from app.core.plex.account import PlexAccount, PlexAccountInfo, PlexServerInfo, 
 from app.core.plex.http import Identity, NoPlexPass, PlexError, SignInAgain, plex_tv_url
 from app.core.plex.registration import plan
 from app.core.plex.signin import SignIn
+from app.core.state_keys import StateKey
 from app.core.timefmt import ago
 from app.core.types import CatchUpResult, Check, CheckStatus, PlexStatus, ShowFacts
 
@@ -270,7 +271,7 @@ class PlexLink:
         for task in pending:  # its thread finishes on its own; its answer is not waited for
             task.cancel()
             self._down[tasks[task][1]] = time.monotonic() + RETRY_SERVER
-        return {tasks[t][0]: t.result() for t in done if t.result() is not None}
+        return {tasks[t][0]: value for t in done if (value := t.result()) is not None}
 
     # -- diagnostics --------------------------------------------------------------------
     def catch_up_check(self) -> Check:
@@ -284,7 +285,8 @@ class PlexLink:
         if c.failed:
             return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: could not read {', '.join(c.failed)}; {found}",
                          "Is the server on? It is tried again in 5 minutes.")
-        new = f"; new: {', '.join(c.new_servers)} (older plays: Settings > Plex > Import history)" if c.new_servers else ""
+        new = (f"; new: {', '.join(c.new_servers)} (older plays: Settings > Plex > Import history)"
+               if c.new_servers else "")
         return Check("Catch-up", CheckStatus.PASS, f"{ago(c.at)}: {found}{new}")
 
     def checks(self, current_url: str | None) -> list[Check]:
@@ -310,7 +312,8 @@ class PlexLink:
             checks.append(Check("Webhook URL in Plex", CheckStatus.WARN, "no public URL to register yet "
                                 "(the tunnel is not online)", "Turn the tunnel on in Settings."))
         elif st.registered:
-            checks.append(Check("Webhook URL in Plex", CheckStatus.PASS, "the current URL is in the account's webhooks"))
+            checks.append(Check("Webhook URL in Plex", CheckStatus.PASS,
+                                "the current URL is in the account's webhooks"))
         else:
             checks.append(Check("Webhook URL in Plex", CheckStatus.FAIL,
                                 "the current URL is not in the account's webhooks: Plex sends to another "

@@ -14,9 +14,10 @@ import contextlib
 import dataclasses
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -29,8 +30,8 @@ from app.core.db import DatabaseError, open_database, trouble_words
 from app.core.destinations import kinds
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.sender import Timing
-from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.errors import SettingsInvalid
+from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.inbox import Inbox
 from app.core.instance import InstanceLock
 from app.core.logs import add_secret
@@ -248,8 +249,11 @@ class Runtime(Reach, PlexSide, Delivery):
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a call of the database service on its thread; publishes what it changed."""
         result = await self._in_db(fn, *args, **kwargs)
-        outcomes = result if isinstance(result, list) and result and isinstance(result[0], Outcome) else (
-            [result] if isinstance(result, Outcome) else [])
+        outcomes: list[Outcome] = []
+        if isinstance(result, Outcome):
+            outcomes = [result]
+        elif isinstance(result, list) and result and isinstance(result[0], Outcome):
+            outcomes = result
         if outcomes:
             await self._publish(outcomes)
         return result
@@ -298,7 +302,7 @@ class Runtime(Reach, PlexSide, Delivery):
             return
         said, fix = trouble_words(problem, self._store().sessions.kw["bind"])
         self._set_status(database_problem=said, database_fix=fix, database_held=held,
-                         database_since=self._status.database_since or datetime.now(timezone.utc))
+                         database_since=self._status.database_since or datetime.now(UTC))
 
     def _processing_health(self, problem: Exception | None) -> None:
         """Processing failed (its batch is tried again), or goes on again."""

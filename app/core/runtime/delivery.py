@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from app.core import config
+from app.core.destinations.base import Live
 from app.core.destinations.manager import DestinationManager
 from app.core.destinations.outbox import Outbox
-from app.core.destinations.base import Live
 from app.core.events import DestinationsChanged
 from app.core.runtime.parts import Parts, destinations_of
 from app.core.state_keys import StateKey

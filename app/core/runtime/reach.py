@@ -11,8 +11,8 @@ from app.core import config
 from app.core.credentials import get_authtoken, set_authtoken
 from app.core.logs import add_secret
 from app.core.runtime.parts import Parts
-from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.state_keys import StateKey
+from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import TunnelState
 from app.core.urls import labelled_urls, local_base, webhook_url
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import FileGuard
-from app.core.destinations.base import Destination
+from app.core.destinations.base import OutboxDestination
 from app.core.destinations.builtin import BuiltinTracker
 from app.core.errors import AppError
 from app.core.matching import ShowIndex
@@ -42,7 +42,7 @@ class StoreBase:
     """The state the jobs (mixins) of :class:`app.core.store.Store` share."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 destinations: Sequence[Destination] = ()) -> None:
+                 destinations: Sequence[OutboxDestination] = ()) -> None:
         self.sessions = sessions
         self.builtin = BuiltinTracker(sessions)
         self.settings = settings

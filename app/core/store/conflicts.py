@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.core.matching import Candidate
 from app.core.models import Conflict, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.store.base import StoreError, plain, scrobble_row
 from app.core.store.processing import Processing, reset
-from app.core.types import Action, ConflictRow, Outcome, ScrobbleRow
+from app.core.types import Action, Candidate, ConflictRow, Outcome, ScrobbleRow
 
 
 class ConflictAnswers(Processing):
@@ -23,7 +22,8 @@ class ConflictAnswers(Processing):
             q = select(Conflict, waiting.c.n).outerjoin(waiting, waiting.c.conflict_id == Conflict.id)
             if status:
                 q = q.where(Conflict.status == status)
-            return [plain(ConflictRow, c, waiting=n or 0, candidates=tuple(Candidate.from_dict(d) for d in c.candidates or ()))
+            return [plain(ConflictRow, c, waiting=n or 0,
+                          candidates=tuple(Candidate.from_dict(d) for d in c.candidates or ()))
                     for c, n in session.execute(q.order_by(Conflict.id))]
 
     def waiting_events(self, conflict_id: int) -> list[ScrobbleRow]:

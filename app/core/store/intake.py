@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, insert, select
 
-from app.core.models import WebhookEvent, utcnow
+from app.core.models import WebhookEvent, table_of, utcnow
 from app.core.payload import PayloadError, parse_payload
 from app.core.plex.history import HistoryPlay
 from app.core.store.base import StoreBase
@@ -22,14 +22,16 @@ class Intake(StoreBase):
     def ingest(self, items: list[tuple[str, str | None]]) -> list[int]:
         """Store raw payloads (with their source address) in one commit; their ids."""
         now = utcnow()
-        table = WebhookEvent.__table__
+        table = table_of(WebhookEvent)
         engine = self.sessions.kw["bind"]
         if engine.dialect.name == "sqlite":
             as_stored = table.c.received_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+            assert as_stored is not None  # SQLite keeps a DateTime as text: it always has one
+            stamp: str = as_stored(now)
             if self._guard is None:
-                return _ingest_sqlite(engine, items, as_stored(now))
+                return _ingest_sqlite(engine, items, stamp)
             self._guard.before()
-            ids = _ingest_sqlite(engine, items, as_stored(now))
+            ids = _ingest_sqlite(engine, items, stamp)
             self._guard.after()
             return ids
         rows = [{"payload": p, "source": s, "status": "pending", "received_at": now} for p, s in items]
@@ -77,7 +79,7 @@ class Intake(StoreBase):
                 new.append({"payload": payload, "source": HISTORY, "status": "pending", "received_at": play.viewed})
             if not new:
                 return []
-            table = WebhookEvent.__table__
+            table = table_of(WebhookEvent)
             result = session.connection().execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), new)
             return list(result.scalars())

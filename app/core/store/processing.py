@@ -59,7 +59,7 @@ class Processing(StoreBase):
     def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
         """Queue the deliveries of settled rows, in the transaction that settles them."""
         if self.destinations:
-            outbox.enqueue(session, [Settled(r.id, r.event, o.action) for r, o in zip(rows, outcomes)],
+            outbox.enqueue(session, [Settled(r.id, r.event, o.action) for r, o in zip(rows, outcomes, strict=True)],
                            self.destinations)
 
     def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:

@@ -4,7 +4,7 @@ their episodes and plays."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,10 +13,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.destinations.builtin import show_ref
-from app.core.matching import Candidate
 from app.core.models import Episode, Show, ShowMapping, Watch, WebhookEvent
 from app.core.store.base import StoreBase, StoreError, plain
-from app.core.types import EpisodeRow, ShowRow
+from app.core.types import Candidate, EpisodeRow, ShowRow
 
 _ID_FIELDS = ("tmdb_id", "tvdb_id", "anidb_id")
 _NUMBER = re.compile(r"[0-9]{1,11}")
@@ -71,7 +70,7 @@ class Shows(StoreBase):
             self.builtin.indexed(session, show)
             return plain(ShowRow, show)
 
-    def import_shows(self, records: Iterable[Any]) -> ImportResult:
+    def import_shows(self, records: object) -> ImportResult:
         """Add shows from records like ``{title, year, tmdb_id, tvdb_id, imdb_id}``.
 
         All records are checked before any is written; a show already in the tracker
@@ -167,8 +166,8 @@ class Shows(StoreBase):
                  .outerjoin(WebhookEvent, WebhookEvent.id == Watch.event_id)
                  .where(Episode.show_id == show_id).order_by(Watch.watched_at))
             out: dict[int, list[tuple[str, datetime]]] = {}
-            for episode_id, account, when in session.execute(q):
-                out.setdefault(episode_id, []).append((account, when))
+            for episode_id, who, when in session.execute(q):
+                out.setdefault(episode_id, []).append((who, when))
             return out
 
     def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:

@@ -11,7 +11,8 @@ The rest of the app imports from here.
 
 from app.core.tunnel.agent import PIDFILE_NAME, TUNNEL_NAME, pid_alive
 from app.core.tunnel.errors import AUTHTOKEN_URL, DOMAINS_URL, DOWNLOAD_URL
-from app.core.tunnel.supervisor import TunnelConfig, TunnelManager, TunnelState, TunnelStatus
+from app.core.tunnel.supervisor import TunnelConfig, TunnelManager, TunnelStatus
+from app.core.types import TunnelState
 
 __all__ = [
     "AUTHTOKEN_URL",

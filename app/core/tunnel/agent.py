@@ -37,8 +37,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from pyngrok import conf, installer, ngrok, process
@@ -198,7 +199,7 @@ class Agent:
         limit = self._start_timeout + 2
         try:
             agent, tunnel = await asyncio.wait_for(asyncio.shield(future), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.hard_kill()
             with contextlib.suppress(Exception, asyncio.TimeoutError):
                 await asyncio.wait_for(future, 10)
@@ -312,7 +313,8 @@ def listed_url(agent: process.NgrokProcess, timeout: float) -> str | None:
     items = data.get("endpoints") or data.get("tunnels") or []
     for item in items:
         if item.get("name") == TUNNEL_NAME:
-            return item.get("public_url") or item.get("url")
+            url = item.get("public_url") or item.get("url")
+            return str(url) if url else None
     return None
 
 

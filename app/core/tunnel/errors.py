@@ -50,8 +50,7 @@ def _start_failure(exc: PyngrokNgrokError, last_agent_error: str | None) -> _Fai
         # are network trouble that ngrok reports while it keeps redialling.
         return _Failure(f"ngrok could not connect: {detail}", _fix_for(code, detail),
                         fatal=code is not None)
-    detail = last_agent_error
-    return _Failure("The ngrok agent exited during start-up" + (f": {detail}" if detail else "."),
+    return _Failure("The ngrok agent exited during start-up" + (f": {last_agent_error}" if last_agent_error else "."),
                     fatal=False)
 
 

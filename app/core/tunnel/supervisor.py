@@ -19,16 +19,16 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pyngrok.exception import PyngrokError, PyngrokNgrokHTTPError, PyngrokNgrokURLError
 
 from app.core.logs import add_secret, protect, redact
-from app.core.types import TunnelState
 from app.core.tunnel.agent import _PYNGROK_LOGGERS, Agent, listed_url
 from app.core.tunnel.errors import AUTHTOKEN_URL, DOWNLOAD_URL, _download_cause, _Failure
+from app.core.types import TunnelState
 
 # One logger for the whole package, named as the single module was: "app.core.tunnel".
 log = logging.getLogger(__package__)
@@ -277,7 +277,7 @@ class TunnelManager:
         self._publish(TunnelState.INSTALLING, progress=0.0)
         try:
             await asyncio.wait_for(asyncio.to_thread(self._download_blocking), self._download_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _Failure(f"Downloading the ngrok agent timed out after {self._download_timeout:g} s",
                            fix) from None
         except (PyngrokError, OSError) as exc:
