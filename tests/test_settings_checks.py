@@ -43,6 +43,6 @@ def test_the_settings_window_uses_the_same_checks(qtbot: Any, paths: Paths) -> N
 
     window = SettingsWindow(Core(paths, Settings()))
     qtbot.addWidget(window)
-    window.database_url.setText("notaurl")
+    window.general.database_url.setText("notaurl")
     assert not window.validate()
-    assert setting_problem("database_url", "notaurl") in window.fields["database_url"].error.text()
+    assert setting_problem("database_url", "notaurl") in window.general.fields["database_url"].error.text()
