@@ -36,13 +36,3 @@ def test_good_values_pass_every_check() -> None:
     assert [key for key, value in good.items() if setting_problem(key, value)] == []
     assert Settings(**good).validate() == []
 
-
-def test_the_settings_window_uses_the_same_checks(qtbot: Any, paths: Paths) -> None:
-    from app.core.facade import Core
-    from app.ui.settings_window import SettingsWindow
-
-    window = SettingsWindow(Core(paths, Settings()))
-    qtbot.addWidget(window)
-    window.general.database_url.setText("notaurl")
-    assert not window.validate()
-    assert setting_problem("database_url", "notaurl") in window.general.fields["database_url"].error.text()

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from app.core.config import Paths
+from app.core.config import Paths, setting_problem
 from app.core.facade import Core
 from app.ui.controller import UiController
 from app.ui.settings_window import SettingsWindow
@@ -65,6 +65,7 @@ def test_other_fields_are_checked_as_typed(ui: UiController, qtbot: Any) -> None
 
     qtbot.keyClicks(w.general.database_url, "::nonsense::")
     assert not w.save_button.isEnabled() and "Not a database URL" in w.general.fields["database_url"].error.text()
+    assert w.general.fields["database_url"].error.text() == setting_problem("database_url", "::nonsense::")
     w.general.database_url.clear()
 
     qtbot.mouseClick(w.general.tunnel, Qt.MouseButton.LeftButton)  # tunnel on, but no token yet
