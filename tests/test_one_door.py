@@ -165,7 +165,7 @@ def test_the_lock_is_released_by_a_process_that_dies(paths: Paths) -> None:
     lock.release()
 
 
-async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch: Any, caplog: Any) -> None:
+async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch: Any) -> None:
     """A batch still running on a loaded machine (here: 4 s of it on the database thread,
     more queued behind) never holds a quit: each step waits at most STOP_WAIT."""
     import time
@@ -181,9 +181,9 @@ async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch
     started = time.monotonic()
     await core.stop()
     took = time.monotonic() - started
-    assert took < 3, f"stop took {took:.1f} s"
-    assert "took over" in caplog.text
-    await asyncio.sleep(4.5)
+    assert took < 4, f"stop took {took:.1f} s"  # (unbounded: 20 s, the five batches)
+    await wait_for(lambda: ran, timeout=10)
+    await asyncio.sleep(1)
     assert ran == [0]  # what was queued behind it was dropped, not run after the quit
 
 
