@@ -181,8 +181,8 @@ async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch
     started = time.monotonic()
     await core.stop()
     took = time.monotonic() - started
-    assert took < 4, f"stop took {took:.1f} s"  # (unbounded: 20 s, the five batches)
-    await wait_for(lambda: ran, timeout=10)
+    assert took < 10, f"stop took {took:.1f} s"  # (unbounded: 20 s, the five batches)
+    await wait_for(lambda: ran, timeout=20)
     await asyncio.sleep(1)
     assert ran == [0]  # what was queued behind it was dropped, not run after the quit
 
