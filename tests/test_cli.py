@@ -256,7 +256,7 @@ async def test_the_core_says_a_port_in_use_in_words(paths, settings) -> None:
 def test_times_are_local_and_say_their_offset(run, monkeypatch) -> None:
     import time as time_module
 
-    from app.cli.common import _plain
+    from app.core.plain import plain as _plain
 
     monkeypatch.setenv("TZ", "IST-5:30")  # a POSIX rule: no tz database needed
     time_module.tzset()

@@ -51,7 +51,6 @@ def error_exit(exc: BaseException, paths: Paths | None = None) -> int:
     return 1 if isinstance(exc, PlexError) else 2
 
 
-_plain = plain  # typed rows as JSON-ready dicts, times in local time
 
 
 def read(paths: Paths, settings: Settings, work: Callable[[Core], Awaitable[T]]) -> T:
@@ -91,8 +90,8 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool) -> None:
-    plain = _plain(list(rows))
-    print(json.dumps(plain, indent=2, default=str) if as_json else table(plain, columns))
+    rows_plain = plain(list(rows))
+    print(json.dumps(rows_plain, indent=2, default=str) if as_json else table(rows_plain, columns))
 
 
 def running_state(paths: Paths) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ never settings: ``config set-authtoken`` reads the ngrok authtoken from stdin.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import getpass
 import json
@@ -14,7 +15,7 @@ import sys
 from typing import Any
 
 from app.cli.common import CliError
-from app.core import config
+from app.core import config, control
 from app.core.config import Paths, Settings, agent_problem, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken
 from app.core.destinations.kinds import KINDS
@@ -114,10 +115,6 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     value = _check(args.key, parse(args.key, args.value), saved)
     setattr(saved, args.key, value)
     config.save_settings(paths, saved)
-    import asyncio
-
-    from app.core import control
-
     ran, _ = asyncio.run(control.call(paths, "reload_settings"))
     print(f"{args.key} = {_shown(value)}." + (" The running Scrobble Tray uses it now." if ran else ""))
     return 0
