@@ -2,7 +2,7 @@
 
 A tracker may hold hundreds of thousands of shows. Only what narrows a match is kept in
 memory: each title's normalised key in an n-gram index (:class:`~app.core.ngram_index.NgramIndex`),
-the show ids of each key, and the ``tmdb_id``s in two sorted arrays. A match then reads
+the show ids of each key's CRC and of each ``tmdb_id``, in sorted arrays. A match then reads
 the few candidate rows (at most ~30 keys' worth) from PostgreSQL by primary key and runs
 the usual matcher (:class:`~app.core.matching.ShowIndex`) over them, scoring exactly the
 keys the full index chose, so its answer is the one a full in-memory index would give.
@@ -20,6 +20,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
+from zlib import crc32
 
 from sqlalchemy import text
 
@@ -42,6 +43,38 @@ class _GivenKeys(NgramIndex):
         return self._given
 
 
+class _Pairs:
+    """Show ids by a 32-bit number (a ``tmdb_id``, a title's CRC), in one sorted array of
+    ``number << 32 | show id``: 8 bytes a show, where a dict takes about ten times that."""
+
+    def __init__(self) -> None:
+        self._items = array("q")
+        self._sorted = 0  # how many at the start are in order (the rest were added since)
+
+    def add(self, number: int, show_id: int) -> None:
+        if 0 <= number < 1 << 31 and 0 <= show_id < 1 << 32:
+            self._items.append(number << 32 | show_id)
+
+    def seal(self) -> None:
+        """Put what was added in order (once per load, not once per show)."""
+        if self._sorted != len(self._items):
+            self._items = array("q", sorted(self._items))
+            self._sorted = len(self._items)
+
+    def get(self, number: int) -> list[int]:
+        items = self._items
+        at = bisect_left(items, number << 32, hi=self._sorted)
+        out = []
+        while at < self._sorted and items[at] >> 32 == number:
+            out.append(items[at] & 0xFFFFFFFF)
+            at += 1
+        return out
+
+
+def _crc(key: str) -> int:
+    return crc32(key.encode()) >> 1  # 31 bits: a title shared by chance only costs a row read for nothing
+
+
 class TrackerShows:
     """The tracker's ``tvshows``, compactly, for matching and searching (blocking calls)."""
 
@@ -53,13 +86,9 @@ class TrackerShows:
 
     def _clear(self) -> None:
         self._grams = NgramIndex()
-        self._ids: dict[str, int | tuple[int, ...]] = {}  # normalised title -> show id(s)
-        self._tmdb = array("q")  # sorted tmdb ids...
-        self._tmdb_show = array("q")  # ...and the show of each
+        self._titles = _Pairs()  # by the CRC of the normalised title
+        self._tmdb = _Pairs()
         self._max_id = 0
-
-    def __len__(self) -> int:
-        return sum(1 if isinstance(v, int) else len(v) for v in self._ids.values())
 
     # -- keeping up with the table --------------------------------------------------------
     def refresh(self, conn: Any) -> None:
@@ -73,59 +102,24 @@ class TrackerShows:
         rows = conn.execute(text(
             f"SELECT id, title, {self._tmdb_column} FROM tvshows WHERE id > :m AND title IS NOT NULL ORDER BY id")
             .execution_options(yield_per=_BATCH), {"m": self._max_id})
-        pairs: list[tuple[int, int]] = []
         for show_id, title, tmdb_id in rows:
-            self._add_title(int(show_id), str(title))
+            key, _ = normalise(str(title))
+            self._grams.add(key)
+            self._titles.add(_crc(key), show_id)
             if isinstance(tmdb_id, int):
-                pairs.append((tmdb_id, int(show_id)))
-        self._add_tmdb(pairs)
+                self._tmdb.add(tmdb_id, show_id)
+        self._titles.seal()
+        self._tmdb.seal()
         self._max_id = max(self._max_id, int(newest))
 
-    def forget(self) -> None:
-        """Read everything again at the next match (the tracker changed under us)."""
-        self._loaded_at = None
-
-    def _add_title(self, show_id: int, title: str) -> None:
-        key, _ = normalise(title)
-        have = self._ids.get(key)
-        if have is None:
-            self._ids[key] = show_id
-            self._grams.add(key)
-        elif isinstance(have, int):
-            self._ids[key] = (have, show_id)
-        else:
-            self._ids[key] = (*have, show_id)
-
-    def _add_tmdb(self, pairs: list[tuple[int, int]]) -> None:
-        if len(pairs) > 100:  # a load: sort once
-            merged = sorted([*zip(self._tmdb, self._tmdb_show, strict=True), *pairs])
-            self._tmdb = array("q", (t for t, _ in merged))
-            self._tmdb_show = array("q", (s for _, s in merged))
-            return
-        for tmdb_id, show_id in pairs:
-            at = bisect_left(self._tmdb, tmdb_id)
-            self._tmdb.insert(at, tmdb_id)
-            self._tmdb_show.insert(at, show_id)
-
     # -- matching ---------------------------------------------------------------------------
-    def _by_tmdb(self, tmdb: str | None) -> list[int]:
-        if tmdb is None or not tmdb.strip().isdigit():
-            return []
-        value = int(tmdb)
-        at = bisect_left(self._tmdb, value)
-        out = []
-        while at < len(self._tmdb) and self._tmdb[at] == value:
-            out.append(self._tmdb_show[at])
-            at += 1
-        return out
-
     def _narrowed(self, conn: Any, key: str, ids: dict[str, str]) -> ShowIndex:
         """A small matcher over the shows that can answer for ``key`` and ``ids``."""
         fuzzy = self._grams.candidates(key) if key else []
-        show_ids: list[int] = self._by_tmdb(ids.get("tmdb"))
+        tmdb = ids.get("tmdb", "").strip()
+        show_ids = self._tmdb.get(int(tmdb)) if tmdb.isdigit() and len(tmdb) < 10 else []
         for k in [key, *fuzzy]:
-            have = self._ids.get(k)
-            show_ids += [have] if isinstance(have, int) else list(have or ())
+            show_ids += self._titles.get(_crc(k))
         rows = conn.execute(text(f"SELECT id, title, {self._tmdb_column} FROM tvshows "
                                  "WHERE id = ANY(:ids) AND title IS NOT NULL"), {"ids": show_ids}).all()
         index = ShowIndex(ShowRef(int(i), str(t), None, m if isinstance(m, int) else None) for i, t, m in rows)
