@@ -132,7 +132,9 @@ class Conflicts:
                     else set(now.values())
             except Exception:  # unreachable: its sender reports that; try again next time
                 continue
-            answered = [delivery_id for key, rows in held.items() if key not in open_keys for delivery_id, _ in rows]
+            # (a tracker without plex_rating_key keeps its conflicts by title)
+            answered = [delivery_id for key, rows in held.items() for delivery_id, row in rows
+                        if key not in open_keys and row.plex_title not in open_keys]
             if answered and await self._send_ids(answered):
                 self._wake()
                 changed = True
