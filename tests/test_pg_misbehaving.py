@@ -272,6 +272,15 @@ async def test_a_role_that_cannot_update_tvshows_fails_the_test_with_the_grant(p
         assert "reader-pw" not in result.detail + result.fix
     finally:
         await dest.close()
+    with db.engine.begin() as c:  # and a role that may not even read them
+        c.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"))
+    dest = PostgresTracker(PostgresTarget("postgres-1", url), "reader-pw", Settings())
+    try:
+        result = await dest.test()
+        assert result.verdict is Verdict.REFUSED and "permission denied" in result.detail, result
+        assert result.fix and "SELECT, UPDATE on tvshows" in result.fix
+    finally:
+        await dest.close()
 
 
 # -- 7. its own threads ------------------------------------------------------------------------------

@@ -163,6 +163,12 @@ class PostgresTracker(OutboxDestination):
             return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {exc}",
                           "Point the URL at the tracker's database (the one the web app uses).")]
         except SQLAlchemyError as exc:
+            if "permission denied" in str(exc):  # the role may not even read the tables
+                return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {_db_error(exc)}",
+                              "As the database's owner, give the role in the URL the rights it needs: "
+                              "SELECT, UPDATE on tvshows; SELECT, INSERT on plex_webhook_logs and "
+                              "plex_show_mappings; SELECT, INSERT, UPDATE on plex_conflicts; "
+                              "SELECT, UPDATE on plex_config.")]
             return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {_db_error(exc)}",
                           "Start PostgreSQL, or check the host, port, user and password.")]
         s = schema.spelling
