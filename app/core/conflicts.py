@@ -6,7 +6,12 @@ tracker: see ``Kind.holds_conflicts``), they are that destination's own (a Postg
 tracker's ``plex_conflicts``): the dialog offers its shows, an answer is written there (a
 ``plex_show_mappings`` row, ``resolved = true``), and the events the conflict held are
 sent again. A conflict resolved in the tracker's own app is noticed too
-(:meth:`Conflicts.sync`).
+(:meth:`Conflicts.sync`), whenever it was answered: what waits on a conflict is sent again
+once the tracker has no open conflict for its show (so an answer given while Scrobble
+Tray was stopped, or between two looks, counts as well).
+
+A destination's calls run on its own threads when it has them (its ``run``), never
+on the default pool that Plex calls share.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ def _own(destination: OutboxDestination) -> ConflictSource:
     return KINDS[destination.kind].conflicts(destination)
 
 
+async def _call(destination: OutboxDestination, name: str, /, *args: Any, **kwargs: Any) -> Any:
+    """A blocking call of a destination's conflicts, on its own threads if it has them."""
+    source = _own(destination)
+    run = getattr(source, "run", None) or asyncio.to_thread
+    return await run(getattr(source, name), *args, **kwargs)
+
+
 class Conflicts:
     """The conflicts API of the core, routed to the tracker that counts."""
 
@@ -58,7 +70,7 @@ class Conflicts:
     async def conflicts(self, status: str | None = "open") -> list[ConflictRow]:
         if (dest := self.source) is None:
             return await self._db(self.store.conflicts, status)
-        rows = await asyncio.to_thread(_own(dest).conflicts, status)
+        rows = await _call(dest, "conflicts", status)
         held = await self._db(self.store.held_by_conflicts, dest.id)
         return [dataclasses.replace(c, waiting=len(held.get(c.plex_key, ()))) for c in rows]
 
@@ -72,7 +84,7 @@ class Conflicts:
     async def search_shows(self, query: str, limit: int = 20) -> list[Candidate]:
         if (dest := self.source) is None:
             return await self._db(self.store.search_shows, query, limit)
-        return await asyncio.to_thread(_own(dest).search_shows, query, limit)
+        return list(await _call(dest, "search_shows", query, limit))
 
     async def details(self, show_ids: list[int]) -> dict[int, ShowRow]:
         """The built-in tracker's shows of ``show_ids``, with their ids and episode counts
@@ -90,7 +102,7 @@ class Conflicts:
         if [answer.get("show_id") is not None, bool(answer.get("create")), bool(answer.get("ignore"))].count(True) != 1:
             raise StoreError("choose exactly one: a show to map to, create, or ignore")
         try:
-            conflict = await asyncio.to_thread(_own(dest).resolve, conflict_id, **answer)
+            conflict = await _call(dest, "resolve", conflict_id, **answer)
         except LookupError as exc:
             raise StoreError(str(exc)) from None
         await self._send_again(dest, conflict.plex_key)
@@ -101,33 +113,48 @@ class Conflicts:
         if (dest := self.source) is None:
             return (await self._db(self.store.counts)).conflicts_open
         try:
-            return len(await asyncio.to_thread(_own(dest).conflicts, "open"))
+            return len(await _call(dest, "conflicts", "open"))
         except Exception:  # its sender says why it is unreachable
             return len(self._open.get(dest.id, {}))
 
     async def sync(self) -> bool:
-        """Send again what waited on conflicts resolved in a destination's own app;
-        True when something changed."""
+        """Send again what waits on a conflict the destination no longer has open (answered
+        in its own app, at any time); True when something changed."""
         changed = False
         for dest in self._holders():
+            # What waits is read first: a conflict is in the tracker before its event is
+            # recorded here as waiting on it, so a show seen waiting here and without an
+            # open conflict there was answered (not yet to be created).
+            held = await self._db(self.store.held_by_conflicts, dest.id)
             try:
-                now = {c.id: c.plex_key for c in await asyncio.to_thread(_own(dest).conflicts, "open")}
+                now = {c.id: c.plex_key for c in await _call(dest, "conflicts", "open")}
+                open_keys = set(await _call(dest, "open_keys")) if hasattr(_own(dest), "open_keys") \
+                    else set(now.values())
             except Exception:  # unreachable: its sender reports that; try again next time
                 continue
+            # (a tracker without plex_rating_key keeps its conflicts by title)
+            answered = [delivery_id for key, rows in held.items() for delivery_id, row in rows
+                        if key not in open_keys and row.plex_title not in open_keys]
+            if answered and await self._send_ids(answered):
+                self._wake()
+                changed = True
             before = self._open.get(dest.id, {})
             self._open[dest.id] = now
-            for conflict_id in before.keys() - now.keys():  # resolved since: send its events again
-                await self._send_again(dest, before[conflict_id])
             changed |= now.keys() != before.keys()
         return changed
 
     async def _send_again(self, dest: OutboxDestination, plex_key: str) -> None:
         held = (await self._db(self.store.held_by_conflicts, dest.id)).get(plex_key, ())
-        if await self._db(self.store.send_again, [delivery_id for delivery_id, _ in held]):
+        if await self._send_ids([delivery_id for delivery_id, _ in held]):
             self._wake()
 
+    async def _send_ids(self, delivery_ids: list[int]) -> int:
+        sent: int = await self._db(self.store.send_again, delivery_ids)
+        return sent
+
     async def _find(self, dest: OutboxDestination, conflict_id: int) -> ConflictRow:
-        for c in await asyncio.to_thread(_own(dest).conflicts, None):
+        rows: list[ConflictRow] = await _call(dest, "conflicts", None)
+        for c in rows:
             if c.id == conflict_id:
                 return c
         raise StoreError(f"there is no conflict #{conflict_id} in the tracker")

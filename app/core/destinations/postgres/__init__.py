@@ -15,9 +15,12 @@ The kind, a module per part:
 
 - :mod:`.target`: what ``settings.json`` keeps (:class:`~.target.PostgresTarget`), the URL check;
 - :mod:`.schema`: the tracker's tables and columns, read by reflection; inserts into them;
-- :mod:`.seasons`: the ``seasons`` JSON: its key spellings, marking an episode in it;
+- :mod:`.seasons`: the ``seasons`` JSON: its key spellings, marking an episode in it (a
+  shape it does not understand is refused, never overwritten);
+- :mod:`.shows`: the tracker's shows for matching, kept compactly (the rows stay in PostgreSQL);
+- :mod:`.privileges`: what the role may do to the tables (``has_table_privilege``);
 - :mod:`.tracker`: the destination (:class:`~.tracker.PostgresTracker`): one delivery,
-  one transaction;
+  one transaction, on the tracker's own threads;
 - :mod:`.conflicts`: the tracker's ``plex_conflicts``, for the conflicts dialog;
 - :mod:`.kind`: its declaration (:data:`~.kind.POSTGRES`), listed in
   :mod:`app.core.destinations.kinds`.

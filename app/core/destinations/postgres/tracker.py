@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from app.core.destinations.base import Attempt, Delivery, Live, OutboxDestination, Settled, Verdict
+from app.core.destinations.postgres.privileges import grants, missing_privileges
 from app.core.destinations.postgres.schema import IGNORED, Schema, insert, read_schema
-from app.core.destinations.postgres.seasons import Spelling, mark_in_seasons, watched_count
+from app.core.destinations.postgres.seasons import SeasonsNotUnderstood, mark_in_seasons, watched_count
+from app.core.destinations.postgres.shows import TrackerShows
 from app.core.destinations.postgres.target import PostgresTarget, label_for
 from app.core.logs import add_secret
-from app.core.matching import ShowIndex, ShowRef
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
 from app.core.tmdb import Tmdb
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus, ShowFacts
@@ -30,6 +35,10 @@ if TYPE_CHECKING:
     from app.core.pipeline import PlexKnows
 
 EVENT_KEY = "scrobbletray_event"  # in the logged payload: which inbox event this was
+WORKERS = 2  # threads of a tracker's own pool: a delivery, and the dialog's or a check's call beside it
+CLOSE_WAIT = 5.0  # seconds close() gives the pool to let the connections go
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,12 @@ class _Outcome:
     status: str  # success, ignored, error (the reference's log statuses)
     action: str  # episode_marked, conflict_created, event_not_scrobble, ...
     detail: str
+    verdict: Verdict = Verdict.DELIVERED  # REFUSED: logged in the tracker, not a delivery
+    fix: str | None = None
+
+
+class _NotNow(Exception):
+    """This event cannot be delivered now, nothing was written (the transaction is rolled back)."""
 
 
 class PostgresTracker(OutboxDestination):
@@ -63,8 +78,10 @@ class PostgresTracker(OutboxDestination):
         self._timeout = timeout
         self._engine: Engine | None = None
         self.schema: Schema | None = None
-        self._index: ShowIndex | None = None
-        self._stamp: tuple[int, int] | None = None
+        self.shows: TrackerShows | None = None  # the tracker's shows, compactly, for matching
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # one thread connects and reads the shape
+        self.odd_conflicts: set[tuple[Any, str]] = set()  # plex_conflicts rows skipped (logged once each)
 
     @property
     def settings(self) -> Settings:
@@ -87,43 +104,88 @@ class PostgresTracker(OutboxDestination):
     def wants(self, event: Settled) -> bool:
         return self.enabled and event.event != SELF_TEST_EVENT
 
+    # -- its own threads ------------------------------------------------------------------
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call on this tracker's own threads (never the default pool, which
+        Plex calls can fill): deliveries, checks and the conflicts dialog's calls."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix=f"scrobbletray-{self.id}")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
     # -- connection and shape -----------------------------------------------------------
     def _connect(self) -> Engine:
-        if self._engine is None:
-            try:
-                self._engine = create_engine(self._url, pool_pre_ping=True, pool_size=2,
-                                             connect_args={"connect_timeout": int(self._timeout)})
-            except (NoSuchModuleError, ImportError) as exc:
-                raise _Misconfigured("the PostgreSQL driver is not installed: "
-                                     "pip install 'scrobbletray[postgres]'") from exc
-        if self.schema is None:
-            self.schema = read_schema(self._engine, self.target.spelling or None)
-            if not self.schema.usable:
-                schema, self.schema = self.schema, None
-                raise _Misconfigured("not a tracker database: " + "; ".join(schema.missing[:3]))
-        return self._engine
+        with self._lock:
+            if self._engine is None:
+                try:
+                    # statement_timeout: a call stuck on a lock ends (and is retried) instead of
+                    # holding one of the tracker's threads for ever.
+                    self._engine = create_engine(self._url, pool_pre_ping=True, pool_size=WORKERS, connect_args={
+                        "connect_timeout": int(self._timeout),
+                        "options": f"-c statement_timeout={int(self._timeout * 3000)}"})
+                except (NoSuchModuleError, ImportError) as exc:
+                    raise _Misconfigured("the PostgreSQL driver is not installed: "
+                                         "pip install 'scrobbletray[postgres]'") from exc
+            if self.schema is None:
+                schema = read_schema(self._engine, self.target.spelling or None)
+                if not schema.usable:
+                    raise _Misconfigured("not a tracker database: " + "; ".join(schema.missing[:3]))
+                self.schema = schema
+                self.shows = TrackerShows(schema.has("tvshows", "tmdb_id"))
+            return self._engine
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await asyncio.to_thread(self._engine.dispose)
-            self._engine = None
+        """Let the connections go and end the threads, waiting at most CLOSE_WAIT seconds
+        (a call still stuck in the database is left to its statement timeout)."""
+        engine, self._engine = self._engine, None
+        executor, self._executor = self._executor, None
+        if executor is None:
+            if engine is not None:
+                engine.dispose()
+            return
+        if engine is not None:
+            try:
+                await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(executor, engine.dispose),
+                                       CLOSE_WAIT)
+            except (TimeoutError, RuntimeError):
+                log.warning("%s: its connections did not close within %.0f s", self.label, CLOSE_WAIT)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def _rights(self) -> tuple[Schema, str, list[str], list[str]]:
+        engine = self._connect()
+        assert self.schema is not None
+        with engine.connect() as conn:
+            return self.schema, *missing_privileges(conn, self.schema)
 
     async def checks(self) -> list[Check]:
         try:
-            schema = await asyncio.to_thread(lambda: (self._connect(), self.schema)[1])
+            schema, role, lacking, lacking_optional = await self.run(self._rights)
         except _Misconfigured as exc:
             return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {exc}",
                           "Point the URL at the tracker's database (the one the web app uses).")]
         except SQLAlchemyError as exc:
+            if "permission denied" in str(exc):  # the role may not even read the tables
+                return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {_db_error(exc)}",
+                              "As the database's owner, give the role in the URL the rights it needs: "
+                              "SELECT, UPDATE on tvshows; SELECT, INSERT on plex_webhook_logs and "
+                              "plex_show_mappings; SELECT, INSERT, UPDATE on plex_conflicts; "
+                              "SELECT, UPDATE on plex_config.")]
             return [Check(self.label, CheckStatus.FAIL, f"{self.shown_url}: {_db_error(exc)}",
                           "Start PostgreSQL, or check the host, port, user and password.")]
-        assert schema is not None
         s = schema.spelling
         found = f"schema found: {', '.join(sorted(schema.columns))}; seasons keys {s.season}/{s.episode}"
+        if lacking:
+            return [Check(self.label, CheckStatus.FAIL,
+                          f"{found}. The role {role} lacks the privilege of {', '.join(lacking)}: "
+                          "episodes cannot be marked",
+                          f"As the database's owner, run: {grants(role, lacking + lacking_optional)}")]
+        if lacking_optional:
+            schema = Schema(schema.columns, schema.spelling, (*schema.missing, *(
+                f"the role {role} lacks the privilege of {r}: shows are not added" for r in lacking_optional)))
         if schema.missing:
             return [Check(self.label, CheckStatus.WARN, f"{found}. Missing: " + "; ".join(schema.missing),
                           "Nothing to do unless you want those parts: Scrobble Tray never changes "
-                          "the tracker's tables.")]
+                          "the tracker's tables." + (f" To let it add shows: {grants(role, lacking_optional)}"
+                                                     if lacking_optional else ""))]
         return [Check(self.label, CheckStatus.PASS, found)]
 
     # -- delivery -----------------------------------------------------------------------
@@ -149,7 +211,9 @@ class PostgresTracker(OutboxDestination):
     async def send(self, delivery: Delivery) -> Attempt:
         try:
             extra = await self._translated_ids(delivery)
-            outcome = await asyncio.to_thread(self._deliver, delivery, extra)
+            outcome = await self.run(self._deliver, delivery, extra)
+        except _NotNow as exc:
+            return Attempt(Verdict.RETRY, str(exc), fix="Nothing to do: it is sent again.")
         except _Misconfigured as exc:
             return Attempt(Verdict.REFUSED, str(exc), fix="Check the PostgreSQL tracker's URL in Settings.")
         except OperationalError as exc:
@@ -159,8 +223,14 @@ class PostgresTracker(OutboxDestination):
         except DBAPIError as exc:
             return Attempt(Verdict.REFUSED, _db_error(exc),
                            fix="The tracker's database refused the change: see Diagnostics.")
-        return Attempt(Verdict.DELIVERED, f"{outcome.status}: {outcome.action} ({outcome.detail})",
-                       outcome=outcome.action)
+        except SQLAlchemyError as exc:
+            return Attempt(Verdict.RETRY, _db_error(exc), fix="Events wait and are sent again.")
+        except Exception as exc:  # a bug of ours: this event fails, the next ones go on
+            log.exception("%s: event %s could not be delivered", self.label, delivery.event_id)
+            return Attempt(Verdict.REFUSED, f"Scrobble Tray failed on this event ({type(exc).__name__}: {exc})",
+                           fix="Please report it (Diagnostics has the details); the event can be sent again.")
+        return Attempt(outcome.verdict, f"{outcome.status}: {outcome.action} ({outcome.detail})",
+                       outcome=outcome.action, fix=outcome.fix)
 
     def _deliver(self, delivery: Delivery, extra_ids: dict[str, str] | None = None) -> _Outcome:
         engine = self._connect()
@@ -171,7 +241,7 @@ class PostgresTracker(OutboxDestination):
             if schema.has("plex_webhook_logs", "payload"):
                 done = conn.execute(text(
                     f"SELECT status, action_taken FROM plex_webhook_logs WHERE payload->>'{EVENT_KEY}' = :k "
-                    "ORDER BY id DESC LIMIT 1"), {"k": key}).first()
+                    "AND status IN ('success', 'ignored') ORDER BY id DESC LIMIT 1"), {"k": key}).first()
                 if done is not None and done[1] != "conflict_created":  # (a resolved conflict: try again)
                     return _Outcome(done[0], done[1], "already recorded: not marked twice")
             ev: PlexEvent | None = None
@@ -218,13 +288,15 @@ class PostgresTracker(OutboxDestination):
         if keys and schema.has("plex_show_mappings", "tvshow_id"):
             where = " OR ".join(f"{c} = :{c}" for c, _ in keys)
             method = "match_method" if schema.has("plex_show_mappings", "match_method") else "NULL"
-            row = conn.execute(text(f"SELECT tvshow_id, {method} FROM plex_show_mappings "
-                                    f"WHERE ({where}) ORDER BY id DESC LIMIT 1"), dict(keys)).first()
+            # (a mapping to a show deleted since counts for nothing: without a foreign key it stays)
+            row = conn.execute(text(f"SELECT tvshow_id, {method} FROM plex_show_mappings m WHERE ({where}) AND "
+                                    "(tvshow_id IS NULL OR EXISTS (SELECT 1 FROM tvshows t WHERE t.id = m.tvshow_id)) "
+                                    "ORDER BY id DESC LIMIT 1"), dict(keys)).first()
             if row is not None and row[0] is not None:
                 return int(row[0]), "mapping", 1.0, []
             if row is not None and row[1] == IGNORED:
                 return None, IGNORED, 0.0, []
-        result = self._shows(conn).resolve(ev.show_title, ev.year, ev.show_ids | extra_ids)
+        result = self._shows().resolve(conn, ev.show_title, ev.year, ev.show_ids | extra_ids)
         if result.show_id is not None:
             self._remember(conn, schema, ev, result.show_id, result.method or "title", result.confidence)
             return result.show_id, result.method or "title", result.confidence, []
@@ -234,20 +306,15 @@ class PostgresTracker(OutboxDestination):
             vals = ":t, :m, '[]'::jsonb" if schema.has("tvshows", "tmdb_id") else ":t, '[]'::jsonb"
             new_id = int(conn.execute(text(f"INSERT INTO tvshows ({cols}) VALUES ({vals}) RETURNING id"),
                                       {"t": ev.show_title, "m": int(tmdb_id)}).scalar_one())
-            self._index = None
             self._remember(conn, schema, ev, new_id, "created", 1.0)
             return new_id, "created", 1.0, []
         kind = "multiple_matches" if result.conflict == "ambiguous" else "no_match"
         return None, kind, 0.0, list(result.candidates)
 
-    def _shows(self, conn: Any) -> ShowIndex:
-        stamp = tuple(conn.execute(text("SELECT count(*), coalesce(max(id), 0) FROM tvshows")).one())
-        if self._index is None or stamp != self._stamp:
-            tmdb = "tmdb_id" if self.schema and self.schema.has("tvshows", "tmdb_id") else "NULL"
-            self._index = ShowIndex(ShowRef(int(i), t, None, m) for i, t, m in conn.execute(text(
-                f"SELECT id, title, {tmdb} FROM tvshows WHERE title IS NOT NULL")))
-            self._stamp = stamp
-        return self._index
+    def _shows(self) -> TrackerShows:
+        if self.shows is None:
+            self.shows = TrackerShows(bool(self.schema and self.schema.has("tvshows", "tmdb_id")))
+        return self.shows
 
     def _auto_add(self, conn: Any, schema: Schema) -> bool:
         if not schema.has("plex_config", "auto_add_shows"):
@@ -267,7 +334,7 @@ class PostgresTracker(OutboxDestination):
             return _Outcome("error", "no_match", f"no tracker show matches “{ev.show_title}”")
         candidates = [c.to_dict() for c in found]
         where = "plex_rating_key = :k" if schema.has("plex_conflicts", "plex_rating_key") else "plex_title = :t"
-        resolved = " AND NOT resolved" if schema.has("plex_conflicts", "resolved") else ""
+        resolved = " AND resolved IS NOT TRUE" if schema.has("plex_conflicts", "resolved") else ""
         open_ = conn.execute(text(f"SELECT id FROM plex_conflicts WHERE {where}{resolved} LIMIT 1"),
                              {"k": ev.grandparent_rating_key, "t": ev.show_title}).first()
         if open_ is None:
@@ -278,19 +345,31 @@ class PostgresTracker(OutboxDestination):
 
     # -- marking ----------------------------------------------------------------------------
     def _mark(self, conn: Any, schema: Schema, show_id: int, ev: PlexEvent, method: str, when: str) -> _Outcome:
-        row = conn.execute(text("SELECT seasons FROM tvshows WHERE id = :i FOR UPDATE"), {"i": show_id}).first()
-        if row is None:
-            return _Outcome("error", "show_missing", f"tvshow #{show_id} no longer exists")
-        seasons = row[0] if isinstance(row[0], list) else []
-        added, already = mark_in_seasons(seasons, self.schema.spelling if self.schema else Spelling(),
-                                         ev.season or 0, ev.episode or 0, ev.episode_title, when)
+        row = conn.execute(text("SELECT title, seasons FROM tvshows WHERE id = :i FOR UPDATE"),
+                           {"i": show_id}).first()
+        if row is None:  # deleted since it was matched: nothing is written, and the retry matches again
+            raise _NotNow(f"tvshow #{show_id} (matched to “{ev.show_title}”) no longer exists in the tracker: "
+                          "not marked; it is matched again")
+        title, seasons = row
+        seasons = [] if seasons is None else seasons  # no seasons yet: nothing there to lose
+        spelling = schema.spelling
+        try:
+            added, already = mark_in_seasons(seasons, spelling, ev.season or 0, ev.episode or 0,
+                                             ev.episode_title, when)
+        except SeasonsNotUnderstood as exc:  # never write what is not understood
+            return _Outcome("error", "seasons_not_understood",
+                            f"tvshow #{show_id} “{title}”: {exc}; S{ev.season:02d}E{ev.episode:02d} not marked "
+                            "and the row left as it was", Verdict.REFUSED,
+                            "Fix that show's seasons in the tracker (a list of seasons, each with a list of "
+                            "episodes), then send the event again.")
         sets, params = ["seasons = CAST(:s AS jsonb)"], {"s": json.dumps(seasons), "i": show_id}
         if schema.has("tvshows", "watched_episodes"):
             sets.append("watched_episodes = :n")
-            params["n"] = watched_count(seasons, self.schema.spelling if self.schema else Spelling())
+            params["n"] = watched_count(seasons, spelling)
         if schema.has("tvshows", "updated_at"):
             sets.append("updated_at = now()")
-        conn.execute(text(f"UPDATE tvshows SET {', '.join(sets)} WHERE id = :i"), params)
+        if conn.execute(text(f"UPDATE tvshows SET {', '.join(sets)} WHERE id = :i"), params).rowcount != 1:
+            raise _NotNow(f"tvshow #{show_id} “{title}” could not be updated (no row changed): not marked")
         what = "already watched" if already else ("added to the tracker and marked" if added else "marked")
         return _Outcome("success", "episode_marked",
                         f"S{ev.season:02d}E{ev.episode:02d} {what} in tvshow #{show_id} ({method})")
