@@ -185,6 +185,10 @@ class Relay(OutboxDestination):
                     (why.strerror if why else None) or str(exc))
                 return Attempt(Verdict.RETRY, f"cannot connect to {_where(url)} ({said})",
                                fix="Start the tracker (e.g. 'npm run dev'); events wait until it is up.")
+            except aiohttp.ClientResponseError as exc:  # (not HTTP at all: another program on the port?)
+                said = next((ln.strip() for ln in str(exc.message).splitlines() if ln.strip()), "")
+                return Attempt(Verdict.RETRY, self._masked(f"the answer is not HTTP ({said})"),
+                               fix="Check the port in the target URL: another program answers there.")
             except aiohttp.ClientError as exc:  # (its words may quote the URL, secret and all)
                 return Attempt(Verdict.RETRY, self._masked(f"{type(exc).__name__}: {exc}"),
                                fix="Events wait and are sent again.")
