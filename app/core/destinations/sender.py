@@ -290,12 +290,9 @@ class Sender:
             return await self.destination.send(item)
         except Exception as exc:
             kind = type(exc).__name__
-            if kind not in self._errors:
+            if kind not in self._errors:  # its traceback once; each event's line follows (see _judge)
                 self._errors.add(kind)
                 log.exception("%s: event #%d could not be sent", self.destination.label, item.event_id)
-            else:
-                log.error("%s: event #%d could not be sent (%s: %s)", self.destination.label, item.event_id,
-                          kind, exc)
             return Attempt(Verdict.REFUSED, f"could not be sent: {kind}: {exc}",
                            fix="An error in Scrobble Tray itself (the log has the details); "
                                "Retry sends the event again.")
