@@ -110,7 +110,9 @@ async def test_ordinary_query_values_are_not_secrets_and_status_json_parses(path
     await target.start()
     core = await started(paths, settings, f"http://127.0.0.1:{target.port}/hook?secret={SECRET}&debug=false&format=json")
     try:
-        await wait_for(lambda: status_file.read(paths) is not None, timeout=5)  # 'status' finds the app running
+        # 'status' finds the app running, and its destination ('destinations list')
+        await wait_for(lambda: status_file.read(paths) is not None and "relay-1" in status_file.destinations(paths),
+                       timeout=5)
         d = await relay_status(core)
         assert d.target == f"http://127.0.0.1:{target.port}/hook?secret=•••&debug=false&format=json"
         assert redact("debug: false, format: json") == "debug: false, format: json"
