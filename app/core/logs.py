@@ -78,7 +78,7 @@ SECRET_KEYS = frozenset({"secret", "token", "key", "apikey", "api_key", "passwor
 def secret_key(name: str) -> bool:
     """Whether a query key names a credential (``?secret=``, ``?apiKey=``, ``X-Plex-Token``…)."""
     key = name.strip().lower().replace("-", "_")
-    return key in SECRET_KEYS or key.endswith(("token", "secret", "_key", "apikey", "password"))
+    return key in SECRET_KEYS or key.endswith(("token", "secret", "apikey", "api_key", "password"))
 
 
 def _user_slot(parts: SplitResult) -> tuple[str | None, str | None]:
