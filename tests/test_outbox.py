@@ -61,3 +61,20 @@ async def test_pacer_learns_the_rate_a_429_tells_and_relaxes_later() -> None:
     for _ in range(Pacer.RELAX_AFTER):  # a long run without a 429: the pace creeps back up
         pacer.accepted()
     assert pacer.interval < learned
+
+
+async def test_pacer_interval_is_capped_a_bare_429_teaches_no_pace_and_retry_resets_it() -> None:
+    now = [100.0]
+    pacer = Pacer(clock=lambda: now[0], cap=10.0)
+    for _ in range(20):  # 429s that say nothing of when to come back: wait, learn nothing
+        assert pacer.limited(None, guess=2.0) == 2.0
+        now[0] += 2.0
+    assert pacer.interval == 0.0
+    for _ in range(20):  # (before: the interval grew 4.6 times with each, without end)
+        pacer.limited(300.0)
+        now[0] += 300.0
+    assert 0 < pacer.interval <= 10.0
+    pacer.limited(300.0)
+    assert pacer.ready_in() == 300.0
+    pacer.reset()  # the user's Retry
+    assert (pacer.interval, pacer.ready_in()) == (0.0, 0.0)

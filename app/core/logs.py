@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, unquote_plus, urlsplit
 
 URL_MASK = "•••"  # a secret inside a URL, as it may be shown
 
@@ -70,21 +71,58 @@ def redact(text: str, *extra: str | None, mask: str = "[redacted]") -> str:
     return REDACTOR.redact(text, *extra, mask=mask)
 
 
-def url_secrets(url: str) -> list[str]:
-    """The parts of a destination's URL that are secret: query values and a password."""
-    parts = urlsplit(url)
-    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
-    return [v for v in (*values, parts.password) if v]
+SECRET_KEYS = frozenset({"secret", "token", "key", "apikey", "api_key", "password", "passwd", "pass", "pwd",
+                         "auth", "access_token", "x_plex_token", "sig", "signature"})
 
 
-def redact_url(url: str) -> str:
-    """``url`` as it may be shown: every query value and any password masked."""
-    parts = urlsplit(url)
-    query = "&".join(f"{k}={URL_MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+def secret_key(name: str) -> bool:
+    """Whether a query key names a credential (``?secret=``, ``?apiKey=``, ``X-Plex-Token``…)."""
+    key = name.strip().lower().replace("-", "_")
+    return key in SECRET_KEYS or key.endswith(("token", "secret", "apikey", "api_key", "password"))
+
+
+def _user_slot(parts: SplitResult) -> tuple[str | None, str | None]:
+    """The user and password of a web URL's user slot (both credentials there); a
+    database URL's user name is only a name."""
+    if parts.scheme not in ("http", "https"):
+        return None, parts.password
+    return parts.username, parts.password
+
+
+def url_secrets(url: str, path: Iterable[int] = ()) -> list[str]:
+    """The credentials in ``url``, found by their place: a password (or a user name that
+    stands alone and is long enough to be a token), the values of secret query keys
+    (:func:`secret_key`), and the path segments at the indexes ``path`` (a kind knows them:
+    see ``Kind.secret_segments``). Never an ordinary value such as ``?format=json``."""
+    parts = urlsplit(url.strip())
+    user, password = _user_slot(parts)
+    found = [v for k, v in parse_qsl(parts.query) if secret_key(k)]
+    segments = parts.path.split("/")
+    found += [unquote(segments[i]) for i in path if 0 <= i < len(segments)]
+    if password:
+        found.append(unquote(password))
+    elif user and len(user) >= 16:
+        found.append(unquote(user))
+    return [v for v in dict.fromkeys(found) if v]
+
+
+def redact_url(url: str, path: Iterable[int] = ()) -> str:
+    """``url`` as it may be shown: its credentials masked in their place (see
+    :func:`url_secrets`), everything else as it was."""
+    parts = urlsplit(url.strip())
+    query = "&".join(f"{k}={URL_MASK}" if v and secret_key(unquote_plus(k)) else part
+                     for part in parts.query.split("&") if part for k, _, v in (part.partition("="),))
+    segments = parts.path.split("/")
+    for i in path:
+        if 0 <= i < len(segments) and segments[i]:
+            segments[i] = URL_MASK
     netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", f":{URL_MASK}@")
-    return parts._replace(netloc=netloc, query=query).geturl()
+    user, password = _user_slot(parts)
+    if user or password:
+        host = netloc.rpartition("@")[2]
+        shown_user = URL_MASK if user else (parts.username or "")
+        netloc = shown_user + (f":{URL_MASK}" if password else "") + "@" + host
+    return parts._replace(netloc=netloc, path="/".join(segments), query=query).geturl()
 
 
 def protect(*logger_names: str) -> None:

@@ -2,7 +2,8 @@
 
 The core writes it every few seconds while something changes (its state, the webhooks it
 accepted and refused); the command reads it back. It holds no secret: the public URL is
-the tunnel's address, without the webhook path, and the text goes through the redactor.
+the tunnel's address, without the webhook path, and each text in it goes through the
+redactor before it is serialised (never the JSON after: it must always parse).
 """
 
 from __future__ import annotations
@@ -38,12 +39,25 @@ def snapshot(status: CoreStatus, stats: WebhookStats,
             "destinations": destinations or {}}
 
 
+def _masked(value: Any, secrets: list[str]) -> Any:
+    """``value`` with every text in it redacted, value by value: what is written stays JSON
+    whatever a secret looks like."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v, secrets) for v in value]
+    return value
+
+
 def write(paths: Paths, data: dict[str, Any], secrets: list[str]) -> None:
     """Write ``data`` with the time; never makes the data folder (it may have been deleted)."""
     if paths.data_dir.is_dir():
         try:
-            text = json.dumps({**data, "written_at": datetime.now(UTC)}, default=_plain, indent=1)
-            write_private(_path(paths), redact(text, *secrets))
+            text = json.dumps(_masked({**data, "written_at": datetime.now(UTC).isoformat()}, secrets),
+                              default=_plain, indent=1)
+            write_private(_path(paths), text)
         except OSError:
             pass  # the disk full, say: the window says so, this file cannot
 

@@ -72,6 +72,7 @@ class DestinationState(StrEnum):
     FAILING = "failing"  # the last attempt failed; retrying with back-off
     PAUSED = "paused"  # refused every event the same way: waits for the user's fix
     OFF = "off"  # turned off in Settings
+    STOPPED = "stopped"  # its sender ended unexpectedly: nothing is sent until Retry or a restart
 
 
 @dataclass(frozen=True)
@@ -331,8 +332,8 @@ FAILING_FOR_ATTENTION = 300.0  # seconds a destination may fail before the tray 
 
 
 def needs_attention(state: DestinationState, failing_since: datetime | None) -> bool:
-    """Paused, or failing for more than 5 minutes."""
-    if state is DestinationState.PAUSED:
+    """Paused or stopped, or failing for more than 5 minutes."""
+    if state in (DestinationState.PAUSED, DestinationState.STOPPED):
         return True
     if state is DestinationState.FAILING and failing_since is not None:
         return (datetime.now(failing_since.tzinfo) - failing_since).total_seconds() > FAILING_FOR_ATTENTION

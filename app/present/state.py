@@ -151,6 +151,9 @@ def destination_words(d: DestinationStatus) -> tuple[str, str, str]:
         case DestinationState.PAUSED:
             return "fail", f"Paused: {d.reason or 'every event is refused'}" + (
                 f" ({d.pending} waiting)" if d.pending else ""), d.fix or ""
+        case DestinationState.STOPPED:
+            return "fail", f"Stopped: {d.reason or 'sending stopped unexpectedly'} ({d.pending} waiting{failed})", \
+                d.fix or ""
         case DestinationState.FAILING:
             when = f" since {local_time(d.failing_since)}" if d.failing_since else ""
             return ("fail" if d.attention else "warn"), (
@@ -158,7 +161,8 @@ def destination_words(d: DestinationStatus) -> tuple[str, str, str]:
     if d.kind == "builtin":
         return "pass", "Marks here as each event is processed, exactly once", ""
     if d.pending:
-        return "info", f"Delivering: {d.pending} waiting{since}{failed}", ""
+        said = f"; {d.reason}" if d.reason else ""  # e.g. the tracker asked to wait until …
+        return "info", f"Delivering: {d.pending} waiting{since}{failed}{said}", ""
     if d.failed:
         return "warn", f"Up to date; {d.failed} refused: {d.reason or ''}".rstrip(": "), d.fix or ""
     last = f" (last delivery {local_time(d.last_delivered_at)})" if d.last_delivered_at else ""

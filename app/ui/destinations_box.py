@@ -68,8 +68,8 @@ class DestinationsBox(QGroupBox):
             self._grid.addWidget(state, 2 * row + 1, 1, 1, 2)
             if fix:
                 state.setText(f"{words}\n{fix}")
-            if d.kind != "builtin" and (d.failed or d.state in (DestinationState.FAILING,
-                                                                  DestinationState.PAUSED)):
+            if d.kind != "builtin" and (d.failed or d.state in (DestinationState.FAILING, DestinationState.PAUSED,
+                                                                  DestinationState.STOPPED)):
                 button = QPushButton("Retry")
                 button.setToolTip("Send the failed events again, and the waiting ones now")
                 button.clicked.connect(lambda _=False, i=d.id: self.retry(i))

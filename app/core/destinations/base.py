@@ -226,9 +226,13 @@ class Kind(ABC):
         """The names of the secrets kept for ``target`` (forgotten when it is removed)."""
         return []
 
+    def secret_segments(self, url: str) -> tuple[int, ...]:
+        """Which segments of ``url``'s path (split on "/") are credentials; by default none."""
+        return ()
+
     def shown_url(self, target: Any) -> str:
-        """Where ``target`` delivers, as it may be shown (secrets masked)."""
-        return redact_url(target.url)
+        """Where ``target`` delivers, as it may be shown (credentials masked in their place)."""
+        return redact_url(target.url, self.secret_segments(target.url))
 
     def described(self, target: Any) -> str:
         """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""

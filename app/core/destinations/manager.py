@@ -175,6 +175,9 @@ class DestinationManager:
         for s in self.senders.values():
             if s.state is DestinationState.OFF:
                 continue
+            if s.state is DestinationState.STOPPED:
+                rows.append(Check(f"{s.destination.label}: sending", CheckStatus.FAIL,
+                                  s.reason or "sending stopped unexpectedly", s.fix or ""))
             rows += await s.destination.checks()
             q = stats.get(s.destination.id, QueueStats())
             if q.pending or q.failed or s.paused:

@@ -7,6 +7,7 @@ Everything here is synchronous and runs on a database thread.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.destinations.base import Attempt, Delivery, Destination, Settled, Verdict
+from app.core.logs import URL_MASK, redact
 from app.core.models import Delivery as DeliveryRow
 from app.core.models import WebhookEvent, table_of, utcnow
 from app.core.types import DeliveryMark, DeliveryState
@@ -27,6 +29,16 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     jitter (half to all of it), so a fleet of events does not retry in lock-step."""
     delay = min(cap, base * 2.0 ** max(0, attempts - 1))
     return delay * random.uniform(0.5, 1.0)
+
+
+LONGEST_WAIT = 86400.0  # seconds: no schedule is stored further off than this, whatever was asked
+
+
+def _later(seconds: float | None) -> float:
+    """A wait that can be stored: finite, between now and :data:`LONGEST_WAIT`."""
+    if seconds is None or not math.isfinite(seconds):
+        return 0.0
+    return min(LONGEST_WAIT, max(0.0, seconds))
 
 
 def enqueue(session: Session, settled: Iterable[Settled], destinations: Iterable[Destination]) -> int:
@@ -76,21 +88,27 @@ class Outbox:
 
     def record(self, results: list[tuple[int, Attempt, float | None]]) -> None:
         """Store the results of attempts ``(delivery id, attempt, seconds to the next try)``,
-        in one commit."""
+        in one commit.
+
+        The sender commits after each send, so this commit survives a crash of the app but
+        is not synced to the disk on its own (SQLite's ``synchronous=NORMAL``, on this
+        connection for this commit only): a power cut may undo the last few, and those
+        events are sent again (the event id header lets the target spot a repeat), never lost.
+        """
         now = utcnow()
-        with self.sessions.begin() as session:
-            for delivery_id, attempt, next_attempt_in in results:
-                values: dict[str, object] = {
-                    "attempts": DeliveryRow.attempts + 1, "last_status": attempt.status, "outcome": attempt.outcome,
-                    "last_error": None if attempt.verdict is Verdict.DELIVERED else attempt.detail[:1000]}
-                if attempt.verdict is Verdict.DELIVERED:
-                    values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now,
-                               "next_attempt_at": None}
-                elif attempt.verdict is Verdict.REFUSED:
-                    values |= {"state": DeliveryState.FAILED.value, "next_attempt_at": None}
-                else:
-                    values["next_attempt_at"] = now + timedelta(seconds=next_attempt_in or 0)
-                session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+        with self.sessions.kw["bind"].connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            try:
+                for delivery_id, attempt, next_attempt_in in results:
+                    conn.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(
+                        **_result(attempt, next_attempt_in, now)))
+                conn.commit()
+            finally:
+                if sqlite:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA synchronous=FULL")  # (the pool's other users want it)
 
     def retry(self, destination: str) -> int:
         """Send the failed deliveries again, and the waiting ones now; returns how many were failed."""
@@ -135,6 +153,20 @@ class Outbox:
             return {dest: QueueStats(**d) for dest, d in out.items()}  # type: ignore[arg-type]
 
 
+def _result(attempt: Attempt, next_attempt_in: float | None, now: datetime) -> dict[str, object]:
+    """The columns of a delivery row after ``attempt``."""
+    values: dict[str, object] = {
+        "attempts": DeliveryRow.attempts + 1, "last_status": attempt.status, "outcome": attempt.outcome,
+        "last_error": None if attempt.verdict is Verdict.DELIVERED else attempt.detail[:1000]}
+    if attempt.verdict is Verdict.DELIVERED:
+        values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": now, "next_attempt_at": None}
+    elif attempt.verdict is Verdict.REFUSED:
+        values |= {"state": DeliveryState.FAILED.value, "next_attempt_at": None}
+    else:
+        values["next_attempt_at"] = now + timedelta(seconds=_later(next_attempt_in))
+    return values
+
+
 def marks_for(session: Session, event_ids: list[int], labels: dict[str, str]) -> dict[int, list[DeliveryMark]]:
     """Where each of these events went (for the log), by destination label."""
     out: dict[int, list[DeliveryMark]] = {}
@@ -143,8 +175,8 @@ def marks_for(session: Session, event_ids: list[int], labels: dict[str, str]) ->
     q = (select(DeliveryRow.event_id, DeliveryRow.destination, DeliveryRow.state, DeliveryRow.last_error)
          .where(DeliveryRow.event_id.in_(event_ids)).order_by(DeliveryRow.destination))
     for event_id, dest, state, error in session.execute(q):
-        out.setdefault(event_id, []).append(
-            DeliveryMark(labels.get(dest, dest), DeliveryState(state), error))
+        out.setdefault(event_id, []).append(  # (an error kept by an older version may hold a secret)
+            DeliveryMark(labels.get(dest, dest), DeliveryState(state), error and redact(error, mask=URL_MASK)))
     return out
 
 

@@ -9,7 +9,11 @@ Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -28,12 +32,24 @@ from app.core.destinations.base import (
     Verdict,
 )
 from app.core.diagnostics import self_test_payload
-from app.core.logs import add_secret, redact_url, url_secrets
+from app.core.logs import URL_MASK, add_secret, redact, redact_url, url_secrets
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
 MAX_REDIRECTS = 3
+# The segments that come just before a token in a tracker's webhook path: Yamtrack's
+# /webhook/plex/<token> and Movary's /api/webhook/plex/<id>; Ryot's /_i/<slug>.
+TOKEN_AFTER: tuple[tuple[str, ...], ...] = (("webhook", "plex"), ("_i",))
+_TOKEN = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_-]{24,}")  # a long random segment, wherever it is
+
+
+def secret_segments(url: str) -> tuple[int, ...]:
+    """The indexes of the path segments (split on "/") of ``url`` that are tokens."""
+    segments = urlsplit(url.strip()).path.split("/")
+    return tuple(i for i, seg in enumerate(segments) if seg and (
+        _TOKEN.fullmatch(seg) or any(tuple(s.lower() for s in segments[max(0, i - len(before)):i]) == before
+                                     for before in TOKEN_AFTER)))
 
 
 @dataclass
@@ -88,12 +104,17 @@ class Relay(OutboxDestination):
         self.target = target
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
-        for secret in url_secrets(target.url):
+        self._secrets = url_secrets(target.url, secret_segments(target.url))
+        for secret in self._secrets:
             add_secret(secret)
 
     @property
     def shown_url(self) -> str:  # type: ignore[override]
-        return redact_url(self.target.url)
+        return redact_url(self.target.url, secret_segments(self.target.url))
+
+    def _masked(self, text: str) -> str:
+        """``text`` (an error that may quote the URL) with the target's credentials masked."""
+        return redact(text, *self._secrets, mask=URL_MASK)
 
     @property
     def enabled(self) -> bool:  # type: ignore[override]
@@ -143,6 +164,10 @@ class Relay(OutboxDestination):
                                                headers={EVENT_ID_HEADER: str(event_id)}) as r:
                     if r.status in (301, 302, 303, 307, 308) and "Location" in r.headers:
                         new = urljoin(url, r.headers["Location"])
+                        if relay_url_problem(new) is not None:
+                            return Attempt(Verdict.REFUSED, f"HTTP {r.status}: redirected to an address that "
+                                           "is not valid (not followed)", r.status,
+                                           fix="The tracker's own settings are wrong: check its address.")
                         if _origin(new) != _origin(url):
                             return Attempt(Verdict.REFUSED, f"HTTP {r.status}: redirected to "
                                            f"{_where(new)}, another host (not followed)", r.status,
@@ -160,8 +185,12 @@ class Relay(OutboxDestination):
                     (why.strerror if why else None) or str(exc))
                 return Attempt(Verdict.RETRY, f"cannot connect to {_where(url)} ({said})",
                                fix="Start the tracker (e.g. 'npm run dev'); events wait until it is up.")
-            except aiohttp.ClientError as exc:
-                return Attempt(Verdict.RETRY, f"{type(exc).__name__}: {exc}",
+            except aiohttp.ClientResponseError as exc:  # (not HTTP at all: another program on the port?)
+                said = next((ln.strip() for ln in str(exc.message).splitlines() if ln.strip()), "")
+                return Attempt(Verdict.RETRY, self._masked(f"the answer is not HTTP ({said})"),
+                               fix="Check the port in the target URL: another program answers there.")
+            except aiohttp.ClientError as exc:  # (its words may quote the URL, secret and all)
+                return Attempt(Verdict.RETRY, self._masked(f"{type(exc).__name__}: {exc}"),
                                fix="Events wait and are sent again.")
         return Attempt(Verdict.REFUSED, f"more than {MAX_REDIRECTS} redirects", fix="Check the target URL.")
 
@@ -189,6 +218,11 @@ class RelayKind(Kind):
     def default_label(self, target: Any) -> str:
         return f"Web tracker at {_where(target.url)}"
 
+    def secret_segments(self, url: str) -> tuple[int, ...]:
+        """Tokens in the path: Yamtrack's, Ryot's and Movary's shapes (:data:`TOKEN_AFTER`),
+        and any long random segment."""
+        return secret_segments(url)
+
     def build(self, target: Any, context: Context) -> Relay:
         return Relay(target, context.timeout)
 
@@ -201,11 +235,22 @@ def _first_line(body: str) -> str:
     return line[:200]
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (a number of seconds or an HTTP date);
+    None when there is none, or it is not one of those (inf, nan, negative, words). The
+    sender keeps what is left between its floor and its cap."""
+    if value is None or not (value := value.strip()):
+        return None
+    if value.isdigit() or value.replace(".", "", 1).isdigit():
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
     try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own back-off
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def classify(status: int, body: str, retry_after: str | None, where: str) -> Attempt:
@@ -214,10 +259,10 @@ def classify(status: int, body: str, retry_after: str | None, where: str) -> Att
     if 200 <= status < 300:
         return Attempt(Verdict.DELIVERED, f"accepted ({said})", status, answer=said)
     if status == 429:
-        return Attempt(Verdict.RETRY, f"rate-limited ({said})", status, _retry_after(retry_after),
+        return Attempt(Verdict.RETRY, f"rate-limited ({said})", status, parse_retry_after(retry_after),
                        "Nothing to do: sending slows down to the pace the tracker accepts.", answer=said)
     if status >= 500 or status == 408:
-        return Attempt(Verdict.RETRY, f"the tracker failed ({said})", status, _retry_after(retry_after),
+        return Attempt(Verdict.RETRY, f"the tracker failed ({said})", status, parse_retry_after(retry_after),
                        "The tracker has a problem of its own (its database?); events wait and are sent again.",
                        answer=said)
     fix = {401: "The tracker refused the secret: copy the webhook URL, with its ?secret=..., "
