@@ -10,13 +10,11 @@ sent again. A conflict resolved in the tracker's own app is noticed too
 once the tracker has no open conflict for its show (so an answer given while Scrobble
 Tray was stopped, or between two looks, counts as well).
 
-A destination's calls run on its own threads when it has them (its ``run``), never
-on the default pool that Plex calls share.
+A destination's calls run on its own threads (its ``run``), never on the default pool.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
@@ -43,8 +41,7 @@ def _own(destination: OutboxDestination) -> ConflictSource:
 async def _call(destination: OutboxDestination, name: str, /, *args: Any, **kwargs: Any) -> Any:
     """A blocking call of a destination's conflicts, on its own threads if it has them."""
     source = _own(destination)
-    run = getattr(source, "run", None) or asyncio.to_thread
-    return await run(getattr(source, name), *args, **kwargs)
+    return await source.run(getattr(source, name), *args, **kwargs)
 
 
 class Conflicts:
@@ -128,8 +125,7 @@ class Conflicts:
             held = await self._db(self.store.held_by_conflicts, dest.id)
             try:
                 now = {c.id: c.plex_key for c in await _call(dest, "conflicts", "open")}
-                open_keys = set(await _call(dest, "open_keys")) if hasattr(_own(dest), "open_keys") \
-                    else set(now.values())
+                open_keys = set(await _call(dest, "open_keys"))
             except Exception:  # unreachable: its sender reports that; try again next time
                 continue
             # (a tracker without plex_rating_key keeps its conflicts by title)

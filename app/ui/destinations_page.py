@@ -85,6 +85,8 @@ def _state_words(target: Target, status: DestinationStatus | None) -> tuple[str,
         return "On · paused", tip, True
     if status.state is DestinationState.FAILING:
         return "On · failing", tip, True
+    if status.state is DestinationState.STOPPED:
+        return "On · stopped", tip, True
     if status.pending:
         return f"On · {status.pending} waiting", tip, False
     return "On", tip, False

@@ -169,9 +169,16 @@ class Context:
 
 
 class ConflictSource(Protocol):
-    """A destination's own conflicts, for the desktop dialog (blocking calls)."""
+    """A destination's own conflicts, for the desktop dialog (blocking calls, each run
+    through :meth:`run`: the destination's own threads)."""
+
+    def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
 
     def conflicts(self, status: str | None = "open") -> list[ConflictRow]: ...
+
+    def open_keys(self) -> set[str]:
+        """The Plex shows (rating key, else title) with an open conflict, odd rows included."""
+        ...
 
     def search_shows(self, query: str, limit: int = 20) -> list[Candidate]: ...
 
