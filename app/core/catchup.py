@@ -52,6 +52,7 @@ class CatchUp:
         self._due = asyncio.Event()
         self.last: CatchUpResult | None = None
         self.last_ids: list[int] = []  # the inbox rows the last catch-up added
+        self._misdated: set[tuple[Any, ...]] = set()  # plays with a wrong date, said once
 
     async def wait_idle(self) -> None:
         """Wait for a catch-up under way to finish."""
@@ -120,7 +121,7 @@ class CatchUp:
                 log.warning("The last play seen on %s was dated %s: reading its history of the last day",
                             server.name, "in the future" if start > now else "before 2000")
                 start = seen[server.uuid] = now - SLACK
-            reading = Reading(server.name, start, until)
+            reading = Reading(server.name, start, until, told=self._misdated)
             newest = start if plausible(start, now) else 0
             pages = account.history(server.uuid, reading)
             try:

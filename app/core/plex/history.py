@@ -78,6 +78,7 @@ class Reading:
     pages: int = 0
     misdated: int = 0  # plays dated in the future or before 2000: left out
     stopped: str | None = None
+    told: set[tuple[Any, ...]] = field(default_factory=set)  # misdated plays said before: not again
     _keys: set[Any] = field(default_factory=set)
 
     def more(self) -> bool:
@@ -107,7 +108,9 @@ class Reading:
         now, out = time.time(), []
         for play in plays(fresh, server_uuid, self.server_name):
             if not plausible(play.viewed_at, now):
-                self.misdated += 1
+                if (said := (server_uuid, play.rating_key, play.viewed_at)) not in self.told:
+                    self.told.add(said)
+                    self.misdated += 1
             elif play.viewed_at > self.since:  # (a server that ignores the time filter)
                 out.append(play)
         return out

@@ -287,6 +287,8 @@ class PlexLink:
         if c.failed:
             return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: could not read {', '.join(c.failed)}; {found}",
                          "Is the server on? It is tried again in 5 minutes.")
+        if c.notes:
+            return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: {found}; {'; '.join(c.notes)}", "")
         new = (f"; new: {', '.join(c.new_servers)} (older plays: Settings > Plex > Import history)"
                if c.new_servers else "")
         return Check("Catch-up", CheckStatus.PASS, f"{ago(c.at)}: {found}{new}")
