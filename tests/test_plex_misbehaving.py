@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
 from app.core import catchup, status_file
 from app.core.config import Paths, Settings, load_state, save_settings, save_state
@@ -31,6 +32,7 @@ from tests.fake_plex import FakePlexTv, FakePms
 from tests.helpers import BREAKING_BAD, episode_payload, new_agent, post, settled, wait_for, webhook_url
 
 pytestmark = pytest.mark.timeout(90)
+pytest_plugins = ["tests.conftest_pg"]
 DAY = 86_400
 GAP = 0.3  # seconds between the bytes of a dribbled answer: each read gets one, none times out
 
@@ -60,10 +62,13 @@ async def account(paths: Paths, settings: Settings,
 
 # -- 1. a dribbling server holds nothing but its own call -------------------------------
 
-async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_or_a_stop(paths, settings) -> None:
+@pytest.mark.parametrize("postgres", [False, True], ids=["built-in", "with-postgres"])
+async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_or_a_stop(
+        paths, settings, postgres, request) -> None:
     """Each server answers show-id questions a byte every 0.3 s (two minutes an answer).
-    Unbounded, six such answers filled the default thread pool: the status file went stale
-    and a stop took over 30 s."""
+    Unbounded, six such answers filled the default thread pool: PostgreSQL deliveries
+    stopped, the status file went stale and a stop took over 30 s."""
+    db = request.getfixturevalue("pg_tracker_db") if postgres else None
     async with account(paths, settings, servers=10) as (_, servers):
         for pms in servers:
             pms.add_show("10000", "Breaking Bad", 2008, tmdb="1396")
@@ -72,6 +77,8 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
         await core.start()
         try:
             await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)
+            if db is not None:
+                await core.add_postgres(db.url)
             await wait_for(lambda: core.status.plex.username == "alice", timeout=15)
             url = webhook_url(core)
             async with aiohttp.ClientSession() as session:
@@ -100,6 +107,15 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
             assert len(rows) == 110 and {r.action for r in rows} == {"marked"}
             print(f"all 110 marked {marks:.1f} s after the last webhook")
             assert marks <= FACTS_WAIT + 5
+            if db is not None:
+                async def delivered() -> bool:
+                    d = next(d for d in await core.destinations() if d.kind == "postgres")
+                    return d.pending == 0 and d.delivered >= 110
+                await wait_for(delivered, timeout=15, interval=0.1)
+                with db.engine.connect() as c:
+                    logged = c.execute(text("SELECT count(*) FROM plex_webhook_logs")).scalar()
+                print(f"all 110 delivered to PostgreSQL {time.monotonic() - last_post:.1f} s after the last webhook")
+                assert logged == 110
 
             def written() -> dict | None:  # type: ignore[type-arg]
                 data = json.loads((paths.data_dir / "status.json").read_text())
