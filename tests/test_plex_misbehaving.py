@@ -350,3 +350,47 @@ async def test_a_dribbled_session_list_does_not_stop_live_sessions_for_good(path
             assert await wait_for(counted, timeout=15, interval=0.3) == 1
         finally:
             await core.stop()
+
+
+# -- TMDB -------------------------------------------------------------------------------------
+
+async def test_tmdb_answers_are_bounded_in_time_and_size() -> None:
+    """aiohttp's total timeout already bounded a dribbled answer; a huge one was read whole."""
+    from aiohttp import web
+
+    from app.core.tmdb import Tmdb
+    from tests.fake_plex import _Served
+
+    huge = 0
+
+    async def find(request: web.Request) -> web.StreamResponse:
+        if not huge:
+            return web.json_response({"tv_results": [{"id": 1396}]})
+        out = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await out.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await out.write(b'{"tv_results": [{"id": 1396}], "padding": [')
+            for _ in range(huge // 65536):
+                await out.write(b"0," * 32768)
+            await out.write(b"0]}")
+        return out
+
+    served = _Served()
+    served.app.router.add_get("/3/find/{id}", find)
+    async with served:
+        served.dribble["/3/find"] = GAP
+        started_at = time.monotonic()
+        assert await Tmdb("0123456789abcdef0123456789abcdef", f"{served.url}/3", timeout=1.0).show_id(
+            {"tvdb": "81189"}, {}) is None
+        assert time.monotonic() - started_at < 3
+        served.dribble.clear()
+        huge = 50 * 1024 * 1024
+        tracemalloc.start()
+        try:
+            found = await Tmdb("0123456789abcdef0123456789abcdef", f"{served.url}/3", timeout=30).show_id(
+                {"tvdb": "81189"}, {})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        print(f"\n50 MB TMDB answer: peak {peak / 1048576:.1f} MB traced")
+        assert found is None and peak < 10 * 1024 * 1024
