@@ -163,6 +163,29 @@ async def test_serve_exits_soon_after_sigterm_while_a_server_dribbles(paths, set
                 await proc.wait()
 
 
+async def test_a_dribbling_plex_tv_is_given_up_at_the_deadline_and_frees_its_thread(
+        paths, settings, monkeypatch) -> None:
+    """plex.tv answers are bounded too (the same session): the account's problem says so, in words."""
+    from app.core.plex.threads import PLEX
+
+    monkeypatch.setattr(http, "ANSWER_WAIT", 1.0)
+    async with account(paths, settings) as (tv, _):
+        core = Core(paths, settings)
+        await core.start()
+        try:
+            await wait_for(lambda: core.status.plex.username == "alice", timeout=15)
+            tv.dribble["/api/v2/user"] = GAP
+            started_at = time.monotonic()
+            st = await core.runtime.plex.refresh()
+            took = time.monotonic() - started_at
+            print(f"\ndribbling plex.tv given up after {took:.2f} s: {st.problem}")
+            assert took < 1.0 + 2 and f"127.0.0.1:{tv.port} did not finish its answer in 1 s" in (st.problem or "")
+            assert "token" not in (st.problem or "").lower()
+            await wait_for(lambda: PLEX.busy() == 0, timeout=3)  # its thread is free again
+        finally:
+            await core.stop()
+
+
 # -- 2. catch-up has bounds -----------------------------------------------------------------
 
 async def started(paths: Paths, settings: Settings) -> Core:
