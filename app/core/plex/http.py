@@ -65,6 +65,7 @@ def _read_bounded(response: requests.Response, deadline: float, cap: int) -> byt
                          "Is it overloaded? It is asked again later.")
     raw, chunks, size = response.raw, list[bytes](), 0
     sock = getattr(getattr(raw, "connection", None), "sock", None)
+    per_read = sock.gettimeout() if sock is not None else None
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -78,6 +79,8 @@ def _read_bounded(response: requests.Response, deadline: float, cap: int) -> byt
                 raise slow from None
             raise
         if not chunk:
+            if sock is not None:
+                sock.settimeout(per_read)  # (the connection may serve again)
             return b"".join(chunks)
         size += len(chunk)
         if size > cap:
