@@ -6,6 +6,11 @@ For each of the account's own servers the time of the last play seen is kept; ca
 reads the history since then (paged) and puts each play that is not in the inbox yet
 into it, as an event from "history": the same filters, de-duplication and matching.
 It runs at start-up, when the tunnel comes back, after the machine wakes, and hourly.
+
+A server's answers are not trusted blindly: a catch-up reads at most MAX_PAGES pages a
+server and RUN_WAIT seconds in all, stops at a page of entries it has seen already, and
+leaves out plays dated in the future or before 2000 (they never move "seen up to"); each
+such limit is said once, in the log and in the result's notes.
 """
 
 from __future__ import annotations
