@@ -8,6 +8,7 @@ error 1043). Tests drive the state: approve a PIN, expire it, revoke a token.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import time
@@ -43,13 +44,42 @@ class _Served:
             return await handler(request)
 
         self.app.middlewares.append(record)
+        self.dribble: dict[str, float] = {}  # path prefix -> seconds between the bytes of its answers
+        self.dribbling = 0  # answers being dribbled now
+        self._closing = False
+        self.app.middlewares.append(self._dribbled)
+
+    @web.middleware
+    async def _dribbled(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        """An answer sent a byte at a time (Content-Length said up front), as a server on a
+        failing link or a proxy that trickles can: each read gets a byte, none times out."""
+        response = await handler(request)
+        gap = next((g for prefix, g in self.dribble.items() if request.path.startswith(prefix)), None)
+        if gap is None or not isinstance(response, web.Response) or response.body is None:
+            return response
+        body = bytes(response.body)  # type: ignore[arg-type]
+        out = web.StreamResponse(status=response.status, headers={"Content-Type": response.content_type})
+        out.content_length = len(body)
+        self.dribbling += 1
+        try:
+            await out.prepare(request)
+            for i in range(len(body)):
+                if self.runner is None or self._closing:
+                    break  # (its own stop: no waiting out a dribble)
+                await out.write(body[i:i + 1])
+                await asyncio.sleep(gap)
+        except ConnectionError:
+            pass  # the client gave up
+        finally:
+            self.dribbling -= 1
+        return out
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def __aenter__(self):  # type: ignore[no-untyped-def]
-        self.runner = web.AppRunner(self.app, access_log=None)
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
@@ -57,9 +87,11 @@ class _Served:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        self._closing = False
 
 
 @dataclass
@@ -84,6 +116,12 @@ class FakePms(_Served):
         self.accounts: dict[int, str] = {1: owner}  # server-local id -> name (plex.tv ids for friends)
         self.history: list[dict[str, object]] = []  # plays, as /status/sessions/history/all lists them
         self.delay = 0.0  # seconds before each answer
+        # Misbehaviours a real server (or what stands between) can show:
+        self.history_repeats = False  # ignores X-Plex-Container-Start: page one, for ever
+        self.history_endless = False  # each page new plays, and a totalSize that keeps ahead
+        self.history_bytes = 0  # one history answer this big, streamed (nothing held)
+        self.history_unfiltered = False  # ignores viewedAt> (its whole history, every time)
+        self.sent_bytes = 0  # of that answer, what went out before the client let go
         r = self.app.router
         r.add_get("/status/sessions/history/all", self._history)
         r.add_get("/status/sessions", self._sessions)
@@ -115,21 +153,55 @@ class FakePms(_Served):
                              "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
                              "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
 
-    async def _history(self, request: web.Request) -> web.Response:
+    def _endless_page(self, start: int, size: int) -> str:
+        now = int(time.time())
+        rows = [{"type": "episode", "ratingKey": str(10_000_000 + n), "grandparentTitle": "Endless",
+                 "grandparentKey": "/library/metadata/77", "title": f"Episode {n}", "parentIndex": 1, "index": n,
+                 "accountID": 1, "viewedAt": now - n, "historyKey": f"/status/sessions/history/{n}"}
+                for n in range(start + 1, start + size + 1)]
+        body = "".join(f"<Video {_attrs(**h)}/>" for h in rows)
+        return f'<MediaContainer size="{size}" totalSize="{start + 2 * size}" offset="{start}">{body}</MediaContainer>'
+
+    async def _huge(self, request: web.Request) -> web.StreamResponse:
+        """A history answer of ``history_bytes``, streamed (chunked) as it is made."""
+        out = web.StreamResponse(headers={"Content-Type": XML})
+        await out.prepare(request)
+        row = (f'<Video type="episode" ratingKey="1" grandparentTitle="{"x" * 200}" viewedAt="{int(time.time())}" '
+               'accountID="1" parentIndex="1" index="1"/>').encode()
+        chunk = row * (65536 // len(row))
+        try:
+            await out.write(b'<MediaContainer size="1" totalSize="1">')
+            self.sent_bytes = 0
+            while self.sent_bytes < self.history_bytes:
+                await out.write(chunk)
+                self.sent_bytes += len(chunk)
+            await out.write(b"</MediaContainer>")
+        except ConnectionError:
+            pass
+        return out
+
+    async def _history(self, request: web.Request) -> web.StreamResponse:
         """Newest first, ``viewedAt>`` and ``accountID`` filters, paged by the container headers."""
         if refused := await self._guard(request):
             return refused
+        start = int(request.headers.get("X-Plex-Container-Start", 0))
+        size = int(request.headers.get("X-Plex-Container-Size", 100))
+        if self.history_bytes:
+            return await self._huge(request)
+        if self.history_endless:
+            return web.Response(content_type=XML, text=self._endless_page(start, size))
+        if self.history_repeats:
+            start = 0
         rows = sorted(self.history, key=lambda h: -int(h["viewedAt"]))  # type: ignore[call-overload]
-        if "viewedAt>" in request.query:
+        if "viewedAt>" in request.query and not self.history_unfiltered:
             rows = [h for h in rows if int(h["viewedAt"]) > int(request.query["viewedAt>"])]  # type: ignore[call-overload]
         if "accountID" in request.query:
             rows = [h for h in rows if str(h["accountID"]) == request.query["accountID"]]
-        start = int(request.headers.get("X-Plex-Container-Start", 0))
-        size = int(request.headers.get("X-Plex-Container-Size", 100))
         page = rows[start:start + size]
+        total = 10 ** 9 if self.history_repeats else len(rows)
         body = "".join(f"<Video {_attrs(**h)}/>" for h in page)  # type: ignore[arg-type]
         return web.Response(content_type=XML, text=(
-            f'<MediaContainer size="{len(page)}" totalSize="{len(rows)}" offset="{start}">{body}</MediaContainer>'))
+            f'<MediaContainer size="{len(page)}" totalSize="{total}" offset="{start}">{body}</MediaContainer>'))
 
     # -- live sessions ---------------------------------------------------------------------
     def start_session(self, session_key: str, rating_key: str, show: FakeShow, season: int, episode: int,
@@ -193,8 +265,6 @@ class FakePms(_Served):
 
     async def _guard(self, request: web.Request) -> web.Response | None:
         if self.delay:
-            import asyncio
-
             await asyncio.sleep(self.delay)
         if not self._authorised(request):
             return web.Response(status=401, text="<html><head><title>Unauthorized</title></head></html>",

@@ -123,6 +123,8 @@ async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) ->
         print(f"{name} is new here: add --since DATE to import its older plays.")
     for name in result["failed"]:
         print(f"Could not read the history of {name}: is it on?", file=sys.stderr)
+    for note in result.get("notes") or ():
+        print(f"{note}.", file=sys.stderr)
     return 1 if result["failed"] else 0
 
 

@@ -6,6 +6,11 @@ For each of the account's own servers the time of the last play seen is kept; ca
 reads the history since then (paged) and puts each play that is not in the inbox yet
 into it, as an event from "history": the same filters, de-duplication and matching.
 It runs at start-up, when the tunnel comes back, after the machine wakes, and hourly.
+
+A server's answers are not trusted blindly: a catch-up reads at most MAX_PAGES pages a
+server and RUN_WAIT seconds in all, stops at a page of entries it has seen already, and
+leaves out plays dated in the future or before 2000 (they never move "seen up to"); each
+such limit is said once, in the log and in the result's notes.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from app.core import config
 from app.core.config import Paths, Settings
 from app.core.payload import parse_payload
 from app.core.pipeline import PlexKnows, filter_reason
-from app.core.plex.history import HistoryPlay, payload
+from app.core.plex.history import SLACK, HistoryPlay, Reading, payload, plausible
 from app.core.plex.http import PlexError
 from app.core.plex.service import PlexLink
+from app.core.plex.threads import on_plex_thread
 from app.core.state_keys import StateKey
 from app.core.store import Store
 from app.core.types import CatchUpResult
@@ -32,6 +38,7 @@ from app.core.types import CatchUpResult
 log = logging.getLogger(__name__)
 EVERY = 3600.0  # seconds between catch-ups while running
 RETRY = 300.0  # after a server did not answer
+RUN_WAIT = 600.0  # seconds one catch-up may read for, all servers together
 TICK = 30.0  # how often the loop looks at the clock (a jump means the machine slept)
 _SEEN_KEY = StateKey.PLEX_HISTORY_SEEN
 
@@ -50,6 +57,7 @@ class CatchUp:
         self._due = asyncio.Event()
         self.last: CatchUpResult | None = None
         self.last_ids: list[int] = []  # the inbox rows the last catch-up added
+        self._misdated: set[tuple[Any, ...]] = set()  # plays with a wrong date, said once
 
     async def wait_idle(self) -> None:
         """Wait for a catch-up under way to finish."""
@@ -106,16 +114,23 @@ class CatchUp:
         knows = self.plex.knows()
         ids: list[int] = []
         read = 0
+        until = time.monotonic() + RUN_WAIT
+        now = int(time.time())
         for server in servers:
             start = int(since.replace(tzinfo=since.tzinfo or UTC).timestamp()) if since else seen.get(server.uuid)
             if start is None:  # a server new to us: from now on (older plays only when asked)
-                seen[server.uuid] = int(time.time())
+                seen[server.uuid] = now
                 result = dataclasses.replace(result, new_servers=(*result.new_servers, server.name))
                 continue
-            newest = start
-            pages = account.history(server.uuid, start)
+            if not since and not plausible(start, now):  # kept by an older version from a wrong clock
+                log.warning("The last play seen on %s was dated %s: reading its history of the last day",
+                            server.name, "in the future" if start > now else "before 2000")
+                start = seen[server.uuid] = now - SLACK
+            reading = Reading(server.name, start, until, told=self._misdated)
+            newest = start if plausible(start, now) else 0
+            pages = account.history(server.uuid, reading)
             try:
-                while (page := await asyncio.to_thread(next, pages, None)) is not None:
+                while (page := await on_plex_thread(next, pages, None)) is not None:
                     newest = max([newest, *(play.viewed_at for play in page)])
                     wanted = await asyncio.to_thread(_counting, page, names, store.settings, knows)
                     added = await self._in_db(store.ingest_history, wanted, window)
@@ -129,7 +144,12 @@ class CatchUp:
                 log.warning("Catch-up could not read the history of %s: %s (tried again in %d minutes)",
                             server.name, exc, RETRY // 60)
                 result = dataclasses.replace(result, failed=(*result.failed, server.name))
-            seen[server.uuid] = max(seen.get(server.uuid, 0), newest)
+            for note in reading.notes():  # once a catch-up, each
+                log.warning("Catch-up: %s", note)
+                result = dataclasses.replace(result, notes=(*result.notes, note))
+            # Only plausible plays reach here (see Reading.take): a wrong clock never moves it.
+            kept = seen.get(server.uuid, 0)
+            seen[server.uuid] = max(kept if plausible(kept, now) else 0, newest)
             # After each server, so a later failure loses nothing.
             await asyncio.to_thread(config.save_state, self.paths, **{_SEEN_KEY: seen})
         await asyncio.to_thread(config.save_state, self.paths, **{_SEEN_KEY: seen})

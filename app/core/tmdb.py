@@ -7,6 +7,7 @@ found": matching then falls back to titles, and nothing waits on TMDB.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import aiohttp
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 TMDB_KEY = "tmdb-api-key"  # the key's name among the secrets (see app.core.credentials)
 _SOURCES = {"tvdb": "tvdb_id", "imdb": "imdb_id"}
+ANSWER_CAP = 1024 * 1024  # bytes: a /find answer is a few KB
 
 
 class Tmdb:
@@ -55,7 +57,14 @@ class Tmdb:
                     if r.status != 200:
                         log.warning("TMDB /find answered HTTP %d for a %s", r.status, source)
                         return None  # not cached: a wrong key or a hiccup may be fixed
-                    data = await r.json()
+                    body = bytearray()
+                    async for chunk in r.content.iter_chunked(65536):  # (total: the whole answer's time)
+                        body += chunk
+                        if len(body) > ANSWER_CAP:
+                            raise ValueError("the answer is too big")
+                    data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("the answer is not an object")
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.warning("TMDB /find failed (%s): matching by title instead", type(exc).__name__)
             return None

@@ -118,6 +118,7 @@ class CatchUpResult:
     ignored: int = 0  # plays that would not count (another account, not an episode)
     failed: tuple[str, ...] = ()  # servers that did not answer
     new_servers: tuple[str, ...] = ()  # first seen: older history only when asked
+    notes: tuple[str, ...] = ()  # what stopped a reading early or was left out, in words
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.plex.history import PAGE, HistoryPlay, plays
+from app.core.plex.history import PAGE, HistoryPlay, Reading
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
 from app.core.types import ShowFacts
 
@@ -176,12 +176,13 @@ class PlexAccount:
             return 1.0
         return None
 
-    def history(self, server_uuid: str, since: int) -> Iterator[list[HistoryPlay]]:
-        """The server's episode plays after ``since`` (unix time), newest first, a page at a time."""
+    def history(self, server_uuid: str, reading: Reading) -> Iterator[list[HistoryPlay]]:
+        """The server's episode plays after ``reading.since``, newest first, a page at a time,
+        within the reading's limits (see :class:`~app.core.plex.history.Reading`)."""
         server = self._server(server_uuid)
-        key = f"/status/sessions/history/all?sort=viewedAt:desc&viewedAt%3E={int(since)}"
+        key = f"/status/sessions/history/all?sort=viewedAt:desc&viewedAt%3E={int(reading.since)}"
         start = 0
-        while True:
+        while reading.more():
             try:
                 page = server.query(key, headers={"X-Plex-Container-Start": str(start),
                                                   "X-Plex-Container-Size": str(PAGE)})
@@ -190,10 +191,10 @@ class PlexAccount:
                 raise translate(exc, "Reading the Plex server's play history") from None
             if page is None or not len(page):
                 return
-            yield list(plays(page, server_uuid, server.friendlyName or "?"))
+            yield reading.take(page, server_uuid)
             start += len(page)
             total = _number(page.get("totalSize"))  # without it: until a page comes back empty
-            if total is not None and start >= total:
+            if reading.stopped or (total is not None and start >= total):
                 return
 
     def users(self, server_uuid: str) -> list[PlexUser]:

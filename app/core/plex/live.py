@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from app.core.plex.history import HistoryPlay, payload
+from app.core.plex.http import ANSWER_CAP, ANSWER_WAIT
 from app.core.types import Check, CheckStatus
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,9 @@ class LiveSessions:
                                          timeout=aiohttp.ClientTimeout(total=None, sock_connect=5)) as http:
             while True:
                 try:
-                    async with http.ws_connect(f"{self.base_url}/:/websockets/notifications",
-                                               heartbeat=30) as ws:
+                    async with asyncio.timeout(ANSWER_WAIT):  # a handshake that never finishes
+                        ws = await http.ws_connect(f"{self.base_url}/:/websockets/notifications", heartbeat=30)
+                    async with ws:
                         self.connected, failures = True, 0
                         log.info("Following live sessions on %s", self.server_name)
                         await self._read_sessions(http)
@@ -108,10 +110,16 @@ class LiveSessions:
 
     async def _read_sessions(self, http: aiohttp.ClientSession) -> ET.Element | None:
         """Who plays what: ``/status/sessions`` (the notifications do not say)."""
-        async with http.get(f"{self.base_url}/status/sessions", headers={"Accept": "application/xml"}) as r:
+        async with http.get(f"{self.base_url}/status/sessions", headers={"Accept": "application/xml"},
+                            timeout=aiohttp.ClientTimeout(total=ANSWER_WAIT)) as r:
             if r.status != 200:
                 return None
-            root = ET.fromstring(await r.text())
+            body = await _capped(r)
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            log.warning("Live sessions on %s: the session list is not XML", self.server_name)
+            return None
         for item in root:
             key, rating_key = item.get("sessionKey"), item.get("ratingKey")
             if item.get("type") != "episode" or not key or not rating_key:
@@ -159,6 +167,16 @@ class LiveSessions:
             self.counted += 1
         if n.get("state") == "stopped":
             self.sessions.pop(key, None)
+
+
+async def _capped(r: aiohttp.ClientResponse) -> bytes:
+    """The body, up to ANSWER_CAP (the whole answer's time is the request's timeout)."""
+    body = bytearray()
+    async for chunk in r.content.iter_chunked(65536):
+        body += chunk
+        if len(body) > ANSWER_CAP:
+            raise aiohttp.ClientPayloadError(f"the session list is over {ANSWER_CAP // 1048576} MB")
+    return bytes(body)
 
 
 def _int(value: str | None) -> int | None:

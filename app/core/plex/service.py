@@ -1,5 +1,6 @@
 """The Plex link of a running core: the token, the account, registering the webhook URL,
-and show ids asked of the server a play came from. Blocking plexapi calls run on threads.
+and show ids asked of the server a play came from. Blocking plexapi calls run on Plex's
+own threads (:mod:`.threads`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.core.plex.account import PlexAccount, PlexAccountInfo, PlexServerInfo, 
 from app.core.plex.http import Identity, NoPlexPass, PlexError, SignInAgain, plex_tv_url
 from app.core.plex.registration import plan
 from app.core.plex.signin import SignIn
+from app.core.plex.threads import on_plex_thread
 from app.core.state_keys import StateKey
 from app.core.timefmt import ago
 from app.core.types import CatchUpResult, Check, CheckStatus, PlexStatus, ShowFacts
@@ -123,12 +125,12 @@ class PlexLink:
         if account is None:
             return self.status
         try:
-            info: PlexAccountInfo = await asyncio.to_thread(account.info)
+            info: PlexAccountInfo = await on_plex_thread(account.info)
             self._servers = info.servers
             self._set(signed_in=True, username=info.username, plex_pass=info.plex_pass,
                       servers=tuple(s.name for s in info.servers), problem=None, fix=None)
             if current_url and info.plex_pass:
-                listed = await asyncio.to_thread(account.webhooks)
+                listed = await on_plex_thread(account.webhooks)
                 self._set(registered=current_url in listed)
             elif not info.plex_pass:
                 self._set(registered=None, problem=str(NoPlexPass(info.username)), fix=NoPlexPass().fix)
@@ -153,7 +155,7 @@ class PlexLink:
         found: dict[str, PlexUser] = {}
         for server in await self.own_servers():
             try:
-                for user in await asyncio.to_thread(account.users, server.uuid):
+                for user in await on_plex_thread(account.users, server.uuid):
                     found.setdefault(user.name.casefold(), user)
             except PlexError as exc:
                 log.warning("Could not list the accounts of %s: %s", server.name, exc)
@@ -194,12 +196,12 @@ class PlexLink:
             raise PlexError("Not signed in to Plex", "Sign in to Plex first.")
         async with self._registering:  # one read-modify-write at a time
             try:
-                existing = await asyncio.to_thread(account.webhooks)  # raises NoPlexPass
+                existing = await on_plex_thread(account.webhooks)  # raises NoPlexPass
                 state = config.load_state(self.paths)
                 hosts = set(state.get(_HOSTS_KEY) or [])
                 todo = plan(existing, url, secret, hosts)
                 if todo.changed:
-                    written = await asyncio.to_thread(account.set_webhooks, todo.urls)
+                    written = await on_plex_thread(account.set_webhooks, todo.urls)
                     if url not in written:
                         raise PlexError("Plex did not keep the webhook URL", "Try again, or add it in Plex Web.")
                 host = urlsplit(url).netloc
@@ -255,7 +257,7 @@ class PlexLink:
 
         async def one(uuid: str, call: Callable[[], V | None]) -> V | None:
             try:
-                return await asyncio.to_thread(call)
+                return await on_plex_thread(call)
             except SignInAgain as exc:
                 self._failed(exc)
             except PlexError as exc:
@@ -285,6 +287,8 @@ class PlexLink:
         if c.failed:
             return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: could not read {', '.join(c.failed)}; {found}",
                          "Is the server on? It is tried again in 5 minutes.")
+        if c.notes:
+            return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: {found}; {'; '.join(c.notes)}", "")
         new = (f"; new: {', '.join(c.new_servers)} (older plays: Settings > Plex > Import history)"
                if c.new_servers else "")
         return Check("Catch-up", CheckStatus.PASS, f"{ago(c.at)}: {found}{new}")

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from app.core.plex.http import PlexError, session, translate
+from app.core.plex.threads import on_plex_thread
 
 LINK_PAGE = "https://plex.tv/link"
 WAIT = 600.0  # seconds the user has to sign in
@@ -36,7 +37,7 @@ class SignIn:
             else:
                 self.code, self.url = self._login.pin, LINK_PAGE
         try:
-            await asyncio.to_thread(ask)
+            await on_plex_thread(ask)
         except Exception as exc:
             raise translate(exc, "Asking plex.tv for a sign-in code") from None
         if not self.url:
@@ -46,7 +47,7 @@ class SignIn:
         """The account's token once the user has signed in; PlexError when the code expired."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if await asyncio.to_thread(self._login.checkLogin):
+            if await on_plex_thread(self._login.checkLogin):
                 return str(self._login.token)
             if self._login.expired:
                 break

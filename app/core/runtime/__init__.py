@@ -51,7 +51,9 @@ from app.core.worker import Worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-STOP_WAIT = 5.0  # seconds one step of a stop may take
+STOP_WAIT = 5.0  # seconds a whole stop may take, whatever a peer does
+STOP_OWN = 1.0  # of which kept for the app's own last writes (its state, the status file)
+STEP_LEAST = 0.1  # seconds each step of a stop gets even when the others took all the time
 
 
 def _tunnel_settings(s: Settings) -> tuple[Any, ...]:
@@ -65,13 +67,14 @@ def open_store(paths: Paths, settings: Settings, timing: Timing | None = None) -
     return Store(sessions, settings, destinations_of(paths, settings, timing))
 
 
-async def _bounded(what: str, work: Awaitable[Any], seconds: float | None = None) -> None:
-    """Wait for one step of a stop, at most ``seconds`` (default :data:`STOP_WAIT`)."""
+async def _bounded(what: str, work: Awaitable[Any], deadline: float) -> None:
+    """Wait for one step of a stop until ``deadline`` (the loop's time); a step always gets
+    a moment (STEP_LEAST), so one that overran leaves the others a chance to end cleanly."""
     try:
-        async with asyncio.timeout(STOP_WAIT if seconds is None else seconds):
+        async with asyncio.timeout_at(max(deadline, asyncio.get_running_loop().time() + STEP_LEAST)):
             await work
     except TimeoutError:
-        log.warning("Stopping %s took over %.0f s; going on without it", what, STOP_WAIT)
+        log.warning("Stopping %s took too long; going on without it", what)
 
 
 class Runtime(Reach, PlexSide, Delivery):
@@ -191,38 +194,43 @@ class Runtime(Reach, PlexSide, Delivery):
     async def stop(self, final: bool = True) -> None:
         """Stop the tunnel, serving, processing and delivering; accepted events stay in the inbox.
 
-        Each step is bounded (:data:`STOP_WAIT`): a peer that does not answer, or a batch
-        still running on a loaded machine, never holds a quit for long. Work cut off here
+        The whole stop is bounded (:data:`STOP_WAIT`): a peer that does not answer, or a
+        batch still running on a loaded machine, never holds a quit for long. Work cut off here
         was not committed, so it is done again at the next start.
         """
-        await _bounded("the tunnel", self.stop_tunnel())
+        end = asyncio.get_running_loop().time() + STOP_WAIT
+        peers = end - STOP_OWN  # the steps that may wait on a peer share what is left before it
+        await _bounded("the tunnel", self.stop_tunnel(), peers)
         if self.server is not None:
-            await _bounded("the webhook server", self.server.stop())
+            await _bounded("the webhook server", self.server.stop(), peers)
             self.server = None
-        await _bounded("live sessions", self._live.stop())
+        await _bounded("live sessions", self._live.stop(), peers)
         tasks, self._tasks = self._tasks + list(self._background), []
         for task in tasks:
             task.cancel()
-        await _bounded("background work", asyncio.gather(*tasks, return_exceptions=True))
+        await _bounded("background work", asyncio.gather(*tasks, return_exceptions=True), peers)
         if self._destinations is not None:
-            await _bounded("the destinations", self._destinations.close())
+            await _bounded("the destinations", self._destinations.close(), peers)
             self._destinations = None
         elif final and self.store is not None:  # opened for a command: no senders owned them
-            await _bounded("the destinations", asyncio.gather(*(d.close() for d in self.store.destinations)))
+            await _bounded("the destinations", asyncio.gather(*(d.close() for d in self.store.destinations)), peers)
         if self._inbox is not None:
             self._inbox.close()  # (logs any webhooks still held for a database that never came back)
         if final:
             await _bounded("the database threads",
-                           asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads))
+                           asyncio.get_running_loop().run_in_executor(None, self._shutdown_threads), peers)
             if self.store is not None:
                 self.store.sessions.kw["bind"].dispose()  # the SQLite file is free to move or delete
             if self._lock.held and self.paths.data_dir.is_dir():  # (deleted while running: not made again)
-                await asyncio.to_thread(config.save_state, self.paths, listening=None)
-                await asyncio.to_thread(status_file.remove, self.paths)
+                await _bounded("the state file", asyncio.to_thread(self._forget_listening), end)
             self._lock.release()
             if self._status.server != ServerState.ERROR:
                 self._set_status(server=ServerState.STOPPED, port=None, tunnel=TunnelState.OFF,
                                  public_url=None)
+
+    def _forget_listening(self) -> None:
+        config.save_state(self.paths, listening=None)
+        status_file.remove(self.paths)
 
     async def _status_file_loop(self) -> None:
         """Keep ``status.json`` current for ``scrobbletray status`` (written only on a change)."""

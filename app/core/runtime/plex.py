@@ -3,13 +3,13 @@ following live sessions when webhooks cannot be had."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 
 from app.core.logs import add_secret
 from app.core.plex.http import PlexError
 from app.core.plex.live import LiveSessions
+from app.core.plex.threads import on_plex_thread
 from app.core.runtime.parts import Parts
 from app.core.types import CatchUpResult, PlexStatus
 
@@ -62,7 +62,7 @@ class PlexSide(Parts):
             if self._live.follows(server.uuid):
                 continue
             try:
-                base, token = await asyncio.to_thread(account.connection, server.uuid)
+                base, token = await on_plex_thread(account.connection, server.uuid)
             except PlexError as exc:
                 log.warning("Cannot follow live sessions on %s: %s", server.name, exc)
                 continue
