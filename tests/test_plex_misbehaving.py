@@ -62,6 +62,17 @@ async def account(paths: Paths, settings: Settings,
 
 # -- 1. a dribbling server holds nothing but its own call -------------------------------
 
+async def _latencies(url: str, session: aiohttp.ClientSession, season: int, **meta: str) -> list[float]:
+    """Seconds to each of 100 webhooks' 200 (one episode of ``season`` each, 20 ms apart)."""
+    times = []
+    for n in range(1, 101):
+        started = time.monotonic()
+        assert (await post(url, episode_payload(season, n, **meta), session=session))[0] == 200
+        times.append(time.monotonic() - started)
+        await asyncio.sleep(0.02)
+    return times
+
+
 @pytest.mark.parametrize("postgres", [False, True], ids=["built-in", "with-postgres"])
 async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_or_a_stop(
         paths, settings, postgres, request) -> None:
@@ -82,45 +93,43 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
             await wait_for(lambda: core.status.plex.username == "alice", timeout=15)
             url = webhook_url(core)
             async with aiohttp.ClientSession() as session:
+                # The same plays, nobody dribbling yet (as another Plex show: the servers' is still unknown)
+                anchor = await _latencies(url, session, season=3, grandparentRatingKey="4242")
                 for n, pms in enumerate(servers, 1):  # a new-agent play from each: its server is asked
                     payload = new_agent("Breaking Bad", pms.uuid)
                     payload["Metadata"]["index"] = n
                     assert (await post(url, payload, session=session))[0] == 200
                 await wait_for(lambda: sum(p.dribbling for p in servers) >= THREADS, timeout=15)
-                times = []
-                for n in range(1, 101):  # plays go on meanwhile
-                    started = time.monotonic()
-                    assert (await post(url, episode_payload(2, n), session=session))[0] == 200
-                    times.append(time.monotonic() - started)
-                    await asyncio.sleep(0.02)
+                times = await _latencies(url, session, season=2)  # plays go on meanwhile
             last_post = time.monotonic()
             held = sum(p.dribbling for p in servers)
-            p99 = sorted(times)[98]
+            p99, anchor_p99 = sorted(times)[98], sorted(anchor)[98]
             print(f"\nwebhook 200: p50 {sorted(times)[49] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
-                  f"max {max(times) * 1000:.1f} ms; answers held by dribbling servers: {held}")
+                  f"max {max(times) * 1000:.1f} ms (nobody dribbling: p99 {anchor_p99 * 1000:.1f} ms); "
+                  f"answers held by dribbling servers: {held}")
             assert held <= THREADS  # Plex's own threads, bounded
-            if db is None:  # (with PostgreSQL, the burst of deliveries after the first batch's wait
-                assert p99 <= 0.05, times  # for show ids shares the SQLite file: measured, not held to it)
+            # 50 ms, or (on a machine loaded by others) no worse than 3x the same run's anchor
+            assert p99 <= max(0.05, 3 * anchor_p99), (times, anchor)
 
             await settled(core)  # marks on time: the show-id questions were given up after FACTS_WAIT
             marks = time.monotonic() - last_post
             rows = await core.runtime.run(core.runtime.store.scrobbles, limit=500)
-            assert len(rows) == 110 and {r.action for r in rows} == {"marked"}
-            print(f"all 110 marked {marks:.1f} s after the last webhook")
+            assert len(rows) == 210 and {r.action for r in rows} == {"marked"}
+            print(f"all 210 marked {marks:.1f} s after the last webhook")
             assert marks <= FACTS_WAIT + 5
             if db is not None:
                 async def delivered() -> bool:
                     d = next(d for d in await core.destinations() if d.kind == "postgres")
-                    return d.pending == 0 and d.delivered >= 110
+                    return d.pending == 0 and d.delivered >= 210
                 await wait_for(delivered, timeout=15, interval=0.1)
                 with db.engine.connect() as c:
                     logged = c.execute(text("SELECT count(*) FROM plex_webhook_logs")).scalar()
-                print(f"all 110 delivered to PostgreSQL {time.monotonic() - last_post:.1f} s after the last webhook")
-                assert logged == 110
+                print(f"all 210 delivered to PostgreSQL {time.monotonic() - last_post:.1f} s after the last webhook")
+                assert logged == 210
 
             def written() -> dict | None:  # type: ignore[type-arg]
                 data = json.loads((paths.data_dir / "status.json").read_text())
-                return data if data["webhooks"]["accepted"] == 110 else None
+                return data if data["webhooks"]["accepted"] == 210 else None
 
             started = time.monotonic()
             data = await wait_for(written, timeout=status_file.EVERY + 3)
