@@ -50,7 +50,7 @@ WALK_BUDGET = 400  # posting-list entries counted for one query...
 WALK_MORE = 1_600  # ...and this many more when that found fewer than FEW keys (see above)
 FEW = 10
 MIN_SHARED = 0.2  # a candidate shares this fraction of the query's grams, at least
-INDEXED_CHARS = 64  # of a key, the first whole words up to this many characters are indexed
+INDEXED_CHARS = 40  # of a key, the first whole words up to this many characters are indexed
 
 
 def indexed_part(key: str) -> str:
