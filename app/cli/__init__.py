@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--data-dir", type=_folder, help="keep all data here (default: $SCROBBLETRAY_HOME "
                                                  "or the user data folder)")
-    p.add_argument("--database-url", type=text(2000), help="SQLAlchemy database URL (default: SQLite in the data folder)")
+    p.add_argument("--database-url", type=text(2000),
+                   help="SQLAlchemy database URL (default: SQLite in the data folder)")
     p.add_argument("--ngrok-path", type=text(4096), help="use this ngrok agent instead of downloading one")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("--self-test", action="store_true",

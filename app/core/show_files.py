@@ -76,7 +76,7 @@ def _from_csv(text: str, path: Path) -> list[dict[str, str]]:
         if "title" not in header:
             raise StoreError(f"{path}: the first row must name the columns, one of them 'title' "
                              f"(known: {', '.join(COLUMNS)})")
-        return [{k: v.strip() for k, v in zip(header, row, strict=False) if k in COLUMNS}  # (a short row: fewer columns)
+        return [{k: v.strip() for k, v in zip(header, row, strict=False) if k in COLUMNS}  # (a short row: fewer)
                 for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as exc:  # a field over csv.field_size_limit() (128 KB), an unclosed quote...
         raise StoreError(f"{path}, line {reader.line_num}: not a CSV row of show data ({exc})") from None
