@@ -52,7 +52,7 @@ ARGUMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "config set host with a space": (("config", "set", "host", "my nas"), "an IP address or a host name"),
     "config set accepted_accounts not UTF-8": (("config", "set", "accepted_accounts", BAD), "is not UTF-8 text"),
     "config set dedup_window_hours inf": (("config", "set", "dedup_window_hours", "inf"), "at most 8784 hours"),
-    "config set dedup_window_hours nan": (("config", "set", "dedup_window_hours", "nan"), "at most 8784 hours"),
+    "config set dedup_window_hours nan": (("config", "set", "dedup_window_hours", "nan"), "must be positive"),
     "config set dedup_window_hours 1e23": (("config", "set", "dedup_window_hours", "1e23"), "at most 8784 hours"),
     "config set stop_threshold nan": (("config", "set", "stop_threshold", "nan"), "between 0.5 and 1.0"),
     "config set rate_limit_per_minute 31 digits": (("config", "set", "rate_limit_per_minute", BIG), "to 10000"),

@@ -182,8 +182,8 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "stop_threshold": lambda v: None if 0.5 <= _number(v) <= 1.0 else "stop threshold must be between 0.5 and 1.0",
     "rate_limit_per_minute": lambda v: None if 0 <= _number(v, whole=True) <= 10_000
     else "rate limit must be from 0 (off) to 10000 a minute",
-    "dedup_window_hours": lambda v: None if 0 < _number(v) <= 24 * 366
-    else "de-duplication window must be more than 0 and at most 8784 hours (a year)",
+    "dedup_window_hours": lambda v: "de-duplication window must be positive" if not _number(v) > 0
+    else None if v <= 24 * 366 else "de-duplication window must be at most 8784 hours (a year)",
     "ngrok_domain": lambda v: check_domain(v) if v else None,
     "ngrok_region": region_problem,
     "plex_location": location_problem,
