@@ -29,3 +29,9 @@ def test_a_wildcard_host_offers_the_lan_url_first_then_this_computer() -> None:
     assert labels[-1] == "This computer only" and urls[-1][1] == "http://127.0.0.1:47810/webhook/s3cret"
     assert labels[:-1] == ["Local network"] * len(lan_addresses())
     assert labelled_urls("s3cret", "127.0.0.1", 47810) == [urls[-1]]
+
+
+def test_an_ipv6_host_is_put_in_brackets() -> None:
+    assert labelled_urls("s3cret", "::1", 47810) == [("This computer only", "http://[::1]:47810/webhook/s3cret")]
+    assert labelled_urls("s3cret", "fe80::1%eth0", 80)[0][1] == "http://[fe80::1%eth0]:80/webhook/s3cret"
+    assert labelled_urls("s3cret", "::", 80)[-1][1] == "http://127.0.0.1:80/webhook/s3cret"

@@ -18,7 +18,7 @@ from types import ModuleType
 
 from app import __version__
 from app.cli import config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook
-from app.cli.common import USER_ERRORS, error_exit
+from app.cli.common import USER_ERRORS, error_exit, text
 from app.core.config import Paths, Settings, load_settings
 
 #: Each command and the module that adds its parser and runs it, in the order of the help.
@@ -58,10 +58,10 @@ def _globals_first(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
-def _folder(text: str) -> Path:
-    if not text.strip():  # Path("") would quietly be the current folder
+def _folder(value: str) -> Path:
+    if not text(4096)(value).strip():  # Path("") would quietly be the current folder
         raise argparse.ArgumentTypeError("is empty (leave it out for the default data folder)")
-    return Path(text)
+    return Path(value)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,8 +72,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--data-dir", type=_folder, help="keep all data here (default: $SCROBBLETRAY_HOME "
                                                  "or the user data folder)")
-    p.add_argument("--database-url", help="SQLAlchemy database URL (default: SQLite in the data folder)")
-    p.add_argument("--ngrok-path", help="use this ngrok agent instead of downloading one")
+    p.add_argument("--database-url", type=text(2000),
+                   help="SQLAlchemy database URL (default: SQLite in the data folder)")
+    p.add_argument("--ngrok-path", type=text(4096), help="use this ngrok agent instead of downloading one")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("--self-test", action="store_true",
                    help="check that this installation works (headless, offline, on temporary data) and exit")

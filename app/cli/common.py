@@ -4,6 +4,7 @@ never a command module and never ``app.cli`` itself (which imports the commands)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -51,6 +52,42 @@ def error_exit(exc: BaseException, paths: Paths | None = None) -> int:
     return 1 if isinstance(exc, PlexError) else 2
 
 
+
+
+#: The largest id taken on the command line (a database's bigint goes to 2**63 - 1).
+MAX_ID = 10**18 - 1
+
+
+def text(limit: int = 1000) -> Callable[[str], str]:
+    """An argparse ``type``: the argument as given, if it is text (the shell hands bytes that
+    are not UTF-8 on as lone surrogates) of at most ``limit`` characters."""
+    def check(value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise argparse.ArgumentTypeError(
+                f"{ascii(value)[:60]} is not UTF-8 text (check the terminal's or the script's encoding)") from None
+        if len(value) > limit:
+            raise argparse.ArgumentTypeError(f"is {len(value):,} characters long; at most {limit:,} are taken")
+        return value
+    check.__name__ = "text"
+    return check
+
+
+def whole(low: int = 1, high: int = MAX_ID) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high`` (by default an id)."""
+    def check(value: str) -> int:
+        try:
+            number = int(value) if len(value) <= 30 else None
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            shown = ascii(value) if len(value) <= 30 else f"a value of {len(value)} characters"
+            bound = f"from {low} to {high}" if high < MAX_ID else f"from {low} up (an id, at most 18 digits)"
+            raise argparse.ArgumentTypeError(f"takes a whole number {bound}, not {shown}")
+        return number
+    check.__name__ = "whole"
+    return check
 
 
 def read(paths: Paths, settings: Settings, work: Callable[[Core], Awaitable[T]]) -> T:

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from app.cli.common import CliError
+from app.cli.common import CliError, text
 from app.core import config, control
 from app.core.config import Paths, Settings, agent_problem, check_domain, check_token, clean_domain
 from app.core.credentials import set_authtoken
@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     get.add_argument("--json", action="store_true", help="print JSON")
     put = actions.add_parser("set", help="change a setting (lists: comma-separated; 'default' resets it)")
     put.add_argument("key", choices=sorted(_FIELDS), metavar="KEY")
-    put.add_argument("value")
+    put.add_argument("value", type=text(2000))
     actions.add_parser("set-authtoken", help="save the ngrok authtoken read from stdin (empty: forget it)")
 
 
@@ -93,8 +93,11 @@ def _check(key: str, value: Any, settings: Settings) -> Any:
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     if args.action == "set-authtoken":
-        prompt = sys.stdin.isatty()
-        token = (getpass.getpass("ngrok authtoken (hidden): ") if prompt else sys.stdin.readline()).strip()
+        try:  # (a line of at most 1,000 characters: an authtoken is a few dozen)
+            token = (getpass.getpass("ngrok authtoken (hidden): ") if sys.stdin.isatty()
+                     else sys.stdin.readline(1000)).strip()
+        except UnicodeDecodeError:
+            raise ConfigError("That does not look like an ngrok authtoken (it is not UTF-8 text).") from None
         if problem := check_token(token):
             raise ConfigError(problem)
         where = set_authtoken(paths, token or None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import change, emit, read
+from app.cli.common import change, emit, read, whole
 from app.core.config import Paths, Settings
 
 
@@ -16,9 +16,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cl.add_argument("--all", action="store_true", help="resolved ones too")
     cl.add_argument("--json", action="store_true", help="print JSON")
     cr = c.add_parser("resolve", help="answer a conflict; its waiting scrobbles are applied")
-    cr.add_argument("id", type=int)
+    cr.add_argument("id", type=whole())
     how = cr.add_mutually_exclusive_group(required=True)
-    how.add_argument("--show", type=int, dest="show_id", help="map to this tracker show")
+    how.add_argument("--show", type=whole(), dest="show_id", help="map to this tracker show")
     how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
     how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import CliError, change, emit, read
+from app.cli.common import CliError, change, emit, read, text
 from app.core.config import Paths, Settings
 from app.core.destinations import kinds
 from app.core.destinations.kinds import KINDS
@@ -21,20 +21,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for kind in KINDS.values():
         da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
         da.set_defaults(kind=kind.name)
-        da.add_argument("url", help=kind.url_help)
+        da.add_argument("url", type=text(2000), help=kind.url_help)
         for option in kind.options:
             da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
-        da.add_argument("--label", default="", help="a name to show for it")
+        da.add_argument("--label", type=text(200), default="", help="a name to show for it")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
-    dk.add_argument("key", nargs="?", help="the key (omit it with --clear)")
+    dk.add_argument("key", nargs="?", type=text(1000), help="the key (omit it with --clear)")
     dk.add_argument("--clear", action="store_true", help="forget the key")
     tests = "; ".join(f"a {k.label}: " + ("send a harmless test event" if k.test_sends else
                                           "check it, say what it found") for k in KINDS.values())
-    for verb, text in (("remove", "remove a destination (not the built-in tracker), and its queue"),
+    for verb, words in (("remove", "remove a destination (not the built-in tracker), and its queue"),
                        ("test", tests),
                        ("retry", "send the failed events again (and unpause)")):
-        d.add_parser(verb, help=text).add_argument("id", help="see 'destinations list'")
+        d.add_parser(verb, help=words).add_argument("id", type=text(100), help="see 'destinations list'")
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.cli.common import CliError
+from app.cli.common import CliError, text, whole
 from app.core import config
 from app.core.config import Paths, Settings, port_problem
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="run headless: webhook server and processing, no window")
-    s.add_argument("--port", type=int, help=f"listen on this port (default {config.DEFAULT_PORT})")
-    s.add_argument("--host", help="listen on this address (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    s.add_argument("--port", type=whole(0, 65535), help=f"listen on this port (default {config.DEFAULT_PORT})")
+    s.add_argument("--host", type=text(300), help="listen on this address (default 127.0.0.1; 0.0.0.0 for the LAN)")
     s.add_argument("--no-tunnel", action="store_true", help="do not open the ngrok tunnel")
 
 

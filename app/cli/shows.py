@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.common import change, emit, read
+from app.cli.common import change, emit, read, text, whole
 from app.core.config import Paths, Settings
 
 
@@ -13,20 +13,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     shows = sub.add_parser("shows", help="the tracker's shows").add_subparsers(dest="action", metavar="ACTION")
     shows.required = True
     a = shows.add_parser("add", help="add a show")
-    a.add_argument("title")
-    a.add_argument("--year", type=int)
+    a.add_argument("title", type=text())
+    a.add_argument("--year", type=whole(1900, 2100))
     for name in ("tmdb", "tvdb", "anidb"):
-        a.add_argument(f"--{name}", type=int, dest=f"{name}_id", help=f"{name.upper()} id")
-    a.add_argument("--imdb", dest="imdb_id", help="IMDb id (tt...)")
+        a.add_argument(f"--{name}", type=whole(0, 10**11 - 1), dest=f"{name}_id",
+                       help=f"{name.upper()} id")
+    a.add_argument("--imdb", dest="imdb_id", type=text(100), help="IMDb id (tt...)")
     i = shows.add_parser("import", help="add shows from a JSON list of {title, year, tmdb_id, tvdb_id, imdb_id} "
                                         "or a CSV file with those columns")
     i.add_argument("file", type=Path)
     ls = shows.add_parser("list", help="list shows")
-    ls.add_argument("--search", help="only titles containing this")
+    ls.add_argument("--search", type=text(500), help="only titles containing this")
     ls.add_argument("--json", action="store_true", help="print JSON")
 
     e = sub.add_parser("episodes", help="a show's episodes and their watched state")
-    e.add_argument("--show", type=int, required=True, help="show id (see 'shows list')")
+    e.add_argument("--show", type=whole(), required=True, help="show id (see 'shows list')")
     e.add_argument("--json", action="store_true", help="print JSON")
 
 

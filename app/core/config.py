@@ -8,6 +8,7 @@ apart from secrets (``webhook-secret``), which never go through logs.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
@@ -123,15 +124,68 @@ def agent_problem(text: str | None) -> str | None:
     return None
 
 
+#: The regions an ngrok agent can be told to use (https://ngrok.com/docs/cloud-edge/pops/);
+#: without one (None) it picks the nearest.
+NGROK_REGIONS = ("us", "us-cal-1", "eu", "ap", "au", "sa", "jp", "in")
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def host_problem(value: str) -> str | None:
+    """The problem with ``host``, the address to listen on: an IP address or a host name."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    if value in ("", "localhost"):
+        return None  # ("": every interface, as asyncio takes it)
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    name = value.removesuffix(".")
+    if len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")) \
+            and not name.replace(".", "").isdigit():
+        return None
+    return (f"the address to listen on must be an IP address or a host name (127.0.0.1 for this "
+            f"computer only, 0.0.0.0 for the network), not {_shown(value)}")
+
+
+def region_problem(value: str | None) -> str | None:
+    """The problem with a value of ``ngrok_region``, or None."""
+    if value is None or value in NGROK_REGIONS:
+        return None
+    return f"the ngrok region is one of {', '.join(NGROK_REGIONS)} (or default: the nearest), not {_shown(value)}"
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``value`` for a message: quoted, escaped, and cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
+def _number(value: Any, whole: bool = False) -> Any:
+    """``value`` if it is a number (a whole one if ``whole``), else TypeError: never a bool,
+    never a string (settings.json keeps numbers as numbers). NaN and infinity fail the
+    range each check compares it with."""
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        raise TypeError(value)
+    return value
+
+
 #: One check per setting whose value can be wrong, the same for the Settings window,
 #: 'config set', applying settings and loading settings.json (a bad value there is
-#: replaced by the default, and the log says so).
+#: replaced by the default, and the log says so). Every number is finite and in a range:
+#: a play computes times from them.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "port": lambda v: port_problem(int(v)),
-    "stop_threshold": lambda v: None if 0.5 <= float(v) <= 1.0 else "stop threshold must be between 0.5 and 1.0",
-    "rate_limit_per_minute": lambda v: None if int(v) >= 0 else "rate limit must be 0 (off) or more",
-    "dedup_window_hours": lambda v: None if float(v) > 0 else "de-duplication window must be positive",
+    "host": host_problem,
+    "port": lambda v: port_problem(_number(v, whole=True)),
+    "stop_threshold": lambda v: None if 0.5 <= _number(v) <= 1.0 else "stop threshold must be between 0.5 and 1.0",
+    "rate_limit_per_minute": lambda v: None if 0 <= _number(v, whole=True) <= 10_000
+    else "rate limit must be from 0 (off) to 10000 a minute",
+    "dedup_window_hours": lambda v: "de-duplication window must be positive" if not _number(v) > 0
+    else None if v <= 24 * 366 else "de-duplication window must be at most 8784 hours (a year)",
     "ngrok_domain": lambda v: check_domain(v) if v else None,
+    "ngrok_region": region_problem,
     "plex_location": location_problem,
     "database_url": database_url_problem,
 }
@@ -143,7 +197,7 @@ def setting_problem(key: str, value: Any) -> str | None:
     try:
         return check(value) if check else None
     except (TypeError, ValueError):
-        return f"{key} cannot be {value!r}"
+        return f"{key} cannot be {_shown(value)}"
 
 
 def add_destination(settings: Settings, kind: str, url: str, label: str = "",

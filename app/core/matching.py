@@ -71,8 +71,11 @@ def normalise(title: str) -> tuple[str, int | None]:
         year = int(m.group(1))
         title = title[: m.start()]
     title = _PAREN_SUFFIX.sub("", title)  # "(US)", "(2005)" and friends
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = title
+    if not text.isascii():  # (ASCII has no accents to drop: most titles skip the per-character walk)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.casefold()
     text = text.replace("&", " and ")
     text = _NON_WORD.sub(" ", text).replace("_", " ").strip()
     if text.startswith("the "):

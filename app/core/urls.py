@@ -14,10 +14,14 @@ def webhook_url(base: str, secret: str) -> str:
     return base.rstrip("/") + WEBHOOK_PATH.format(secret=secret)
 
 
+def http_base(host: str, port: int | str) -> str:
+    """``http://host:port``, an IPv6 address in brackets (``http://[::1]:47810``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def local_base(host: str | None, port: int) -> str:
     """``http://host:port`` for this computer (a wildcard host becomes 127.0.0.1)."""
-    host = "127.0.0.1" if not host or host in ANY_HOST else host
-    return f"http://{host}:{port}"
+    return http_base("127.0.0.1" if not host or host in ANY_HOST else host, port)
 
 
 # A documentation address (TEST-NET-2): never a real host, but routed like the internet.
@@ -51,6 +55,6 @@ def labelled_urls(secret: str, host: str | None, port: int | None,
         urls.append(("Public (ngrok tunnel)", webhook_url(public_url, secret)))
     if port is not None:
         if host in ANY_HOST:
-            urls += [("Local network", webhook_url(f"http://{ip}:{port}", secret)) for ip in lan_addresses()]
+            urls += [("Local network", webhook_url(http_base(ip, port), secret)) for ip in lan_addresses()]
         urls.append(("This computer only", webhook_url(local_base(host, port), secret)))
     return urls

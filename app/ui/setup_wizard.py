@@ -29,7 +29,7 @@ from app.core.config import PlexLocation, Settings, check_domain, check_token, c
 from app.core.facade import Core
 from app.core.tunnel import AUTHTOKEN_URL, DOMAINS_URL
 from app.core.types import CoreStatus, TunnelState
-from app.core.urls import ANY_HOST, lan_addresses, webhook_url
+from app.core.urls import ANY_HOST, http_base, lan_addresses, webhook_url
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.tasks import spawn
@@ -234,7 +234,7 @@ class SetupWizard(QWizard):
     def url_for_plex(self) -> str | None:
         where, core = self.where_page.where(), self.core
         if where == PlexLocation.NETWORK and core.status.port and self.network_page.address.count():
-            return webhook_url(f"http://{self.network_page.address.currentText()}:{core.status.port}", core.secret)
+            return webhook_url(http_base(self.network_page.address.currentText(), core.status.port), core.secret)
         if where == PlexLocation.ELSEWHERE:
             return core.public_webhook_url
         return core.best_webhook_url()

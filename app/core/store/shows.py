@@ -19,12 +19,21 @@ from app.core.types import Candidate, EpisodeRow, ShowRow
 
 _ID_FIELDS = ("tmdb_id", "tvdb_id", "anidb_id")
 _NUMBER = re.compile(r"[0-9]{1,11}")
+MAX_TITLE = 200  # characters kept of a title (the longest real show titles are about half that)
+MAX_SHOWS = 100_000  # shows in one import: each is checked, then indexed for matching
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # control characters, lone surrogates
 
 
 @dataclass(frozen=True)
 class ImportResult:
     added: int
     skipped: int
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``value`` for a message: its repr, cut short."""
+    text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _clean_show(data: Any, where: str) -> dict[str, Any]:
@@ -34,23 +43,25 @@ def _clean_show(data: Any, where: str) -> dict[str, Any]:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise StoreError(f"{where}: a show needs a non-empty title")
-    clean: dict[str, Any] = {"title": title.strip()[:500]}
+    if bad := _CONTROL.search(title):
+        raise StoreError(f"{where}: the title holds a character that is not text (U+{ord(bad.group()):04X})")
+    clean: dict[str, Any] = {"title": title.strip()[:MAX_TITLE].strip()}
     year = data.get("year")
     if year not in (None, ""):
         if not _NUMBER.fullmatch(str(year)) or isinstance(year, bool) or not 1900 <= int(year) <= 2100:
-            raise StoreError(f"{where}: year must be a year like 2008, not {year!r}")
+            raise StoreError(f"{where}: year must be a year like 2008, not {_shown(year)}")
         clean["year"] = int(year)
     for name in _ID_FIELDS:
         value = data.get(name)
         if value in (None, ""):
             continue
         if isinstance(value, bool) or not _NUMBER.fullmatch(str(value)):
-            raise StoreError(f"{where}: {name} must be a number, not {value!r}")
+            raise StoreError(f"{where}: {name} must be a number, not {_shown(value)}")
         clean[name] = int(value)
     imdb = data.get("imdb_id")
     if imdb not in (None, ""):
         if not isinstance(imdb, str) or not re.fullmatch(r"tt\d{5,10}", imdb.strip()):
-            raise StoreError(f"{where}: imdb_id must look like tt0903747, not {imdb!r}")
+            raise StoreError(f"{where}: imdb_id must look like tt0903747, not {_shown(imdb)}")
         clean["imdb_id"] = imdb.strip()
     return clean
 
@@ -78,6 +89,9 @@ class Shows(StoreBase):
         """
         if not isinstance(records, list):
             raise StoreError("the import file must hold a JSON list of shows")
+        if len(records) > MAX_SHOWS:
+            raise StoreError(f"the import file holds {len(records):,} shows; one import takes at most "
+                             f"{MAX_SHOWS:,}", "Split it into smaller files and import each.")
         clean = [_clean_show(r, f"show #{i + 1}") for i, r in enumerate(records)]
         added = skipped = 0
         with self.sessions.begin() as session:
