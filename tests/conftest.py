@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,19 @@ def no_ngrok_download(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for key in list(installer.PLATFORMS):
         monkeypatch.setitem(installer.PLATFORMS, key, "http://127.0.0.1:9/ngrok-download-blocked.zip")
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """A command run in-process (``serve``) configures the root logger for its process; the
+    next test must not log into this test's captured (then closed) stderr."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in set(root.handlers) - set(handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -175,6 +175,8 @@ class Runtime(Reach, PlexSide, Delivery):
                                 listening={"host": self.settings.host, "port": bound})
         if self.plex.connected:
             self._later(self._plex_refresh())
+        # A large tracker's index takes seconds to build: before the first webhook, not on it.
+        self._later(self._in_db(self.store.warm_index))
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
 

@@ -3,6 +3,7 @@ raises, and turning table rows into the plain data it returns."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from app.core.pipeline import PlexKnows
 from app.core.types import Action, ScrobbleRow
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class StoreError(AppError, ValueError):
@@ -65,3 +67,12 @@ class StoreBase:
 
     def index(self, session: Session) -> ShowIndex:
         return self.builtin.index(session)
+
+    def warm_index(self) -> None:
+        """Build the match index now (at start, in idle time), not on the first webhook; a
+        failure here is only logged (the first webhook builds it, and says why it cannot)."""
+        try:
+            with self.sessions() as session:
+                self.index(session)
+        except Exception as exc:
+            log.warning("building the match index at start failed: %s", exc)

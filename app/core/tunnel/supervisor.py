@@ -29,6 +29,7 @@ from app.core.logs import add_secret, protect, redact
 from app.core.tunnel.agent import _PYNGROK_LOGGERS, Agent, listed_url
 from app.core.tunnel.errors import AUTHTOKEN_URL, DOWNLOAD_URL, _download_cause, _Failure
 from app.core.types import TunnelState
+from app.core.urls import http_base
 
 # One logger for the whole package, named as the single module was: "app.core.tunnel".
 log = logging.getLogger(__package__)
@@ -177,7 +178,7 @@ class TunnelManager:
             while True:
                 try:
                     url = await self._agent.launch(
-                        token, f"http://{self._local_host}:{self._local_port}",
+                        token, http_base(self._local_host, self._local_port),
                         domain=self._config.domain, region=self._config.region)
                 except _Failure as failure:
                     await self._agent.kill()
