@@ -116,3 +116,48 @@ async def _stopped(core: Any) -> bool:
     return (await relay_status(core)).state is DestinationState.STOPPED
 
 
+
+
+# -- the core's own loops ---------------------------------------------------------------------
+
+class Boom(BaseException):
+    """Ends a task whatever it catches (an ``except Exception`` does not stop it)."""
+
+
+async def test_a_failing_look_at_the_destinations_is_not_the_end_of_the_loop(core, monkeypatch) -> None:
+    """One look fails (its database busy, say): the next ones still happen."""
+    from app.core.runtime import delivery
+    monkeypatch.setattr(delivery, "WATCH_EVERY", 0.05)
+    looks: list[int] = []
+
+    def look() -> None:
+        looks.append(1)
+        if len(looks) == 1:
+            raise RuntimeError("database is locked")
+    monkeypatch.setattr(core.runtime, "_watch_destinations", look)
+    await wait_for(lambda: len(looks) >= 3, timeout=15)  # (its first sleep began at 5 s)
+    assert core.status.stopped_work is None
+
+
+async def test_a_loop_that_ends_anyway_is_said_in_the_status_the_cli_and_diagnostics(
+        core, paths, monkeypatch) -> None:
+    from app.core.runtime import delivery
+    from app.present.state import summarize
+    monkeypatch.setattr(delivery, "WATCH_EVERY", 0.05)
+
+    def look() -> None:
+        raise Boom("a bug")
+    monkeypatch.setattr(core.runtime, "_watch_destinations", look)
+    await wait_for(lambda: core.status.stopped_work is not None, timeout=15)
+    said = "Watching the destinations stopped unexpectedly (Boom: a bug)"
+    assert core.status.stopped_work == said
+    summary = summarize(core.status)
+    assert summary.headline == said and summary.state.value == "error"
+    assert any("start Scrobble Tray again" in d for d in summary.details)
+
+    def written() -> bool:  # what `scrobbletray status` reads
+        read = status_file.read(paths)
+        return read is not None and read[0].stopped_work == said
+    await wait_for(written, timeout=status_file.EVERY + 3)
+    checks = await core.diagnostics()
+    assert any(c.name == "Background work" and c.status.value == "fail" and c.detail == said for c in checks)

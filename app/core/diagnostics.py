@@ -79,9 +79,13 @@ async def server_checks(status: CoreStatus, local_url: str | None) -> list[Check
         return [Check("Server listening", FAIL, status.server_error or status.server.value,
                       "Pick a free port in Settings, or close the program that uses it.")]
     ok, detail, _ = await self_test(local_url)
-    return [Check("Server listening", PASS, f"{status.host} port {status.port}"),
-            Check("Local self-test", PASS if ok else FAIL, detail,
-                  "" if ok else "Restart Scrobble Tray; if it persists, see the log file.")]
+    checks = [Check("Server listening", PASS, f"{status.host} port {status.port}"),
+              Check("Local self-test", PASS if ok else FAIL, detail,
+                    "" if ok else "Restart Scrobble Tray; if it persists, see the log file.")]
+    if status.stopped_work:
+        checks.append(Check("Background work", FAIL, status.stopped_work,
+                            "Quit and start Scrobble Tray again; the log file has the details."))
+    return checks
 
 
 async def tunnel_checks(status: CoreStatus, public_url: str | None) -> list[Check]:

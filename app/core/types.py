@@ -164,6 +164,7 @@ class CoreStatus:
     database_notice: str | None = None  # a damaged file was moved aside at start (and where)
     processing_problem: str | None = None  # processing fails (webhooks are kept, retried)
     processing_fix: str | None = None
+    stopped_work: str | None = None  # a background task of the app ended unexpectedly (which, and why)
 
     @property
     def attention(self) -> bool:

@@ -94,6 +94,9 @@ def summarize(status: CoreStatus, see: str = "the status window") -> Summary:
         return Summary(TrayState.ERROR, "Tunnel failed: Plex outside this computer cannot reach it",
                        tuple(d for d in details if not d.startswith("Tunnel")) + (
                            (status.tunnel_reason,) if status.tunnel_reason else ()))
+    if status.stopped_work:
+        return Summary(TrayState.ERROR, status.stopped_work,
+                       ("Quit and start Scrobble Tray again; the log file has the details", *details))
     if status.paused:
         return Summary(TrayState.PAUSED, "Paused: webhooks are kept, not processed", tuple(details))
     if status.processing_problem:

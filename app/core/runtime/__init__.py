@@ -34,7 +34,7 @@ from app.core.errors import SettingsInvalid
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
 from app.core.inbox import Inbox
 from app.core.instance import InstanceLock
-from app.core.logs import add_secret
+from app.core.logs import add_secret, redact
 from app.core.payload import PlexEvent
 from app.core.pipeline import server_show_key
 from app.core.plex.live import LiveFollower
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_WAIT = 5.0  # seconds a whole stop may take, whatever a peer does
 STOP_OWN = 1.0  # of which kept for the app's own last writes (its state, the status file)
+_TASK_WORDS = {"pipeline": "Processing webhooks", "destinations-watch": "Watching the destinations",
+               "catch-up": "Catching up from Plex", "status-file": "Writing the status file"}
 STEP_LEAST = 0.1  # seconds each step of a stop gets even when the others took all the time
 
 
@@ -159,6 +161,8 @@ class Runtime(Reach, PlexSide, Delivery):
                            asyncio.create_task(self._watch_loop(), name="destinations-watch"),
                            asyncio.create_task(self.catch_up.loop(), name="catch-up"),
                            asyncio.create_task(self._status_file_loop(), name="status-file")]
+            for task in self._tasks:
+                task.add_done_callback(self._task_ended)
             self._worker.wake()  # rows left pending by a crash go first
             bound = await self.server.start(self.settings.host, self.settings.port if port is None else port)
         except Exception as exc:
@@ -241,12 +245,26 @@ class Runtime(Reach, PlexSide, Delivery):
             data = status_file.snapshot(self._status, self.webhook_stats(),
                                         self._destinations.running() if self._destinations else None)
             if data != written:
-                await asyncio.to_thread(status_file.write, self.paths, data, self.secrets())
-                written = data
+                try:
+                    await asyncio.to_thread(status_file.write, self.paths, data, self.secrets())
+                    written = data
+                except Exception:  # (OSError is handled by write itself) never the end of the loop
+                    log.exception("writing the status file failed; trying again")
             with contextlib.suppress(TimeoutError):  # a state change writes at once; figures can wait
                 async with asyncio.timeout(status_file.EVERY):
                     await self._status_moved.wait()
             self._status_moved.clear()
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A background task ended without :meth:`stop` (which cancels them): say so, in the
+        status the windows, ``status`` and Diagnostics show, instead of going on half alive."""
+        if task.cancelled() or task not in self._tasks:
+            return
+        exc = task.exception()
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else "it returned"
+        what = _TASK_WORDS.get(task.get_name(), task.get_name())
+        log.error("%s stopped unexpectedly (%s)", what, why, exc_info=exc)
+        self._set_status(stopped_work=redact(f"{what} stopped unexpectedly ({why})"))
 
     def _shutdown_threads(self) -> None:
         self._ingest_thread.shutdown(wait=True)  # acknowledging commits: short, and owed

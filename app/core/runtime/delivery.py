@@ -4,6 +4,7 @@ settings say which, and a look now and then at how long they have been failing."
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from app.core import config
 from app.core.destinations.base import Live
@@ -13,6 +14,7 @@ from app.core.events import DestinationsChanged
 from app.core.runtime.parts import Parts, destinations_of
 from app.core.state_keys import StateKey
 
+log = logging.getLogger(__name__)
 WATCH_EVERY = 5.0  # seconds between looks at how long destinations have been failing
 
 
@@ -31,11 +33,17 @@ class Delivery(Parts):
     async def _watch_loop(self) -> None:
         """Failing turns into "wants attention" with time alone, and a PostgreSQL tracker's
         conflicts change in its own app: look now and then."""
+        failed: set[str] = set()  # the kinds of error already logged with a traceback
         while True:
             await asyncio.sleep(WATCH_EVERY)
-            self._watch_destinations()
-            if self._conflicts is not None and await self._conflicts.sync():
-                await self.refresh_conflicts()
+            try:
+                self._watch_destinations()
+                if self._conflicts is not None and await self._conflicts.sync():
+                    await self.refresh_conflicts()
+            except Exception as exc:  # one look failed (the database busy, say): the next one may not
+                log.warning("looking at the destinations failed: %s: %s", type(exc).__name__, exc,
+                            exc_info=type(exc).__name__ not in failed)
+                failed.add(type(exc).__name__)
 
     async def _start_destinations(self, rebuild: bool = True) -> None:
         """Start a sender per destination; ``rebuild`` after the settings changed (at start,
