@@ -1,0 +1,53 @@
+"""Settings → General: each accepted account with its destinations to tick; saved as routes,
+an account left with none is said to be routed nowhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from app.core.config import Paths
+from app.core.facade import Core
+from app.ui.controller import UiController
+from tests.ui.conftest import Aio
+from tests.ui.test_settings_window import open_settings
+
+
+def test_each_account_ticks_its_destinations_and_save_keeps_them_as_routes(
+        ui: UiController, core: Core, paths: Paths, aio: Aio, qtbot: Any, tmp_path: Any) -> None:
+    aio.run(core.add_relay("http://127.0.0.1:9/webhook/" + "ab" * 32, label="Alice's tracker"))
+    aio.run(core.add_relay("http://127.0.0.1:9/other/webhook/" + "ab" * 32, label="Bob's tracker"))
+    w = open_settings(ui, qtbot)
+    box = w.general.routes_box
+    owner = box.topLevelItem(0)
+    assert box.topLevelItemCount() == 1 and owner.text(1) == "Every destination"
+    assert [owner.child(i).text(0) for i in range(owner.childCount())] == [
+        "Alice's tracker (relay-1)", "Bob's tracker (relay-2)"]
+    qtbot.keyClicks(w.general.accounts, "alice")  # an account typed in shows up at once
+    alice = box.topLevelItem(1)
+    assert alice.text(0) == "alice" and alice.child(0).checkState(0) == Qt.CheckState.Checked
+    alice.child(1).setCheckState(0, Qt.CheckState.Unchecked)
+    assert alice.text(1) == "1 of 2"
+    owner = box.topLevelItem(0)  # (the list is shown anew as the accounts are typed)
+    for i in range(2):
+        owner.child(i).setCheckState(0, Qt.CheckState.Unchecked)
+    assert box.warnings() == ["The owner (your own plays): Routed nowhere"]
+    box.grab().save(str(tmp_path / "routes.png"))  # (looked at while writing this)
+    w.grab().save(str(tmp_path / "settings.png"))
+    assert w.save_button.isEnabled()
+    with qtbot.waitSignal(w.saved, timeout=10_000):
+        qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
+    assert core.settings.routes == {"owner": [], "alice": ["relay-1"]}
+    assert json.loads(paths.settings_file.read_text())["routes"] == {"owner": [], "alice": ["relay-1"]}
+    assert [(a.account, a.destinations, bool(a.warning)) for a in core.accounts()] == [
+        ("owner", (), True), ("alice", ("relay-1",), False)]
+    # a destination removed meanwhile leaves the routes, and the window shows it so
+    aio.run(core.remove_destination("relay-1"))
+    assert core.settings.routes == {"owner": [], "alice": []}
+    w.general.load()
+    assert [box.topLevelItem(i).text(1)[:14] for i in range(2)] == ["Routed nowhere"] * 2
+    # all ticked again: no route of its own (every destination, ones added later too)
+    box.topLevelItem(1).child(0).setCheckState(0, Qt.CheckState.Checked)
+    assert box.routes() == {"owner": []}
