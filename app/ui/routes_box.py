@@ -65,8 +65,7 @@ class RoutesBox(QTreeWidget):
     def routes(self) -> dict[str, list[str]]:
         """The routes the ticks describe (an account with every destination ticked has none)."""
         out: dict[str, list[str]] = {}
-        for i in range(self.topLevelItemCount()):
-            item = self.topLevelItem(i)
+        for item in self._accounts():
             ticked = self._ticked(item)
             if ticked is not None:
                 out[str(item.data(0, ACCOUNT_ROLE))] = ticked
@@ -74,14 +73,17 @@ class RoutesBox(QTreeWidget):
 
     def warnings(self) -> list[str]:
         """What the ticks leave routed nowhere, in words."""
-        return [f"{item.text(0)}: {item.text(1)}" for i in range(self.topLevelItemCount())
-                if (item := self.topLevelItem(i)).text(1).startswith("Routed nowhere")]
+        return [f"{item.text(0)}: {item.text(1)}" for item in self._accounts()
+                if item.text(1).startswith("Routed nowhere")]
+
+    def _accounts(self) -> list[QTreeWidgetItem]:
+        return [item for i in range(self.topLevelItemCount()) if (item := self.topLevelItem(i)) is not None]
 
     def _ticked(self, item: QTreeWidgetItem) -> list[str] | None:
         """The ids ticked under an account; None when every one is (or there are none)."""
-        ids = [str(c.data(0, ACCOUNT_ROLE)) for j in range(item.childCount())
-               if (c := item.child(j)).flags() & Qt.ItemFlag.ItemIsUserCheckable
-               and c.checkState(0) == Qt.CheckState.Checked]
+        children = [c for j in range(item.childCount()) if (c := item.child(j)) is not None]
+        ids = [str(c.data(0, ACCOUNT_ROLE)) for c in children
+               if c.flags() & Qt.ItemFlag.ItemIsUserCheckable and c.checkState(0) == Qt.CheckState.Checked]
         return None if len(ids) == len(self._destinations) else ids
 
     def _say(self, item: QTreeWidgetItem) -> None:
@@ -93,9 +95,10 @@ class RoutesBox(QTreeWidget):
         item.setToolTip(1, "Its plays go to no destination: only the built-in tracker keeps them" if nowhere else "")
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        if self._filling or item.parent() is None:
+        account = item.parent()
+        if self._filling or account is None:
             return
-        self._say(item.parent())
+        self._say(account)
         self.changed.emit()
 
 
