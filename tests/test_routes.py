@@ -173,5 +173,12 @@ async def test_a_route_set_on_the_cli_reaches_the_running_app_at_once(
         assert a.accepted == [] and _names(b) == [("alice", 1)]
         code, out = await _cli(paths, capsys, "accounts", "list", "--json")
         assert {r["account"]: r["destinations"] for r in json.loads(out)}["alice"] == ["relay-2"]
+        async def recorded() -> bool:
+            return [m.state for m in (await core.scrobbles())[0].deliveries] == [DeliveryState.DELIVERED]
+        await wait_for(recorded, timeout=10)
+        code, out = await _cli(paths, capsys, "scrobbles")  # whose play it was, and where it went
+        [line] = [x for x in out.splitlines() if "Breaking Bad" in x]
+        assert "alice" in line and f"Built-in ✓ · Web tracker at 127.0.0.1:{b.port} ✓" in line, out
+        assert str(a.port) not in line
     finally:
         await core.stop()
