@@ -182,3 +182,44 @@ async def test_a_route_set_on_the_cli_reaches_the_running_app_at_once(
         assert str(a.port) not in line
     finally:
         await core.stop()
+
+
+async def test_signed_in_an_account_is_routed_by_any_of_its_ids_and_listed_with_them(
+        paths: Paths, settings: Settings, capsys: Any, trackers: tuple[FakeTracker, FakeTracker]) -> None:
+    """Against the Plex stand-ins: Bob is 5001 on the server and plays as "Plex User"; routed
+    by that id from the CLI (through the running app, which knows the servers' accounts),
+    his plays reach his tracker only, and the owner's (account 1) the other."""
+    from tests.fake_plex import FakePlexTv, FakePms
+
+    a, b = trackers
+    async with FakePlexTv() as tv, FakePms(name="NAS") as pms:
+        tv.servers.append(pms)
+        settings.plex_tv_url = tv.url
+        settings.accepted_accounts = ["Bob"]
+        core = Core(paths, settings, timing=FAST)
+        await core.start()
+        try:
+            await core.runtime.run(core.runtime.store.add_show, **BREAKING_BAD)  # type: ignore[union-attr]
+            token, owner = tv.add_user("alice")
+            pms.accounts = {1: "alice", 5001: "Bob"}
+            await core.plex_signed_in(token)
+            await core.add_relay(a.url)
+            await core.add_relay(b.url)
+            code, out = await _cli(paths, capsys, "accounts", "route", "5001", "relay-2")
+            assert (code, out.strip()) == (0, "Bob: plays go to relay-2."), out
+            code, out = await _cli(paths, capsys, "accounts", "route", str(owner.id), "relay-1")
+            assert (code, out.strip()) == (0, "owner: plays go to relay-1."), out
+            code, out = await _cli(paths, capsys, "accounts", "list", "--json")
+            rows = {r["account"]: r for r in json.loads(out)}
+            assert rows["Bob"]["ids"] == ["5001"] and set(rows["owner"]["ids"]) == {"1", "alice", str(owner.id)}
+            url = webhook_url(core)
+            assert (await post(url, play(3, 1, "Plex User", 5001)))[0] == 200
+            owners = play(3, 2, "Plex User", 1)
+            owners.update(user=True, owner=True)
+            assert (await post(url, owners))[0] == 200
+            await wait_for(lambda: a.accepted and b.accepted, timeout=10)
+            await asyncio.sleep(0.3)
+            assert [e["Metadata"]["index"] for e in a.accepted] == [2]
+            assert [e["Metadata"]["index"] for e in b.accepted] == [1]
+        finally:
+            await core.stop()

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from app.cli.common import change, read, table, text
+from app.cli.common import change, table, text
 from app.core.config import Paths, Settings
 from app.core.plain import plain
 
@@ -30,10 +30,8 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    if args.action == "list":
-        async def accounts(core: Any) -> Any:
-            return core.accounts()
-        rows = plain(read(paths, settings, accounts))
+    if args.action == "list":  # (asked of the running app when it runs: it knows the servers' accounts)
+        rows = plain(change(paths, settings, "accounts"))
         if args.json:
             print(json.dumps(rows, indent=2))
         else:

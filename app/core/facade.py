@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 #: What a command may ask the running app to do (through :mod:`app.core.control`): the
 #: changes that its senders, match index, settings or Plex link must see at once.
 REMOTE = ("add_show", "import_shows", "resolve_conflict", "add_destination", "remove_destination",
-          "retry_destination", "catch_up", "reload_settings", "route_account")
+          "retry_destination", "catch_up", "reload_settings", "route_account",
+          "accounts")  # (a question, but the running app knows the ids of the servers' accounts)
 
 
 class Core:
@@ -421,24 +422,29 @@ class Core:
         return await found.test()
 
     # -- whose plays go where ------------------------------------------------------------
-    def accounts(self) -> list[AccountRoute]:
-        """Each accepted account (the owner first), the ids it stands for, and its destinations."""
+    async def accounts(self) -> list[AccountRoute]:
+        """Each accepted account (the owner first), the ids it stands for (those the Plex
+        servers name, when signed in), and its destinations."""
         settings = self.settings
+        off = {t.id for _, t in kinds.targets(settings) if not t.enabled}
         return routes.account_routes(settings, self.runtime.plex.knows(),
-                                     [t.id for _, t in kinds.targets(settings)])
+                                     [t.id for _, t in kinds.targets(settings)], off)
 
     async def route_account(self, account: str, destinations: list[str]) -> AccountRoute:
         """Send the plays of ``account`` (an accepted account's name or id, or ``owner``) to
         ``destinations`` (ids, or ``all``, or ``none``)."""
         settings = self.settings
         key = routes.key_of(account, settings, self.runtime.plex.knows())
+        if key is None and self.runtime.plex.connected:  # an id of the servers' accounts, not asked yet
+            await self.runtime.plex.users()
+            key = routes.key_of(account, settings, self.runtime.plex.knows())
         if key is None:
             raise AppError(f"{account!r} is not an accepted account",
                            "Accept it first (Settings > Accepted accounts); 'scrobbletray accounts list' "
                            "shows the accepted ones.")
         chosen = _route_ids(destinations, settings)
         await self.apply_settings(dataclasses.replace(settings, routes=routes.routed(settings, key, chosen)))
-        return next(a for a in self.accounts() if a.account == key)
+        return next(a for a in await self.accounts() if a.account == key)
 
     def _target(self, destination_id: str) -> tuple[Kind, Target]:
         found = kinds.find(self.settings, destination_id)

@@ -109,8 +109,11 @@ class AccountRoute:
     warning: str | None = None  # e.g. routed nowhere
 
 
-def account_routes(settings: Settings, plex: PlexKnows, destination_ids: list[str]) -> list[AccountRoute]:
-    """Each accepted account (the owner first) with its route."""
+def account_routes(settings: Settings, plex: PlexKnows, destination_ids: list[str],
+                   off: Iterable[str] = ()) -> list[AccountRoute]:
+    """Each accepted account (the owner first) with its route; ``off``: the destinations
+    turned off (an account routed only to those is said too)."""
+    off = set(off)
     out = []
     for account in accounts(settings):
         ids = tuple(sorted(names(account, plex) - {account.casefold()}))
@@ -120,6 +123,7 @@ def account_routes(settings: Settings, plex: PlexKnows, destination_ids: list[st
         if own is None:
             out.append(AccountRoute(account, ids, tuple(destination_ids), True))
         else:
-            warning = None if own else nowhere_words(account, settings.builtin_tracker)
+            warning = nowhere_words(account, settings.builtin_tracker) if not own else \
+                f"{account} is routed only to destinations that are off" if set(own) <= off else None
             out.append(AccountRoute(account, ids, tuple(own), False, warning))
     return out

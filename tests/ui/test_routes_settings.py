@@ -41,7 +41,7 @@ def test_each_account_ticks_its_destinations_and_save_keeps_them_as_routes(
         qtbot.mouseClick(w.save_button, Qt.MouseButton.LeftButton)
     assert core.settings.routes == {"owner": [], "alice": ["relay-1"]}
     assert json.loads(paths.settings_file.read_text())["routes"] == {"owner": [], "alice": ["relay-1"]}
-    assert [(a.account, a.destinations, bool(a.warning)) for a in core.accounts()] == [
+    assert [(a.account, a.destinations, bool(a.warning)) for a in aio.run(core.accounts())] == [
         ("owner", (), True), ("alice", ("relay-1",), False)]
     # a destination removed meanwhile leaves the routes, and the window shows it so
     aio.run(core.remove_destination("relay-1"))
