@@ -260,6 +260,12 @@ class GeneralPage(QWidget):
             plex_location=self.plex_location.currentData(),
         )
 
+    def destinations_changed(self) -> None:
+        """A destination was added or removed (it has left every route): show the accounts'
+        destinations anew, keeping what is ticked."""
+        self.routes_box.fill(self.core.settings, self._accounts(), keep_ticks=True)
+        self.changed.emit()
+
     def _accounts(self) -> list[str]:
         return [a.strip() for a in self.accounts.text().split(",") if a.strip()]
 

@@ -53,6 +53,8 @@ class SettingsWindow(QWidget):
 
         self.destinations = DestinationsPage(core)
         self.destinations.busyChanged.connect(lambda _busy: self.validate())
+        # a destination added or removed there: the accounts' lists of destinations follow
+        self.destinations.changed.connect(self.general.destinations_changed)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         # (scrolled: with each account's destinations it can be taller than a small screen)

@@ -3,6 +3,7 @@ an account left with none is said to be routed nowhere."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -51,3 +52,31 @@ def test_each_account_ticks_its_destinations_and_save_keeps_them_as_routes(
     # all ticked again: no route of its own (every destination, ones added later too)
     box.topLevelItem(1).child(0).setCheckState(0, Qt.CheckState.Checked)
     assert box.routes() == {"owner": []}
+
+
+def test_removing_a_destination_says_who_is_left_routed_nowhere_and_the_lists_follow(
+        core: Core, aio: Aio, paths: Paths, qtbot: Any) -> None:
+    from app.ui.settings_window import SettingsWindow
+    from tests.ui.test_destinations_settings import open_destinations
+
+    aio.run(core.apply_settings(dataclasses.replace(core.settings, accepted_accounts=["Sam"])))
+    aio.run(core.add_relay("http://127.0.0.1:9/webhook/" + "ab" * 32, label="Sam's tracker"))
+    aio.run(core.add_relay("http://127.0.0.1:9/other/webhook/" + "ab" * 32, label="Mine"))
+    aio.run(core.route_account("Sam", ["relay-1"]))
+    w = SettingsWindow(core)
+    qtbot.addWidget(w)
+    w.show()
+    sam = w.general.routes_box.topLevelItem(1)
+    assert (sam.text(0), sam.text(1)) == ("Sam", "1 of 2")
+    _, page = open_destinations(w, qtbot)
+    page.confirm = lambda parent, title, text: True
+    page.select("relay-1")
+    with qtbot.waitSignal(page.changed, timeout=10_000):
+        qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    assert page.banner.text == "Removed Sam's tracker. Sam is routed nowhere: kept in the built-in tracker only."
+    assert page.banner.kind == "warn"
+    assert core.settings.routes == {"Sam": []}
+    box = w.general.routes_box
+    sam = box.topLevelItem(1)
+    assert [sam.child(i).text(0) for i in range(sam.childCount())] == ["Mine (relay-2)"]
+    assert sam.text(1) == "Routed nowhere" and box.warnings() == ["Sam: Routed nowhere"]
