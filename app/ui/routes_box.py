@@ -32,6 +32,7 @@ class RoutesBox(QTreeWidget):
         self.setToolTip("Tick where each account's plays go. The built-in tracker keeps every "
                         "accepted play with whose it was; all ticked also takes destinations added later.")
         self._destinations: list[tuple[str, str]] = []
+        self._explicit: dict[str, list[str]] = {}  # saved routes naming every destination, untouched
         self._filling = False
         self.itemChanged.connect(self._item_changed)
 
@@ -42,6 +43,11 @@ class RoutesBox(QTreeWidget):
         self._filling = True
         self.clear()
         self._destinations = [(t.id, t.label or k.default_label(t)) for k, t in kinds.targets(settings)]
+        every = {did for did, _ in self._destinations}
+        # (a route set on the command line that names every destination stays that list, not
+        # "every destination, ones added later too", until its ticks are changed here)
+        self._explicit = {a.casefold(): [i for i in ids if i in every] for a, ids in keep.items()
+                          if every and set(ids) >= every}
         probe = Settings(accepted_accounts=accounts)
         for account in routes.accounts(probe):
             own = next((ids for a, ids in keep.items() if a.casefold() == account.casefold()), None)
@@ -84,7 +90,9 @@ class RoutesBox(QTreeWidget):
         children = [c for j in range(item.childCount()) if (c := item.child(j)) is not None]
         ids = [str(c.data(0, ACCOUNT_ROLE)) for c in children
                if c.flags() & Qt.ItemFlag.ItemIsUserCheckable and c.checkState(0) == Qt.CheckState.Checked]
-        return None if len(ids) == len(self._destinations) else ids
+        if len(ids) < len(self._destinations):
+            return ids
+        return self._explicit.get(str(item.data(0, ACCOUNT_ROLE)).casefold())
 
     def _say(self, item: QTreeWidgetItem) -> None:
         ticked = self._ticked(item)
@@ -98,6 +106,7 @@ class RoutesBox(QTreeWidget):
         account = item.parent()
         if self._filling or account is None:
             return
+        self._explicit.pop(str(account.data(0, ACCOUNT_ROLE)).casefold(), None)
         self._say(account)
         self.changed.emit()
 

@@ -80,3 +80,25 @@ def test_removing_a_destination_says_who_is_left_routed_nowhere_and_the_lists_fo
     sam = box.topLevelItem(1)
     assert [sam.child(i).text(0) for i in range(sam.childCount())] == ["Mine (relay-2)"]
     assert sam.text(1) == "Routed nowhere" and box.warnings() == ["Sam: Routed nowhere"]
+
+
+def test_a_route_naming_every_destination_stays_a_list_until_changed_here(
+        core: Core, aio: Aio, qtbot: Any) -> None:
+    """Set on the command line, "relay-1 relay-2" is not "every destination" (a third one added
+    later would not get Sam's plays): saving Settings for another reason keeps it as it is."""
+    from app.ui.settings_window import SettingsWindow
+
+    aio.run(core.apply_settings(dataclasses.replace(core.settings, accepted_accounts=["Sam"])))
+    for path in ("a", "b"):
+        aio.run(core.add_relay(f"http://127.0.0.1:9/{path}/webhook/" + "ab" * 32))
+    aio.run(core.route_account("Sam", ["relay-1", "relay-2"]))
+    w = SettingsWindow(core)
+    qtbot.addWidget(w)
+    w.show()
+    box = w.general.routes_box
+    assert box.topLevelItem(1).text(1) == "2 of 2" and box.topLevelItem(0).text(1) == "Every destination"
+    assert w.general.form_settings().routes == {"Sam": ["relay-1", "relay-2"]}
+    sam = box.topLevelItem(1)
+    sam.child(1).setCheckState(0, Qt.CheckState.Unchecked)
+    sam.child(1).setCheckState(0, Qt.CheckState.Checked)  # ticked anew here: every destination
+    assert sam.text(1) == "Every destination" and w.general.form_settings().routes == {}
