@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 OWNER = "owner"  # the route key of the owner's plays
 OWNER_IDS = frozenset({"1"})  # the owner is account 1 on their own server (PLEX.md)
 ALL, NONE = "all", "none"
+ROUTED_NOWHERE = "is routed nowhere"  # in the reason of a play whose account was routed to no destination
 _ID = re.compile(r"[a-z]+-\d{1,9}")
 
 
@@ -94,7 +95,7 @@ def routed(settings: Settings, account: str, destination_ids: Iterable[str] | No
 
 def nowhere_words(who: str, builtin: bool) -> str:
     """What a play of an account routed to no destination says."""
-    return (f"{who} is routed nowhere: " +
+    return (f"{who} {ROUTED_NOWHERE}: " +
             ("kept in the built-in tracker only" if builtin else "it went to no destination"))
 
 

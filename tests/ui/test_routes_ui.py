@@ -1,4 +1,5 @@
-"""Settings → General: each accepted account with its destinations to tick; saved as routes,
+"""Whose plays go where, in the windows: Settings → General, each accepted account with its
+destinations to tick (saved as routes); Recent scrobbles, whose play it was and where it went;
 an account left with none is said to be routed nowhere."""
 
 from __future__ import annotations
@@ -102,3 +103,21 @@ def test_a_route_naming_every_destination_stays_a_list_until_changed_here(
     sam.child(1).setCheckState(0, Qt.CheckState.Unchecked)
     sam.child(1).setCheckState(0, Qt.CheckState.Checked)  # ticked anew here: every destination
     assert sam.text(1) == "Every destination" and w.general.form_settings().routes == {}
+
+
+def test_recent_scrobbles_says_whose_play_and_that_it_was_routed_nowhere(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    from app.ui.scrobbles_model import DELIVERED_COLUMN
+    from tests.helpers import episode_payload
+
+    aio.run(core.add_relay("http://127.0.0.1:9/webhook/" + "ab" * 32, label="Web tracker"))
+    aio.run(core.route_account("owner", ["none"]))
+    aio.post(core, episode_payload(1, 1))
+    aio.settled(core)
+    w = ui.show_scrobbles()
+    qtbot.waitUntil(lambda: w.model.rowCount() == 1 and w.model.index(0, 5).data() == "Marked")
+    assert w.model.index(0, 1).data() == "homeowner"
+    delivered = w.model.index(0, DELIVERED_COLUMN)
+    assert delivered.data() == "Built-in ✓ · routed nowhere"
+    assert delivered.data(Qt.ItemDataRole.ToolTipRole) == (
+        "homeowner is routed nowhere: kept in the built-in tracker only")
