@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from app import __version__
-from app.cli import config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook
+from app.cli import accounts, config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook
 from app.cli.common import USER_ERRORS, error_exit, text
 from app.core.config import Paths, Settings, load_settings
 
@@ -28,6 +28,7 @@ COMMANDS: dict[str, ModuleType] = {
     "scrobbles": scrobbles,
     "conflicts": conflicts,
     "destinations": destinations,
+    "accounts": accounts,
     "webhook-url": webhook, "secret": webhook,
     "plex": plex,
     "config": config,

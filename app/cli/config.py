@@ -20,8 +20,9 @@ from app.core.config import Paths, Settings, agent_problem, check_domain, check_
 from app.core.credentials import set_authtoken
 from app.core.destinations.kinds import KINDS
 
-# Settings kept by other commands (destinations: each kind's list) or only for tests and the benchmark.
-HIDDEN = {k.settings_key for k in KINDS.values()} | {"plex_tv_url", "tmdb_base_url", "max_body_bytes",
+# Settings kept by other commands (destinations: each kind's list; accounts route: routes) or only
+# for tests and the benchmark.
+HIDDEN = {k.settings_key for k in KINDS.values()} | {"routes", "plex_tv_url", "tmdb_base_url", "max_body_bytes",
                                                       "max_payload_bytes", "max_parts"}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in HIDDEN}
 

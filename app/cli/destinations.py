@@ -68,8 +68,10 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print("TMDB key forgotten." if args.clear else f"TMDB key kept in {where}.")
         return 0
     if args.action == "remove":
-        change(paths, settings, "remove_destination", destination_id=args.id)
+        left = change(paths, settings, "remove_destination", destination_id=args.id)
         print(f"Removed {args.id} and its queue.")
+        for words in left or ():
+            print(f"warning: {words}. Route it again: scrobbletray accounts route ACCOUNT DESTINATION_ID...")
     elif args.action == "retry":
         n = change(paths, settings, "retry_destination", destination_id=args.id)
         print(f"{n} failed event(s) of {args.id} queued again; they are sent while Scrobble Tray runs.")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import emit, read, whole
+from app.cli.common import emit, read, table, whole
 from app.core.config import Paths, Settings
+from app.core.plain import plain
+from app.present.formatting import delivered_text
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +19,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    emit(read(paths, settings, lambda core: core.scrobbles(limit=args.limit, action=args.action)),
-         ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
-          "reason", "show_title"), args.json)
+    rows = read(paths, settings, lambda core: core.scrobbles(limit=args.limit, action=args.action))
+    if args.json:  # (each row's deliveries say where it went)
+        emit(rows, (), True)
+        return 0
+    shown = [{**plain(r), "delivered": delivered_text(r)} for r in rows]  # whose play, and where it went
+    print(table(shown, ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
+                        "delivered", "reason", "show_title")))
     return 0

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from app.core.errors import SettingsInvalid
+from app.core.routes import routes_problem
 from app.core.state_keys import StateKey
 
 if TYPE_CHECKING:
@@ -188,6 +189,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ngrok_region": region_problem,
     "plex_location": location_problem,
     "database_url": database_url_problem,
+    "routes": routes_problem,
 }
 
 
@@ -239,6 +241,8 @@ class Settings:
     rate_limit_per_minute: int = 10
     stop_threshold: float = 0.9  # a media.stop past this fraction counts as watched
     accepted_accounts: list[str] = field(default_factory=list)  # Plex account ids or names
+    # Each account's destinations (app.core.routes): account -> destination ids; none: all.
+    routes: dict[str, list[str]] = field(default_factory=dict)
     dedup_window_hours: float = 6.0  # same episode, same account within it: one play
     max_body_bytes: int = 4 * 1024 * 1024
     max_payload_bytes: int = 512 * 1024
@@ -263,7 +267,7 @@ class Settings:
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Build settings from a dict, ignoring unknown keys, filling missing ones, and
         putting the default in place of a value its check refuses (the log says which)."""
-        from app.core.destinations.kinds import KINDS
+        from app.core.destinations.kinds import KINDS, targets
 
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
@@ -275,7 +279,14 @@ class Settings:
             saved = values.get(kind.settings_key)
             values[kind.settings_key] = [kind.target.from_dict(t) for t in saved if isinstance(t, dict)] \
                 if isinstance(saved, list) else []
-        return cls(**values)
+        settings = cls(**values)
+        known = {t.id for _, t in targets(settings)}
+        for account, ids in settings.routes.items():
+            if gone := [i for i in ids if i not in known]:
+                log.warning("settings.json: the route of %r names %s, which no longer exist(s); dropped",
+                            account, ", ".join(gone))
+                settings.routes[account] = [i for i in ids if i in known]
+        return settings
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -288,6 +299,10 @@ class Settings:
         for kind, target in targets(self):
             if problem := kind.problem(target):
                 problems.append(f"{kind.name} {target.id}: {problem}")
+        known = {t.id for _, t in targets(self)}
+        for account, ids in (self.routes.items() if isinstance(self.routes, dict) else ()):
+            if gone := [i for i in ids if i not in known]:
+                problems.append(f"the route of {account} names {', '.join(gone)}: there is no such destination")
         return problems
 
 

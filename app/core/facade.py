@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.core import config, diagnostics, instance, status_file
+from app.core import config, diagnostics, instance, routes, status_file
 from app.core.config import Paths, Settings
 from app.core.conflicts import Conflicts
 from app.core.control import ControlServer
@@ -30,6 +31,7 @@ from app.core.logs import add_secret
 from app.core.plex.account import PlexUser
 from app.core.plex.http import PlexError
 from app.core.plex.signin import SignIn
+from app.core.routes import AccountRoute
 from app.core.runtime import Runtime
 from app.core.show_files import read_show_file
 from app.core.state_keys import StateKey
@@ -49,12 +51,14 @@ from app.core.types import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 #: What a command may ask the running app to do (through :mod:`app.core.control`): the
 #: changes that its senders, match index, settings or Plex link must see at once.
 REMOTE = ("add_show", "import_shows", "resolve_conflict", "add_destination", "remove_destination",
-          "retry_destination", "catch_up", "reload_settings")
+          "retry_destination", "catch_up", "reload_settings", "route_account",
+          "accounts")  # (a question, but the running app knows the ids of the servers' accounts)
 
 
 class Core:
@@ -375,10 +379,16 @@ class Core:
         """Turn a destination on or off (on: its failed events are sent again)."""
         await self.update_destination(destination_id, enabled=on)
 
-    async def remove_destination(self, destination_id: str) -> None:
-        """Remove a destination, the secrets its kind kept for it, and its deliveries."""
+    async def remove_destination(self, destination_id: str) -> list[str]:
+        """Remove a destination (from every route too), the secrets its kind kept for it, and
+        its deliveries. Returns what the removal left routed nowhere, in words."""
         kind, target = self._target(destination_id)
-        await self.apply_settings(kinds.without(self.settings, destination_id))
+        before = set(routes.nowhere(self.settings))
+        settings = kinds.without(self.settings, destination_id)
+        await self.apply_settings(settings)
+        left = [routes.nowhere_words(a, settings.builtin_tracker) for a in routes.nowhere(settings) if a not in before]
+        for words in left:
+            log.info("%s removed: %s", destination_id, words)
         for name in kind.secrets(target):
             await asyncio.to_thread(set_secret, self.paths, name, None)
         if self.runtime._destinations is not None:
@@ -386,6 +396,7 @@ class Core:
         else:
             await self._db(self.runtime._store().forget_deliveries, destination_id)
         self.events.publish(DestinationsChanged())
+        return left
 
     async def retry_destination(self, destination_id: str) -> int:
         """Send a destination's failed events again, and its waiting ones now; unpauses it."""
@@ -410,8 +421,53 @@ class Core:
             raise AppError(f"there is no destination {destination_id!r}", "See 'scrobbletray destinations list'.")
         return await found.test()
 
+    # -- whose plays go where ------------------------------------------------------------
+    async def accounts(self) -> list[AccountRoute]:
+        """Each accepted account (the owner first), the ids it stands for (those the Plex
+        servers name, when signed in), and its destinations."""
+        settings = self.settings
+        off = {t.id for _, t in kinds.targets(settings) if not t.enabled}
+        return routes.account_routes(settings, self.runtime.plex.knows(),
+                                     [t.id for _, t in kinds.targets(settings)], off)
+
+    async def route_account(self, account: str, destinations: list[str]) -> AccountRoute:
+        """Send the plays of ``account`` (an accepted account's name or id, or ``owner``) to
+        ``destinations`` (ids, or ``all``, or ``none``)."""
+        settings = self.settings
+        key = routes.key_of(account, settings, self.runtime.plex.knows())
+        if key is None and self.runtime.plex.connected:  # an id of the servers' accounts, not asked yet
+            await self.runtime.plex.users()
+            key = routes.key_of(account, settings, self.runtime.plex.knows())
+        if key is None:
+            raise AppError(f"{account!r} is not an accepted account",
+                           "Accept it first (Settings > Accepted accounts); 'scrobbletray accounts list' "
+                           "shows the accepted ones.")
+        chosen = _route_ids(destinations, settings)
+        await self.apply_settings(dataclasses.replace(settings, routes=routes.routed(settings, key, chosen)))
+        return next(a for a in await self.accounts() if a.account == key)
+
     def _target(self, destination_id: str) -> tuple[Kind, Target]:
         found = kinds.find(self.settings, destination_id)
         if found is None:
             raise AppError(f"there is no destination {destination_id!r}", "See 'scrobbletray destinations list'.")
         return found
+
+
+def _route_ids(given: list[str], settings: Settings) -> list[str] | None:
+    """The destination ids a route names (None: ``all``), each checked."""
+    words = [g.strip().lower() for g in given if g.strip()]
+    if not words:
+        raise AppError("name the destinations (ids), or all, or none")
+    if set(words) & {routes.ALL, routes.NONE}:
+        if len(words) > 1:
+            raise AppError("'all' and 'none' stand alone, without destination ids")
+        return None if words[0] == routes.ALL else []
+    from app.core.destinations.builtin import BUILTIN_ID
+
+    for word in words:
+        if word == BUILTIN_ID:
+            raise AppError("the built-in tracker is not routed: it keeps every accepted play with whose it was",
+                           "Name the other destinations (see 'scrobbletray destinations list').")
+        if kinds.find(settings, word) is None:
+            raise AppError(f"there is no destination {word!r}", "See 'scrobbletray destinations list'.")
+    return words

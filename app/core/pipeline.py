@@ -38,6 +38,7 @@ class PlexKnows:
 
     connected: bool = False
     aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)  # casefolded -> all of that account's
+    owner: frozenset[str] = frozenset()  # the server owner's names and ids (casefolded)
 
 
 class Lookups:

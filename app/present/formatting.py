@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.core.routes import ROUTED_NOWHERE
 from app.core.timefmt import parse_utc
 from app.core.types import Action, DeliveryState, Outcome, PlexStatus, ScrobbleRow, ShowRow
 
@@ -61,13 +62,17 @@ def delivered_text(row: ScrobbleRow) -> str:
     """Where an event went: ``Built-in ✓ · Web tracker ✓`` (``waiting``, ``failed``)."""
     parts = ["Built-in ✓"] if row.action in (Action.MARKED, Action.REWATCH) else []
     parts += [f"{m.destination} {_DELIVERY_MARKS[m.state]}" for m in row.deliveries]
+    if row.reason and ROUTED_NOWHERE in row.reason:  # (said on the row when it was settled)
+        parts.append("routed nowhere")
     return " · ".join(parts)
 
 
 def delivered_detail(row: ScrobbleRow) -> str:
     """The tooltip: each delivery that failed or waits, with why."""
-    return "\n".join(f"{m.destination}: {m.state.value}" + (f" ({m.detail})" if m.detail else "")
-                     for m in row.deliveries)
+    lines = [f"{m.destination}: {m.state.value}" + (f" ({m.detail})" if m.detail else "") for m in row.deliveries]
+    if row.reason and ROUTED_NOWHERE in row.reason:
+        lines.append(next(p for p in row.reason.split("; ") if ROUTED_NOWHERE in p))
+    return "\n".join(lines)
 
 
 def confidence_text(row: ScrobbleRow) -> str:

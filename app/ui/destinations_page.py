@@ -369,10 +369,11 @@ class DestinationsPage(QWidget):
 
     async def _remove(self, target_id: str, name: str) -> None:
         try:
-            await self.core.remove_destination(target_id)
+            left = await self.core.remove_destination(target_id)
         finally:
             self._set_working(False)
-        self.banner.show_message(f"Removed {name}.", "info")
+        said = "".join(f" {words[0].upper()}{words[1:]}." for words in left)  # (accounts routed nowhere now)
+        self.banner.show_message(f"Removed {name}.{said}", "warn" if left else "info")
         await self._refresh()
         self.changed.emit()
 

@@ -25,9 +25,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.config import PlexLocation, Settings, check_domain, check_token, clean_domain
+from app.core.destinations import kinds
 from app.core.facade import Core
 from app.ui import icons
 from app.ui.autostart import Autostart
+from app.ui.routes_box import RoutesBox
 from app.ui.settings_fields import Field, check_agent, check_database_url, check_port
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, muted
@@ -154,6 +156,10 @@ class GeneralPage(QWidget):
                                       "server owner's. Separate them with commas. A name picked from "
                                       "your servers also matches that account's ids."))
         sform.addRow("Accepted accounts:", accounts_cell)
+        self.routes_box = RoutesBox()
+        sform.addRow("Where plays go:", self.routes_box)
+        self.accounts.textChanged.connect(lambda: self.routes_box.fill(self.core.settings, self._accounts(), True))
+        self.routes_box.changed.connect(self.changed)
         threshold_cell = QHBoxLayout()
         threshold_cell.addWidget(self.stop_threshold)
         threshold_cell.addWidget(muted("A stop past this point counts as watched", wrap=False), 1)
@@ -207,6 +213,7 @@ class GeneralPage(QWidget):
         self.listen.setCurrentIndex(self.listen.findData(s.host))
         self.agent.setText(s.ngrok_path or "")
         self.accounts.setText(", ".join(str(a) for a in s.accepted_accounts))
+        self.routes_box.fill(s, self._accounts())
         self.stop_threshold.setValue(round(float(s.stop_threshold) * 100))
         self.database_url.setText(s.database_url or "")
         self.notify.setChecked(bool(s.notify_each_scrobble))
@@ -243,7 +250,8 @@ class GeneralPage(QWidget):
             ngrok_path=self.agent.text().strip() or None,
             tunnel_enabled=None if auto_tunnel else self.tunnel.isChecked(),
             ngrok_domain=clean_domain(self.domain.text()) or None,
-            accepted_accounts=[a.strip() for a in self.accounts.text().split(",") if a.strip()],
+            accepted_accounts=self._accounts(),
+            routes=self._routes(s),
             stop_threshold=self.stop_threshold.value() / 100,
             database_url=self.database_url.text().strip() or None,
             notify_each_scrobble=self.notify.isChecked(),
@@ -251,6 +259,25 @@ class GeneralPage(QWidget):
             auto_add_shows=self.auto_add.isChecked(),
             plex_location=self.plex_location.currentData(),
         )
+
+    def destinations_changed(self) -> None:
+        """A destination was added or removed (it has left every route): show the accounts'
+        destinations anew, keeping what is ticked."""
+        self.routes_box.fill(self.core.settings, self._accounts(), keep_ticks=True)
+        self.changed.emit()
+
+    def _accounts(self) -> list[str]:
+        return [a.strip() for a in self.accounts.text().split(",") if a.strip()]
+
+    def _routes(self, s: Settings) -> dict[str, list[str]]:
+        """The ticked routes, of destinations that still exist (one may have been removed
+        on the Destinations page meanwhile: it has left every route), and the saved routes
+        of accounts no longer listed (they count again if the account is accepted again)."""
+        known = {t.id for _, t in kinds.targets(s)}
+        shown = self.routes_box.routes()
+        listed = {a.casefold() for a in ["owner", *self._accounts()]}
+        kept = {a: ids for a, ids in s.routes.items() if a.casefold() not in listed}
+        return kept | {a: [i for i in ids if i in known] for a, ids in shown.items()}
 
     def token_change(self) -> str | Literal[False] | None:
         """The new token, None to forget it, or False for no change."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.facade import Core
 from app.core.types import CoreStatus
@@ -53,9 +53,17 @@ class SettingsWindow(QWidget):
 
         self.destinations = DestinationsPage(core)
         self.destinations.busyChanged.connect(lambda _busy: self.validate())
+        # a destination added or removed there: the accounts' lists of destinations follow
+        self.destinations.changed.connect(self.general.destinations_changed)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.general, "General")
+        # (scrolled: with each account's destinations it can be taller than a small screen)
+        self.general_scroll = QScrollArea()
+        self.general_scroll.setWidgetResizable(True)
+        self.general_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.general_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.general_scroll.setWidget(self.general)
+        self.tabs.addTab(self.general_scroll, "General")
         self.tabs.addTab(self.destinations, "Destinations")
         self.plex = PlexPage(core)
         self.tabs.addTab(self.plex, "Plex")
@@ -150,12 +158,12 @@ class SettingsWindow(QWidget):
         return self.plex
 
     def show_general(self) -> None:
-        self.tabs.setCurrentWidget(self.general)
+        self.tabs.setCurrentWidget(self.general_scroll)
         self.show()
 
     def _tab_changed(self, _index: int) -> None:
         # Save applies the General tab only; destinations apply each change at once.
-        self.save_button.setVisible(self.tabs.currentWidget() is self.general)
+        self.save_button.setVisible(self.tabs.currentWidget() is self.general_scroll)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

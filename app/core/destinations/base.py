@@ -36,6 +36,8 @@ class Settled:
     event_id: int
     event: str | None  # Plex's event name, e.g. media.scrobble
     action: Action  # what the pipeline made of it
+    account_id: str | None = None  # whose play it was (routes: app.core.routes)
+    account_title: str | None = None
 
 
 @dataclass(frozen=True)

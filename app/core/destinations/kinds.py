@@ -63,9 +63,13 @@ def replaced(settings: Settings, target: Target) -> Settings:
 
 
 def without(settings: Settings, target_id: str) -> Settings:
-    """A copy of ``settings`` without the target ``target_id``."""
+    """A copy of ``settings`` without the target ``target_id``, gone from every route too."""
+    from app.core import routes
+
     k, _ = _found(settings, target_id)
-    return _with(settings, k, [t for t in getattr(settings, k.settings_key) if t.id != target_id])
+    copy = _with(settings, k, [t for t in getattr(settings, k.settings_key) if t.id != target_id])
+    copy.routes = routes.without(settings.routes, target_id)
+    return copy
 
 
 def snapshot(settings: Settings) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -41,12 +41,15 @@ def _later(seconds: float | None) -> float:
     return min(LONGEST_WAIT, max(0.0, seconds))
 
 
-def enqueue(session: Session, settled: Iterable[Settled], destinations: Iterable[Destination]) -> int:
-    """Add a pending delivery for every (event, destination) that wants it; returns how many.
+def enqueue(session: Session, settled: Iterable[Settled], destinations: Iterable[Destination],
+            route: Callable[[Settled], set[str] | None] = lambda s: None) -> int:
+    """Add a pending delivery for every (event, destination) that wants it and that the
+    play's account is routed to (``route``: the destination ids, None for all); returns how many.
 
     An event settled again (re-run, a resolved conflict) is not queued twice.
     """
-    wanted = [(s.event_id, d.id) for s in settled for d in destinations if d.wants(s)]
+    wanted = [(s.event_id, d.id) for s in settled for to in [route(s)] for d in destinations
+              if (to is None or d.id in to) and d.wants(s)]
     if not wanted:
         return 0
     ids = {event_id for event_id, _ in wanted}

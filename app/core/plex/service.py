@@ -141,11 +141,14 @@ class PlexLink:
     def knows(self) -> PlexKnows:
         """What processing may use: signed in or not, and the accounts' names and ids."""
         aliases: dict[str, frozenset[str]] = {}
+        owner: frozenset[str] = frozenset()
         for user in self._users:
             same = frozenset(str(v).casefold() for v in (user.name, user.plex_id, user.server_id) if v)
             for value in same:
                 aliases[value] = aliases.get(value, frozenset()) | same
-        return PlexKnows(self.connected, aliases)
+            if user.owner:
+                owner |= same
+        return PlexKnows(self.connected, aliases, owner)
 
     async def users(self) -> list[PlexUser]:
         """The accounts that can play on the account's own servers (the owner first)."""

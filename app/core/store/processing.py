@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core import routes
 from app.core.destinations import outbox
 from app.core.destinations.base import Settled
 from app.core.matching import ShowIndex
@@ -57,10 +58,22 @@ class Processing(StoreBase):
             return outcomes
 
     def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
-        """Queue the deliveries of settled rows, in the transaction that settles them."""
+        """Queue the deliveries of settled rows, in the transaction that settles them, where
+        each play's account is routed; a counted play routed nowhere says so on its row."""
+        settings, plex = self.settings, self.plex
+
+        def route(s: Settled) -> set[str] | None:
+            return routes.route_of(s.account_id, s.account_title, settings, plex)
+        settled = [Settled(r.id, r.event, o.action, r.account_id, r.account_title)
+                   for r, o in zip(rows, outcomes, strict=True)]
+        if settings.routes:
+            for row, s in zip(rows, settled, strict=True):
+                if s.action.watched and route(s) == set():
+                    said = routes.nowhere_words(row.account_title or row.account_id or "this account",
+                                                settings.builtin_tracker)
+                    row.reason = f"{row.reason}; {said}" if row.reason else said
         if self.destinations:
-            outbox.enqueue(session, [Settled(r.id, r.event, o.action) for r, o in zip(rows, outcomes, strict=True)],
-                           self.destinations)
+            outbox.enqueue(session, settled, self.destinations, route)
 
     def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:
         """One row in its own savepoint: an unexpected error fails that row only."""
