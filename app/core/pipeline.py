@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.destinations.builtin import BuiltinTracker, Marks, id_columns
+from app.core.destinations.builtin_movies import MovieLookups
 from app.core.matching import MatchResult, ShowIndex
 from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 NOTHING_CLOSE = 80.0  # a candidate scoring this much resembles the Plex show: ask, never auto-add
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
-_NOT_TRACKED = {"movie": "movies are not tracked", "track": "music is not tracked",
+_NOT_TRACKED = {"track": "music is not tracked",
                 "clip": "clips are not tracked", "photo": "photos are not tracked"}
 
 
@@ -47,6 +48,7 @@ class Lookups:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.marks = Marks(session)
+        self.movies = MovieLookups(session)
         self._mappings: dict[str, ShowMapping | None] = {}
         self._server_shows: dict[tuple[str, str], PlexShow | None] = {}
 
@@ -95,7 +97,7 @@ def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | No
         return f"{ev.event} is a playback state, not a finished episode"
     if ev.event not in ("media.scrobble", "media.stop"):
         return f"{ev.event} is not a playback event"
-    if not ev.is_episode:
+    if not (ev.is_episode or ev.is_movie):
         return _NOT_TRACKED.get(ev.media_type or "", f"{ev.media_type or 'unknown'} items are not tracked")
     if not _account_accepted(ev, settings, plex):
         who = ev.account_title or ev.account_id or "unknown account"
@@ -137,9 +139,15 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     row.account_id, row.account_title = ev.account_id, ev.account_title
     row.server_title, row.plex_title, row.episode_title = ev.server_title, ev.show_title, ev.episode_title
     row.season, row.episode = ev.season, ev.episode
+    row.media_type = ev.media_type
+    if ev.is_movie:  # (a movie's title is the item's own: kept where a show's title goes)
+        row.plex_title, row.episode_title, row.plex_year = ev.episode_title, None, ev.year
 
     if reason := filter_reason(ev, settings, row.server_progress, plex):
         return _record(row, Action.IGNORED, reason)
+    if ev.is_movie:
+        from app.core.pipeline_movies import process_movie  # (it builds on this module)
+        return process_movie(session, row, ev, tracker, settings, lookups)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
     if not (0 <= ev.season <= MAX_SEASON and 0 <= ev.episode <= MAX_EPISODE):

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.destinations.base import Destination, Settled
+from app.core.destinations.builtin_movies import MovieShelf
 from app.core.matching import ShowIndex, ShowRef
 from app.core.models import Episode, Show, Watch
 from app.core.types import Action, Check, CheckStatus
@@ -87,6 +88,7 @@ class BuiltinTracker(Destination):
         self.enabled = True  # off: the pipeline counts plays for the other destinations only
         self._index: ShowIndex | None = None
         self._stamp: tuple[int, int] | None = None
+        self.movies = MovieShelf()
 
     def wants(self, event: Settled) -> bool:
         return True  # every episode play that passed the filters is matched and marked here
@@ -148,6 +150,7 @@ class BuiltinTracker(Destination):
 
     def forget_index(self) -> None:
         self._index = None
+        self.movies.forget_index()
 
     # -- marking ----------------------------------------------------------------------
     def mark(self, marks: Marks, show_id: int, season: int, number: int, episode_title: str | None,
@@ -179,7 +182,7 @@ class BuiltinTracker(Destination):
         """Take back the watch that event counted; False when it counted none."""
         watch = session.scalar(select(Watch).where(Watch.event_id == event_id))
         if watch is None:
-            return False
+            return self.movies.undo(session, event_id)
         episode = session.get(Episode, watch.episode_id)
         session.delete(watch)
         session.flush()

@@ -20,7 +20,7 @@ from app.core.types import Action, Outcome
 def reset(row: WebhookEvent) -> None:
     """Clear a row's outcome so that it can be processed again."""
     row.status, row.action, row.reason = "pending", None, None
-    row.show_id = row.episode_id = row.conflict_id = None
+    row.show_id = row.episode_id = row.conflict_id = row.movie_id = None
     row.match_method, row.confidence, row.processed_at = None, None, None
 
 
