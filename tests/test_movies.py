@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.facade import Core
+from app.core.matching import ShowRef
 from app.core.models import MovieWatch
 from app.core.movie_matching import MovieIndex
-from app.core.matching import ShowRef
 from app.core.payload import event_from_dict
 from tests.helpers import post, sample, settled, webhook_url
 
@@ -205,3 +205,33 @@ async def test_a_movie_plex_identifies_is_added_when_nothing_resembles_it(paths,
         assert (row.action, row.match_method) == ("marked", "added")
         [heat] = await _movies(c)
         assert (heat.title, heat.year, heat.tmdb_id, heat.imdb_id) == ("Heat", 1995, 949, "tt0113277")
+
+
+# -- the migration ---------------------------------------------------------------------
+
+def test_migration_0006_matches_the_models_and_keeps_old_rows_readable(tmp_path) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from app.core.db import _alembic_config, make_engine, open_database
+    from app.core.models import Base
+
+    path = tmp_path / "old.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0005")
+        for reason, season in (("movies are not tracked", None), (None, 1), ("music is not tracked", None)):
+            conn.exec_driver_sql("INSERT INTO webhook_events (received_at, payload, status, reason, season) "
+                                 "VALUES ('2026-12-01', '{}', 'done', ?, ?)", (reason, season))
+    engine.dispose()
+
+    engine = open_database(f"sqlite:///{path}", tmp_path / "backups").kw["bind"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # (a float column is FLOAT in the migrations, Double in SQLAlchemy 2's mapping: one type in SQLite)
+        float_double = {"FLOAT", "Double"}
+        assert [d for d in diff if not (isinstance(d, list) and d[0][0] == "modify_type"
+                                        and {type(d[0][-2]).__name__, type(d[0][-1]).__name__} == float_double)] == []
+        kinds = conn.exec_driver_sql("SELECT media_type FROM webhook_events ORDER BY id").scalars().all()
+    assert kinds == ["movie", "episode", None]

@@ -18,6 +18,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     emit(read(paths, settings, lambda core: core.scrobbles(limit=args.limit, action=args.action)),
-         ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
+         ("id", "received_at", "kind", "account_title", "plex_title", "season", "episode", "action",
           "reason", "show_title"), args.json)
     return 0

@@ -239,11 +239,7 @@ class ScrobbleRow:
     media_type: str | None = None  # episode, movie, track... (None: an unreadable payload)
     plex_year: int | None = None  # a movie's year, as Plex gave it
     movie_id: int | None = None  # the tracker movie it marked
-
-    @property
-    def kind(self) -> str:
-        """``movie`` or ``episode`` (anything else Plex plays is only ever ignored)."""
-        return "movie" if self.media_type == "movie" else "episode"
+    kind: str = "episode"  # movie or episode (anything else Plex plays is only ever ignored)
 
 
 @dataclass(frozen=True)
