@@ -153,6 +153,16 @@ class FakePms(_Served):
                              "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
                              "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
 
+    def play_movie(self, rating_key: str, title: str, released: str, *, account_id: int = 1,
+                   viewed_at: float | None = None) -> None:
+        """A movie watched to the end. A history entry names a movie as a real server does:
+        its title and release date (``originallyAvailableAt``), no guid and no year."""
+        self.history.append({"type": "movie", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+                             "librarySectionID": 1, "title": title, "originallyAvailableAt": released,
+                             "accountID": account_id,
+                             "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
+                             "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
+
     def _endless_page(self, start: int, size: int) -> str:
         now = int(time.time())
         rows = [{"type": "episode", "ratingKey": str(10_000_000 + n), "grandparentTitle": "Endless",
@@ -211,6 +221,14 @@ class FakePms(_Served):
                                       "grandparentTitle": show.title, "title": f"Episode {episode}",
                                       "parentIndex": season, "index": episode, "duration": duration,
                                       "viewOffset": 0, "_user": (account_id, account)}
+
+    def start_movie_session(self, session_key: str, rating_key: str, title: str, year: int, guid: str,
+                            account_id: int = 1, account: str = "alice", duration: int = 6_000_000) -> None:
+        """A movie playing: the session list carries its full metadata (guid and year)."""
+        self.sessions[session_key] = {"sessionKey": session_key, "ratingKey": rating_key, "type": "movie",
+                                      "key": f"/library/metadata/{rating_key}", "guid": guid, "title": title,
+                                      "year": year, "duration": duration, "viewOffset": 0,
+                                      "_user": (account_id, account)}
 
     async def notify(self, session_key: str, offset: int, state: str = "playing") -> None:
         """The player reports its position: every open socket hears it, as a real server sends it."""
