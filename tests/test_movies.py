@@ -8,6 +8,7 @@ import copy
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.core.facade import Core
@@ -15,6 +16,7 @@ from app.core.matching import ShowRef
 from app.core.models import MovieWatch
 from app.core.movie_matching import MovieIndex
 from app.core.payload import event_from_dict
+from app.core.store import StoreError
 from tests.helpers import post, sample, settled, webhook_url
 
 HEAT = {"title": "Heat", "year": 1995, "tmdb_id": 949, "imdb_id": "tt0113277"}
@@ -235,3 +237,21 @@ def test_migration_0006_matches_the_models_and_keeps_old_rows_readable(tmp_path)
                                         and {type(d[0][-2]).__name__, type(d[0][-1]).__name__} == float_double)] == []
         kinds = conn.exec_driver_sql("SELECT media_type FROM webhook_events ORDER BY id").scalars().all()
     assert kinds == ["movie", "episode", None]
+
+
+async def test_edit_and_delete_a_movie_keep_matching_right(core: Core) -> None:
+    store = core.runtime.store
+    heat = await core.runtime.run(store.add_movie, title="Heet", year=1995)
+    await core.runtime.run(store.update_movie, heat.id, title="Heat", year=1995, imdb_id="tt0113277")
+    await post(webhook_url(core), sample("scrobble-legacy-imdb-movie"))
+    await settled(core)
+    [row] = await _rows(core)
+    assert (row.action, row.movie_id, row.match_method) == ("marked", heat.id, "ids")
+
+    await core.runtime.run(store.delete_movie, heat.id)
+    assert await _movies(core) == []
+    with pytest.raises(StoreError, match="counted a movie that is no longer in the tracker"):
+        await core.runtime.run(store.undo, row.id)  # (its play went with it)
+    await post(webhook_url(core), sample("scrobble-legacy-imdb-movie"))  # its mapping went too: it asks
+    await settled(core)
+    assert (await _rows(core))[0].action == "conflict"

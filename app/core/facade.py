@@ -230,6 +230,12 @@ class Core:
     async def add_movie(self, **values: Any) -> MovieRow:
         return await self._db(self.runtime._store().add_movie, **values)
 
+    async def update_movie(self, movie_id: int, **values: Any) -> MovieRow:
+        return await self._db(self.runtime._store().update_movie, movie_id, **values)
+
+    async def delete_movie(self, movie_id: int) -> None:
+        await self._db(self.runtime._store().delete_movie, movie_id)
+
     async def import_movies(self, path: Path | str) -> Any:
         """Add the movies of a JSON or CSV file (as shows'); returns how many were added and skipped."""
         store = self.runtime._store()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.destinations.base import Destination, Settled
 from app.core.destinations.builtin_movies import MovieShelf
 from app.core.matching import ShowIndex, ShowRef
-from app.core.models import Episode, Show, Watch
+from app.core.models import Episode, Movie, Show, Watch
 from app.core.types import Action, Check, CheckStatus
 
 BUILTIN_ID = "builtin"
@@ -98,15 +98,16 @@ class BuiltinTracker(Destination):
             return [Check("Built-in tracker", CheckStatus.PASS, "off: plays are marked in your other "
                           "destinations only", "")]
 
-        def count() -> int:
+        def count() -> tuple[int, int]:
             with self.sessions() as session:
-                return int(session.scalar(select(func.count(Show.id))) or 0)
+                return (int(session.scalar(select(func.count(Show.id))) or 0),
+                        int(session.scalar(select(func.count(Movie.id))) or 0))
         try:
-            n = await asyncio.to_thread(count)
+            n, movies = await asyncio.to_thread(count)
         except Exception as exc:  # the detail is what the user needs, not a traceback
             return [Check("Built-in tracker", CheckStatus.FAIL, f"{type(exc).__name__}: {exc}",
                           "Check the database URL in Settings and that the file is writable.")]
-        return [Check("Built-in tracker", CheckStatus.PASS, f"{n} shows; marks are written in the "
+        return [Check("Built-in tracker", CheckStatus.PASS, f"{n} shows, {movies} movies; marks are written in the "
                       "same transaction as the event, exactly once")]
 
     # -- the show index ---------------------------------------------------------------

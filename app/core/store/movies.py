@@ -1,13 +1,13 @@
-"""The built-in tracker's movies: add, import, list and search them."""
+"""The built-in tracker's movies: add, import, list, edit, delete and search them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from app.core.models import Movie
+from app.core.models import Movie, MovieMapping, MovieWatch
 from app.core.store.base import StoreBase, StoreError, plain
 from app.core.store.shows import MAX_SHOWS, ImportResult, _clean_show
 from app.core.types import Candidate, MovieRow
@@ -74,13 +74,40 @@ class Movies(StoreBase):
         self.builtin.movies.forget_index()
         return ImportResult(added, skipped)
 
-    def _refuse_duplicate_movie(self, session: Session, clean: dict[str, Any]) -> None:
+    def _refuse_duplicate_movie(self, session: Session, clean: dict[str, Any], but: int | None = None) -> None:
+        """A StoreError naming the movie (other than ``but``) with one of these ids, or this title and year."""
         keys = _keys(clean)
         alike = or_(Movie.title.ilike(clean["title"]), *(getattr(Movie, n) == v for n, v in keys if n != "title"))
-        for existing in session.scalars(select(Movie).where(alike)):
+        for existing in session.scalars(select(Movie).where(alike, Movie.id != (but if but is not None else -1))):
             if _movie_keys(existing) & keys:
                 year = f" ({existing.year})" if existing.year else ""
                 raise StoreError(f"{existing.title}{year} is already in the tracker as movie #{existing.id}")
+
+    def update_movie(self, movie_id: int, **values: Any) -> MovieRow:
+        """Change a movie's title, year or ids (all given: a missing id is cleared)."""
+        clean = _clean_movie(values, "movie")
+        with self.sessions.begin() as session:
+            movie = session.get(Movie, movie_id)
+            if movie is None:
+                raise StoreError(f"there is no movie #{movie_id}")
+            self._refuse_duplicate_movie(session, clean, but=movie_id)
+            for name in ("title", "year", "tmdb_id", "imdb_id"):
+                setattr(movie, name, clean.get(name))
+            session.flush()
+            row = plain(MovieRow, movie)
+        self.builtin.movies.forget_index()  # (rebuilt on the next match: movies are few)
+        return row
+
+    def delete_movie(self, movie_id: int) -> None:
+        """Delete a movie with its plays; Plex movies mapped to it will ask again."""
+        with self.sessions.begin() as session:
+            movie = session.get(Movie, movie_id)
+            if movie is None:
+                raise StoreError(f"there is no movie #{movie_id}")
+            session.execute(delete(MovieWatch).where(MovieWatch.movie_id == movie_id))
+            session.execute(delete(MovieMapping).where(MovieMapping.movie_id == movie_id))
+            session.delete(movie)
+        self.builtin.movies.forget_index()
 
     def list_movies(self, search: str | None = None, limit: int | None = None) -> list[MovieRow]:
         """Movies by title (and year), those whose title holds ``search`` only if given."""

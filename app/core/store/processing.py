@@ -94,6 +94,9 @@ class Processing(StoreBase):
             if row is None:
                 raise StoreError(f"there is no event #{event_id}")
             if not self.builtin.undo(session, row.id):
+                if row.action in (Action.MARKED.value, Action.REWATCH.value) and row.movie_id is not None:
+                    raise StoreError(f"event #{event_id} counted a movie that is no longer in the tracker: "
+                                     "its plays went with it")
                 if row.action in (Action.MARKED.value, Action.REWATCH.value) and (
                         row.show_id is None or session.get(Show, row.show_id) is None):
                     raise StoreError(f"event #{event_id} marked a show that is no longer in the tracker: "
