@@ -255,3 +255,12 @@ async def test_edit_and_delete_a_movie_keep_matching_right(core: Core) -> None:
     await post(webhook_url(core), sample("scrobble-legacy-imdb-movie"))  # its mapping went too: it asks
     await settled(core)
     assert (await _rows(core))[0].action == "conflict"
+
+
+async def test_searching_movies_with_a_year_ranks_that_years_film_first(core: Core) -> None:
+    store = core.runtime.store
+    for title, year in (("Dune", 2021), ("Dune", 1984), ("Blade Runner 2049", 2017), ("Blade Runner", 1982)):
+        await core.runtime.run(store.add_movie, title=title, year=year)
+    for query in ("dune 1984", "Dune (1984)"):
+        assert [c.year for c in await core.runtime.run(store.search_movies, query)][:2] == [1984, 2021]
+    assert (await core.runtime.run(store.search_movies, "blade runner 2049"))[0].title == "Blade Runner 2049"

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from app.core.models import Movie, MovieMapping, MovieWatch
+from app.core.models import Movie, MovieMapping, MovieWatch, utcnow
 from app.core.store.base import StoreBase, StoreError, plain
 from app.core.store.shows import MAX_SHOWS, ImportResult, _clean_show
 from app.core.types import Candidate, MovieRow
 
 MAX_MOVIES = MAX_SHOWS  # movies in one import, as shows
+_TRAILING_YEAR = re.compile(r"(.*?)[\s(\[]+((?:19|20)\d\d)[)\]]?")
 
 
 def _clean_movie(data: Any, where: str) -> dict[str, Any]:
@@ -120,6 +122,11 @@ class Movies(StoreBase):
             return [plain(MovieRow, m) for m in session.scalars(q)]
 
     def search_movies(self, query: str, limit: int = 20) -> list[Candidate]:
-        """Ranked tracker movies for a title (a year at its end, "Dune (1984)", counts)."""
+        """Ranked tracker movies for a title; a year at its end ("Dune 1984", "Dune (1984)")
+        ranks that year's movie first."""
+        year = None
+        m = _TRAILING_YEAR.fullmatch(query.strip())
+        if m and m.group(1).strip() and int(m.group(2)) <= utcnow().year + 2:  # ("Blade Runner 2049": a title)
+            query, year = m.group(1), int(m.group(2))
         with self.sessions() as session:
-            return self.builtin.movies.index(session).search(query, limit=limit)
+            return self.builtin.movies.index(session).search(query, year, limit=limit)
