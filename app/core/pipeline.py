@@ -18,15 +18,17 @@ from sqlalchemy.orm import Session
 from app.core.destinations.builtin import BuiltinTracker, Marks, id_columns
 from app.core.destinations.builtin_movies import MovieLookups
 from app.core.matching import MatchResult, ShowIndex
-from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
+from app.core.pipeline_movies import process_movie
+from app.core.settle import nothing_close as _nothing_close
+from app.core.settle import record as _record
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
 
 if TYPE_CHECKING:
     from app.core.config import Settings
 
 log = logging.getLogger(__name__)
-NOTHING_CLOSE = 80.0  # a candidate scoring this much resembles the Plex show: ask, never auto-add
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
 _NOT_TRACKED = {"track": "music is not tracked",
                 "clip": "clips are not tracked", "photo": "photos are not tracked"}
@@ -77,14 +79,6 @@ def server_show_key(ev: PlexEvent) -> tuple[str, str] | None:
     if not ev.grandparent_rating_key.isdigit():
         return None
     return ev.server_uuid, ev.grandparent_rating_key
-
-
-def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Outcome:
-    row.action = action.value
-    row.reason = reason
-    row.status = "done"
-    row.processed_at = utcnow()
-    return Outcome(row.id, action, reason, row.show_id, row.conflict_id)
 
 
 def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | None = None,
@@ -146,7 +140,6 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     if reason := filter_reason(ev, settings, row.server_progress, plex):
         return _record(row, Action.IGNORED, reason)
     if ev.is_movie:
-        from app.core.pipeline_movies import process_movie  # (it builds on this module)
         return process_movie(session, row, ev, tracker, settings, lookups)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
@@ -205,13 +198,6 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     outcome = _record(row, Action.CONFLICT, reason)
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,
                    conflict.plex_title)
-
-
-def _nothing_close(result: MatchResult) -> bool:
-    """No candidate at all, or none scoring ``NOTHING_CLOSE`` (an ambiguous match always asks)."""
-    if result.conflict == "no_match":
-        return True
-    return result.conflict == "low_confidence" and all(c.score < NOTHING_CLOSE for c in result.candidates)
 
 
 def _conflict_reason(result: MatchResult) -> str:

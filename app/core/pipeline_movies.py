@@ -15,11 +15,12 @@ from app.core.destinations.builtin_movies import movie_columns
 from app.core.matching import MatchResult
 from app.core.models import Conflict, MovieMapping, WebhookEvent
 from app.core.payload import PlexEvent
-from app.core.pipeline import Lookups, _nothing_close, _record
+from app.core.settle import nothing_close, record
 from app.core.types import Action, Outcome
 
 if TYPE_CHECKING:
     from app.core.config import Settings
+    from app.core.pipeline import Lookups  # (it calls this module)
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,15 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
                   settings: Settings, lookups: Lookups) -> Outcome:
     """A finished, accepted movie play: counted in the built-in tracker, or a conflict."""
     if not settings.builtin_tracker:
-        return _record(row, Action.COUNTED, "a finished movie, for your other trackers "
+        return record(row, Action.COUNTED, "a finished movie, for your other trackers "
                                             "(the built-in tracker is off)")
     plex_key = ev.movie_key
     if plex_key is None:
-        return _record(row, Action.FAILED, "the payload does not say which movie this is")
+        return record(row, Action.FAILED, "the payload does not say which movie this is")
     mapping = lookups.movies.mapping(plex_key)
     if mapping is not None:
         if mapping.ignored or mapping.movie_id is None:
-            return _record(row, Action.IGNORED, "this Plex movie is ignored (your choice)")
+            return record(row, Action.IGNORED, "this Plex movie is ignored (your choice)")
         row.match_method, row.confidence = "mapping", mapping.confidence
         return _mark(tracker, lookups, row, mapping.movie_id, ev, settings)
 
@@ -44,7 +45,7 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
         Conflict.plex_key == plex_key, Conflict.kind == "movie", Conflict.status == "open"))
     if conflict is not None:
         row.conflict_id = conflict.id
-        return _record(row, Action.CONFLICT, f"waiting on conflict #{conflict.id}")
+        return record(row, Action.CONFLICT, f"waiting on conflict #{conflict.id}")
 
     title, ids = ev.episode_title, ev.movie_ids
     result = tracker.movies.index(session).resolve(title, ev.year, ids)
@@ -53,7 +54,7 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
                                                 method=result.method or "title", confidence=result.confidence))
         row.match_method, row.confidence = result.method, result.confidence
         return _mark(tracker, lookups, row, result.show_id, ev, settings)
-    if settings.auto_add_shows and title and _nothing_close(result) and movie_columns(ids):
+    if settings.auto_add_shows and title and nothing_close(result) and movie_columns(ids):
         # As for shows: a movie Plex identifies that no tracker movie resembles is added.
         movie = tracker.movies.new_movie(session, title, ev.year, ids)
         lookups.movies.add_mapping(MovieMapping(plex_key=plex_key, plex_title=title, movie_id=movie.id,
@@ -67,7 +68,7 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
     session.add(conflict)
     session.flush()
     row.conflict_id = conflict.id
-    outcome = _record(row, Action.CONFLICT, _conflict_reason(result, ev.year))
+    outcome = record(row, Action.CONFLICT, _conflict_reason(result, ev.year))
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True, conflict.plex_title)
 
 
@@ -86,4 +87,4 @@ def _mark(tracker: BuiltinTracker, lookups: Lookups, row: WebhookEvent, movie_id
                                timedelta(hours=settings.dedup_window_hours), row.id)
     if done.movie is not None:
         row.movie_id = movie_id
-    return _record(row, done.action, done.reason)
+    return record(row, done.action, done.reason)
