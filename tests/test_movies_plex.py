@@ -70,6 +70,30 @@ async def test_movies_watched_while_the_app_was_closed_are_caught_up_once(paths,
         await core.stop()
 
 
+async def test_a_history_movie_is_matched_by_the_ids_its_server_gives(paths, settings, plex) -> None:
+    _, pms = plex
+    pms.add_movie("801", "Dune", 2021, tmdb="438631", imdb="tt1160419")
+    core = Core(paths, settings)
+    await core.start()
+    store = core.runtime.store
+    # The tracker's title is not Plex's: only the ids can say it is the same film.
+    part_one = await core.runtime.run(store.add_movie, title="Dune: Part One", year=2021, tmdb_id=438631)
+    await core.runtime.run(store.add_movie, title="Dune", year=1984)
+    await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+    await core.stop()
+
+    pms.play_movie("801", "Dune", "2021-09-03", viewed_at=time.time() + 1)  # by title and date only
+    core = Core(paths, settings)
+    await core.start()
+    try:
+        await wait_for(lambda: core.status.plex.caught_up and core.status.plex.caught_up.added == 1, timeout=15)
+        await settled(core)
+        [row] = await core.runtime.run(store.scrobbles)
+        assert (row.action, row.movie_id, row.match_method) == ("marked", part_one.id, "ids")
+    finally:
+        await core.stop()
+
+
 async def test_a_movie_whose_webhook_came_is_not_added_again_from_history(paths, settings, plex) -> None:
     _, pms = plex
     core = Core(paths, settings)

@@ -20,7 +20,7 @@ from app.core.destinations.builtin_movies import MovieLookups
 from app.core.matching import MatchResult, ShowIndex
 from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
-from app.core.pipeline_movies import process_movie
+from app.core.pipeline_movies import movie_server_key, process_movie
 from app.core.settle import nothing_close as _nothing_close
 from app.core.settle import record as _record
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
@@ -73,7 +73,10 @@ class Lookups:
 
 def server_show_key(ev: PlexEvent) -> tuple[str, str] | None:
     """(server, show rating key) when only the Plex server can name the show's ids: a
-    new-agent (plex://) or unmatched episode, whose Guid ids are the episode's."""
+    new-agent (plex://) or unmatched episode, whose Guid ids are the episode's. For a movie
+    that names no id (a history entry, a live session): (server, its own rating key)."""
+    if ev.is_movie:
+        return movie_server_key(ev)
     if not ev.is_episode or ev.show_ids or not ev.server_uuid or not ev.grandparent_rating_key:
         return None
     if not ev.grandparent_rating_key.isdigit():

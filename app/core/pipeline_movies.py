@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def movie_server_key(ev: PlexEvent) -> tuple[str, str] | None:
+    """(server, the movie's rating key) for a movie that names no id (a history entry, a live
+    session): its server can name them."""
+    if ev.movie_ids or not ev.server_uuid or not ev.rating_key or not ev.rating_key.isdigit():
+        return None
+    return ev.server_uuid, ev.rating_key
+
+
 def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: BuiltinTracker,
                   settings: Settings, lookups: Lookups) -> Outcome:
     """A finished, accepted movie play: counted in the built-in tracker, or a conflict."""
@@ -47,8 +55,11 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
         row.conflict_id = conflict.id
         return record(row, Action.CONFLICT, f"waiting on conflict #{conflict.id}")
 
-    title, ids = ev.episode_title, ev.movie_ids
-    result = tracker.movies.index(session).resolve(title, ev.year, ids)
+    title, ids, year = ev.episode_title, ev.movie_ids, ev.year
+    server_key = movie_server_key(ev)
+    if server_key and (known := lookups.server_show(server_key)) is not None:  # what its server said
+        ids, year = dict(known.ids or {}), known.year or year
+    result = tracker.movies.index(session).resolve(title, year, ids)
     if result.show_id is not None:
         lookups.movies.add_mapping(MovieMapping(plex_key=plex_key, plex_title=title, movie_id=result.show_id,
                                                 method=result.method or "title", confidence=result.confidence))
@@ -56,19 +67,19 @@ def process_movie(session: Session, row: WebhookEvent, ev: PlexEvent, tracker: B
         return _mark(tracker, lookups, row, result.show_id, ev, settings)
     if settings.auto_add_shows and title and nothing_close(result) and movie_columns(ids):
         # As for shows: a movie Plex identifies that no tracker movie resembles is added.
-        movie = tracker.movies.new_movie(session, title, ev.year, ids)
+        movie = tracker.movies.new_movie(session, title, year, ids)
         lookups.movies.add_mapping(MovieMapping(plex_key=plex_key, plex_title=title, movie_id=movie.id,
                                                 method="added", confidence=1.0))
         row.match_method, row.confidence = "added", 1.0
         log.info("added the movie %r (#%d) to the tracker, as Plex identifies it", title, movie.id)
         return _mark(tracker, lookups, row, movie.id, ev, settings)
-    conflict = Conflict(kind="movie", plex_key=plex_key, plex_title=title or plex_key, plex_year=ev.year,
+    conflict = Conflict(kind="movie", plex_key=plex_key, plex_title=title or plex_key, plex_year=year,
                         guids={"guid": ev.guid, "movie_ids": ids}, type=result.conflict or "no_match",
                         candidates=[c.to_dict() for c in result.candidates])
     session.add(conflict)
     session.flush()
     row.conflict_id = conflict.id
-    outcome = record(row, Action.CONFLICT, _conflict_reason(result, ev.year))
+    outcome = record(row, Action.CONFLICT, _conflict_reason(result, year))
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True, conflict.plex_title)
 
 
