@@ -77,3 +77,11 @@ def test_movies_tab_add_play_edit_import_search_delete(ui: UiController, core: C
     qtbot.waitUntil(lambda: [r[:2] for r in rows(v)] == [["Dune", "1984"]])
     assert asked == ["Delete Dune (2021)? Plex movies matched to it will ask again."]
     assert v.banner.text == "Deleted Dune (2021)."
+
+
+def test_a_counted_movie_is_announced_with_its_year(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    core.settings.notify_each_scrobble = True
+    aio.run(core.runtime.run(core.runtime.store.add_movie, title="Heat", year=1995, tmdb_id=949))
+    with qtbot.waitSignal(ui.notified, timeout=10_000) as note:
+        aio.post(core, sample("scrobble-movie"))
+    assert note.args[:2] == ["Marked watched", "Heat (1995)"]
