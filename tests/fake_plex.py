@@ -129,6 +129,7 @@ class FakePms(_Served):
         self.sessions: dict[str, dict[str, object]] = {}  # session key -> what plays, by whom
         self.sockets: list[web.WebSocketResponse] = []
         self.websocket = True  # False: answers the websocket with 404, as a server without one
+        self.movies: dict[str, FakeShow] = {}  # rating key -> a movie (its Guid ids, its year)
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
@@ -137,6 +138,12 @@ class FakePms(_Served):
         show = FakeShow(rating_key, title, year, ids, f"plex://show/{secrets.token_hex(12)}")
         self.shows[rating_key] = show
         return show
+
+    def add_movie(self, rating_key: str, title: str, year: int | None, **ids: str) -> FakeShow:
+        """A movie in a library section, new agent: plex://movie/..., its ids in Guid lines."""
+        movie = FakeShow(rating_key, title, year, ids, f"plex://movie/{secrets.token_hex(12)}")
+        self.movies[rating_key] = movie
+        return movie
 
     def add_episode(self, rating_key: str, duration: int = 3_480_000, **attrs: object) -> None:
         """An episode as the server keeps it: viewOffset (ms) while partly watched, or
@@ -150,6 +157,16 @@ class FakePms(_Served):
                              "grandparentKey": f"/library/metadata/{show.rating_key}",
                              "grandparentTitle": show.title, "title": title or f"Episode {episode}",
                              "parentIndex": season, "index": episode, "accountID": account_id,
+                             "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
+                             "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
+
+    def play_movie(self, rating_key: str, title: str, released: str, *, account_id: int = 1,
+                   viewed_at: float | None = None) -> None:
+        """A movie watched to the end. A history entry names a movie as a real server does:
+        its title and release date (``originallyAvailableAt``), no guid and no year."""
+        self.history.append({"type": "movie", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+                             "librarySectionID": 1, "title": title, "originallyAvailableAt": released,
+                             "accountID": account_id,
                              "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
                              "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
 
@@ -211,6 +228,14 @@ class FakePms(_Served):
                                       "grandparentTitle": show.title, "title": f"Episode {episode}",
                                       "parentIndex": season, "index": episode, "duration": duration,
                                       "viewOffset": 0, "_user": (account_id, account)}
+
+    def start_movie_session(self, session_key: str, rating_key: str, title: str, year: int, guid: str,
+                            account_id: int = 1, account: str = "alice", duration: int = 6_000_000) -> None:
+        """A movie playing: the session list carries its full metadata (guid and year)."""
+        self.sessions[session_key] = {"sessionKey": session_key, "ratingKey": rating_key, "type": "movie",
+                                      "key": f"/library/metadata/{rating_key}", "guid": guid, "title": title,
+                                      "year": year, "duration": duration, "viewOffset": 0,
+                                      "_user": (account_id, account)}
 
     async def notify(self, session_key: str, offset: int, state: str = "playing") -> None:
         """The player reports its position: every open socket hears it, as a real server sends it."""
@@ -286,6 +311,14 @@ class FakePms(_Served):
             attrs = _attrs(ratingKey=key, key=f"/library/metadata/{key}", type="episode",
                            **self.episodes[key])  # type: ignore[arg-type]
             return web.Response(text=f'<MediaContainer size="1"><Video {attrs}/></MediaContainer>',
+                                content_type=XML)
+        if (movie := self.movies.get(key)) is not None:
+            guids = ""
+            if request.query.get("includeGuids") == "1":  # as the real server: only when asked
+                guids = "".join(f'<Guid id="{k}://{v}"/>' for k, v in movie.ids.items())
+            attrs = _attrs(ratingKey=key, key=f"/library/metadata/{key}", guid=movie.guid, type="movie",
+                           title=movie.title, year=movie.year, librarySectionID=1, librarySectionTitle="Movies")
+            return web.Response(text=f'<MediaContainer size="1"><Video {attrs}>{guids}</Video></MediaContainer>',
                                 content_type=XML)
         show = self.shows.get(key)
         if show is None:

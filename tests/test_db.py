@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy import inspect
 
 from app.core.config import Paths, Settings
-from app.core.db import DatabaseError, _alembic_config, make_engine, open_database
+from app.core.db import HEAD, DatabaseError, _alembic_config, make_engine, open_database
 from app.core.runtime import open_store
 
 
@@ -23,7 +23,7 @@ def test_a_new_database_is_created_at_the_newest_version(tmp_path) -> None:
         inspect(engine).get_table_names())
     with engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
     assert not (tmp_path / "backups").exists()  # nothing to back up
 
 
@@ -32,7 +32,7 @@ def test_an_empty_file_becomes_a_new_database(tmp_path) -> None:
     path.touch()  # made by hand, or by a tool that only creates the file
     engine = open_database(f"sqlite:///{path}", tmp_path / "backups").kw["bind"]
     with engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
     engine.dispose()
 
 
@@ -128,7 +128,6 @@ def test_someone_elses_database_is_never_migrated(tmp_path) -> None:
 def test_head_constant_is_alembics_newest_migration() -> None:
     from alembic.script import ScriptDirectory
 
-    from app.core.db import HEAD
     assert ScriptDirectory.from_config(_alembic_config(None)).get_current_head() == HEAD
 
 

@@ -23,7 +23,7 @@ from app.selftest import report as steps
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("load core", "migration scripts", "resources", "fuzzy matching", "keyring", "TLS certificates",
          "ngrok installer", "PostgreSQL driver", "Plex sign-in", "start core", "add show", "post scrobble", "processed",
-         "episode marked", "stop core")
+         "episode marked", "movie counted", "stop core")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_passes_from_source_and_reports_every_step(tmp_path: Path) -> None:
         assert line.split()[0] in ("ok", "warn") and " ms" in line, line
     assert "event #1 marked on show #1" in out
     assert "S01E01 watched (1x)" in out
-    assert "SELF-TEST PASSED: 15 steps" in out
+    assert "SELF-TEST PASSED: 16 steps" in out
     assert result.stderr == ""
     _assert_clean(tmp_path)
 

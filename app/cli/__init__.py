@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from app import __version__
-from app.cli import accounts, config, conflicts, destinations, plex, scrobbles, serve, shows, status, webhook
+from app.cli import accounts, config, conflicts, destinations, movies, plex, scrobbles, serve, shows, status, webhook
 from app.cli.common import USER_ERRORS, error_exit, text
 from app.core.config import Paths, Settings, load_settings
 
@@ -25,6 +25,7 @@ from app.core.config import Paths, Settings, load_settings
 COMMANDS: dict[str, ModuleType] = {
     "serve": serve,
     "shows": shows, "episodes": shows,
+    "movies": movies,
     "scrobbles": scrobbles,
     "conflicts": conflicts,
     "destinations": destinations,

@@ -1,4 +1,4 @@
-"""``scrobbletray conflicts ...``: the Plex shows waiting for the user's decision."""
+"""``scrobbletray conflicts ...``: the Plex shows and movies waiting for the user's decision."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from app.core.config import Paths, Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser("conflicts", help="Plex shows waiting for your decision").add_subparsers(
+    c = sub.add_parser("conflicts", help="Plex shows and movies waiting for your decision").add_subparsers(
         dest="action", metavar="ACTION")
     c.required = True
     cl = c.add_parser("list", help="list open conflicts")
@@ -19,14 +19,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cr.add_argument("id", type=whole())
     how = cr.add_mutually_exclusive_group(required=True)
     how.add_argument("--show", type=whole(), dest="show_id", help="map to this tracker show")
-    how.add_argument("--create", action="store_true", help="create a tracker show from the Plex data")
-    how.add_argument("--ignore", action="store_true", help="ignore this Plex show from now on")
+    how.add_argument("--movie", type=whole(), dest="show_id", help="map to this tracker movie (a movie's conflict)")
+    how.add_argument("--create", action="store_true", help="create a tracker show (or movie) from the Plex data")
+    how.add_argument("--ignore", action="store_true", help="ignore this Plex show (or movie) from now on")
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     if args.action == "list":  # (the tracker that counts: the built-in one, or a PostgreSQL tracker's)
         emit(read(paths, settings, lambda core: core.conflicts(None if args.all else "open")),
-             ("id", "plex_title", "plex_year", "type", "waiting", "status"), args.json)
+             ("id", "kind", "plex_title", "plex_year", "type", "waiting", "status"), args.json)
     else:
         outcomes = change(paths, settings, "resolve_conflict", conflict_id=args.id, show_id=args.show_id,
                           create=args.create, ignore=args.ignore)

@@ -24,6 +24,6 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         emit(rows, (), True)
         return 0
     shown = [{**plain(r), "delivered": delivered_text(r)} for r in rows]  # whose play, and where it went
-    print(table(shown, ("id", "received_at", "account_title", "plex_title", "season", "episode", "action",
+    print(table(shown, ("id", "received_at", "kind", "account_title", "plex_title", "season", "episode", "action",
                         "delivered", "reason", "show_title")))
     return 0

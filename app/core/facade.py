@@ -44,6 +44,7 @@ from app.core.types import (
     Counts,
     DestinationStatus,
     EpisodeRow,
+    MovieRow,
     Outcome,
     ScrobbleRow,
     ShowRow,
@@ -56,8 +57,8 @@ log = logging.getLogger(__name__)
 
 #: What a command may ask the running app to do (through :mod:`app.core.control`): the
 #: changes that its senders, match index, settings or Plex link must see at once.
-REMOTE = ("add_show", "import_shows", "resolve_conflict", "add_destination", "remove_destination",
-          "retry_destination", "catch_up", "reload_settings", "route_account",
+REMOTE = ("add_show", "import_shows", "add_movie", "import_movies", "resolve_conflict", "add_destination",
+          "remove_destination", "retry_destination", "catch_up", "reload_settings", "route_account",
           "accounts")  # (a question, but the running app knows the ids of the servers' accounts)
 
 
@@ -225,6 +226,28 @@ class Core:
         """Add the shows of a JSON or CSV file; returns how many were added and skipped."""
         store = self.runtime._store()
         return await self._db(lambda: store.import_shows(read_show_file(Path(path))))
+
+    # -- the built-in tracker's movies -----------------------------------------------
+    async def list_movies(self, search: str | None = None, limit: int | None = None) -> list[MovieRow]:
+        return await self._db(self.runtime._store().list_movies, search, limit)
+
+    async def add_movie(self, **values: Any) -> MovieRow:
+        return await self._db(self.runtime._store().add_movie, **values)
+
+    async def update_movie(self, movie_id: int, **values: Any) -> MovieRow:
+        return await self._db(self.runtime._store().update_movie, movie_id, **values)
+
+    async def delete_movie(self, movie_id: int) -> None:
+        await self._db(self.runtime._store().delete_movie, movie_id)
+
+    async def import_movies(self, path: Path | str) -> Any:
+        """Add the movies of a JSON or CSV file (as shows'); returns how many were added and skipped."""
+        store = self.runtime._store()
+        return await self._db(lambda: store.import_movies(read_show_file(Path(path))))
+
+    async def search_movies(self, query: str, limit: int = 20) -> list[Candidate]:
+        """Ranked tracker movies for a title (candidates for a movie's conflict)."""
+        return await self._db(self.runtime._store().search_movies, query, limit)
 
     # -- conflicts -----------------------------------------------------------------
     def _conflicts(self) -> Conflicts:

@@ -1,7 +1,9 @@
 """Plex GUID parsing: which external ids a GUID carries, and at which level.
 
 Three worlds (see PLEX.md): new-agent ``plex://`` GUIDs with an episode-level ``Guid``
-list, legacy agent GUIDs that hold the show id, and HAMA GUIDs for anime.
+list, legacy agent GUIDs that hold the show id, and HAMA GUIDs for anime. A movie's GUIDs
+are read the same way: a legacy ``imdb``/``themoviedb`` GUID holds the movie's id, a
+new-agent movie's ``Guid`` list its own ids, and a ``local://`` one none (title and year only).
 """
 
 from __future__ import annotations

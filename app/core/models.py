@@ -127,6 +127,9 @@ class WebhookEvent(Base):
         ForeignKey("conflicts.id", ondelete="SET NULL"), index=True
     )
     processed_at: Mapped[datetime | None]
+    media_type: Mapped[str | None] = mapped_column(String(16))  # episode, movie...; None: before 0006
+    plex_year: Mapped[int | None]  # a movie's year, as Plex gave it
+    movie_id: Mapped[int | None]  # the tracker's movie (no foreign key, as show_id)
     # How far the play went, as the Plex server said, for a media.stop that did not say.
     server_progress: Mapped[float | None]
 
@@ -146,6 +149,7 @@ class Conflict(Base):
     guids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     type: Mapped[str] = mapped_column(String(16))  # no_match, ambiguous, low_confidence
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16), default="show")  # show, movie: what show_id and candidates name
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, resolved
     resolution: Mapped[str | None] = mapped_column(String(16))  # mapped, created, ignored
     show_id: Mapped[int | None]
@@ -188,3 +192,49 @@ class PlexShow(Base):
     year: Mapped[int | None]
     title: Mapped[str | None] = mapped_column(String(500))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Movie(Base):
+    """A movie in the user's tracker, with its watched state."""
+
+    __tablename__ = "movies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    year: Mapped[int | None]
+    tmdb_id: Mapped[int | None] = mapped_column(index=True)
+    imdb_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    watch_count: Mapped[int] = mapped_column(default=0)
+    first_watched_at: Mapped[datetime | None]
+    last_watched_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MovieWatch(Base):
+    """One counted play of a movie: the history behind its count (and undo)."""
+
+    __tablename__ = "movie_watches"
+    __table_args__ = (Index("ix_movie_watches_movie_account", "movie_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    watched_at: Mapped[datetime]
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"), index=True)
+
+    movie: Mapped[Movie] = relationship()
+
+
+class MovieMapping(Base):
+    """A remembered answer: this Plex movie is that tracker movie (or is ignored)."""
+
+    __tablename__ = "movie_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plex_key: Mapped[str] = mapped_column(String(300), unique=True)
+    plex_title: Mapped[str | None] = mapped_column(String(500))
+    movie_id: Mapped[int | None]
+    ignored: Mapped[bool] = mapped_column(default=False)
+    method: Mapped[str] = mapped_column(String(32))  # ids, exact_title, title, user, created, added
+    confidence: Mapped[float] = mapped_column(default=1.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,7 +33,7 @@ class PlexEvent:
     guid: str | None = None
     grandparent_guid: str | None = None
     show_title: str | None = None
-    episode_title: str | None = None
+    episode_title: str | None = None  # the movie's title for a movie
     season: int | None = None
     episode: int | None = None
     year: int | None = None  # the episode's year for an episode
@@ -46,6 +46,30 @@ class PlexEvent:
     @property
     def is_episode(self) -> bool:
         return self.media_type == "episode"
+
+    @property
+    def is_movie(self) -> bool:
+        return self.media_type == "movie"
+
+    @property
+    def movie_ids(self) -> dict[str, str]:
+        """A movie's own ids: its new-agent ``Guid`` list, else its legacy GUID's id."""
+        ids = dict(self.episode_ids)  # (for a movie, the Guid list holds the movie's ids)
+        for name, value in self.show_ids.items():
+            ids.setdefault(name, value)
+        return ids
+
+    @property
+    def movie_key(self) -> str | None:
+        """A stable key for the Plex movie, used to remember its mapping."""
+        g = self.guid
+        if g and not g.startswith("local://"):
+            return g.split("?", 1)[0][:300]
+        if self.rating_key:
+            return f"{self.server_uuid or '?'}/{self.rating_key}"[:300]
+        if self.episode_title:
+            return f"title:{self.episode_title} ({self.year or '?'})"[:300]
+        return None
 
     @property
     def progress(self) -> float | None:

@@ -16,18 +16,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.destinations.builtin import BuiltinTracker, Marks, id_columns
+from app.core.destinations.builtin_movies import MovieLookups
 from app.core.matching import MatchResult, ShowIndex
-from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Conflict, PlexShow, ShowMapping, WebhookEvent
 from app.core.payload import MAX_EPISODE, MAX_SEASON, PayloadError, PlexEvent, parse_payload
+from app.core.pipeline_movies import movie_server_key, process_movie
+from app.core.settle import nothing_close as _nothing_close
+from app.core.settle import record as _record
 from app.core.types import SELF_TEST_EVENT, Action, Outcome
 
 if TYPE_CHECKING:
     from app.core.config import Settings
 
 log = logging.getLogger(__name__)
-NOTHING_CLOSE = 80.0  # a candidate scoring this much resembles the Plex show: ask, never auto-add
 _PLAYBACK = {"media.play", "media.pause", "media.resume", "media.rate", "playback.started"}
-_NOT_TRACKED = {"movie": "movies are not tracked", "track": "music is not tracked",
+_NOT_TRACKED = {"track": "music is not tracked",
                 "clip": "clips are not tracked", "photo": "photos are not tracked"}
 
 
@@ -48,6 +51,7 @@ class Lookups:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.marks = Marks(session)
+        self.movies = MovieLookups(session)
         self._mappings: dict[str, ShowMapping | None] = {}
         self._server_shows: dict[tuple[str, str], PlexShow | None] = {}
 
@@ -70,20 +74,15 @@ class Lookups:
 
 def server_show_key(ev: PlexEvent) -> tuple[str, str] | None:
     """(server, show rating key) when only the Plex server can name the show's ids: a
-    new-agent (plex://) or unmatched episode, whose Guid ids are the episode's."""
+    new-agent (plex://) or unmatched episode, whose Guid ids are the episode's. For a movie
+    that names no id (a history entry, a live session): (server, its own rating key)."""
+    if ev.is_movie:
+        return movie_server_key(ev)
     if not ev.is_episode or ev.show_ids or not ev.server_uuid or not ev.grandparent_rating_key:
         return None
     if not ev.grandparent_rating_key.isdigit():
         return None
     return ev.server_uuid, ev.grandparent_rating_key
-
-
-def _record(row: WebhookEvent, action: Action, reason: str | None = None) -> Outcome:
-    row.action = action.value
-    row.reason = reason
-    row.status = "done"
-    row.processed_at = utcnow()
-    return Outcome(row.id, action, reason, row.show_id, row.conflict_id)
 
 
 def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | None = None,
@@ -96,7 +95,7 @@ def filter_reason(ev: PlexEvent, settings: Settings, server_progress: float | No
         return f"{ev.event} is a playback state, not a finished episode"
     if ev.event not in ("media.scrobble", "media.stop"):
         return f"{ev.event} is not a playback event"
-    if not ev.is_episode:
+    if not (ev.is_episode or ev.is_movie):
         return _NOT_TRACKED.get(ev.media_type or "", f"{ev.media_type or 'unknown'} items are not tracked")
     if not _account_accepted(ev, settings, plex):
         who = ev.account_title or ev.account_id or "unknown account"
@@ -138,9 +137,14 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     row.account_id, row.account_title = ev.account_id, ev.account_title
     row.server_title, row.plex_title, row.episode_title = ev.server_title, ev.show_title, ev.episode_title
     row.season, row.episode = ev.season, ev.episode
+    row.media_type = ev.media_type
+    if ev.is_movie:  # (a movie's title is the item's own: kept where a show's title goes)
+        row.plex_title, row.episode_title, row.plex_year = ev.episode_title, None, ev.year
 
     if reason := filter_reason(ev, settings, row.server_progress, plex):
         return _record(row, Action.IGNORED, reason)
+    if ev.is_movie:
+        return process_movie(session, row, ev, tracker, settings, lookups)
     if ev.season is None or ev.episode is None:
         return _record(row, Action.FAILED, "the payload has no season or episode number")
     if not (0 <= ev.season <= MAX_SEASON and 0 <= ev.episode <= MAX_EPISODE):
@@ -198,13 +202,6 @@ def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, in
     outcome = _record(row, Action.CONFLICT, reason)
     return Outcome(outcome.event_id, outcome.action, outcome.reason, None, conflict.id, True,
                    conflict.plex_title)
-
-
-def _nothing_close(result: MatchResult) -> bool:
-    """No candidate at all, or none scoring ``NOTHING_CLOSE`` (an ambiguous match always asks)."""
-    if result.conflict == "no_match":
-        return True
-    return result.conflict == "low_confidence" and all(c.score < NOTHING_CLOSE for c in result.candidates)
 
 
 def _conflict_reason(result: MatchResult) -> str:

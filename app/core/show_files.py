@@ -17,7 +17,7 @@ from pathlib import Path
 from app.core.store import StoreError
 
 COLUMNS = ("title", "year", "tmdb_id", "tvdb_id", "imdb_id", "anidb_id")
-_ALIASES = {"name": "title", "show": "title", "first_year": "year", "tmdb": "tmdb_id",
+_ALIASES = {"name": "title", "show": "title", "movie": "title", "first_year": "year", "tmdb": "tmdb_id",
             "tvdb": "tvdb_id", "imdb": "imdb_id", "anidb": "anidb_id"}
 MAX_BYTES = 50 * 1024 * 1024  # 100,000 shows (MAX_SHOWS) with long titles and every id fit in it
 

@@ -236,6 +236,10 @@ class ScrobbleRow:
     conflict_id: int | None = None
     processed_at: datetime | None = None
     deliveries: tuple[DeliveryMark, ...] = ()
+    media_type: str | None = None  # episode, movie, track... (None: an unreadable payload)
+    plex_year: int | None = None  # a movie's year, as Plex gave it
+    movie_id: int | None = None  # the tracker movie it marked
+    kind: str = "episode"  # movie or episode (anything else Plex plays is only ever ignored)
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ class ConflictRow:
     created_at: datetime | None = None
     resolved_at: datetime | None = None
     waiting: int = 0
+    kind: str = "show"  # show or movie: what show_id and the candidates' ids name
 
 
 @dataclass(frozen=True)
@@ -340,3 +345,18 @@ def needs_attention(state: DestinationState, failing_since: datetime | None) -> 
     if state is DestinationState.FAILING and failing_since is not None:
         return (datetime.now(failing_since.tzinfo) - failing_since).total_seconds() > FAILING_FOR_ATTENTION
     return False
+
+
+@dataclass(frozen=True)
+class MovieRow:
+    """A movie in the built-in tracker."""
+
+    id: int
+    title: str
+    year: int | None = None
+    tmdb_id: int | None = None
+    imdb_id: str | None = None
+    watch_count: int = 0
+    first_watched_at: datetime | None = None
+    last_watched_at: datetime | None = None
+    created_at: datetime | None = None

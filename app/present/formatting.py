@@ -31,6 +31,19 @@ def sxxeyy(season: int | None, episode: int | None) -> str:
     return s + e
 
 
+def plex_item(row: ScrobbleRow) -> str:
+    """What Plex played, as a person names it: the show, or a movie with its year ("Heat (1995)")."""
+    title = row.plex_title or ""
+    if row.kind == "movie" and title and row.plex_year:
+        return f"{title} ({row.plex_year})"
+    return title
+
+
+def episode_code(row: ScrobbleRow) -> str:
+    """``S01E02`` for an episode, ``Movie`` for a movie."""
+    return "Movie" if row.kind == "movie" else sxxeyy(row.season, row.episode)
+
+
 def local_time(value: str | datetime | None, now: datetime | None = None) -> str:
     """Local time: ``14:05`` today, else ``12 Mar 14:05`` (``2023-03-12 14:05`` other years)."""
     when = parse_utc(value)
@@ -46,7 +59,7 @@ def local_time(value: str | datetime | None, now: datetime | None = None) -> str
 
 
 def outcome_text(row: ScrobbleRow | Outcome) -> str:
-    """``Marked``, ``Ignored: movies are not tracked``, ``Failed: …``."""
+    """``Marked``, ``Ignored: music is not tracked``, ``Failed: …``."""
     action = row.action
     word = OUTCOME_WORDS.get(action, str(action).capitalize())
     if action in ("ignored", "failed", "duplicate", "conflict", "rewatch") and row.reason:

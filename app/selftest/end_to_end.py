@@ -1,6 +1,7 @@
 """The self-test's end-to-end run: the real core on a temporary data folder, Breaking Bad
 added, a real Plex scrobble of S01E01 posted to its own webhook over HTTP, the episode
-found marked; after the checks that need no core (:mod:`.checks`)."""
+found marked, then a movie's scrobble (legacy IMDb agent) counted the same way; after the
+checks that need no core (:mod:`.checks`)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ SAMPLE_SCROBBLE: dict[str, Any] = {
     },
 }
 
+MOVIE = {"title": "Heat", "year": 1995, "imdb_id": "tt0113277"}
+
+#: A Plex ``media.scrobble`` of the movie Heat from the legacy IMDb agent.
+MOVIE_SCROBBLE: dict[str, Any] = {
+    **{k: v for k, v in SAMPLE_SCROBBLE.items() if k != "Metadata"},
+    "Metadata": {"librarySectionType": "movie", "ratingKey": "501", "key": "/library/metadata/501",
+                 "guid": "com.plexapp.agents.imdb://tt0113277?lang=en", "type": "movie", "title": "Heat",
+                 "year": 1995, "librarySectionTitle": "Movies", "librarySectionID": 1,
+                 "viewOffset": 9500000, "duration": 10200000},
+}
 
 
 async def run(report: Report, data_dir: Path) -> None:
@@ -99,12 +110,12 @@ async def run(report: Report, data_dir: Path) -> None:
         show = await core.add_show(**SHOW)
         return show.id, f"{show.title} (tmdb {SHOW['tmdb_id']}) is show #{show.id}"
 
-    async def post() -> tuple[int, str]:
+    async def post(payload: dict[str, Any] = SAMPLE_SCROBBLE, what: str = "S01E01") -> tuple[int, str]:
         url = core.local_webhook_url
         if not url:
             raise StepFailed("the core is not listening")
         form = aiohttp.FormData()
-        form.add_field("payload", json.dumps(SAMPLE_SCROBBLE), content_type="application/json")
+        form.add_field("payload", json.dumps(payload), content_type="application/json")
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.post(url, data=form, headers={"User-Agent": "PlexMediaServer/selftest"}) as r:
@@ -112,7 +123,7 @@ async def run(report: Report, data_dir: Path) -> None:
                 if r.status != 200:
                     raise StepFailed(f"HTTP {r.status}: {body.strip()[:200]}")
         event_id = int(json.loads(body)["id"])
-        return event_id, f"media.scrobble S01E01 accepted over HTTP as event #{event_id}"
+        return event_id, f"media.scrobble {what} accepted over HTTP as event #{event_id}"
 
     try:
         await report.step("start core", start)
@@ -140,6 +151,18 @@ async def run(report: Report, data_dir: Path) -> None:
             return f"S01E01 watched ({pilot[0].watch_count}x); scrobble log agrees"
 
         await report.step("episode marked", marked)
+
+        async def movie() -> str:
+            added = await core.add_movie(**MOVIE)
+            movie_event, _ = await post(MOVIE_SCROBBLE, "of the movie Heat")
+            outcome = await outcomes.setdefault(movie_event, loop.create_future())
+            [heat] = await core.list_movies(search="Heat")
+            if outcome.action is not Action.MARKED or heat.id != added.id or heat.watch_count != 1:
+                raise StepFailed(f"the movie's event #{movie_event} was {outcome.action.value}: "
+                                 f"{outcome.reason or 'no reason'}; Heat watched {heat.watch_count}x")
+            return f"Heat (1995) matched by its IMDb id and counted (event #{movie_event})"
+
+        await report.step("movie counted", movie)
     finally:
         async def stop() -> str:
             await core.stop()  # (releases the SQLite file, so the folder can go)

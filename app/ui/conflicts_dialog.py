@@ -248,15 +248,21 @@ class ConflictsDialog(QWidget):
         guids = conflict.guids or {}
         self.guid_labels["grandparent_guid"].setText(guids.get("grandparent_guid") or "–")
         self.guid_labels["guid"].setText(guids.get("guid") or "–")
-        ids = guids.get("show_ids") or {}
+        ids = guids.get("movie_ids" if conflict.kind == "movie" else "show_ids") or {}
+        self.search.setPlaceholderText(f"Search all your tracker {self._noun()}s…")
         self.guid_labels["show_ids"].setText(", ".join(f"{k}: {v}" for k, v in sorted(ids.items()))
                                              or "none (the Plex agent gave no external ids)")
         self.waiting.clear()
         self.create_button.setText(f"Create “{show_with_year(conflict.plex_title, conflict.plex_year)}”")
         self._fill_candidates(conflict.candidates, None)
 
+    def _noun(self) -> str:
+        """What the current conflict's candidates are: tracker ``show``s or ``movie``s."""
+        return "movie" if self.current is not None and self.current.kind == "movie" else "show"
+
     def _fill_candidates(self, candidates: Sequence[Candidate], query: str | None) -> None:
         self.candidates.clear()
+        noun = self._noun()
         for c in candidates:
             item = QTreeWidgetItem([c.title, str(c.year or ""), f"#{c.show_id}", "", f"{c.score:.0f}%"])
             item.setData(0, ID_ROLE, c.show_id)
@@ -264,14 +270,14 @@ class ConflictsDialog(QWidget):
             item.setTextAlignment(3, Qt.AlignmentFlag.AlignCenter)
             item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.candidates.addTopLevelItem(item)
-        if candidates:
+        if candidates and noun == "show":  # (a movie's candidates: title and year tell them apart)
             spawn(self._fill_details([c.show_id for c in candidates]), self._show_error, owner=self)
         if query:
-            self.candidates_label.setText(f"Tracker shows matching “{query}”:" if candidates
-                                          else f"No tracker show matches “{query}”.")
+            self.candidates_label.setText(f"Tracker {noun}s matching “{query}”:" if candidates
+                                          else f"No tracker {noun} matches “{query}”.")
         else:
-            self.candidates_label.setText("Closest tracker shows:" if candidates else
-                                          "No tracker show comes close: search above, or create it.")
+            self.candidates_label.setText(f"Closest tracker {noun}s:" if candidates else
+                                          f"No tracker {noun} comes close: search above, or create it.")
         if candidates and (first := self.candidates.topLevelItem(0)) is not None:
             self.candidates.setCurrentItem(first)
         self._update_buttons()
@@ -299,7 +305,8 @@ class ConflictsDialog(QWidget):
         if not query:
             self._fill_candidates(self.current.candidates, None)
             return
-        found = await self.core.search_shows(query, 20)
+        search = self.core.search_movies if self.current.kind == "movie" else self.core.search_shows
+        found = await search(query, 20)
         if self.search.text().strip() == query:  # still what the user wants
             self._fill_candidates(found, query)
 
@@ -344,7 +351,8 @@ class ConflictsDialog(QWidget):
             self._update_buttons()
         counted = sum(o.action.value in ("marked", "rewatch") for o in outcomes)
         name = show_with_year(conflict.plex_title, conflict.plex_year)
-        tail = (f"; {counted} waiting episode{'s' if counted != 1 else ''} marked watched"
+        what = "play" if conflict.kind == "movie" else "episode"
+        tail = (f"; {counted} waiting {what}{'s' if counted != 1 else ''} marked watched"
                 if counted else "")
         self.banner.show_message(f"“{name}” {words}{tail}.", "success")
         self.current = None

@@ -15,7 +15,7 @@ from app.core.facade import Core
 from app.core.state_keys import StateKey
 from app.core.types import CoreStatus, Outcome
 from app.present.errors import error_text
-from app.present.formatting import sxxeyy
+from app.present.formatting import plex_item, sxxeyy
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
 from app.ui.conflicts_dialog import ConflictsDialog
@@ -276,6 +276,7 @@ class UiController(QObject):
             name = row.show_title or row.plex_title or "An episode"
             ep = sxxeyy(row.season, row.episode)
             title = f" “{row.episode_title}”" if row.episode_title else ""
-            self.notify("Marked watched", f"{name} {ep}{title}".strip())
+            text = plex_item(row) if row.kind == "movie" else f"{name} {ep}{title}".strip()
+            self.notify("Marked watched", text)
         else:
-            self.notify("Marked watched", f"{len(marks)} episodes marked watched.")
+            self.notify("Marked watched", f"{len(marks)} plays marked watched.")

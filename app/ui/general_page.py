@@ -99,7 +99,8 @@ class GeneralPage(QWidget):
         self.database_url = QLineEdit()
         self.database_url.setPlaceholderText("Default: a SQLite file in the data folder")
         self.notify = QCheckBox("Show a notification for every episode marked watched")
-        self.auto_add = QCheckBox("Add a show Plex identifies by its ids when no tracker show resembles it")
+        self.auto_add = QCheckBox("Add a show or movie Plex identifies by its ids when nothing in the tracker "
+                                  "resembles it")
         self.auto_add.setToolTip("Without this, such a show opens a conflict for you to answer. A show "
                                  "that resembles one already in the tracker always asks.")
         self.builtin = QCheckBox("Mark episodes in the built-in tracker too")

@@ -9,7 +9,15 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QIcon
 
 from app.core.types import ScrobbleRow
-from app.present.formatting import confidence_text, delivered_detail, delivered_text, local_time, outcome_text, sxxeyy
+from app.present.formatting import (
+    confidence_text,
+    delivered_detail,
+    delivered_text,
+    episode_code,
+    local_time,
+    outcome_text,
+    plex_item,
+)
 from app.ui import icons
 
 Row = ScrobbleRow
@@ -27,8 +35,8 @@ ORIGIN = {"history": " · from history", "live": " · live session"}
 COLUMNS = [
     _column("Time", lambda r: local_time(r.received_at) + ORIGIN.get(r.source or "", "")),
     _column("Account", lambda r: r.account_title or ""),
-    _column("Plex show", lambda r: r.plex_title or ""),
-    _column("Episode", lambda r: sxxeyy(r.season, r.episode)),
+    _column("Plex show", plex_item),  # (a movie: its title and year)
+    _column("Episode", episode_code),
     _column("Title", lambda r: r.episode_title or ""),
     _column("Outcome", outcome_text),
     _column("Matched show", lambda r: r.show_title or ""),

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from app.core.facade import Core
 from app.core.types import ScrobbleRow
 from app.present.errors import error_text
-from app.present.formatting import outcome_text, sxxeyy
+from app.present.formatting import outcome_text, plex_item, sxxeyy
 from app.ui import icons
 from app.ui.bridge import CoreBridge
 from app.ui.scrobbles_model import ScrobblesModel
@@ -214,7 +214,7 @@ class ScrobblesWindow(QWidget):
             spawn(self._undo(row), self._show_error, owner=self)
 
     def _describe(self, row: ScrobbleRow) -> str:
-        return " ".join(filter(None, [row.plex_title, sxxeyy(row.season, row.episode)])) \
+        return " ".join(filter(None, [plex_item(row), sxxeyy(row.season, row.episode)])) \
             or f"event #{row.id}"
 
     async def _rerun(self, row: ScrobbleRow) -> None:

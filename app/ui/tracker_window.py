@@ -1,4 +1,5 @@
-"""The built-in tracker: its shows, their episodes and plays; add, edit, import, delete."""
+"""The built-in tracker: its shows, their episodes and plays, and (a tab) its movies; add, edit,
+import, delete."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -35,6 +37,7 @@ from app.core.types import EpisodeRow, ShowRow
 from app.present.errors import error_text
 from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
 from app.ui import icons
+from app.ui.movies_view import MoviesView
 from app.ui.tasks import Coalescer, spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -175,14 +178,27 @@ class TrackerWindow(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setSizes([560, 500])
+        shows_page = QWidget()
+        shows_layout = QVBoxLayout(shows_page)
+        shows_layout.addLayout(top)
+        shows_layout.addWidget(self.banner)
+        shows_layout.addWidget(splitter, 1)
+        self.movies = MoviesView(core)
+        self.movies.changed.connect(self.changed)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(shows_page, "Shows")
+        self.tabs.addTab(self.movies, "Movies")
+        self.tabs.currentChanged.connect(self._tab_changed)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.banner)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs)
         self.resize(1080, 560)
         self._selection_changed()
         # A seam for tests: asks before deleting.
         self.confirm: Callable[[str], bool] = self._ask
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.movies:
+            self.movies.refresh()
 
     # -- loading ---------------------------------------------------------------------------
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)

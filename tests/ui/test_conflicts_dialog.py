@@ -130,3 +130,33 @@ def test_alike_candidates_show_what_tells_them_apart(ui: UiController, core: Cor
     rows = [[d.candidates.topLevelItem(i).text(c) for c in range(4)] for i in range(2)]
     assert rows == [["The Office", "2005", "#2 · TMDB 2316", "0 / 0"],
                     ["The Office", "2001", "#3 · TMDB 2996", "0 / 0"]]
+
+
+def test_a_movie_conflict_offers_movies_and_maps_to_the_one_picked(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    store = core.runtime.store
+    aio.run(core.runtime.run(store.add_movie, title="Dune", year=2021))  # (first: ties go by id)
+    old = aio.run(core.runtime.run(store.add_movie, title="Dune", year=1984))
+    dune = sample("scrobble-local-movie")
+    dune["Metadata"].update(title="Dune", ratingKey="803")
+    del dune["Metadata"]["year"]  # no year: the two are not told apart
+    with qtbot.waitSignal(ui.notified, timeout=10_000):
+        aio.post(core, dune)
+    d = open_conflicts_from_tray(ui, qtbot)
+    assert d.title.text() == "Dune"
+    assert d.candidates_label.text() == "Closest tracker movies:"
+    assert sorted(d.candidates.topLevelItem(i).text(1) for i in range(2)) == ["1984", "2021"]
+    assert d.search.placeholderText() == "Search all your tracker movies…"
+
+    qtbot.keyClicks(d.search, "dune 1984")
+    qtbot.waitUntil(lambda: d.candidates_label.text() == "Tracker movies matching “dune 1984”:")
+    top = d.candidates.topLevelItem(0)
+    assert (top.text(0), top.text(1)) == ("Dune", "1984")  # the year in the search ranks it first
+    qtbot.mouseClick(d.candidates.viewport(), Qt.MouseButton.LeftButton,
+                     pos=d.candidates.visualItemRect(top).center())
+    with qtbot.waitSignal(d.resolved, timeout=10_000):
+        qtbot.mouseClick(d.map_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.list.count() == 0)
+    assert d.banner.text == "“Dune” mapped to “Dune”; 1 waiting play marked watched."
+    counts = {m.year: m.watch_count for m in aio.run(core.runtime.run(store.list_movies))}
+    assert counts == {1984: 1, 2021: 0} and old.id == aio.run(core.runtime.run(store.scrobbles, 1))[0].movie_id

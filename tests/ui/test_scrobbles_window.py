@@ -40,17 +40,26 @@ def test_table_fills_live_as_webhooks_arrive_newest_first(
     assert cell(w, 0, 7) == "100% · ids"
 
     aio.post(core, episode_payload(1, 1))  # the same play again: a duplicate
-    aio.post(core, sample("scrobble-movie"))
+    aio.post(core, sample("scrobble-music-track"))
     qtbot.waitUntil(lambda: w.model.rowCount() == 3 and "Pending…" not in column(w, 5))
-    assert column(w, 5) == ["Ignored: movies are not tracked",
+    assert column(w, 5) == ["Ignored: music is not tracked",
                             "Duplicate: this play was already counted (event #1)", "Marked"]
     assert w.footer.text() == "3 webhooks shown"
+
+
+def test_a_movie_row_shows_its_title_and_year(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    aio.run(core.runtime.run(core.runtime.store.add_movie, title="Heat", year=1995, tmdb_id=949))
+    w = ui.show_scrobbles()
+    aio.post(core, sample("scrobble-movie"))
+    qtbot.waitUntil(lambda: w.model.rowCount() == 1 and cell(w, 0, 5) == "Marked")
+    assert (cell(w, 0, 2), cell(w, 0, 3), cell(w, 0, 4), cell(w, 0, 6)) == ("Heat (1995)", "Movie", "", "Heat")
+    assert cell(w, 0, 7) == "100% · ids"
 
 
 def test_filter_and_search_narrow_the_table(ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
     for ep in (1, 2):
         aio.post(core, episode_payload(1, ep))
-    aio.post(core, sample("scrobble-movie"))
+    aio.post(core, sample("scrobble-music-track"))
     aio.settled(core)
     w = ui.show_scrobbles()
     qtbot.waitUntil(lambda: w.model.rowCount() == 3)

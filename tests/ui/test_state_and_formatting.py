@@ -10,7 +10,16 @@ import pytest
 from app.core.logs import redact
 from app.core.timefmt import ago
 from app.core.types import Action, CoreStatus, DeliveryMark, DeliveryState, ScrobbleRow
-from app.present.formatting import MASK, confidence_text, delivered_detail, delivered_text, outcome_text, sxxeyy
+from app.present.formatting import (
+    MASK,
+    confidence_text,
+    delivered_detail,
+    delivered_text,
+    episode_code,
+    outcome_text,
+    plex_item,
+    sxxeyy,
+)
 from app.present.state import TrayState, summarize
 from app.ui import icons
 
@@ -93,8 +102,12 @@ def test_text_helpers() -> None:
     assert sxxeyy(1, 2) == "S01E02" and sxxeyy(None, 3) == "S??E03" and sxxeyy(None, None) == ""
     def row(**values: Any) -> ScrobbleRow:
         return ScrobbleRow(1, datetime(2025, 1, 1), "done", **values)
-    assert outcome_text(row(action=Action.IGNORED, reason="movies are not tracked")) == \
-        "Ignored: movies are not tracked"
+    assert outcome_text(row(action=Action.IGNORED, reason="music is not tracked")) == \
+        "Ignored: music is not tracked"
+    heat = row(plex_title="Heat", plex_year=1995, media_type="movie", kind="movie")
+    assert (plex_item(heat), episode_code(heat)) == ("Heat (1995)", "Movie")
+    episode = row(plex_title="Breaking Bad", season=1, episode=2)
+    assert (plex_item(episode), episode_code(episode)) == ("Breaking Bad", "S01E02")
     assert outcome_text(row(action=Action.MARKED)) == "Marked"
     assert outcome_text(row()) == "Pending…"
     assert confidence_text(row(confidence=0.93, match_method="title")) == "93% · similar title"

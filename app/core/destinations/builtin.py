@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.destinations.base import Destination, Settled
+from app.core.destinations.builtin_movies import MovieShelf
 from app.core.matching import ShowIndex, ShowRef
-from app.core.models import Episode, Show, Watch
+from app.core.models import Episode, Movie, Show, Watch
 from app.core.types import Action, Check, CheckStatus
 
 BUILTIN_ID = "builtin"
@@ -87,6 +88,7 @@ class BuiltinTracker(Destination):
         self.enabled = True  # off: the pipeline counts plays for the other destinations only
         self._index: ShowIndex | None = None
         self._stamp: tuple[int, int] | None = None
+        self.movies = MovieShelf()
 
     def wants(self, event: Settled) -> bool:
         return True  # every episode play that passed the filters is matched and marked here
@@ -96,15 +98,16 @@ class BuiltinTracker(Destination):
             return [Check("Built-in tracker", CheckStatus.PASS, "off: plays are marked in your other "
                           "destinations only", "")]
 
-        def count() -> int:
+        def count() -> tuple[int, int]:
             with self.sessions() as session:
-                return int(session.scalar(select(func.count(Show.id))) or 0)
+                return (int(session.scalar(select(func.count(Show.id))) or 0),
+                        int(session.scalar(select(func.count(Movie.id))) or 0))
         try:
-            n = await asyncio.to_thread(count)
+            n, movies = await asyncio.to_thread(count)
         except Exception as exc:  # the detail is what the user needs, not a traceback
             return [Check("Built-in tracker", CheckStatus.FAIL, f"{type(exc).__name__}: {exc}",
                           "Check the database URL in Settings and that the file is writable.")]
-        return [Check("Built-in tracker", CheckStatus.PASS, f"{n} shows; marks are written in the "
+        return [Check("Built-in tracker", CheckStatus.PASS, f"{n} shows, {movies} movies; marks are written in the "
                       "same transaction as the event, exactly once")]
 
     # -- the show index ---------------------------------------------------------------
@@ -148,6 +151,7 @@ class BuiltinTracker(Destination):
 
     def forget_index(self) -> None:
         self._index = None
+        self.movies.forget_index()
 
     # -- marking ----------------------------------------------------------------------
     def mark(self, marks: Marks, show_id: int, season: int, number: int, episode_title: str | None,
@@ -179,7 +183,7 @@ class BuiltinTracker(Destination):
         """Take back the watch that event counted; False when it counted none."""
         watch = session.scalar(select(Watch).where(Watch.event_id == event_id))
         if watch is None:
-            return False
+            return self.movies.undo(session, event_id)
         episode = session.get(Episode, watch.episode_id)
         session.delete(watch)
         session.flush()

@@ -19,11 +19,13 @@ PAGE = 500  # history entries a request
 MAX_PAGES = 100  # pages read from one server in one catch-up (50,000 entries)
 EARLIEST = 946_684_800  # 2000-01-01 UTC: a play dated before is a wrong clock or a bad field
 SLACK = 86_400  # seconds: a play dated further ahead than this is a wrong clock
+COUNTED = ("episode", "movie")  # what a play may be (music, clips and photos are not tracked)
 
 
 @dataclass(frozen=True)
 class HistoryPlay:
-    """One entry of a server's history: an episode watched by an account."""
+    """One entry of a server's history: an episode or a movie watched by an account (a
+    movie has no show, season or number; its title is in ``episode_title``)."""
 
     server_uuid: str
     server_name: str
@@ -36,6 +38,8 @@ class HistoryPlay:
     season: int | None
     episode: int | None
     year: int | None
+    media_type: str = "episode"  # or movie
+    guid: str | None = None  # a movie's, where the server gives it (its mapping's key)
 
     @property
     def viewed(self) -> datetime:
@@ -50,16 +54,24 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def play_of(item: Any, server_uuid: str, server_name: str, viewed_at: int, account_id: int | None) -> HistoryPlay:
+    """An episode or movie element (of the history, or of the session list) as a play."""
+    if item.get("type") == "movie":
+        year = _int(item.get("year")) or _int((item.get("originallyAvailableAt") or "")[:4])
+        return HistoryPlay(server_uuid, server_name, viewed_at, account_id, item.get("ratingKey"), None, None,
+                           item.get("title"), None, None, year, "movie", item.get("guid"))
+    show_key = (item.get("grandparentKey") or "").rstrip("/").rsplit("/", 1)[-1] or None
+    return HistoryPlay(server_uuid, server_name, viewed_at, account_id, item.get("ratingKey"),
+                       item.get("grandparentRatingKey") or show_key, item.get("grandparentTitle"), item.get("title"),
+                       _int(item.get("parentIndex")), _int(item.get("index")), _int(item.get("year")))
+
+
 def plays(page: Any, server_uuid: str, server_name: str) -> Iterator[HistoryPlay]:
-    """The episodes of one page of ``/status/sessions/history/all`` (other media skipped)."""
+    """The episodes and movies of one page of ``/status/sessions/history/all`` (other media skipped)."""
     for item in page:
-        if item.get("type") != "episode" or _int(item.get("viewedAt")) is None:
+        if item.get("type") not in COUNTED or _int(item.get("viewedAt")) is None:
             continue
-        show_key = (item.get("grandparentKey") or "").rstrip("/").rsplit("/", 1)[-1] or None
-        yield HistoryPlay(server_uuid, server_name, int(item.get("viewedAt")), _int(item.get("accountID")),
-                          item.get("ratingKey"), item.get("grandparentRatingKey") or show_key,
-                          item.get("grandparentTitle"), item.get("title"), _int(item.get("parentIndex")),
-                          _int(item.get("index")), _int(item.get("year")))
+        yield play_of(item, server_uuid, server_name, int(item.get("viewedAt")), _int(item.get("accountID")))
 
 
 def plausible(viewed_at: int, now: float | None = None) -> bool:
@@ -127,10 +139,15 @@ class Reading:
 def payload(play: HistoryPlay, account_title: str | None, owned: bool, origin: str = "history") -> str:
     """The play as a ``media.scrobble`` webhook's JSON. On a server of one's own, account 1
     is the owner: the signed-in account, as a webhook's ``user``."""
-    metadata = {"type": "episode", "librarySectionType": "show", "ratingKey": play.rating_key,
-                "grandparentRatingKey": play.show_key, "grandparentTitle": play.show_title,
-                "title": play.episode_title, "parentIndex": play.season, "index": play.episode,
-                "year": play.year, "lastViewedAt": play.viewed_at}
+    if play.media_type == "movie":
+        metadata = {"type": "movie", "librarySectionType": "movie", "ratingKey": play.rating_key,
+                    "guid": play.guid, "title": play.episode_title, "year": play.year,
+                    "lastViewedAt": play.viewed_at}
+    else:
+        metadata = {"type": "episode", "librarySectionType": "show", "ratingKey": play.rating_key,
+                    "grandparentRatingKey": play.show_key, "grandparentTitle": play.show_title,
+                    "title": play.episode_title, "parentIndex": play.season, "index": play.episode,
+                    "year": play.year, "lastViewedAt": play.viewed_at}
     return json.dumps({
         "event": "media.scrobble", "user": owned and play.account_id == 1, "owner": owned,
         "Account": {"id": play.account_id, "title": account_title},

@@ -3,7 +3,7 @@
 A Plex server tells its clients what is playing over a websocket
 (``/:/websockets/notifications``): ``PlaySessionStateNotification`` entries with the
 session, the item, the position and the state, but not who plays it, which
-``/status/sessions`` says. Each session's progress is followed; when an episode passes the
+``/status/sessions`` says. Each session's progress is followed; when an episode (or a movie) passes the
 stop threshold it becomes one ``media.scrobble`` event in the inbox (from "live"), and a
 pause, a seek back or a stop before that makes none. A dropped socket or a restarting
 server is reconnected with back-off, and the sessions are read again.
@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from app.core.plex.history import HistoryPlay, payload
+from app.core.plex.history import COUNTED, HistoryPlay, payload, play_of
 from app.core.plex.http import ANSWER_CAP, ANSWER_WAIT
 from app.core.types import Check, CheckStatus
 
@@ -122,18 +122,14 @@ class LiveSessions:
             return None
         for item in root:
             key, rating_key = item.get("sessionKey"), item.get("ratingKey")
-            if item.get("type") != "episode" or not key or not rating_key:
+            if item.get("type") not in COUNTED or not key or not rating_key:
                 continue
             known = self.sessions.get(key)
             if known is not None and known.rating_key == rating_key:
                 continue  # the same play: keep whether it counted
             user = item.find("User")
-            show_key = (item.get("grandparentKey") or "").rsplit("/", 1)[-1] or None
-            play = HistoryPlay(self.server_uuid, self.server_name, 0,
-                               _int(user.get("id")) if user is not None else None, rating_key,
-                               item.get("grandparentRatingKey") or show_key, item.get("grandparentTitle"),
-                               item.get("title"), _int(item.get("parentIndex")), _int(item.get("index")),
-                               _int(item.get("year")))
+            play = play_of(item, self.server_uuid, self.server_name, 0,
+                           _int(user.get("id")) if user is not None else None)
             self.sessions[key] = _Session(rating_key, _int(item.get("duration")) or 0, play,
                                           user.get("title") if user is not None else None)
         return root

@@ -8,6 +8,7 @@ returns is plain typed data (:mod:`app.core.types`).
 =============  ================================================================
 base           the sessions, settings and show index every job shares; StoreError
 shows          the built-in tracker's shows, their episodes and plays
+movies         the built-in tracker's movies
 intake         inbox rows in (webhooks, history plays) and what became of them
 plex_facts     what to ask the Plex servers before a batch, and their answers
 processing     pending rows in batches, re-run, undo; deliveries queued on settling
@@ -24,6 +25,7 @@ from app.core.store.conflicts import ConflictAnswers
 from app.core.store.deliveries import Deliveries
 from app.core.store.intake import HISTORY, Intake
 from app.core.store.log import ScrobbleLog
+from app.core.store.movies import Movies
 from app.core.store.plex_facts import PlexFacts, PlexQuestions
 from app.core.store.processing import Processing
 from app.core.store.shows import ImportResult, Shows
@@ -31,7 +33,7 @@ from app.core.store.shows import ImportResult, Shows
 __all__ = ["HISTORY", "ImportResult", "PlexQuestions", "Store", "StoreError"]
 
 
-class Store(Shows, Intake, PlexFacts, ConflictAnswers, Processing, ScrobbleLog, Deliveries):
+class Store(Shows, Movies, Intake, PlexFacts, ConflictAnswers, Processing, ScrobbleLog, Deliveries):
     """Shows, episodes, the inbox and conflicts over one database, and the outbox rows
     of the ``destinations`` that are not the built-in tracker.
 

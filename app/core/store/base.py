@@ -37,7 +37,8 @@ def plain(cls: type[R], obj: Base, **extra: Any) -> R:
 
 def scrobble_row(row: WebhookEvent, **extra: Any) -> ScrobbleRow:
     """An inbox row as the log shows it."""
-    return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None, **extra)
+    return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None,
+                 kind="movie" if row.media_type == "movie" else "episode", **extra)
 
 
 class StoreBase:

@@ -4,8 +4,9 @@ scrobbles each one holds, and the answer (map, create or ignore) that lets them 
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from app.core.models import Conflict, Show, ShowMapping, WebhookEvent, utcnow
+from app.core.models import Conflict, Movie, MovieMapping, Show, ShowMapping, WebhookEvent, utcnow
 from app.core.store.base import StoreError, plain, scrobble_row
 from app.core.store.processing import Processing, reset
 from app.core.types import Action, Candidate, ConflictRow, Outcome, ScrobbleRow
@@ -44,19 +45,10 @@ class ConflictAnswers(Processing):
                 raise StoreError(f"there is no conflict #{conflict_id}")
             if conflict.status != "open":
                 raise StoreError(f"conflict #{conflict_id} is already {conflict.status}")
-            if show_id is not None and session.get(Show, show_id) is None:
-                raise StoreError(f"there is no show #{show_id}")
-            if create:
-                guids = conflict.guids or {}
-                ids = guids.get("server_ids") or guids.get("show_ids", {})  # the Plex server's, if it said
-                show_id = self.builtin.new_show(session, conflict.plex_title, conflict.plex_year, ids).id
-            existing = session.scalar(select(ShowMapping).where(ShowMapping.plex_key == conflict.plex_key))
-            if existing is not None:
-                session.delete(existing)
-                session.flush()
-            session.add(ShowMapping(plex_key=conflict.plex_key, plex_title=conflict.plex_title,
-                                    show_id=None if ignore else show_id, ignored=ignore,
-                                    method="created" if create else "user", confidence=1.0))
+            if conflict.kind == "movie":  # (show_id names a tracker movie)
+                show_id = self._answer_movie(session, conflict, show_id, create, ignore)
+            else:
+                show_id = self._answer_show(session, conflict, show_id, create, ignore)
             conflict.status = "resolved"
             conflict.resolution = "ignored" if ignore else "created" if create else "mapped"
             conflict.show_id = show_id
@@ -72,3 +64,38 @@ class ConflictAnswers(Processing):
                 outcomes.append(self._process_one(session, row, index))
             self._settle(session, waiting, outcomes)
             return outcomes
+
+    def _answer_show(self, session: Session, conflict: Conflict, show_id: int | None, create: bool,
+                     ignore: bool) -> int | None:
+        """Remember the answer for a Plex show; the tracker show it maps to."""
+        if show_id is not None and session.get(Show, show_id) is None:
+            raise StoreError(f"there is no show #{show_id}")
+        if create:
+            guids = conflict.guids or {}
+            ids = guids.get("server_ids") or guids.get("show_ids", {})  # the Plex server's, if it said
+            show_id = self.builtin.new_show(session, conflict.plex_title, conflict.plex_year, ids).id
+        existing = session.scalar(select(ShowMapping).where(ShowMapping.plex_key == conflict.plex_key))
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        session.add(ShowMapping(plex_key=conflict.plex_key, plex_title=conflict.plex_title,
+                                show_id=None if ignore else show_id, ignored=ignore,
+                                method="created" if create else "user", confidence=1.0))
+        return show_id
+
+    def _answer_movie(self, session: Session, conflict: Conflict, movie_id: int | None, create: bool,
+                      ignore: bool) -> int | None:
+        """Remember the answer for a Plex movie; the tracker movie it maps to."""
+        if movie_id is not None and session.get(Movie, movie_id) is None:
+            raise StoreError(f"there is no movie #{movie_id}")
+        if create:
+            ids = (conflict.guids or {}).get("movie_ids") or {}
+            movie_id = self.builtin.movies.new_movie(session, conflict.plex_title, conflict.plex_year, ids).id
+        existing = session.scalar(select(MovieMapping).where(MovieMapping.plex_key == conflict.plex_key))
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        session.add(MovieMapping(plex_key=conflict.plex_key, plex_title=conflict.plex_title,
+                                 movie_id=None if ignore else movie_id, ignored=ignore,
+                                 method="created" if create else "user", confidence=1.0))
+        return movie_id

@@ -50,11 +50,12 @@ class Intake(StoreBase):
             return []
         lo = min(p.viewed for p, _ in plays) - window
         hi = max(p.viewed for p, _ in plays) + window
-        seen: dict[tuple[str, str, int, int], list[datetime]] = {}
+        seen: dict[tuple[str, str, int | None, int | None], list[datetime]] = {}
 
         def note(account: str | None, title: str | None, season: int | None, episode: int | None,
                  when: datetime) -> None:
-            if account is not None and title and season is not None and episode is not None:
+            # (a movie has neither season nor number: its title stands for it)
+            if account is not None and title and (season is None) == (episode is None):
                 seen.setdefault((account, title.casefold(), season, episode), []).append(when)
 
         with self.sessions.begin() as session:
@@ -68,12 +69,14 @@ class Intake(StoreBase):
                         ev = parse_payload(payload)
                     except PayloadError:
                         continue
-                    account, title, season, episode = ev.account_id, ev.show_title, ev.season, ev.episode
+                    account, season, episode = ev.account_id, ev.season, ev.episode
+                    title = ev.episode_title if ev.is_movie else ev.show_title
                 note(account, title, season, episode, when)
             new = []
             for play, payload in plays:
-                key = (str(play.account_id), (play.show_title or "").casefold(), play.season, play.episode)
-                if any(abs(when - play.viewed) <= window for when in seen.get(key, ())):  # type: ignore[arg-type]
+                title = play.episode_title if play.media_type == "movie" else play.show_title
+                key = (str(play.account_id), (title or "").casefold(), play.season, play.episode)
+                if any(abs(when - play.viewed) <= window for when in seen.get(key, ())):
                     continue
                 note(*key, when=play.viewed)
                 new.append({"payload": payload, "source": HISTORY, "status": "pending", "received_at": play.viewed})

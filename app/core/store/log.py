@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 
 from app.core.destinations import outbox
-from app.core.models import Conflict, Show, WebhookEvent, utcnow
+from app.core.models import Conflict, Movie, Show, WebhookEvent, utcnow
 from app.core.store.base import StoreBase, StoreError, scrobble_row
 from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
 
@@ -21,20 +21,23 @@ class ScrobbleLog(StoreBase):
         """The log, newest first, with where each event was delivered (Diagnostics' own
         self-test events are kept in the inbox but not listed)."""
         with self.sessions() as session:
-            q = (select(WebhookEvent, Show.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+            q = (select(WebhookEvent, Show.title, Movie.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+                 .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
             if action:
                 q = q.where(WebhookEvent.action == action)
             if search:
                 like = f"%{search}%"
                 q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
-                                WebhookEvent.account_title.ilike(like), Show.title.ilike(like)))
+                                WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
+                                Movie.title.ilike(like)))
             q = q.order_by(WebhookEvent.id.desc()).limit(limit)
             found = session.execute(q).all()
             labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
-            where = outbox.marks_for(session, [row.id for row, _ in found], labels)
-            return [scrobble_row(row, show_title=title, deliveries=tuple(where.get(row.id, ())))
-                    for row, title in found]
+            where = outbox.marks_for(session, [row.id for row, _, _ in found], labels)
+            # (a movie's tracker title stands where a show's does)
+            return [scrobble_row(row, show_title=show or movie, deliveries=tuple(where.get(row.id, ())))
+                    for row, show, movie in found]
 
     def event_payload(self, event_id: int) -> str:
         with self.sessions() as session:

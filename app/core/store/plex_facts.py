@@ -1,5 +1,5 @@
 """What to ask the Plex servers before a batch is processed, and what they answered: shows
-only a server can name, and how far a stopped play went."""
+(and movies) only a server can name, and how far a stopped play went."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.core.models import PlexShow, ShowMapping, WebhookEvent
+from app.core.models import MovieMapping, PlexShow, ShowMapping, WebhookEvent
 from app.core.payload import PayloadError, parse_payload
 from app.core.pipeline import filter_reason, server_show_key
 from app.core.store.base import StoreBase
@@ -43,13 +43,16 @@ class PlexFacts(StoreBase):
                     continue
                 if filter_reason(ev, self.settings, 1.0, self.plex) is not None:
                     continue  # would not count however far it went
-                if (key := server_show_key(ev)) and ev.plex_key:
-                    shows[key] = ev.plex_key
+                if (key := server_show_key(ev)) and (plex_key := ev.movie_key if ev.is_movie else ev.plex_key):
+                    shows[key] = plex_key
                 if (ev.event == "media.stop" and ev.progress is None and server_progress is None
                         and ev.server_uuid and ev.rating_key and ev.rating_key.isdigit()):
                     stops.append((event_id, ev.server_uuid, ev.rating_key, received_at))
             mapped = set(session.scalars(select(ShowMapping.plex_key)
                                          .where(ShowMapping.plex_key.in_(set(shows.values()))))) if shows else set()
+            if shows:  # (a movie's remembered answer is in its own table)
+                mapped |= set(session.scalars(select(MovieMapping.plex_key)
+                                              .where(MovieMapping.plex_key.in_(set(shows.values())))))
             unknown = [k for k, plex_key in shows.items()
                        if plex_key not in mapped and session.get(PlexShow, k) is None]
         return PlexQuestions(unknown, stops)

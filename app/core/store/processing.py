@@ -21,7 +21,7 @@ from app.core.types import Action, Outcome
 def reset(row: WebhookEvent) -> None:
     """Clear a row's outcome so that it can be processed again."""
     row.status, row.action, row.reason = "pending", None, None
-    row.show_id = row.episode_id = row.conflict_id = None
+    row.show_id = row.episode_id = row.conflict_id = row.movie_id = None
     row.match_method, row.confidence, row.processed_at = None, None, None
 
 
@@ -107,6 +107,9 @@ class Processing(StoreBase):
             if row is None:
                 raise StoreError(f"there is no event #{event_id}")
             if not self.builtin.undo(session, row.id):
+                if row.action in (Action.MARKED.value, Action.REWATCH.value) and row.movie_id is not None:
+                    raise StoreError(f"event #{event_id} counted a movie that is no longer in the tracker: "
+                                     "its plays went with it")
                 if row.action in (Action.MARKED.value, Action.REWATCH.value) and (
                         row.show_id is None or session.get(Show, row.show_id) is None):
                     raise StoreError(f"event #{event_id} marked a show that is no longer in the tracker: "

@@ -36,13 +36,13 @@ def _shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
-def _clean_show(data: Any, where: str) -> dict[str, Any]:
-    """Validate one show record (from the CLI or an import file)."""
+def _clean_show(data: Any, where: str, noun: str = "show") -> dict[str, Any]:
+    """Validate one show (or movie) record (from the CLI or an import file)."""
     if not isinstance(data, dict):
         raise StoreError(f"{where}: expected an object with a title")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise StoreError(f"{where}: a show needs a non-empty title")
+        raise StoreError(f"{where}: a {noun} needs a non-empty title")
     if bad := _CONTROL.search(title):
         raise StoreError(f"{where}: the title holds a character that is not text (U+{ord(bad.group()):04X})")
     clean: dict[str, Any] = {"title": title.strip()[:MAX_TITLE].strip()}

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, inspect, text
 from app.core.destinations.postgres.seasons import Spelling, detect_spelling
 
 TABLES = ("tvshows", "plex_config", "plex_show_mappings", "plex_webhook_logs", "plex_conflicts")
+OWN_CHOICE = ("movies",)  # read where present; a tracker without one simply keeps no movies
 NEEDED = {"tvshows": ("id", "title", "seasons")}
 OPTIONAL = {"tvshows": ("tmdb_id", "watched_episodes", "updated_at"),
             "plex_webhook_logs": ("event_type", "plex_title", "plex_season", "plex_episode", "status",
@@ -49,7 +50,7 @@ def read_schema(engine: Engine, override: dict[str, str] | None = None) -> Schem
     """Reflect the tables and columns, and detect the key spellings from existing rows."""
     insp = inspect(engine)
     names = set(insp.get_table_names())
-    columns = {t: frozenset(c["name"] for c in insp.get_columns(t)) for t in TABLES if t in names}
+    columns = {t: frozenset(c["name"] for c in insp.get_columns(t)) for t in TABLES + OWN_CHOICE if t in names}
     missing = [f"there is no table {t}: " + ("shows cannot be found" if t == "tvshows" else
                                              f"{t.removeprefix('plex_').replace('_', ' ')} are skipped")
                for t in TABLES if t not in columns]

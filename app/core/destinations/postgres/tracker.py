@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from app.core.destinations.base import Attempt, Delivery, Live, OutboxDestination, Settled, Verdict
+from app.core.destinations.postgres.movies import mark_movie
 from app.core.destinations.postgres.privileges import grants, missing_privileges
 from app.core.destinations.postgres.schema import IGNORED, Schema, insert, read_schema
 from app.core.destinations.postgres.seasons import SeasonsNotUnderstood, mark_in_seasons, watched_count
@@ -263,10 +264,12 @@ class PostgresTracker(OutboxDestination):
                server_progress: float | None = None) -> _Outcome:
         from app.core.pipeline import PlexKnows, filter_reason  # (the pipeline imports destinations)
 
-        if ev.event not in ("media.scrobble", "media.stop") or not ev.is_episode:
+        if ev.event not in ("media.scrobble", "media.stop") or not (ev.is_episode or ev.is_movie):
             return _Outcome("ignored", "event_not_scrobble", f"{ev.event} of a {ev.media_type or 'item'}")
         if reason := filter_reason(ev, self.settings, server_progress, self.plex() if self.plex else PlexKnows()):
             return _Outcome("ignored", "filtered", reason)
+        if ev.is_movie:
+            return _Outcome(*mark_movie(conn, schema, ev, when))
         if ev.season is None or ev.episode is None:
             return _Outcome("error", "no_episode_number", "the payload has no season or episode number")
         if not (0 <= ev.season <= MAX_SEASON and 0 <= ev.episode <= MAX_EPISODE):
@@ -385,8 +388,9 @@ class PostgresTracker(OutboxDestination):
             except ValueError:
                 data = {"raw": delivery.payload[:10_000]}
             payload = json.dumps((data if isinstance(data, dict) else {"raw": data}) | {EVENT_KEY: key})
+        title = (ev.episode_title if ev.is_movie else ev.show_title) if ev else None  # (a movie: its own)
         insert(conn, schema, "plex_webhook_logs", {
-            "event_type": ev.event if ev else None, "plex_title": ev.show_title if ev else None,
+            "event_type": ev.event if ev else None, "plex_title": title,
             "plex_season": ev.season if ev else None, "plex_episode": ev.episode if ev else None,
             "status": outcome.status, "action_taken": outcome.action,
             "error_message": outcome.detail if outcome.status == "error" else None, "payload": payload})
