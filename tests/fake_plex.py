@@ -132,6 +132,12 @@ class FakePms(_Served):
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
+        # Libraries with watched state (the owner's), as /library/sections/<id>/all lists them.
+        self.sections: dict[str, tuple[str, str]] = {"1": ("movie", "Movies"), "2": ("show", "TV Shows")}
+        self.library: dict[str, dict[str, object]] = {}  # rating key -> the item's attributes
+        self.sections_broken = False  # /library/sections answers 500 (a database being repaired)
+        r.add_get("/library/sections", self._sections)
+        r.add_get("/library/sections/{key}/all", self._section_items)
 
     def add_show(self, rating_key: str, title: str, year: int | None, **ids: str) -> FakeShow:
         show = FakeShow(rating_key, title, year, ids, f"plex://show/{secrets.token_hex(12)}")
@@ -152,6 +158,88 @@ class FakePms(_Served):
                              "parentIndex": season, "index": episode, "accountID": account_id,
                              "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
                              "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
+
+    # -- watched state -----------------------------------------------------------------------
+    def mark_watched(self, rating_key: str, show: FakeShow, season: int, episode: int,
+                     viewed_at: float | None = None, title: str | None = None) -> None:
+        """"Mark as played" on an episode (PMS 1.40+): viewCount and lastViewedAt change; no
+        history entry, no webhook."""
+        item = self.library.setdefault(rating_key, {
+            "type": "episode", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+            "guid": f"plex://episode/{rating_key:0>24}", "librarySectionID": "2",
+            "grandparentRatingKey": show.rating_key, "grandparentKey": f"/library/metadata/{show.rating_key}",
+            "grandparentGuid": show.guid, "grandparentTitle": show.title, "title": title or f"Episode {episode}",
+            "parentIndex": season, "index": episode, "duration": 3_480_000})
+        item["viewCount"] = int(item.get("viewCount", 0)) + 1  # type: ignore[call-overload]
+        item["lastViewedAt"] = int(viewed_at if viewed_at is not None else time.time())
+
+    def mark_movie_watched(self, rating_key: str, title: str, year: int, viewed_at: float | None = None,
+                           **ids: str) -> None:
+        item = self.library.setdefault(rating_key, {
+            "type": "movie", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+            "guid": f"plex://movie/{rating_key:0>24}", "librarySectionID": "1", "title": title, "year": year,
+            "duration": 7_200_000, "_guids": ids})
+        item["viewCount"] = int(item.get("viewCount", 0)) + 1  # type: ignore[call-overload]
+        item["lastViewedAt"] = int(viewed_at if viewed_at is not None else time.time())
+
+    def unmark(self, rating_key: str) -> None:
+        """"Mark as unplayed": the view count and the time go."""
+        item = self.library[rating_key]
+        item.pop("viewCount", None)
+        item.pop("lastViewedAt", None)
+
+    async def notify_timeline(self, rating_key: str) -> None:
+        """The server tells its clients an item changed (a ``timeline`` entry, as for a metadata change)."""
+        item = self.library[rating_key]
+        message = {"NotificationContainer": {"type": "timeline", "size": 1, "TimelineEntry": [{
+            "identifier": "com.plexapp.plugins.library", "sectionID": item["librarySectionID"],
+            "itemID": rating_key, "type": 4 if item["type"] == "episode" else 1, "title": item["title"],
+            "state": 5, "updatedAt": int(time.time())}]}}
+        for ws in list(self.sockets):
+            if not ws.closed:
+                await ws.send_json(message)
+
+    async def _sections(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        if self.sections_broken:
+            return web.Response(status=500, text="<html><head><title>Internal Server Error</title></head></html>",
+                                content_type="text/html")
+        agents = {"show": ("tv.plex.agents.series", "Plex TV Series"), "movie": ("tv.plex.agents.movie", "Plex Movie")}
+        rows = "".join(
+            f'<Directory {_attrs(allowSync=1, key=k, type=t, title=title, agent=agents[t][0], scanner=agents[t][1])} '
+            f'{_attrs(language="en-US", uuid=f"{self.uuid[:8]}-{k}", refreshing=0, content=1, directory=1)}>'
+            f'<Location id="{k}" path="/data/{title}"/></Directory>' for k, (t, title) in self.sections.items())
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer size="{len(self.sections)}" allowSync="0" title1="Plex Library">{rows}</MediaContainer>'))
+
+    async def _section_items(self, request: web.Request) -> web.Response:
+        """A section's items of one ``type`` (4 episodes, 1 movies), with the filters a real
+        server applies (``lastViewedAt>>=``: viewed after), ``sort``, paged by the container headers."""
+        if refused := await self._guard(request):
+            return refused
+        key = request.match_info["key"]
+        if key not in self.sections:
+            return web.Response(status=404, text="<html><head><title>Not Found</title></head></html>",
+                                content_type="text/html")
+        kind = {"4": "episode", "1": "movie", "2": "show"}.get(request.query.get("type", ""), "")
+        rows = [i for i in self.library.values() if i["librarySectionID"] == key and i["type"] == kind]
+        if (after := request.query.get("lastViewedAt>>")) is not None:
+            rows = [i for i in rows if "lastViewedAt" in i and int(i["lastViewedAt"]) > int(after)]  # type: ignore[call-overload]
+        if request.query.get("sort") == "lastViewedAt:desc":
+            rows.sort(key=lambda i: -int(i.get("lastViewedAt", 0)))  # type: ignore[call-overload]
+        start = int(request.headers.get("X-Plex-Container-Start", 0))
+        size = int(request.headers.get("X-Plex-Container-Size", 50))
+        page = rows[start:start + size]
+        guids = request.query.get("includeGuids") == "1"
+        body = "".join(
+            f'<Video {_attrs(**{k: v for k, v in i.items() if not k.startswith("_")})}>'
+            + ("".join(f'<Guid id="{s}://{v}"/>' for s, v in i.get("_guids", {}).items()) if guids else "")  # type: ignore[attr-defined]
+            + "</Video>" for i in page)
+        title = self.sections[key][1]
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer size="{len(page)}" totalSize="{len(rows)}" offset="{start}" librarySectionID="{key}" '
+            f'librarySectionTitle={quoteattr(title)} allowSync="1">{body}</MediaContainer>'))
 
     def _endless_page(self, start: int, size: int) -> str:
         now = int(time.time())

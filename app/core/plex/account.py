@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core.plex.history import PAGE, HistoryPlay, Reading
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
+from app.core.plex.watched import SECTION_TYPES, Look, Viewed
 from app.core.types import ShowFacts
 
 CONNECT_TIMEOUT = 4.0  # seconds per connection tried to a server; they are tried at once
@@ -195,6 +196,41 @@ class PlexAccount:
             start += len(page)
             total = _number(page.get("totalSize"))  # without it: until a page comes back empty
             if reading.stopped or (total is not None and start >= total):
+                return
+
+    def viewed(self, server_uuid: str, look: Look, token: str | None = None) -> Iterator[list[Viewed]]:
+        """The episodes and movies an account viewed since ``look.since``, section by section,
+        a page at a time, within the look's limits. ``token``: another account's token for
+        this server (a Plex Home user); None: the signed-in account's."""
+        server = self._server(server_uuid)
+        headers = {"X-Plex-Token": token} if token else {}
+        try:
+            sections = server.query("/library/sections", headers=headers)
+        except Exception as exc:
+            self.forget_server(server_uuid)
+            raise translate(exc, "Reading the Plex server's libraries") from None
+        for section in sections if sections is not None else ():
+            kind = SECTION_TYPES.get(section.get("type") or "")
+            if kind is None or not (section.get("key") or "").isdigit():
+                continue
+            key = (f"/library/sections/{section.get('key')}/all?type={kind}&includeGuids=1"
+                   f"&sort=lastViewedAt:desc&lastViewedAt%3E%3E={int(look.since) - 1}")
+            start = 0
+            while look.more():
+                try:
+                    page = server.query(key, headers={**headers, "X-Plex-Container-Start": str(start),
+                                                      "X-Plex-Container-Size": str(PAGE)})
+                except Exception as exc:
+                    self.forget_server(server_uuid)
+                    raise translate(exc, "Reading what was viewed on the Plex server") from None
+                if page is None or not len(page):
+                    break
+                yield look.take(page, server_uuid)
+                start += len(page)
+                total = _number(page.get("totalSize"))
+                if look.stopped or (total is not None and start >= total):
+                    break
+            if look.stopped:
                 return
 
     def users(self, server_uuid: str) -> list[PlexUser]:

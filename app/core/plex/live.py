@@ -45,12 +45,14 @@ class LiveSessions:
     """Follows one server's playback; ``put(payload, source)`` adds a scrobble to the inbox."""
 
     def __init__(self, base_url: str, token: str, server_uuid: str, server_name: str,
-                 threshold: Callable[[], float], put: Callable[[str, str], Awaitable[int]]) -> None:
+                 threshold: Callable[[], float], put: Callable[[str, str], Awaitable[int]],
+                 changed: Callable[[], None] = lambda: None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.server_uuid, self.server_name = server_uuid, server_name
         self.threshold = threshold
         self.put = put
+        self.changed = changed  # an episode or movie changed (its view state, maybe): look soon
         self.sessions: dict[str, _Session] = {}
         self.connected = False
         self.counted = 0
@@ -142,6 +144,11 @@ class LiveSessions:
         try:
             container = json.loads(text).get("NotificationContainer") or {}
         except (ValueError, AttributeError):
+            return
+        if container.get("type") == "timeline":  # (whether a view-state change sends one is not documented)
+            if any(str(e.get("type")) in ("1", "4") and str(e.get("state")) == "5"
+                   for e in container.get("TimelineEntry") or [] if isinstance(e, dict)):
+                self.changed()
             return
         if container.get("type") != "playing":
             return

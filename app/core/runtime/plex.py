@@ -69,5 +69,5 @@ class PlexSide(Parts):
             add_secret(token)
             self._live.start(LiveSessions(base, token, server.uuid, server.name,
                                           lambda: self.settings.stop_threshold,
-                                          functools.partial(self._put, inbox)))
+                                          functools.partial(self._put, inbox), self.catch_up.soon))
         self.plex.following(tuple(live.server_name for live in self._live.following))

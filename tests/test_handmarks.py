@@ -1,0 +1,151 @@
+"""Marks made by hand in Plex ("Mark as played": no webhook, no history entry since PMS
+1.40): found in a stand-in server's watched state, through the real python-plexapi and
+the real core."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.core import catchup
+from app.core.config import Paths, Settings, load_state
+from app.core.credentials import set_secret
+from app.core.facade import Core
+from app.core.plex.service import TOKEN_KEY
+from tests.fake_plex import FakePlexTv, FakePms
+from tests.helpers import post, sample, wait_for, webhook_url
+from tests.test_catchup import free_port, marked, started
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
+    """plex.tv and the account's own server, both stand-ins; signed in already."""
+    async with FakePlexTv() as tv, FakePms(name="NAS", port=free_port()) as pms:
+        tv.servers.append(pms)
+        token, _ = tv.add_user("alice")
+        set_secret(paths, TOKEN_KEY, token)
+        settings.plex_tv_url = tv.url
+        yield tv, pms
+
+
+async def _with_show(core: Core) -> None:
+    await core.runtime.run(core.runtime.store.add_show, title="Breaking Bad", year=2008, tmdb_id=1396)
+
+
+async def test_marks_made_while_the_app_was_closed_are_caught_at_the_next_start_each_once(
+        paths: Paths, settings: Settings, plex: tuple[FakePlexTv, FakePms]) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    pms.mark_watched("199", show, 1, 9, viewed_at=time.time() - 86_400)  # before the first look: not imported
+    core = await started(paths, settings)
+    await _with_show(core)
+    first = await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+    assert (first.marks_read, first.marks_added) == (0, 0)  # the first look records where it stands
+    assert load_state(paths)["plex_marks_seen"][pms.uuid]["at"] >= int(time.time()) - 5
+    await core.stop()
+
+    now = time.time()
+    for n in range(1, 6):  # five episodes ticked in Plex while Scrobble Tray is closed
+        pms.mark_watched(f"20{n}", show, 2, n, viewed_at=now + n)
+    pms.mark_movie_watched("901", "Dune", 2021, viewed_at=now + 10, tmdb="438631")
+    pms.mark_movie_watched("902", "Dune", 1984, viewed_at=now + 11, tmdb="841")
+    core = await started(paths, settings)
+    try:
+        result = await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        # On this branch movies are not tracked yet: read, and not counted (as a movie webhook).
+        assert (result.marks_read, result.marks_added, result.added) == (7, 5, 0)
+        assert result.marks_accounts == ("alice",)
+        assert await marked(core) == [(2, n, "marked", "handmark") for n in range(1, 6)]
+        again = await core.runtime.catch_up.run()  # nothing new since
+        assert (again.marks_read, again.marks_added) == (0, 0)
+        pms.mark_watched("203", show, 2, 3, viewed_at=time.time() + 20)  # ticked again a minute later
+        again = await core.runtime.catch_up.run()
+        assert (again.marks_read, again.marks_added) == (1, 0)  # the same episode, within the window: once
+        assert len(await marked(core)) == 5
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert "marks made by hand: 1 read, 0 added (alice's)" in checks["Catch-up"].detail
+    finally:
+        await core.stop()
+
+
+async def test_a_mark_while_running_is_caught_at_the_next_look(paths, settings, plex) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        pms.mark_watched("305", show, 3, 5)
+        before = core.status.plex.caught_up
+        core.runtime.catch_up.soon()  # as when the tunnel comes back, or the hour is up
+        await wait_for(lambda: core.status.plex.caught_up is not before, timeout=15)
+        assert await marked(core) == [(3, 5, "marked", "handmark")]
+    finally:
+        await core.stop()
+
+
+async def test_a_mark_is_caught_within_seconds_when_the_server_notifies(paths, settings, plex) -> None:
+    _, pms = plex
+    settings.plex_live = True  # the notification websocket is followed
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up and pms.sockets, timeout=15)
+        pms.mark_watched("306", show, 3, 6)
+        t0 = time.monotonic()
+        await pms.notify_timeline("306")
+        await wait_for(lambda: core.status.plex.caught_up.marks_added == 1, timeout=10)
+        took = time.monotonic() - t0
+        assert took < catchup.SOON_GAP + 3, took  # seconds, not the hour
+        assert await marked(core) == [(3, 6, "marked", "handmark")]
+    finally:
+        await core.stop()
+
+
+async def test_a_mark_that_also_came_as_a_webhook_counts_once(paths, settings, plex) -> None:
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await core.runtime.catch_up.run()  # the first look
+        assert (await post(webhook_url(core), sample("scrobble-legacy-themoviedb")))[0] == 200  # S01E01, alice
+        pms.mark_watched("301", show, 1, 1, viewed_at=time.time() + 1)  # the same play, on the item
+        pms.mark_watched("302", show, 1, 2, viewed_at=time.time() + 2)  # and one only marked
+        result = await core.runtime.catch_up.run()
+        assert (result.marks_read, result.marks_added) == (2, 1)
+        assert await marked(core) == [(1, 1, "marked", "127.0.0.1"), (1, 2, "marked", "handmark")]
+    finally:
+        await core.stop()
+
+
+async def test_a_server_whose_libraries_cannot_be_read_says_so_once_and_is_tried_again(
+        paths, settings, plex, monkeypatch, caplog) -> None:
+    _, pms = plex
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(catchup, "RETRY", 0.3)
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        pms.sections_broken = True  # its history answers; its libraries do not
+        pms.mark_watched("401", show, 4, 1)
+        core.runtime.catch_up.soon()
+        await wait_for(lambda: len([r for r in pms.requests if r[1] == "/library/sections"]) >= 4, timeout=15)
+        assert core.status.plex.caught_up.failed == ("NAS",)
+        assert caplog.text.count("Could not read what was marked viewed on NAS") == 1
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert "could not read NAS" in checks["Catch-up"].detail
+        pms.sections_broken = False
+        await wait_for(lambda: core.status.plex.caught_up.marks_added == 1, timeout=15)
+        assert await marked(core) == [(4, 1, "marked", "handmark")]
+        assert "What was marked viewed on NAS can be read again" in caplog.text
+    finally:
+        await core.stop()
