@@ -16,7 +16,7 @@ from app.core.credentials import set_secret
 from app.core.facade import Core
 from app.core.plex.service import TOKEN_KEY
 from tests.fake_plex import FakePlexTv, FakePms
-from tests.helpers import post, sample, wait_for, webhook_url
+from tests.helpers import post, sample, settled, wait_for, webhook_url
 from tests.test_catchup import free_port, marked, started
 
 pytestmark = pytest.mark.timeout(60)
@@ -147,5 +147,37 @@ async def test_a_server_whose_libraries_cannot_be_read_says_so_once_and_is_tried
         await wait_for(lambda: core.status.plex.caught_up.marks_added == 1, timeout=15)
         assert await marked(core) == [(4, 1, "marked", "handmark")]
         assert "What was marked viewed on NAS can be read again" in caplog.text
+    finally:
+        await core.stop()
+
+
+async def test_other_accepted_accounts_marks_are_seen_where_plex_gives_their_token(paths, settings, plex) -> None:
+    tv, pms = plex
+    owner_token = next(iter(tv.users))
+    bob = tv.add_other(owner_token, pms, "bob")  # Plex Home: plex.tv lists his token for the server
+    tv.add_other(owner_token, pms, "carol", token_given=False)  # no token for her
+    tv.add_other(owner_token, pms, "dave")  # a token, but not an accepted account: not read
+    settings.accepted_accounts = ["bob", "carol"]
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        await core.runtime.plex.users()  # (the server's accounts: names stand for their ids)
+        first = await core.runtime.catch_up.run()
+        assert (first.marks_accounts, first.marks_not_covered) == (("alice", "bob"), ("carol",))
+        pms.mark_watched("501", show, 5, 1, account_id=bob.id, viewed_at=time.time() + 1)
+        pms.mark_watched("502", show, 5, 2, viewed_at=time.time() + 2)  # alice's own
+        result = await core.runtime.catch_up.run()
+        assert (result.marks_read, result.marks_added) == (2, 2)
+        await settled(core)
+        rows = await core.runtime.run(core.runtime.store.scrobbles, limit=10)
+        assert sorted((r.episode, r.account_title, r.action, r.source) for r in rows) == [
+            (1, "bob", "marked", "handmark"), (2, "alice", "marked", "handmark")]
+        looked = [r for r in pms.requests if r[1].startswith("/library/sections/2/all")]
+        assert len(looked) == 4  # alice and bob, twice: dave's token is never used
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert ("(alice's, bob's); marks made by hand by carol are not seen (Plex gives no token for them)"
+                in checks["Catch-up"].detail)
     finally:
         await core.stop()

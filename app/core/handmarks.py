@@ -15,12 +15,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core import config
 from app.core.config import Paths, Settings
-from app.core.payload import parse_payload
+from app.core.logs import add_secret
+from app.core.payload import PlexEvent, parse_payload
 from app.core.pipeline import PlexKnows, filter_reason
 from app.core.plex.account import PlexServerInfo
 from app.core.plex.history import SLACK, HistoryPlay, plausible
@@ -51,79 +53,131 @@ class HandMarks:
     async def look(self, servers: list[PlexServerInfo], since: datetime | None, result: CatchUpResult,
                    until: float) -> tuple[CatchUpResult, list[int]]:
         """One look at each server (not at those whose history could not be read now: they
-        are tried again with it). Returns the result with the marks counted, and the inbox
-        rows added."""
+        are tried again with it), for the signed-in account and each accepted account Plex
+        gives a token for. Returns the result with the marks counted, and the inbox rows added."""
         account = self.plex.account
         if account is None:
             return result, []
-        # server uuid -> {"at": the newest lastViewedAt seen, "keys": the rating keys viewed then}
+        # server uuid (":" plex.tv id, for another account) -> {"at": the newest lastViewedAt
+        # seen, "keys": the rating keys viewed then}
         seen: dict[str, dict[str, Any]] = {
             k: v for k, v in ((await asyncio.to_thread(config.load_state, self.paths))
                               .get(StateKey.PLEX_MARKS_SEEN) or {}).items() if isinstance(v, dict)}
         store = self._store()
-        window = timedelta(hours=store.settings.dedup_window_hours)
-        knows = self.plex.knows()
         owner = self.plex.status.username
+        covered: list[str] = [owner] if owner else []
         ids: list[int] = []
-        now = int(time.time())
         for server in servers:
             if server.name in result.failed or time.monotonic() > until:
                 continue  # tried again with the history; (out of time: the history's note says so)
-            kept = seen.get(server.uuid)
-            if since is None and kept is None:  # a server new to us: from now on
-                seen[server.uuid] = {"at": now, "keys": []}
-                continue
-            if since is not None:
-                look = Look(server.name, int(since.replace(tzinfo=since.tzinfo or UTC).timestamp()), until,
-                            told=self._misdated)
-            elif kept is not None and plausible(int(kept["at"]), now):
-                look = Look(server.name, int(kept["at"]), until, frozenset(kept.get("keys") or ()),
-                            told=self._misdated)
-            else:  # kept by an older run from a wrong clock: the last day
-                look = Look(server.name, now - SLACK, until, told=self._misdated)
-            newest, keys = look.since, set(look.taken)
-            pages = account.viewed(server.uuid, look)
+            whose = [_Whose(server.uuid, None, OWNER_ID, owner, True)]
             try:
-                while (page := await on_plex_thread(next, pages, None)) is not None:
-                    for item in page:
-                        if item.viewed_at > newest:
-                            newest, keys = item.viewed_at, set()
-                        if item.viewed_at == newest:
-                            keys.add(item.attrs.get("ratingKey") or "")
-                    wanted = await asyncio.to_thread(_counting, page, owner, store.settings, knows)
-                    added = await self._in_db(store.ingest_history, wanted, window, HANDMARK)
-                    ids += added
-                    result = dataclasses.replace(result, marks_read=result.marks_read + len(page),
-                                                 marks_added=result.marks_added + len(added))
+                whose += await self._others(server, store.settings)
             except PlexError as exc:
-                if server.uuid not in self._failing:  # said once; tried again with every retry
-                    self._failing.add(server.uuid)
-                    log.warning("Could not read what was marked viewed on %s: %s (tried again in 5 minutes)",
-                                server.name, exc)
-                result = dataclasses.replace(result, failed=(*result.failed, server.name))
-                continue
-            if server.uuid in self._failing:
-                self._failing.discard(server.uuid)
-                log.info("What was marked viewed on %s can be read again", server.name)
-            for note in look.notes():
-                log.warning("Marks made by hand: %s", note)
-                result = dataclasses.replace(result, notes=(*result.notes, note))
-            if kept is None or newest >= int(kept["at"]) or not plausible(int(kept["at"]), now):
-                seen[server.uuid] = {"at": newest, "keys": sorted(keys)}  # (only plausible items reach here)
+                result = dataclasses.replace(result, notes=(
+                    *result.notes, f"{server.name}: other accounts' marks made by hand could not be read ({exc})"))
+            for who in whose:
+                result, added = await self._look_one(server, who, since, seen, result, until)
+                if added is None:
+                    break  # the server failed: said, and tried again with the history
+                ids += added
+                if who.name and who.name not in covered:
+                    covered.append(who.name)
             await asyncio.to_thread(config.save_state, self.paths, **{StateKey.PLEX_MARKS_SEEN: seen})
         await asyncio.to_thread(config.save_state, self.paths, **{StateKey.PLEX_MARKS_SEEN: seen})
-        result = dataclasses.replace(result, marks_accounts=(owner,) if owner else ())
+        knows = self.plex.knows()
+        seen_names = {alias for name in covered for alias in knows.aliases.get(name.casefold(), {name.casefold()})}
+        missing = tuple(str(a) for a in store.settings.accepted_accounts
+                        if str(a).strip().casefold() not in seen_names)
+        result = dataclasses.replace(result, marks_accounts=tuple(covered), marks_not_covered=missing)
         if ids:
             log.info("Found %d episode(s) or movie(s) marked viewed by hand in Plex", len(ids))
         return result, ids
 
+    async def _others(self, server: PlexServerInfo, settings: Settings) -> list[_Whose]:
+        """The accepted accounts (besides the owner) that Plex gives a token for on this server."""
+        account = self.plex.account
+        if account is None or not settings.accepted_accounts:
+            return []
+        knows = self.plex.knows()
+        out = []
+        for plex_id, (name, token) in (await on_plex_thread(account.other_tokens, server.uuid)).items():
+            probe = PlexEvent("media.scrobble", media_type="episode", account_id=str(plex_id), account_title=name)
+            if filter_reason(probe, settings, plex=knows) is None:
+                add_secret(token)
+                out.append(_Whose(f"{server.uuid}:{plex_id}", token, plex_id, name, False))
+        return out
 
-def _counting(page: list[Viewed], owner: str | None, settings: Settings,
+    async def _look_one(self, server: PlexServerInfo, who: _Whose, since: datetime | None,
+                        seen: dict[str, dict[str, Any]], result: CatchUpResult,
+                        until: float) -> tuple[CatchUpResult, list[int] | None]:
+        """One account's marks on one server; None for the rows when the server failed."""
+        account = self.plex.account
+        assert account is not None
+        store = self._store()
+        window = timedelta(hours=store.settings.dedup_window_hours)
+        knows = self.plex.knows()
+        now = int(time.time())
+        kept = seen.get(who.key)
+        if since is None and kept is None:  # new to us: from now on
+            seen[who.key] = {"at": now, "keys": []}
+            return result, []
+        if since is not None:
+            look = Look(server.name, int(since.replace(tzinfo=since.tzinfo or UTC).timestamp()), until,
+                        told=self._misdated)
+        elif kept is not None and plausible(int(kept["at"]), now):
+            look = Look(server.name, int(kept["at"]), until, frozenset(kept.get("keys") or ()), told=self._misdated)
+        else:  # kept by an older run from a wrong clock: the last day
+            look = Look(server.name, now - SLACK, until, told=self._misdated)
+        newest, keys = look.since, set(look.taken)
+        pages = account.viewed(server.uuid, look, who.token)
+        ids: list[int] = []
+        try:
+            while (page := await on_plex_thread(next, pages, None)) is not None:
+                for item in page:
+                    if item.viewed_at > newest:
+                        newest, keys = item.viewed_at, set()
+                    if item.viewed_at == newest:
+                        keys.add(item.attrs.get("ratingKey") or "")
+                wanted = await asyncio.to_thread(_counting, page, who, store.settings, knows)
+                added = await self._in_db(store.ingest_history, wanted, window, HANDMARK)
+                ids += added
+                result = dataclasses.replace(result, marks_read=result.marks_read + len(page),
+                                             marks_added=result.marks_added + len(added))
+        except PlexError as exc:
+            if server.uuid not in self._failing:  # said once; tried again with every retry
+                self._failing.add(server.uuid)
+                log.warning("Could not read what was marked viewed on %s: %s (tried again in 5 minutes)",
+                            server.name, exc)
+            return dataclasses.replace(result, failed=(*result.failed, server.name)), None
+        if server.uuid in self._failing:
+            self._failing.discard(server.uuid)
+            log.info("What was marked viewed on %s can be read again", server.name)
+        for note in look.notes():
+            log.warning("Marks made by hand: %s", note)
+            result = dataclasses.replace(result, notes=(*result.notes, note))
+        if kept is None or newest >= int(kept["at"]) or not plausible(int(kept["at"]), now):
+            seen[who.key] = {"at": newest, "keys": sorted(keys)}  # (only plausible items reach here)
+        return result, ids
+
+
+@dataclass(frozen=True)
+class _Whose:
+    """An account whose marks are looked at on a server."""
+
+    key: str  # in the state: the server's uuid, and ":" the account's plex.tv id for another account
+    token: str | None  # None: the signed-in account's
+    account_id: int  # as a webhook names it: 1 for the owner on their own server
+    name: str | None
+    owner: bool
+
+
+def _counting(page: list[Viewed], who: _Whose, settings: Settings,
               knows: PlexKnows) -> list[tuple[HistoryPlay, str]]:
     """The marks of a page that would count (accounts, media), as webhook payloads."""
     out = []
     for item in page:
-        text = item.payload(OWNER_ID, owner, True)
+        text = item.payload(who.account_id, who.name, who.owner)
         if filter_reason(parse_payload(text), settings, plex=knows) is None:
-            out.append((item.play(OWNER_ID), text))
+            out.append((item.play(who.account_id), text))
     return out

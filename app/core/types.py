@@ -122,6 +122,7 @@ class CatchUpResult:
     marks_read: int = 0  # items the servers say were viewed since the last look
     marks_added: int = 0  # of those, marks made by hand put into the inbox (no other play had them)
     marks_accounts: tuple[str, ...] = ()  # whose marks made by hand were looked at
+    marks_not_covered: tuple[str, ...] = ()  # accepted accounts whose marks cannot be seen (no token)
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,23 @@ class PlexAccount:
             if look.stopped:
                 return
 
+    def other_tokens(self, server_uuid: str) -> dict[int, tuple[str, str]]:
+        """plex.tv id -> (name, token) of the other accounts (Plex Home, friends) that Plex
+        gives a token for on one of the account's servers: the list python-plexapi's
+        ``MyPlexUser.get_token`` reads (once for all, and its errors as sentences)."""
+        account = self._myplex()
+        try:
+            names = {u.id: u.title or u.username for u in account.users()}
+            shared = account.query(account.FRIENDINVITE.format(machineId=server_uuid))
+        except Exception as exc:
+            raise translate(exc, "Reading the other accounts' access to the Plex server") from None
+        out = {}
+        for item in shared if shared is not None else ():
+            user_id, token = _number(item.get("userID")), item.get("accessToken")
+            if user_id is not None and token:
+                out[user_id] = (names.get(user_id) or item.get("username") or str(user_id), token)
+        return out
+
     def users(self, server_uuid: str) -> list[PlexUser]:
         """The accounts that can play on a server: its own list, with plex.tv ids."""
         server = self._server(server_uuid)
