@@ -191,6 +191,12 @@ class FakePms(_Served):
         """"Mark as unplayed": the view count and the time go."""
         self.views.get(account_id, {}).pop(rating_key, None)
 
+    @staticmethod
+    def _seen(item: dict[str, object], views: dict[str, tuple[int, int]]) -> dict[str, object]:
+        """An item with one account's watched state (none: never viewed, or marked unplayed)."""
+        v = views.get(str(item["ratingKey"]))
+        return item if v is None else {**item, "viewCount": v[0], "lastViewedAt": v[1]}
+
     async def notify_timeline(self, rating_key: str) -> None:
         """The server tells its clients an item changed (a ``timeline`` entry, as for a metadata change)."""
         item = self.library[rating_key]
@@ -227,8 +233,8 @@ class FakePms(_Served):
                                 content_type="text/html")
         kind = {"4": "episode", "1": "movie", "2": "show"}.get(request.query.get("type", ""), "")
         views = self.views.get(self._account_of(request), {})  # each account sees its own watched state
-        rows = [i if (v := views.get(str(i["ratingKey"]))) is None else {**i, "viewCount": v[0], "lastViewedAt": v[1]}
-                for i in self.library.values() if i["librarySectionID"] == key and i["type"] == kind]
+        rows = [self._seen(i, views) for i in self.library.values()
+                if i["librarySectionID"] == key and i["type"] == kind]
         if (after := request.query.get("lastViewedAt>>")) is not None:
             rows = [i for i in rows if "lastViewedAt" in i and int(i["lastViewedAt"]) > int(after)]  # type: ignore[call-overload]
         if request.query.get("sort") == "lastViewedAt:desc":
@@ -380,6 +386,11 @@ class FakePms(_Served):
         if refused := await self._guard(request):
             return refused
         key = request.match_info["key"]
+        if "," in key or key in self.library:  # library items (several at once: "1,2,3"), as this account sees them
+            views = self.views.get(self._account_of(request), {})
+            found = [self._seen(self.library[k], views) for k in key.split(",") if k in self.library]
+            body = "".join(f'<Video {_attrs(**{k: v for k, v in i.items() if not k.startswith("_")})}/>' for i in found)
+            return web.Response(text=f'<MediaContainer size="{len(found)}">{body}</MediaContainer>', content_type=XML)
         if key in self.episodes:
             attrs = _attrs(ratingKey=key, key=f"/library/metadata/{key}", type="episode",
                            **self.episodes[key])  # type: ignore[arg-type]

@@ -181,3 +181,28 @@ async def test_other_accepted_accounts_marks_are_seen_where_plex_gives_their_tok
                 in checks["Catch-up"].detail)
     finally:
         await core.stop()
+
+
+@pytest.mark.parametrize("undo", [False, True])
+async def test_an_unmark_is_said_and_taken_back_only_when_chosen(paths, settings, plex, undo) -> None:
+    _, pms = plex
+    settings.plex_undo_unmarked = undo
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        pms.mark_watched("601", show, 6, 1, viewed_at=time.time() + 1)
+        pms.mark_watched("602", show, 6, 2, viewed_at=time.time() + 2)
+        await core.runtime.catch_up.run()
+        assert [r[:3] for r in await marked(core)] == [(6, 1, "marked"), (6, 2, "marked")]
+        pms.unmark("601")  # "Mark as unplayed" in Plex
+        result = await core.runtime.catch_up.run()
+        taken = "its watch was taken back in the built-in tracker" if undo else "the tracker keeps it"
+        assert result.unmarked == (f"Breaking Bad S06E01 was marked unplayed in Plex on NAS by alice; {taken}",)
+        assert [r[:3] for r in await marked(core)] == [(6, 1, "undone" if undo else "marked"), (6, 2, "marked")]
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert "Breaking Bad S06E01 was marked unplayed" in checks["Catch-up"].detail
+        assert (await core.runtime.catch_up.run()).unmarked == ()  # said once
+    finally:
+        await core.stop()

@@ -36,6 +36,7 @@ from app.core.types import CatchUpResult
 
 log = logging.getLogger(__name__)
 OWNER_ID = 1  # the owner's account id on their own server
+RECENT = 200  # items seen viewed (the newest) checked at each look for "marked unplayed"
 
 
 class HandMarks:
@@ -132,9 +133,13 @@ class HandMarks:
         newest, keys = look.since, set(look.taken)
         pages = account.viewed(server.uuid, look, who.token)
         ids: list[int] = []
+        recent = {r["k"]: r for r in (kept or {}).get("recent") or () if isinstance(r, dict) and r.get("k")}
         try:
+            if recent:  # before this look's items join them: one just viewed again is not "unplayed"
+                result = await self._unmarked(server, who, recent, result)
             while (page := await on_plex_thread(next, pages, None)) is not None:
                 for item in page:
+                    recent[item.attrs.get("ratingKey") or ""] = _remembered(item)
                     if item.viewed_at > newest:
                         newest, keys = item.viewed_at, set()
                     if item.viewed_at == newest:
@@ -156,9 +161,42 @@ class HandMarks:
         for note in look.notes():
             log.warning("Marks made by hand: %s", note)
             result = dataclasses.replace(result, notes=(*result.notes, note))
-        if kept is None or newest >= int(kept["at"]) or not plausible(int(kept["at"]), now):
-            seen[who.key] = {"at": newest, "keys": sorted(keys)}  # (only plausible items reach here)
+        if not (kept is None or newest >= int(kept["at"]) or not plausible(int(kept["at"]), now)):
+            newest, keys = int(kept["at"]), set(kept.get("keys") or ())  # (an import of older ones: kept)
+        seen[who.key] = {"at": newest, "keys": sorted(keys),  # (only plausible items reach here)
+                         "recent": sorted(recent.values(), key=lambda r: -int(r.get("at") or 0))[:RECENT]}
         return result, ids
+
+    async def _unmarked(self, server: PlexServerInfo, who: _Whose, recent: dict[str, dict[str, Any]],
+                        result: CatchUpResult) -> CatchUpResult:
+        """Items seen viewed that are now marked unplayed: said, taken out of ``recent``, and
+        their watch taken back in the built-in tracker when the user chose so."""
+        account = self.plex.account
+        assert account is not None
+        counts = await on_plex_thread(account.view_counts, server.uuid, list(recent), who.token)
+        store = self._store()
+        for key in [k for k in recent if counts.get(k, 0) == 0]:
+            r = recent.pop(key)
+            if key not in counts:
+                continue  # gone from the library
+            what = (f"{r.get('t')} S{r['s']:02d}E{r['e']:02d}" if r.get("s") is not None and r.get("e") is not None
+                    else str(r.get("t") or key))
+            said = f"{what} was marked unplayed in Plex on {server.name}" + (f" by {who.name}" if who.name else "")
+            if store.settings.plex_undo_unmarked and r.get("s") is not None and r.get("e") is not None:
+                undone = await self._in_db(store.undo_unmarked, str(who.account_id), str(r.get("t")), r["s"], r["e"])
+                said += ("; its watch was taken back in the built-in tracker" if undone is not None
+                         else "; the built-in tracker had no watch of it to take back")
+            else:
+                said += "; the tracker keeps it"
+            log.info("%s", said)
+            result = dataclasses.replace(result, unmarked=(*result.unmarked, said))
+        return result
+
+
+def _remembered(item: Viewed) -> dict[str, Any]:
+    """What is kept of an item seen viewed, to say it was marked unplayed later."""
+    play = item.play(None)
+    return {"k": play.rating_key, "t": play.show_title, "s": play.season, "e": play.episode, "at": item.viewed_at}
 
 
 @dataclass(frozen=True)

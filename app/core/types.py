@@ -123,6 +123,7 @@ class CatchUpResult:
     marks_added: int = 0  # of those, marks made by hand put into the inbox (no other play had them)
     marks_accounts: tuple[str, ...] = ()  # whose marks made by hand were looked at
     marks_not_covered: tuple[str, ...] = ()  # accepted accounts whose marks cannot be seen (no token)
+    unmarked: tuple[str, ...] = ()  # items marked unplayed in Plex since they were seen viewed, in words
 
 
 @dataclass(frozen=True)

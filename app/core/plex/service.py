@@ -287,6 +287,8 @@ class PlexLink:
         if c.marks_read:
             found += (f"; marks made by hand: {c.marks_read} read, {c.marks_added} added"
                       f" ({', '.join(a + chr(39) + 's' for a in c.marks_accounts)})")
+        if c.unmarked:
+            found += "; " + "; ".join(c.unmarked)
         if c.marks_not_covered:
             found += (f"; marks made by hand by {', '.join(c.marks_not_covered)} are not seen "
                       "(Plex gives no token for them)")
