@@ -138,6 +138,7 @@ class FakePms(_Served):
         self.views: dict[int, dict[str, tuple[int, int]]] = {}  # account id -> rating key -> (viewCount, lastViewedAt)
         self.user_tokens: dict[str, int] = {}  # another account's token for this server -> its id here
         self.sections_broken = False  # /library/sections answers 500 (a database being repaired)
+        r.add_get("/library", self._library_root)
         r.add_get("/library/sections", self._sections)
         r.add_get("/library/sections/{key}/all", self._section_items)
 
@@ -207,6 +208,15 @@ class FakePms(_Served):
         for ws in list(self.sockets):
             if not ws.closed:
                 await ws.send_json(message)
+
+    async def _library_root(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        return web.Response(content_type=XML, text=(
+            '<MediaContainer size="3" allowSync="0" identifier="com.plexapp.plugins.library" title1="Plex Library">'
+            '<Directory key="sections" title="Library Sections"/>'
+            '<Directory key="recentlyAdded" title="Recently Added"/><Directory key="onDeck" title="On Deck"/>'
+            '</MediaContainer>'))
 
     async def _sections(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request):

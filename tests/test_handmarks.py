@@ -89,9 +89,10 @@ async def test_a_mark_while_running_is_caught_at_the_next_look(paths, settings, 
         await core.stop()
 
 
-async def test_a_mark_is_caught_within_seconds_when_the_server_notifies(paths, settings, plex) -> None:
+@pytest.mark.parametrize("live", [None, True], ids=["plex-pass", "following-live"])
+async def test_a_mark_is_caught_within_seconds_when_the_server_notifies(paths, settings, plex, live) -> None:
     _, pms = plex
-    settings.plex_live = True  # the notification websocket is followed
+    settings.plex_live = live  # with Plex Pass (None) live plays are not followed; notifications are
     show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
     core = await started(paths, settings)
     try:
@@ -102,8 +103,13 @@ async def test_a_mark_is_caught_within_seconds_when_the_server_notifies(paths, s
         await pms.notify_timeline("306")
         await wait_for(lambda: core.status.plex.caught_up.marks_added == 1, timeout=10)
         took = time.monotonic() - t0
+        print(f"\nmarked by hand, then a timeline notification: found and in the inbox {took * 1000:.0f} ms later")
         assert took < catchup.SOON_GAP + 3, took  # seconds, not the hour
         assert await marked(core) == [(3, 6, "marked", "handmark")]
+        checks = {c.name: c for c in await core.diagnostics()}
+        assert ("Live sessions on NAS" in checks) == bool(live)
+        assert ("Notifications from NAS" in checks) == (not live)
+        assert core.status.plex.live == (("NAS",) if live else ())
     finally:
         await core.stop()
 
@@ -206,3 +212,30 @@ async def test_an_unmark_is_said_and_taken_back_only_when_chosen(paths, settings
         assert (await core.runtime.catch_up.run()).unmarked == ()  # said once
     finally:
         await core.stop()
+
+
+async def test_the_stand_in_answers_as_python_plexapi_expects(plex) -> None:
+    """The stand-in's libraries, read through python-plexapi's own objects (not ours)."""
+    import asyncio
+
+    from plexapi.server import PlexServer
+
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    pms.mark_watched("701", show, 7, 1, viewed_at=1_764_800_000)
+    pms.mark_movie_watched("702", "Dune", 2021, viewed_at=1_764_800_100, tmdb="438631")
+
+    def read() -> tuple[list[tuple[str, str]], list[object], list[object]]:
+        server = PlexServer(pms.url, pms.token)
+        sections = [(s.type, s.title) for s in server.library.sections()]
+        episodes = server.fetchItems("/library/sections/2/all?type=4&lastViewedAt%3E%3E=1764799999")
+        movies = server.fetchItems("/library/sections/1/all?type=1&includeGuids=1&lastViewedAt%3E%3E=1764800100")
+        return sections, episodes, movies
+
+    sections, episodes, movies = await asyncio.to_thread(read)
+    assert sections == [("movie", "Movies"), ("show", "TV Shows")]
+    [episode] = episodes
+    assert (type(episode).__name__, episode.grandparentTitle, episode.seasonNumber, episode.index,
+            episode.viewCount, int(episode.lastViewedAt.timestamp())) == (
+        "Episode", "Breaking Bad", 7, 1, 1, 1_764_800_000)
+    assert movies == []  # viewed at that second, not after it
