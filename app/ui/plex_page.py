@@ -124,6 +124,12 @@ class PlexPage(QWidget):
         self.live_state = muted()
         hform.addRow(self.live)
         hform.addRow(self.live_state)
+        self.undo_unmarked = QCheckBox("When I mark an episode unplayed in Plex, take its watch back in the "
+                                       "built-in tracker")
+        self.undo_unmarked.setToolTip("Marks made by hand in Plex are always counted; un-marking is only shown "
+                                      "in the log unless this is ticked.")
+        self.undo_unmarked.toggled.connect(self._undo_unmarked_toggled)
+        hform.addRow(self.undo_unmarked)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -190,6 +196,9 @@ class PlexPage(QWidget):
         self.live.blockSignals(False)
         self.live_state.setText(f"Following: {', '.join(st.live)}" if st.live else "")
         self.live_state.setVisible(bool(st.live))
+        self.undo_unmarked.blockSignals(True)
+        self.undo_unmarked.setChecked(self.core.settings.plex_undo_unmarked)
+        self.undo_unmarked.blockSignals(False)
         self.auto.blockSignals(True)
         self.auto.setChecked(self.core.settings.plex_auto_register)
         self.auto.blockSignals(False)
@@ -274,6 +283,10 @@ class PlexPage(QWidget):
 
     def _live_toggled(self, on: bool) -> None:
         spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_live=on)),
+              self._failed, owner=self)
+
+    def _undo_unmarked_toggled(self, on: bool) -> None:
+        spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_undo_unmarked=on)),
               self._failed, owner=self)
 
     def _auto_toggled(self, on: bool) -> None:
