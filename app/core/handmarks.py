@@ -140,6 +140,8 @@ class HandMarks:
             while (page := await on_plex_thread(next, pages, None)) is not None:
                 for item in page:
                     recent[item.attrs.get("ratingKey") or ""] = _remembered(item)
+                if len(recent) > 2 * RECENT:  # (a long import: the newest only, as it goes)
+                    recent = dict(sorted(recent.items(), key=lambda kv: -int(kv[1].get("at") or 0))[:RECENT])
                     if item.viewed_at > newest:
                         newest, keys = item.viewed_at, set()
                     if item.viewed_at == newest:
