@@ -140,12 +140,12 @@ class HandMarks:
             while (page := await on_plex_thread(next, pages, None)) is not None:
                 for item in page:
                     recent[item.attrs.get("ratingKey") or ""] = _remembered(item)
-                if len(recent) > 2 * RECENT:  # (a long import: the newest only, as it goes)
-                    recent = dict(sorted(recent.items(), key=lambda kv: -int(kv[1].get("at") or 0))[:RECENT])
                     if item.viewed_at > newest:
                         newest, keys = item.viewed_at, set()
                     if item.viewed_at == newest:
                         keys.add(item.attrs.get("ratingKey") or "")
+                if len(recent) > 2 * RECENT:  # (a long import: the newest only, as it goes)
+                    recent = dict(sorted(recent.items(), key=lambda kv: -int(kv[1].get("at") or 0))[:RECENT])
                 wanted = await asyncio.to_thread(_counting, page, who, store.settings, knows)
                 added = await self._in_db(store.ingest_history, wanted, window, HANDMARK)
                 ids += added
