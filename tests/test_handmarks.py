@@ -239,3 +239,41 @@ async def test_the_stand_in_answers_as_python_plexapi_expects(plex) -> None:
             episode.viewCount, int(episode.lastViewedAt.timestamp())) == (
         "Episode", "Breaking Bad", 7, 1, 1, 1_764_800_000)
     assert movies == []  # viewed at that second, not after it
+
+
+async def test_a_damaged_state_file_means_from_now_on_not_a_traceback(paths, settings, plex, caplog) -> None:
+    from app.core.config import save_state
+
+    _, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    save_state(paths, plex_marks_seen={pms.uuid: {"at": "yesterday", "recent": [{"k": 5}]}, "x": 3})
+    pms.mark_watched("801", show, 8, 1, viewed_at=time.time() - 3600)
+    core = await started(paths, settings)
+    try:
+        result = await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        assert (result.marks_read, result.failed) == (0, ())
+        assert "Traceback" not in caplog.text and "Catch-up failed" not in caplog.text
+        assert load_state(paths)["plex_marks_seen"][pms.uuid]["at"] >= int(time.time()) - 5
+    finally:
+        await core.stop()
+
+
+async def test_plex_catch_up_on_the_command_line_says_what_was_marked_by_hand(
+        paths, settings, plex, capsys, monkeypatch) -> None:
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from app.cli import main
+    from app.core.config import save_settings
+
+    tv, pms = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    save_settings(paths, settings)
+    monkeypatch.setenv("SCROBBLETRAY_PLEX_TV_URL", tv.url)
+    pms.mark_watched("811", show, 8, 1, viewed_at=time.time() - 5 * 86_400)
+    pms.mark_movie_watched("812", "Dune", 2021, viewed_at=time.time() - 4 * 86_400)
+    since = (datetime.now() - timedelta(days=10)).strftime("%Y-%m-%d")
+    assert await asyncio.to_thread(main, ["--data-dir", str(paths.data_dir), "plex", "catch-up", "--since", since]) == 0
+    out = capsys.readouterr().out
+    assert ("Marked viewed in Plex since the last look: 2, of which 1 marked by hand (no play of theirs came "
+            "any other way); looked at for alice.") in out

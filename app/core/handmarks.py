@@ -61,9 +61,8 @@ class HandMarks:
             return result, []
         # server uuid (":" plex.tv id, for another account) -> {"at": the newest lastViewedAt
         # seen, "keys": the rating keys viewed then}
-        seen: dict[str, dict[str, Any]] = {
-            k: v for k, v in ((await asyncio.to_thread(config.load_state, self.paths))
-                              .get(StateKey.PLEX_MARKS_SEEN) or {}).items() if isinstance(v, dict)}
+        kept = (await asyncio.to_thread(config.load_state, self.paths)).get(StateKey.PLEX_MARKS_SEEN)
+        seen = {k: v for k, v in (kept.items() if isinstance(kept, dict) else ()) if _sound(v)}
         store = self._store()
         owner = self.plex.status.username
         covered: list[str] = [owner] if owner else []
@@ -193,6 +192,17 @@ class HandMarks:
             log.info("%s", said)
             result = dataclasses.replace(result, unmarked=(*result.unmarked, said))
         return result
+
+
+def _sound(kept: Any) -> bool:
+    """Whether a server's entry in the state file is as this version writes it (one that is
+    not, edited or damaged, counts as a server new to us: from now on)."""
+    if not isinstance(kept, dict) or type(kept.get("at")) is not int or not isinstance(kept.get("keys", []), list):
+        return False
+    recent = kept.get("recent", [])
+    return isinstance(recent, list) and all(
+        isinstance(r, dict) and isinstance(r.get("k"), str) and type(r.get("at", 0)) is int
+        and all(r.get(n) is None or type(r.get(n)) is int for n in ("s", "e")) for r in recent)
 
 
 def _remembered(item: Viewed) -> dict[str, Any]:
