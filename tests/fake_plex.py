@@ -138,6 +138,7 @@ class FakePms(_Served):
         self.views: dict[int, dict[str, tuple[int, int]]] = {}  # account id -> rating key -> (viewCount, lastViewedAt)
         self.user_tokens: dict[str, int] = {}  # another account's token for this server -> its id here
         self.sections_broken = False  # /library/sections answers 500 (a database being repaired)
+        self.library_repeats = False  # a section's items ignore X-Plex-Container-Start: page one, for ever
         r.add_get("/library", self._library_root)
         r.add_get("/library/sections", self._sections)
         r.add_get("/library/sections/{key}/all", self._section_items)
@@ -247,9 +248,10 @@ class FakePms(_Served):
                 if i["librarySectionID"] == key and i["type"] == kind]
         if (after := request.query.get("lastViewedAt>>")) is not None:
             rows = [i for i in rows if "lastViewedAt" in i and int(i["lastViewedAt"]) > int(after)]  # type: ignore[call-overload]
-        if request.query.get("sort") == "lastViewedAt:desc":
-            rows.sort(key=lambda i: -int(i.get("lastViewedAt", 0)))  # type: ignore[call-overload]
-        start = int(request.headers.get("X-Plex-Container-Start", 0))
+        if request.query.get("sort") in ("lastViewedAt", "lastViewedAt:asc", "lastViewedAt:desc"):
+            rows.sort(key=lambda i: int(i.get("lastViewedAt", 0)),  # type: ignore[call-overload]
+                      reverse=request.query["sort"].endswith(":desc"))
+        start = 0 if self.library_repeats else int(request.headers.get("X-Plex-Container-Start", 0))
         size = int(request.headers.get("X-Plex-Container-Size", 50))
         page = rows[start:start + size]
         guids = request.query.get("includeGuids") == "1"

@@ -277,3 +277,40 @@ async def test_plex_catch_up_on_the_command_line_says_what_was_marked_by_hand(
     out = capsys.readouterr().out
     assert ("Marked viewed in Plex since the last look: 2, of which 1 marked by hand (no play of theirs came "
             "any other way); looked at for alice.") in out
+
+
+async def test_a_look_is_bounded_like_the_history_and_a_wrong_date_is_said_once(
+        paths, settings, plex, monkeypatch) -> None:
+    from app.core.plex import account as plex_account
+
+    _, pms = plex
+    monkeypatch.setattr(plex_account, "PAGE", 10)
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    core = await started(paths, settings)
+    try:
+        await _with_show(core)
+        await wait_for(lambda: core.status.plex.caught_up, timeout=15)
+        now = time.time()
+        for n in range(1, 26):
+            pms.mark_watched(str(900 + n), show, 9, n, viewed_at=now + n)
+        pms.mark_watched("999", show, 9, 99, viewed_at=now + 400 * 86_400)  # a server clock a year ahead
+        pms.library_repeats = True  # page one, whatever is asked
+        result = await core.runtime.catch_up.run()
+        looked = [r for r in pms.requests if r[1].startswith("/library/sections/2/all")]
+        assert len(looked) == 2  # page one, then the same again: stopped there
+        assert result.marks_added == 10  # page one's: the oldest first
+        assert result.notes == (
+            "NAS: the server sent items it had sent already; looking at what was viewed stopped there",)
+        state = load_state(paths)["plex_marks_seen"][pms.uuid]["sections"]["2"]
+        assert state == {"at": int(now + 10), "keys": ["910"]}  # where it got to
+        pms.library_repeats = False
+        result = await core.runtime.catch_up.run()  # the rest, from there on
+        assert result.marks_added == 15
+        assert result.notes == (
+            "NAS: 1 item(s) marked viewed in the future or before 2000 were left out (is the server's clock right?)",)
+        assert load_state(paths)["plex_marks_seen"][pms.uuid]["sections"]["2"]["at"] == int(now + 25)  # not a year on
+        result = await core.runtime.catch_up.run()
+        assert (result.marks_added, result.notes) == (0, ())  # the misdated item: said once
+        assert [r[:2] for r in await marked(core)] == [(9, n) for n in range(1, 26)]  # each once
+    finally:
+        await core.stop()

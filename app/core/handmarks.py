@@ -120,16 +120,18 @@ class HandMarks:
         now = int(time.time())
         kept = seen.get(who.key)
         if since is None and kept is None:  # new to us: from now on
-            seen[who.key] = {"at": now, "keys": []}
+            seen[who.key] = {"at": now, "sections": {}, "recent": []}
             return result, []
-        if since is not None:
+        done = {k: (int(v["at"]), frozenset(v.get("keys") or ()))
+                for k, v in ((kept or {}).get("sections") or {}).items()}
+        if since is not None:  # an import from then on, in every section
             look = Look(server.name, int(since.replace(tzinfo=since.tzinfo or UTC).timestamp()), until,
                         told=self._misdated)
-        elif kept is not None and plausible(int(kept["at"]), now):
-            look = Look(server.name, int(kept["at"]), until, frozenset(kept.get("keys") or ()), told=self._misdated)
-        else:  # kept by an older run from a wrong clock: the last day
-            look = Look(server.name, now - SLACK, until, told=self._misdated)
-        newest, keys = look.since, set(look.taken)
+        else:  # where the last look got to in each section (kept by a wrong clock: the last day)
+            assert kept is not None
+            look = Look(server.name, int(kept["at"]) if plausible(int(kept["at"]), now) else now - SLACK, until,
+                        {k: v if plausible(v[0], now) else (now - SLACK, frozenset()) for k, v in done.items()},
+                        told=self._misdated)
         pages = account.viewed(server.uuid, look, who.token)
         ids: list[int] = []
         recent = {r["k"]: r for r in (kept or {}).get("recent") or () if isinstance(r, dict) and r.get("k")}
@@ -139,10 +141,6 @@ class HandMarks:
             while (page := await on_plex_thread(next, pages, None)) is not None:
                 for item in page:
                     recent[item.attrs.get("ratingKey") or ""] = _remembered(item)
-                    if item.viewed_at > newest:
-                        newest, keys = item.viewed_at, set()
-                    if item.viewed_at == newest:
-                        keys.add(item.attrs.get("ratingKey") or "")
                 if len(recent) > 2 * RECENT:  # (a long import: the newest only, as it goes)
                     recent = dict(sorted(recent.items(), key=lambda kv: -int(kv[1].get("at") or 0))[:RECENT])
                 wanted = await asyncio.to_thread(_counting, page, who, store.settings, knows)
@@ -162,9 +160,11 @@ class HandMarks:
         for note in look.notes():
             log.warning("Marks made by hand: %s", note)
             result = dataclasses.replace(result, notes=(*result.notes, note))
-        if not (kept is None or newest >= int(kept["at"]) or not plausible(int(kept["at"]), now)):
-            newest, keys = int(kept["at"]), set(kept.get("keys") or ())  # (an import of older ones: kept)
-        seen[who.key] = {"at": newest, "keys": sorted(keys),  # (only plausible items reach here)
+        for section, (at, keys) in look.reached.items():  # (only plausible items reach here)
+            if section not in done or at >= done[section][0] or not plausible(done[section][0], now):
+                done[section] = (at, frozenset(keys))  # (an import of older ones leaves it as it was)
+        seen[who.key] = {"at": int((kept or {}).get("at") or now),
+                         "sections": {k: {"at": at, "keys": sorted(keys)} for k, (at, keys) in done.items()},
                          "recent": sorted(recent.values(), key=lambda r: -int(r.get("at") or 0))[:RECENT]}
         return result, ids
 
@@ -197,7 +197,10 @@ class HandMarks:
 def _sound(kept: Any) -> bool:
     """Whether a server's entry in the state file is as this version writes it (one that is
     not, edited or damaged, counts as a server new to us: from now on)."""
-    if not isinstance(kept, dict) or type(kept.get("at")) is not int or not isinstance(kept.get("keys", []), list):
+    if not isinstance(kept, dict) or type(kept.get("at")) is not int or not isinstance(kept.get("sections", {}), dict):
+        return False
+    if not all(isinstance(v, dict) and type(v.get("at")) is int and isinstance(v.get("keys", []), list)
+               for v in kept.get("sections", {}).values()):
         return False
     recent = kept.get("recent", [])
     return isinstance(recent, list) and all(

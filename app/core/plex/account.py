@@ -213,8 +213,9 @@ class PlexAccount:
             kind = SECTION_TYPES.get(section.get("type") or "")
             if kind is None or not (section.get("key") or "").isdigit():
                 continue
+            since = look.begin(section.get("key") or "")
             key = (f"/library/sections/{section.get('key')}/all?type={kind}&includeGuids=1"
-                   f"&sort=lastViewedAt:desc&lastViewedAt%3E%3E={int(look.since) - 1}")
+                   f"&sort=lastViewedAt&lastViewedAt%3E%3E={since - 1}")
             start = 0
             while look.more():
                 try:

@@ -96,9 +96,13 @@ class Look:
     it gave, and what stopped it early, in words (see :class:`~app.core.plex.history.Reading`)."""
 
     server_name: str
-    since: int  # unix time: items viewed at or after it are wanted (a mark in the second of the last look too)
+    since: int  # unix time: items viewed at or after it are wanted, in a section not looked at before
     until: float  # time.monotonic() by which the look stops reading
-    taken: frozenset[str] = frozenset()  # rating keys viewed at ``since`` that the last look took already
+    # section key -> where the last look got to in it: (unix time, the rating keys viewed then,
+    # taken already); items viewed at or after that time are wanted (a mark in the same second too)
+    sections: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    reached: dict[str, tuple[int, set[str]]] = field(default_factory=dict)  # where this look got to
+    current: str = ""  # the section being read
     pages: int = 0
     misdated: int = 0
     stopped: str | None = None
@@ -115,9 +119,17 @@ class Look:
                             "the time a catch-up may take; the rest is read at the next look")
         return self.stopped is None
 
+    def begin(self, section: str) -> int:
+        """Start reading a section (its items oldest first, so a look stopped early goes on
+        from there next time); returns the time from which its items are wanted."""
+        self.current = section
+        since, taken = self.sections.get(section, (self.since, frozenset()))
+        self.reached[section] = (since, set(taken))
+        return since
+
     def take(self, page: Any, server_uuid: str) -> list[Viewed]:
-        """The items of a page worth importing: not seen on an earlier page, viewed after
-        :attr:`since`, plausibly dated. A page of nothing new stops the look."""
+        """The items of a page worth importing: not seen on an earlier page, viewed since where
+        the last look got to in the section, plausibly dated. A page of nothing new stops the look."""
         self.pages += 1
         fresh = []
         for item in items(page, server_uuid, self.server_name):
@@ -130,14 +142,21 @@ class Look:
                             "looking at what was viewed stopped there")
             return []
         now, out = time.time(), []
+        since, taken = self.sections.get(self.current, (self.since, frozenset()))
+        at, keys = self.reached.setdefault(self.current, (since, set(taken)))
         for item in fresh:
+            rk = item.attrs.get("ratingKey") or ""
             if not plausible(item.viewed_at, now):
-                if (said := (server_uuid, item.attrs.get("ratingKey"), item.viewed_at)) not in self.told:
+                if (said := (server_uuid, rk, item.viewed_at)) not in self.told:
                     self.told.add(said)
                     self.misdated += 1
-            elif item.viewed_at > self.since or (item.viewed_at == self.since
-                                                 and item.attrs.get("ratingKey") not in self.taken):
+            elif item.viewed_at > since or (item.viewed_at == since and rk not in taken):
                 out.append(item)  # (a server that ignores the filter sends older ones too)
+                if item.viewed_at > at:
+                    at, keys = item.viewed_at, set()
+                if item.viewed_at == at:
+                    keys.add(rk)
+        self.reached[self.current] = (at, keys)
         return out
 
     def notes(self) -> list[str]:
