@@ -275,8 +275,12 @@ class PlexPage(QWidget):
             self.import_button.setEnabled(True)
             self.import_progress.clear()
         made = ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items()))
-        text = (f"Read {result.read:,} play(s): {result.added:,} added" + (f" ({made})" if made else "")
+        text = (f"Read {result.read:,} play(s): {result.added:,} added"
+                + (f" ({made})" if made and not result.marks_read else "")
                 + f", {result.already:,} already here, {result.ignored:,} not counted.")
+        if result.marks_read:  # (the outcomes then are of both)
+            text += (f" Marked viewed in Plex since then: {result.marks_read:,}, of which {result.marks_added:,} "
+                     "marked by hand." + (f" What became of those added: {made}." if made else ""))
         if result.failed:
             text += f" Could not read {', '.join(result.failed)}."
         self.banner.show_message(text, "warn" if result.failed else "success")

@@ -51,3 +51,25 @@ def test_a_mark_made_by_hand_is_shown_as_such_and_unmarking_is_a_choice(
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: core.settings.plex_undo_unmarked, timeout=5_000)
     assert load_settings(paths).plex_undo_unmarked
+
+
+def test_importing_older_plays_brings_older_marks_made_by_hand_too(
+        plex: tuple[FakePlexTv, FakePms, str], ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    from PySide6.QtCore import QDate
+
+    _, pms, token = plex
+    show = pms.add_show("100", "Breaking Bad", 2008, tmdb="1396")
+    pms.mark_watched("911", show, 2, 1, viewed_at=time.time() - 10 * 86_400)
+    pms.play("912", show, 2, 2, viewed_at=time.time() - 9 * 86_400)  # played: in the history, and viewed
+    pms.mark_watched("912", show, 2, 2, viewed_at=time.time() - 9 * 86_400)
+    aio.run(core.plex_signed_in(token))
+    window = ui.show_settings()
+    window.show_plex()
+    page = window.plex
+    qtbot.waitUntil(lambda: "New here: NAS" in page.caught_up.text(), timeout=10_000)
+    page.since.setDate(QDate.currentDate().addDays(-30))
+    qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.banner.text.startswith("Read "), timeout=15_000)
+    assert page.banner.text == ("Read 1 play(s): 1 added, 0 already here, 0 not counted. "
+                                "Marked viewed in Plex since then: 2, of which 1 marked by hand. "
+                                "What became of those added: 2 marked.")
