@@ -133,6 +133,16 @@ class FakePms(_Served):
         r.add_get("/", self._identity)
         r.add_get("/library/metadata/{key}", self._metadata)
         r.add_get("/accounts", self._accounts)
+        # Libraries with watched state (the owner's), as /library/sections/<id>/all lists them.
+        self.sections: dict[str, tuple[str, str]] = {"1": ("movie", "Movies"), "2": ("show", "TV Shows")}
+        self.library: dict[str, dict[str, object]] = {}  # rating key -> the item's attributes
+        self.views: dict[int, dict[str, tuple[int, int]]] = {}  # account id -> rating key -> (viewCount, lastViewedAt)
+        self.user_tokens: dict[str, int] = {}  # another account's token for this server -> its id here
+        self.sections_broken = False  # /library/sections answers 500 (a database being repaired)
+        self.library_repeats = False  # a section's items ignore X-Plex-Container-Start: page one, for ever
+        r.add_get("/library", self._library_root)
+        r.add_get("/library/sections", self._sections)
+        r.add_get("/library/sections/{key}/all", self._section_items)
 
     def add_show(self, rating_key: str, title: str, year: int | None, **ids: str) -> FakeShow:
         show = FakeShow(rating_key, title, year, ids, f"plex://show/{secrets.token_hex(12)}")
@@ -169,6 +179,107 @@ class FakePms(_Served):
                              "accountID": account_id,
                              "viewedAt": int(viewed_at if viewed_at is not None else time.time()),
                              "historyKey": f"/status/sessions/history/{len(self.history) + 1}", "deviceID": 3})
+
+    # -- watched state -----------------------------------------------------------------------
+    def mark_watched(self, rating_key: str, show: FakeShow, season: int, episode: int,
+                     viewed_at: float | None = None, title: str | None = None, account_id: int = 1) -> None:
+        """"Mark as played" on an episode by an account (PMS 1.40+): its viewCount and
+        lastViewedAt change; no history entry, no webhook."""
+        self.library.setdefault(rating_key, {
+            "type": "episode", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+            "guid": f"plex://episode/{rating_key:0>24}", "librarySectionID": "2",
+            "grandparentRatingKey": show.rating_key, "grandparentKey": f"/library/metadata/{show.rating_key}",
+            "grandparentGuid": show.guid, "grandparentTitle": show.title, "title": title or f"Episode {episode}",
+            "parentIndex": season, "index": episode, "duration": 3_480_000})
+        self._viewed(account_id, rating_key, viewed_at)
+
+    def _viewed(self, account_id: int, rating_key: str, viewed_at: float | None) -> None:
+        views = self.views.setdefault(account_id, {})
+        count = views.get(rating_key, (0, 0))[0]
+        views[rating_key] = (count + 1, int(viewed_at if viewed_at is not None else time.time()))
+
+    def mark_movie_watched(self, rating_key: str, title: str, year: int, viewed_at: float | None = None,
+                           account_id: int = 1, **ids: str) -> None:
+        self.library.setdefault(rating_key, {
+            "type": "movie", "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+            "guid": f"plex://movie/{rating_key:0>24}", "librarySectionID": "1", "title": title, "year": year,
+            "duration": 7_200_000, "_guids": ids})
+        self._viewed(account_id, rating_key, viewed_at)
+
+    def unmark(self, rating_key: str, account_id: int = 1) -> None:
+        """"Mark as unplayed": the view count and the time go."""
+        self.views.get(account_id, {}).pop(rating_key, None)
+
+    @staticmethod
+    def _seen(item: dict[str, object], views: dict[str, tuple[int, int]]) -> dict[str, object]:
+        """An item with one account's watched state (none: never viewed, or marked unplayed)."""
+        v = views.get(str(item["ratingKey"]))
+        return item if v is None else {**item, "viewCount": v[0], "lastViewedAt": v[1]}
+
+    async def notify_timeline(self, rating_key: str) -> None:
+        """The server tells its clients an item changed (a ``timeline`` entry, as for a metadata change)."""
+        item = self.library[rating_key]
+        message = {"NotificationContainer": {"type": "timeline", "size": 1, "TimelineEntry": [{
+            "identifier": "com.plexapp.plugins.library", "sectionID": item["librarySectionID"],
+            "itemID": rating_key, "type": 4 if item["type"] == "episode" else 1, "title": item["title"],
+            "state": 5, "updatedAt": int(time.time())}]}}
+        for ws in list(self.sockets):
+            if not ws.closed:
+                await ws.send_json(message)
+
+    async def _library_root(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        return web.Response(content_type=XML, text=(
+            '<MediaContainer size="3" allowSync="0" identifier="com.plexapp.plugins.library" title1="Plex Library">'
+            '<Directory key="sections" title="Library Sections"/>'
+            '<Directory key="recentlyAdded" title="Recently Added"/><Directory key="onDeck" title="On Deck"/>'
+            '</MediaContainer>'))
+
+    async def _sections(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request):
+            return refused
+        if self.sections_broken:
+            return web.Response(status=500, text="<html><head><title>Internal Server Error</title></head></html>",
+                                content_type="text/html")
+        agents = {"show": ("tv.plex.agents.series", "Plex TV Series"), "movie": ("tv.plex.agents.movie", "Plex Movie")}
+        rows = "".join(
+            f'<Directory {_attrs(allowSync=1, key=k, type=t, title=title, agent=agents[t][0], scanner=agents[t][1])} '
+            f'{_attrs(language="en-US", uuid=f"{self.uuid[:8]}-{k}", refreshing=0, content=1, directory=1)}>'
+            f'<Location id="{k}" path="/data/{title}"/></Directory>' for k, (t, title) in self.sections.items())
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer size="{len(self.sections)}" allowSync="0" title1="Plex Library">{rows}</MediaContainer>'))
+
+    async def _section_items(self, request: web.Request) -> web.Response:
+        """A section's items of one ``type`` (4 episodes, 1 movies), with the filters a real
+        server applies (``lastViewedAt>>=``: viewed after), ``sort``, paged by the container headers."""
+        if refused := await self._guard(request):
+            return refused
+        key = request.match_info["key"]
+        if key not in self.sections:
+            return web.Response(status=404, text="<html><head><title>Not Found</title></head></html>",
+                                content_type="text/html")
+        kind = {"4": "episode", "1": "movie", "2": "show"}.get(request.query.get("type", ""), "")
+        views = self.views.get(self._account_of(request), {})  # each account sees its own watched state
+        rows = [self._seen(i, views) for i in self.library.values()
+                if i["librarySectionID"] == key and i["type"] == kind]
+        if (after := request.query.get("lastViewedAt>>")) is not None:
+            rows = [i for i in rows if "lastViewedAt" in i and int(i["lastViewedAt"]) > int(after)]  # type: ignore[call-overload]
+        if request.query.get("sort") in ("lastViewedAt", "lastViewedAt:asc", "lastViewedAt:desc"):
+            rows.sort(key=lambda i: int(i.get("lastViewedAt", 0)),  # type: ignore[call-overload]
+                      reverse=request.query["sort"].endswith(":desc"))
+        start = 0 if self.library_repeats else int(request.headers.get("X-Plex-Container-Start", 0))
+        size = int(request.headers.get("X-Plex-Container-Size", 50))
+        page = rows[start:start + size]
+        guids = request.query.get("includeGuids") == "1"
+        body = "".join(
+            f'<Video {_attrs(**{k: v for k, v in i.items() if not k.startswith("_")})}>'
+            + ("".join(f'<Guid id="{s}://{v}"/>' for s, v in i.get("_guids", {}).items()) if guids else "")  # type: ignore[attr-defined]
+            + "</Video>" for i in page)
+        title = self.sections[key][1]
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer size="{len(page)}" totalSize="{len(rows)}" offset="{start}" librarySectionID="{key}" '
+            f'librarySectionTitle={quoteattr(title)} allowSync="1">{body}</MediaContainer>'))
 
     def _endless_page(self, start: int, size: int) -> str:
         now = int(time.time())
@@ -286,7 +397,12 @@ class FakePms(_Served):
                             text=f'<MediaContainer size="{len(rows)}">{"".join(rows)}</MediaContainer>')
 
     def _authorised(self, request: web.Request) -> bool:
-        return (request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")) == self.token
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        return token == self.token or token in self.user_tokens
+
+    def _account_of(self, request: web.Request) -> int:
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token") or ""
+        return self.user_tokens.get(token, 1)
 
     async def _guard(self, request: web.Request) -> web.Response | None:
         if self.delay:
@@ -307,6 +423,11 @@ class FakePms(_Served):
         if refused := await self._guard(request):
             return refused
         key = request.match_info["key"]
+        if "," in key or key in self.library:  # library items (several at once: "1,2,3"), as this account sees them
+            views = self.views.get(self._account_of(request), {})
+            found = [self._seen(self.library[k], views) for k in key.split(",") if k in self.library]
+            body = "".join(f'<Video {_attrs(**{k: v for k, v in i.items() if not k.startswith("_")})}/>' for i in found)
+            return web.Response(text=f'<MediaContainer size="{len(found)}">{body}</MediaContainer>', content_type=XML)
         if key in self.episodes:
             attrs = _attrs(ratingKey=key, key=f"/library/metadata/{key}", type="episode",
                            **self.episodes[key])  # type: ignore[arg-type]
@@ -377,6 +498,47 @@ class FakePlexTv(_Served):
         r.add_get("/api/v2/user/webhooks", self._webhooks)
         r.add_post("/api/v2/user/webhooks", self._set_webhooks)
         r.add_get("/api/v2/resources", self._resources)
+        r.add_get("/api/users/", self._users)
+        r.add_get("/api/servers/{machine}/shared_servers", self._shared_servers)
+        self.others: dict[str, list[tuple[FakeUser, bool]]] = {}  # owner token -> (user, home): Home, friends
+
+    def add_other(self, owner_token: str, pms: FakePms, username: str, *, home: bool = True,
+                  token_given: bool = True) -> FakeUser:
+        """Another account with access to an owner's server (a Plex Home user, a friend); with
+        ``token_given`` plex.tv lists its access token for that server."""
+        user = FakeUser(next(self._ids), username)
+        self.others.setdefault(owner_token, []).append((user, home))
+        if token_given:
+            pms.user_tokens[f"shared-{user.id}-{secrets.token_hex(4)}"] = user.id
+        pms.accounts[user.id] = username
+        return user
+
+    async def _users(self, request: web.Request) -> web.Response:
+        """The account's other users, as python-plexapi's ``MyPlexAccount.users()`` reads them."""
+        if self._account(request) is None:
+            return _error(401, 1001, "User could not be authenticated")
+        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token") or ""
+        rows = "".join(f'<User {_attrs(id=u.id, title=u.username, username=u.username, home=int(home))} '
+                       f'email="{u.username}@example.org" restricted="0" protected="0"/>'
+                       for u, home in self.others.get(token, []))
+        return web.Response(content_type=XML, text=(
+            f'<MediaContainer friendlyName="myPlex" identifier="com.plexapp.plugins.myplex" '
+            f'size="{len(self.others.get(token, []))}">{rows}</MediaContainer>'))
+
+    async def _shared_servers(self, request: web.Request) -> web.Response:
+        """Each other account's access token for one server (what ``MyPlexUser.get_token`` reads)."""
+        if self._account(request) is None:
+            return _error(401, 1001, "User could not be authenticated")
+        machine = request.match_info["machine"]
+        pms = next((p for p in self.servers if p.uuid == machine), None)
+        if pms is None:
+            return _error(404, 1002, "Server not found")
+        names = {u.id: u.username for users in self.others.values() for u, _ in users}
+        rows = "".join(f'<SharedServer {_attrs(id=i + 1, username=names.get(uid, "?"), userID=uid, accessToken=tok)} '
+                       f'{_attrs(name=pms.name, machineIdentifier=machine)} owned="0" allLibraries="1"/>'
+                       for i, (tok, uid) in enumerate(pms.user_tokens.items()))
+        return web.Response(content_type=XML,
+                            text=f'<MediaContainer size="{len(pms.user_tokens)}">{rows}</MediaContainer>')
 
     def add_user(self, username: str = "alice", *, plex_pass: bool = True, webhooks: list[str] | None = None,
                  token: str | None = None) -> tuple[str, FakeUser]:

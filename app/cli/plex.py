@@ -117,6 +117,12 @@ async def _catch_up(paths: Paths, settings: Settings, since: datetime | None) ->
     result, outcomes = answer
     print(f"\rRead {result['read']} play(s) from the history: {result['added']} added, {result['already']} "
           f"already here, {result['ignored']} not counted.")
+    if result.get("marks_read"):
+        print(f"Marked viewed in Plex since the last look: {result['marks_read']}, of which "
+              f"{result['marks_added']} marked by hand (no play of theirs came any other way); "
+              f"looked at for {', '.join(result.get('marks_accounts') or ()) or 'no account'}.")
+    for said in result.get("unmarked") or ():
+        print(f"{said}.")
     if outcomes:
         print("Of those added: " + ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items())))
     for name in result["new_servers"]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from app.core import config
 from app.core.config import Paths, Settings
+from app.core.handmarks import HandMarks
 from app.core.payload import parse_payload
 from app.core.pipeline import PlexKnows, filter_reason
 from app.core.plex.history import SLACK, HistoryPlay, Reading, payload, plausible
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 EVERY = 3600.0  # seconds between catch-ups while running
 RETRY = 300.0  # after a server did not answer
 RUN_WAIT = 600.0  # seconds one catch-up may read for, all servers together
+SOON_GAP = 2.0  # seconds at least between catch-ups asked for at once (a burst of notifications)
 TICK = 30.0  # how often the loop looks at the clock (a jump means the machine slept)
 _SEEN_KEY = StateKey.PLEX_HISTORY_SEEN
 
@@ -58,6 +60,7 @@ class CatchUp:
         self.last: CatchUpResult | None = None
         self.last_ids: list[int] = []  # the inbox rows the last catch-up added
         self._misdated: set[tuple[Any, ...]] = set()  # plays with a wrong date, said once
+        self.marks = HandMarks(paths, plex, store, in_db)
 
     async def wait_idle(self) -> None:
         """Wait for a catch-up under way to finish."""
@@ -71,6 +74,7 @@ class CatchUp:
     async def loop(self) -> None:
         """Catch up now, then hourly, after a wake, and whenever :meth:`soon` is called."""
         while True:
+            self._due.clear()  # (before the run: a call to soon() during it is not lost)
             try:
                 result = await self.run() if self.plex.connected else None
             except Exception:  # never let the loop die quietly: say it, and try again later
@@ -78,7 +82,8 @@ class CatchUp:
                 result = CatchUpResult(failed=("?",))
             wait = RETRY if result and result.failed else EVERY
             deadline = time.monotonic() + wait
-            self._due.clear()
+            if self._due.is_set():  # asked again during the run: soon, not in a tight loop
+                await asyncio.sleep(SOON_GAP)
             while time.monotonic() < deadline and not self._due.is_set():
                 wall, mono = time.time(), time.monotonic()
                 try:  # (not wait_for: on 3.11 it can swallow a cancel that meets a set())
@@ -156,7 +161,8 @@ class CatchUp:
         if ids:
             log.info("Caught up %d play(s) from the Plex servers' history (%d already here, %d not counted)",
                      len(ids), result.already, result.ignored)
-        return result, ids
+        result, marked = await self.marks.look(servers, since, result, until)  # after the history: counted once
+        return result, ids + marked
 
 
 def _counting(page: list[HistoryPlay], names: dict[int, str], settings: Settings,

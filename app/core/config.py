@@ -258,6 +258,7 @@ class Settings:
     plex_location: str | None = None  # where Plex runs: "this" computer, "network", "elsewhere"; None: not said
     plex_auto_register: bool = True  # signed in: put the current webhook URL in Plex when it changes
     plex_live: bool | None = None  # follow live sessions on the servers; None: when there is no Plex Pass
+    plex_undo_unmarked: bool = False  # an episode marked unplayed in Plex: take its watch back in the built-in tracker
     plex_tv_url: str | None = None  # None: plex.tv itself (or $SCROBBLETRAY_PLEX_TV_URL); for tests
     # The targets of each kind of destination (app.core.destinations.kinds: each kind names its list).
     relays: list[RelayTarget] = field(default_factory=list)

@@ -13,5 +13,6 @@ class StateKey(StrEnum):
     PUBLIC_URL = "public_url"  # the last public URL (Plex was given it)
     SETUP_OFFERED = "setup_offered"  # the first-run set-up was shown once
     PLEX_HISTORY_SEEN = "plex_history_seen"  # server uuid -> unix time of the newest play seen
+    PLEX_MARKS_SEEN = "plex_marks_seen"  # server uuid -> unix time of the newest lastViewedAt seen
     PLEX_WEBHOOK_HOSTS = "plex_webhook_hosts"  # hosts our webhook URL was registered under
     DESTINATIONS_PAUSED = "destinations_paused"  # id -> {"reason", "fix", "since"}: paused until Retry

@@ -119,6 +119,11 @@ class CatchUpResult:
     failed: tuple[str, ...] = ()  # servers that did not answer
     new_servers: tuple[str, ...] = ()  # first seen: older history only when asked
     notes: tuple[str, ...] = ()  # what stopped a reading early or was left out, in words
+    marks_read: int = 0  # items the servers say were viewed since the last look
+    marks_added: int = 0  # of those, marks made by hand put into the inbox (no other play had them)
+    marks_accounts: tuple[str, ...] = ()  # whose marks made by hand were looked at
+    marks_not_covered: tuple[str, ...] = ()  # accepted accounts whose marks cannot be seen (no token)
+    unmarked: tuple[str, ...] = ()  # items marked unplayed in Plex since they were seen viewed, in words
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,8 @@ def plex_text(st: PlexStatus) -> str:
     caught = st.caught_up
     if caught and caught.added:
         who += f"; caught up {caught.added} play{'s' if caught.added != 1 else ''} from while Scrobble Tray was off"
+    if caught and caught.marks_added:
+        who += f"; {caught.marks_added} marked in Plex by hand"
     if st.problem:
         return f"{who}; {st.problem}"
     if st.registered:

@@ -124,6 +124,12 @@ class PlexPage(QWidget):
         self.live_state = muted()
         hform.addRow(self.live)
         hform.addRow(self.live_state)
+        self.undo_unmarked = QCheckBox("When I mark an episode unplayed in Plex, take its watch back in the "
+                                       "built-in tracker")
+        self.undo_unmarked.setToolTip("Marks made by hand in Plex are always counted; un-marking is only shown "
+                                      "in the log unless this is ticked.")
+        self.undo_unmarked.toggled.connect(self._undo_unmarked_toggled)
+        hform.addRow(self.undo_unmarked)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -190,6 +196,9 @@ class PlexPage(QWidget):
         self.live.blockSignals(False)
         self.live_state.setText(f"Following: {', '.join(st.live)}" if st.live else "")
         self.live_state.setVisible(bool(st.live))
+        self.undo_unmarked.blockSignals(True)
+        self.undo_unmarked.setChecked(self.core.settings.plex_undo_unmarked)
+        self.undo_unmarked.blockSignals(False)
         self.auto.blockSignals(True)
         self.auto.setChecked(self.core.settings.plex_auto_register)
         self.auto.blockSignals(False)
@@ -266,14 +275,22 @@ class PlexPage(QWidget):
             self.import_button.setEnabled(True)
             self.import_progress.clear()
         made = ", ".join(f"{n} {action}" for action, n in sorted(outcomes.items()))
-        text = (f"Read {result.read:,} play(s): {result.added:,} added" + (f" ({made})" if made else "")
+        text = (f"Read {result.read:,} play(s): {result.added:,} added"
+                + (f" ({made})" if made and not result.marks_read else "")
                 + f", {result.already:,} already here, {result.ignored:,} not counted.")
+        if result.marks_read:  # (the outcomes then are of both)
+            text += (f" Marked viewed in Plex since then: {result.marks_read:,}, of which {result.marks_added:,} "
+                     "marked by hand." + (f" What became of those added: {made}." if made else ""))
         if result.failed:
             text += f" Could not read {', '.join(result.failed)}."
         self.banner.show_message(text, "warn" if result.failed else "success")
 
     def _live_toggled(self, on: bool) -> None:
         spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_live=on)),
+              self._failed, owner=self)
+
+    def _undo_unmarked_toggled(self, on: bool) -> None:
+        spawn(self.core.apply_settings(dataclasses.replace(self.core.settings, plex_undo_unmarked=on)),
               self._failed, owner=self)
 
     def _auto_toggled(self, on: bool) -> None:

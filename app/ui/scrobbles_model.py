@@ -31,7 +31,7 @@ def _column(title: str, text: Callable[[Row], str]) -> tuple[str, Callable[[Row]
 
 
 # Events that did not come as a webhook say where they came from.
-ORIGIN = {"history": " · from history", "live": " · live session"}
+ORIGIN = {"history": " · from history", "live": " · live session", "handmark": " · marked in Plex by hand"}
 COLUMNS = [
     _column("Time", lambda r: local_time(r.received_at) + ORIGIN.get(r.source or "", "")),
     _column("Account", lambda r: r.account_title or ""),

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core.plex.history import PAGE, HistoryPlay, Reading
 from app.core.plex.http import NoPlexPass, PlexError, session, translate
+from app.core.plex.watched import SECTION_TYPES, Look, Viewed
 from app.core.types import ShowFacts
 
 CONNECT_TIMEOUT = 4.0  # seconds per connection tried to a server; they are tried at once
@@ -196,6 +197,76 @@ class PlexAccount:
             total = _number(page.get("totalSize"))  # without it: until a page comes back empty
             if reading.stopped or (total is not None and start >= total):
                 return
+
+    def viewed(self, server_uuid: str, look: Look, token: str | None = None) -> Iterator[list[Viewed]]:
+        """The episodes and movies an account viewed since ``look.since``, section by section,
+        a page at a time, within the look's limits. ``token``: another account's token for
+        this server (a Plex Home user); None: the signed-in account's."""
+        server = self._server(server_uuid)
+        headers = {"X-Plex-Token": token} if token else {}
+        try:
+            sections = server.query("/library/sections", headers=headers)
+        except Exception as exc:
+            self.forget_server(server_uuid)
+            raise translate(exc, "Reading the Plex server's libraries") from None
+        for section in sections if sections is not None else ():
+            kind = SECTION_TYPES.get(section.get("type") or "")
+            if kind is None or not (section.get("key") or "").isdigit():
+                continue
+            since = look.begin(section.get("key") or "")
+            key = (f"/library/sections/{section.get('key')}/all?type={kind}&includeGuids=1"
+                   f"&sort=lastViewedAt&lastViewedAt%3E%3E={since - 1}")
+            start = 0
+            while look.more():
+                try:
+                    page = server.query(key, headers={**headers, "X-Plex-Container-Start": str(start),
+                                                      "X-Plex-Container-Size": str(PAGE)})
+                except Exception as exc:
+                    self.forget_server(server_uuid)
+                    raise translate(exc, "Reading what was viewed on the Plex server") from None
+                if page is None or not len(page):
+                    break
+                yield look.take(page, server_uuid)
+                start += len(page)
+                total = _number(page.get("totalSize"))
+                if look.stopped or (total is not None and start >= total):
+                    break
+            if look.stopped:
+                return
+
+    def view_counts(self, server_uuid: str, rating_keys: list[str], token: str | None = None) -> dict[str, int]:
+        """rating key -> viewCount (0: unplayed) of items, 100 a request; an item gone is left out."""
+        server = self._server(server_uuid)
+        headers = {"X-Plex-Token": token} if token else {}
+        out: dict[str, int] = {}
+        keys = [k for k in rating_keys if k.isdigit()]
+        for i in range(0, len(keys), 100):
+            try:
+                data = server.query(f"/library/metadata/{','.join(keys[i:i + 100])}", headers=headers)
+            except Exception as exc:
+                self.forget_server(server_uuid)
+                raise translate(exc, "Reading what is still marked viewed on the Plex server") from None
+            for item in data if data is not None else ():
+                if item.get("ratingKey"):
+                    out[item.get("ratingKey")] = _number(item.get("viewCount")) or 0
+        return out
+
+    def other_tokens(self, server_uuid: str) -> dict[int, tuple[str, str]]:
+        """plex.tv id -> (name, token) of the other accounts (Plex Home, friends) that Plex
+        gives a token for on one of the account's servers: the list python-plexapi's
+        ``MyPlexUser.get_token`` reads (once for all, and its errors as sentences)."""
+        account = self._myplex()
+        try:
+            names = {u.id: u.title or u.username for u in account.users()}
+            shared = account.query(account.FRIENDINVITE.format(machineId=server_uuid))
+        except Exception as exc:
+            raise translate(exc, "Reading the other accounts' access to the Plex server") from None
+        out = {}
+        for item in shared if shared is not None else ():
+            user_id, token = _number(item.get("userID")), item.get("accessToken")
+            if user_id is not None and token:
+                out[user_id] = (names.get(user_id) or item.get("username") or str(user_id), token)
+        return out
 
     def users(self, server_uuid: str) -> list[PlexUser]:
         """The accounts that can play on a server: its own list, with plex.tv ids."""

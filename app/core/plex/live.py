@@ -45,18 +45,27 @@ class LiveSessions:
     """Follows one server's playback; ``put(payload, source)`` adds a scrobble to the inbox."""
 
     def __init__(self, base_url: str, token: str, server_uuid: str, server_name: str,
-                 threshold: Callable[[], float], put: Callable[[str, str], Awaitable[int]]) -> None:
+                 threshold: Callable[[], float], put: Callable[[str, str], Awaitable[int]],
+                 changed: Callable[[], None] = lambda: None, plays: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.server_uuid, self.server_name = server_uuid, server_name
         self.threshold = threshold
         self.put = put
+        self.changed = changed  # an episode or movie changed (its view state, maybe): look soon
+        self.plays = plays  # False: only listens for changes (marks made by hand), follows no play
         self.sessions: dict[str, _Session] = {}
         self.connected = False
         self.counted = 0
 
     def check(self) -> Check:
         """Its row in Diagnostics."""
+        if not self.plays:
+            if self.connected:
+                return Check(f"Notifications from {self.server_name}", CheckStatus.PASS,
+                             "followed: marks made by hand in Plex are looked at within seconds")
+            return Check(f"Notifications from {self.server_name}", CheckStatus.PASS,
+                         "not followed now: marks made by hand are found at the next look (at least hourly)")
         if self.connected:
             return Check(f"Live sessions on {self.server_name}", CheckStatus.PASS,
                          f"followed: {self.counted} play(s) counted since start")
@@ -74,12 +83,18 @@ class LiveSessions:
                         ws = await http.ws_connect(f"{self.base_url}/:/websockets/notifications", heartbeat=30)
                     async with ws:
                         self.connected, failures = True, 0
-                        log.info("Following live sessions on %s", self.server_name)
-                        await self._read_sessions(http)
+                        if self.plays:
+                            log.info("Following live sessions on %s", self.server_name)
+                            await self._read_sessions(http)
                         async for message in ws:
                             if message.type == aiohttp.WSMsgType.TEXT:
                                 await self._notified(http, message.data)
                 except aiohttp.WSServerHandshakeError as exc:  # answered, but no websocket here
+                    if not self.plays:  # marks made by hand are found at each look all the same
+                        log.info("%s sends no notifications (HTTP %d): marks made by hand are found at "
+                                 "each look", self.server_name, exc.status)
+                        self.connected = False
+                        return
                     log.info("Live sessions on %s: no websocket (HTTP %d): reading the session list "
                              "every %.0f s instead", self.server_name, exc.status, POLL)
                     await self._poll(http)
@@ -139,7 +154,12 @@ class LiveSessions:
             container = json.loads(text).get("NotificationContainer") or {}
         except (ValueError, AttributeError):
             return
-        if container.get("type") != "playing":
+        if container.get("type") == "timeline":  # (whether a view-state change sends one is not documented)
+            if any(str(e.get("type")) in ("1", "4") and str(e.get("state")) == "5"
+                   for e in container.get("TimelineEntry") or [] if isinstance(e, dict)):
+                self.changed()
+            return
+        if container.get("type") != "playing" or not self.plays:
             return
         for n in container.get("PlaySessionStateNotification") or []:
             await self._progress(http, n)
@@ -194,6 +214,16 @@ class LiveFollower:
 
     def follows(self, server_uuid: str) -> bool:
         return server_uuid in self._tasks
+
+    def get(self, server_uuid: str) -> LiveSessions | None:
+        found = self._tasks.get(server_uuid)
+        return found[0] if found else None
+
+    async def stop_one(self, server_uuid: str) -> None:
+        found = self._tasks.pop(server_uuid, None)
+        if found is not None:
+            found[1].cancel()
+            await asyncio.gather(found[1], return_exceptions=True)
 
     def start(self, live: LiveSessions) -> None:
         if live.server_uuid not in self._tasks:

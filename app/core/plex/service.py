@@ -287,6 +287,14 @@ class PlexLink:
                          "tunnel comes back)", "")
         found = (f"{c.read} play(s) read, {c.added} added, {c.already} already here, {c.ignored} not counted"
                  if c.read else "nothing new")
+        if c.marks_read:
+            found += (f"; marks made by hand: {c.marks_read} read, {c.marks_added} added"
+                      f" ({', '.join(a + chr(39) + 's' for a in c.marks_accounts)})")
+        if c.unmarked:
+            found += "; " + "; ".join(c.unmarked)
+        if c.marks_not_covered:
+            found += (f"; marks made by hand by {', '.join(c.marks_not_covered)} are not seen "
+                      "(Plex gives no token for them)")
         if c.failed:
             return Check("Catch-up", CheckStatus.WARN, f"{ago(c.at)}: could not read {', '.join(c.failed)}; {found}",
                          "Is the server on? It is tried again in 5 minutes.")

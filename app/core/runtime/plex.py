@@ -51,23 +51,28 @@ class PlexSide(Parts):
         return self.plex.connected and (self.status.plex.plex_pass is False if chosen is None else chosen)
 
     async def _follow_live(self) -> None:
-        """Start or stop following the owned servers' live sessions, as wanted."""
+        """Start or stop following the owned servers' live sessions, as wanted; signed in,
+        their notifications are listened to all the same (a change there: look for marks made
+        by hand at once)."""
         account = self.plex.account
-        if not self.live_wanted() or account is None or self._inbox is None:
+        if account is None or self._inbox is None:
             await self._live.stop()
             self.plex.following(())
             return
-        inbox = self._inbox
+        inbox, plays = self._inbox, self.live_wanted()
         for server in await self.plex.own_servers():
-            if self._live.follows(server.uuid):
+            current = self._live.get(server.uuid)
+            if current is not None and current.plays == plays:
                 continue
+            await self._live.stop_one(server.uuid)
             try:
                 base, token = await on_plex_thread(account.connection, server.uuid)
             except PlexError as exc:
-                log.warning("Cannot follow live sessions on %s: %s", server.name, exc)
+                log.warning("Cannot follow %s on %s: %s", "live sessions" if plays else "the notifications",
+                            server.name, exc)
                 continue
             add_secret(token)
             self._live.start(LiveSessions(base, token, server.uuid, server.name,
                                           lambda: self.settings.stop_threshold,
-                                          functools.partial(self._put, inbox)))
-        self.plex.following(tuple(live.server_name for live in self._live.following))
+                                          functools.partial(self._put, inbox), self.catch_up.soon, plays))
+        self.plex.following(tuple(live.server_name for live in self._live.following if live.plays))

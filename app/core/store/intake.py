@@ -42,10 +42,12 @@ class Intake(StoreBase):
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
             return list(result.scalars())
 
-    def ingest_history(self, plays: Sequence[tuple[HistoryPlay, str]], window: timedelta) -> list[int]:
-        """Add the plays of a server's history that no inbox row already has (the same
-        episode by the same account within ``window``: its webhook came, or an earlier
-        catch-up added it), each at the time it was played. Returns the new rows' ids."""
+    def ingest_history(self, plays: Sequence[tuple[HistoryPlay, str]], window: timedelta,
+                       source: str = HISTORY) -> list[int]:
+        """Add the plays of a server's history (or marks made by hand: ``source``) that no
+        inbox row already has (the same episode by the same account within ``window``: its
+        webhook came, or an earlier catch-up added it), each at the time it was played.
+        Returns the new rows' ids."""
         if not plays:
             return []
         lo = min(p.viewed for p, _ in plays) - window
@@ -79,7 +81,7 @@ class Intake(StoreBase):
                 if any(abs(when - play.viewed) <= window for when in seen.get(key, ())):
                     continue
                 note(*key, when=play.viewed)
-                new.append({"payload": payload, "source": HISTORY, "status": "pending", "received_at": play.viewed})
+                new.append({"payload": payload, "source": source, "status": "pending", "received_at": play.viewed})
             if not new:
                 return []
             table = table_of(WebhookEvent)

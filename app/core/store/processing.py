@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core import routes
@@ -99,6 +99,24 @@ class Processing(StoreBase):
             outcome = self._process_one(session, row, self.index(session))
             self._settle(session, [row], [outcome])
             return outcome
+
+    def undo_unmarked(self, account_id: str, title: str, season: int, episode: int) -> int | None:
+        """Take back the latest watch of an episode marked unplayed in Plex (by that account):
+        the event undone, or None when none counted it in the built-in tracker."""
+        with self.sessions() as session:
+            event_id = session.scalar(
+                select(WebhookEvent.id).where(
+                    WebhookEvent.account_id == account_id, func.lower(WebhookEvent.plex_title) == title.lower(),
+                    WebhookEvent.season == season, WebhookEvent.episode == episode,
+                    WebhookEvent.action.in_((Action.MARKED.value, Action.REWATCH.value)))
+                .order_by(WebhookEvent.received_at.desc()).limit(1))
+        if event_id is None:
+            return None
+        try:
+            self.undo(event_id)
+        except StoreError:
+            return None
+        return int(event_id)
 
     def undo(self, event_id: int) -> Outcome:
         """Take back the watch an event counted."""
