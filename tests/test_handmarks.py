@@ -44,6 +44,8 @@ async def test_marks_made_while_the_app_was_closed_are_caught_at_the_next_start_
     pms.mark_watched("199", show, 1, 9, viewed_at=time.time() - 86_400)  # before the first look: not imported
     core = await started(paths, settings)
     await _with_show(core)
+    for year, tmdb in ((2021, 438631), (1984, 841)):  # both films of one title: each is its own mark
+        await core.add_movie(title="Dune", year=year, tmdb_id=tmdb)
     first = await wait_for(lambda: core.status.plex.caught_up, timeout=15)
     assert (first.marks_read, first.marks_added) == (0, 0)  # the first look records where it stands
     assert load_state(paths)["plex_marks_seen"][pms.uuid]["at"] >= int(time.time()) - 5
@@ -57,16 +59,18 @@ async def test_marks_made_while_the_app_was_closed_are_caught_at_the_next_start_
     core = await started(paths, settings)
     try:
         result = await wait_for(lambda: core.status.plex.caught_up, timeout=15)
-        # On this branch movies are not tracked yet: read, and not counted (as a movie webhook).
-        assert (result.marks_read, result.marks_added, result.added) == (7, 5, 0)
+        assert (result.marks_read, result.marks_added, result.added) == (7, 7, 0)
         assert result.marks_accounts == ("alice",)
-        assert await marked(core) == [(2, n, "marked", "handmark") for n in range(1, 6)]
+        assert await marked(core) == [(0, 0, "marked", "handmark")] * 2 + [
+            (2, n, "marked", "handmark") for n in range(1, 6)]
+        movies = {m.year: m.watch_count for m in await core.list_movies()}
+        assert movies == {2021: 1, 1984: 1}
         again = await core.runtime.catch_up.run()  # nothing new since
         assert (again.marks_read, again.marks_added) == (0, 0)
         pms.mark_watched("203", show, 2, 3, viewed_at=time.time() + 20)  # ticked again a minute later
         again = await core.runtime.catch_up.run()
         assert (again.marks_read, again.marks_added) == (1, 0)  # the same episode, within the window: once
-        assert len(await marked(core)) == 5
+        assert len(await marked(core)) == 7
         checks = {c.name: c for c in await core.diagnostics()}
         assert "marks made by hand: 1 read, 0 added (alice's)" in checks["Catch-up"].detail
     finally:
@@ -275,8 +279,8 @@ async def test_plex_catch_up_on_the_command_line_says_what_was_marked_by_hand(
     since = (datetime.now() - timedelta(days=10)).strftime("%Y-%m-%d")
     assert await asyncio.to_thread(main, ["--data-dir", str(paths.data_dir), "plex", "catch-up", "--since", since]) == 0
     out = capsys.readouterr().out
-    assert ("Marked viewed in Plex since the last look: 2, of which 1 marked by hand (no play of theirs came "
-            "any other way); looked at for alice.") in out
+    assert ("Marked viewed in Plex since the last look: 2, of which 2 marked by hand (no play of theirs came "
+            "any other way); looked at for alice.") in out  # (the episode and the movie)
 
 
 async def test_a_look_is_bounded_like_the_history_and_a_wrong_date_is_said_once(

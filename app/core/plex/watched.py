@@ -53,7 +53,8 @@ class Viewed:
         return HistoryPlay(self.server_uuid, self.server_name, self.viewed_at, account_id, a.get("ratingKey"),
                            a.get("grandparentRatingKey") or show_key,
                            a.get("title") if self.is_movie else a.get("grandparentTitle"),
-                           a.get("title"), _int(a.get("parentIndex")), _int(a.get("index")), _int(a.get("year")))
+                           a.get("title"), _int(a.get("parentIndex")), _int(a.get("index")), _int(a.get("year")),
+                           "movie" if self.is_movie else "episode")
 
     def payload(self, account_id: int | None, account_title: str | None, owner_account: bool) -> str:
         """The mark as a ``media.scrobble`` webhook's JSON (an episode's or a movie's), from

@@ -52,32 +52,34 @@ class Intake(StoreBase):
             return []
         lo = min(p.viewed for p, _ in plays) - window
         hi = max(p.viewed for p, _ in plays) + window
-        seen: dict[tuple[str, str, int | None, int | None], list[datetime]] = {}
+        seen: dict[tuple[str, str, int | None, int | None, int | None], list[datetime]] = {}
 
         def note(account: str | None, title: str | None, season: int | None, episode: int | None,
-                 when: datetime) -> None:
-            # (a movie has neither season nor number: its title stands for it)
+                 year: int | None, when: datetime) -> None:
+            # (a movie has neither season nor number: its title and year stand for it; remakes share titles)
             if account is not None and title and (season is None) == (episode is None):
-                seen.setdefault((account, title.casefold(), season, episode), []).append(when)
+                movie_year = year if season is None else None
+                seen.setdefault((account, title.casefold(), season, episode, movie_year), []).append(when)
 
         with self.sessions.begin() as session:
             rows = session.execute(select(WebhookEvent.account_id, WebhookEvent.plex_title, WebhookEvent.season,
-                                          WebhookEvent.episode, WebhookEvent.received_at, WebhookEvent.status,
-                                          WebhookEvent.payload)
+                                          WebhookEvent.episode, WebhookEvent.plex_year, WebhookEvent.received_at,
+                                          WebhookEvent.status, WebhookEvent.payload)
                                    .where(WebhookEvent.received_at.between(lo, hi)))
-            for account, title, season, episode, when, status, payload in rows:
+            for account, title, season, episode, year, when, status, payload in rows:
                 if status == "pending":  # not read yet: what does it say?
                     try:
                         ev = parse_payload(payload)
                     except PayloadError:
                         continue
-                    account, season, episode = ev.account_id, ev.season, ev.episode
+                    account, season, episode, year = ev.account_id, ev.season, ev.episode, ev.year
                     title = ev.episode_title if ev.is_movie else ev.show_title
-                note(account, title, season, episode, when)
+                note(account, title, season, episode, year, when)
             new = []
             for play, payload in plays:
                 title = play.episode_title if play.media_type == "movie" else play.show_title
-                key = (str(play.account_id), (title or "").casefold(), play.season, play.episode)
+                movie_year = play.year if play.media_type == "movie" else None
+                key = (str(play.account_id), (title or "").casefold(), play.season, play.episode, movie_year)
                 if any(abs(when - play.viewed) <= window for when in seen.get(key, ())):
                     continue
                 note(*key, when=play.viewed)
