@@ -19,6 +19,7 @@ from app.core.types import ShowFacts
 class PlexQuestions:
     shows: list[tuple[str, str]]  # (server uuid, show rating key)
     stops: list[tuple[int, str, str, datetime]]  # (event id, server uuid, episode key, time)
+    up_to: int | None = None  # the newest row looked at: the batch processes no row past it
 
 
 class PlexFacts(StoreBase):
@@ -55,7 +56,7 @@ class PlexFacts(StoreBase):
                                               .where(MovieMapping.plex_key.in_(set(shows.values())))))
             unknown = [k for k, plex_key in shows.items()
                        if plex_key not in mapped and session.get(PlexShow, k) is None]
-        return PlexQuestions(unknown, stops)
+        return PlexQuestions(unknown, stops, rows[-1][0] if rows else 0)
 
     def save_server_progress(self, progress: dict[int, float]) -> None:
         with self.sessions.begin() as session:

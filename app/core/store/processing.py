@@ -28,21 +28,25 @@ def reset(row: WebhookEvent) -> None:
 class Processing(StoreBase):
     """Inbox rows to outcomes, and the outbox rows of the outcomes."""
 
-    def process_pending(self, limit: int = 200) -> list[Outcome]:
-        """Process up to ``limit`` pending rows, oldest first, in one transaction.
+    def process_pending(self, limit: int = 200, up_to: int | None = None) -> list[Outcome]:
+        """Process up to ``limit`` pending rows, oldest first (none past ``up_to``: a row that
+        arrived after the Plex servers were asked about the batch waits for the next one), in
+        one transaction.
 
         The batch runs without per-row savepoints; if any row raises, the batch is
         rolled back and done again row by row, so only the faulty row fails.
         """
         try:
-            return self._process_batch(limit, isolate=False)
+            return self._process_batch(limit, up_to, isolate=False)
         except Exception:
-            return self._process_batch(limit, isolate=True)
+            return self._process_batch(limit, up_to, isolate=True)
 
-    def _process_batch(self, limit: int, isolate: bool) -> list[Outcome]:
+    def _process_batch(self, limit: int, up_to: int | None, isolate: bool) -> list[Outcome]:
         with self.sessions.begin() as session:
-            rows = session.scalars(select(WebhookEvent).where(WebhookEvent.status == "pending")
-                                   .order_by(WebhookEvent.id).limit(limit)).all()
+            pending = select(WebhookEvent).where(WebhookEvent.status == "pending")
+            if up_to is not None:
+                pending = pending.where(WebhookEvent.id <= up_to)
+            rows = session.scalars(pending.order_by(WebhookEvent.id).limit(limit)).all()
             if not rows:
                 return []
             index = self.index(session)
