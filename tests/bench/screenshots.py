@@ -161,6 +161,14 @@ async def render(out: Path) -> None:
     assert dialog is not None
     save(dialog, "tracker-edit", out, secrets)
     dialog.reject()
+    for title, year, tmdb, imdb in (("Inception", 2010, 27205, "tt1375666"), ("Dune", 1984, 841, "tt0087182"),
+                                    ("Dune", 2021, 438631, "tt1160419"), ("Arrival", 2016, 329865, "tt2543164")):
+        await core.add_movie(title=title, year=year, tmdb_id=tmdb, imdb_id=imdb)
+    tracker.tabs.setCurrentWidget(tracker.movies)
+    tracker.movies.refresh()
+    await until(lambda: len(tracker.movies.movies) >= 4)
+    save(tracker, "tracker-movies", out, secrets)
+    tracker.tabs.setCurrentIndex(0)
     tracker.close()
 
     settings = ui.show_settings()
