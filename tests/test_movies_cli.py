@@ -80,6 +80,8 @@ def test_scrobbles_json_says_movie_or_episode_and_a_movie_conflict_is_resolved(r
     [conflict] = json.loads(out)
     assert conflict["kind"] == "movie" and conflict["plex_title"] == "Heat"
     assert run("movies", "add", "Heat", "--year", "1995")[0] == 0
+    code, _, err = run("conflicts", "resolve", str(conflict["id"]), "--show", "1")  # a show's id for a movie
+    assert code == 2 and "is about a movie: answer it with --movie ID" in err
     code, out, _ = run("conflicts", "resolve", str(conflict["id"]), "--movie", "1")
     assert code == 0 and "marked" in out
     [heat] = json.loads(run("movies", "list", "--json")[1])

@@ -96,6 +96,8 @@ class Conflicts:
         outcomes); a destination gets them again through its queue."""
         if (dest := self.source) is None:
             return await self._db(self.store.resolve_conflict, conflict_id, **answer)
+        if answer.pop("kind", None) == "movie":
+            raise StoreError("the tracker's conflicts are about shows: answer with a show (--show)")
         if [answer.get("show_id") is not None, bool(answer.get("create")), bool(answer.get("ignore"))].count(True) != 1:
             raise StoreError("choose exactly one: a show to map to, create, or ignore")
         try:

@@ -35,8 +35,9 @@ class ConflictAnswers(Processing):
             return [scrobble_row(r) for r in session.scalars(q.order_by(WebhookEvent.id))]
 
     def resolve_conflict(self, conflict_id: int, *, show_id: int | None = None,
-                         create: bool = False, ignore: bool = False) -> list[Outcome]:
-        """Answer a conflict (map, create or ignore) and apply every waiting scrobble."""
+                         create: bool = False, ignore: bool = False, kind: str | None = None) -> list[Outcome]:
+        """Answer a conflict (map, create or ignore) and apply every waiting scrobble;
+        ``kind`` ("show" or "movie"): what ``show_id`` names, when the answer says."""
         if [show_id is not None, create, ignore].count(True) != 1:
             raise StoreError("choose exactly one: a show to map to, create, or ignore")
         with self.sessions.begin() as session:
@@ -45,6 +46,9 @@ class ConflictAnswers(Processing):
                 raise StoreError(f"there is no conflict #{conflict_id}")
             if conflict.status != "open":
                 raise StoreError(f"conflict #{conflict_id} is already {conflict.status}")
+            if kind is not None and kind != (conflict.kind or "show"):
+                raise StoreError(f"conflict #{conflict_id} is about a {conflict.kind or 'show'}: answer it with "
+                                 f"--{conflict.kind or 'show'} ID, --create or --ignore")
             if conflict.kind == "movie":  # (show_id names a tracker movie)
                 show_id = self._answer_movie(session, conflict, show_id, create, ignore)
             else:
