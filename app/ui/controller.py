@@ -257,8 +257,8 @@ class UiController(QObject):
             spawn(self._announce_conflict(opened_id, plex_title, open_count), owner=self)
 
     async def _announce_conflict(self, conflict_id: int, plex_title: str | None, open_count: int) -> None:
-        what = f"“{plex_title}”" if plex_title else "A Plex show"
-        self.notify("New conflict", f"{what} needs you to pick the matching tracker show "
+        what = f"“{plex_title}”" if plex_title else "A Plex show or movie"  # (a conflict is of either)
+        self.notify("New conflict", f"{what} needs you to pick its match in your tracker "
                                     f"({open_count} waiting). Click to resolve.", "warn")
 
     def _scrobble_recorded(self, outcome: Outcome) -> None:
