@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.core.config import Paths, Settings
+from app.core.credentials import set_secret
 from app.core.facade import Core
+from app.core.plex.service import TOKEN_KEY
+from tests.fake_plex import FakePlexTv, FakePms
 from tests.helpers import BREAKING_BAD
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -67,3 +71,32 @@ async def core(paths: Paths, settings: Settings) -> AsyncIterator[Core]:
     yield c
     await c.stop()
 
+
+
+@pytest.fixture
+async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
+    """plex.tv and the account's own server "NAS", both stand-ins; signed in already as alice."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    async with FakePlexTv() as tv, FakePms(name="NAS", port=port) as pms:
+        tv.servers.append(pms)
+        token, _ = tv.add_user("alice")
+        set_secret(paths, TOKEN_KEY, token)
+        settings.plex_tv_url = tv.url
+        yield tv, pms
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """The command line in-process on a fresh data folder (``run.data``): (exit code, out, err)."""
+    from app.cli import main
+
+    data = tmp_path / "data"
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    _run.data = data  # type: ignore[attr-defined]
+    return _run

@@ -4,40 +4,18 @@ python-plexapi and the real core."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.core import catchup
 from app.core.config import Paths, Settings, load_state
-from app.core.credentials import set_secret
 from app.core.facade import Core
-from app.core.plex.service import TOKEN_KEY
-from tests.fake_plex import FakePlexTv, FakePms
 from tests.helpers import post, sample, settled, wait_for, webhook_url
 
 pytestmark = pytest.mark.timeout(60)
 DAY = 86_400
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
-    """plex.tv and the account's own server, both stand-ins; signed in already."""
-    async with FakePlexTv() as tv, FakePms(name="NAS", port=free_port()) as pms:
-        tv.servers.append(pms)
-        token, _ = tv.add_user("alice")
-        set_secret(paths, TOKEN_KEY, token)
-        settings.plex_tv_url = tv.url
-        yield tv, pms
 
 
 async def started(paths: Paths, settings: Settings) -> Core:

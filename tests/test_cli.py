@@ -17,18 +17,6 @@ from app.core.runtime import open_store
 from tests.helpers import SAMPLES
 
 
-@pytest.fixture
-def run(tmp_path: Path, capsys):
-    data = tmp_path / "data"
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-    _run.data = data  # type: ignore[attr-defined]
-    return _run
-
-
 def test_shows_add_import_list_json(run, tmp_path: Path) -> None:
     assert run("shows", "add", "Breaking Bad", "--year", "2008", "--tmdb", "1396")[0] == 0
     f = tmp_path / "shows.json"

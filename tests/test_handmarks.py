@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from app.core import catchup
 from app.core.config import Paths, Settings, load_state
-from app.core.credentials import set_secret
 from app.core.facade import Core
-from app.core.plex.service import TOKEN_KEY
 from tests.fake_plex import FakePlexTv, FakePms
 from tests.helpers import post, sample, settled, wait_for, webhook_url
-from tests.test_catchup import free_port, marked, started
+from tests.test_catchup import marked, started
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
-    """plex.tv and the account's own server, both stand-ins; signed in already."""
-    async with FakePlexTv() as tv, FakePms(name="NAS", port=free_port()) as pms:
-        tv.servers.append(pms)
-        token, _ = tv.add_user("alice")
-        set_secret(paths, TOKEN_KEY, token)
-        settings.plex_tv_url = tv.url
-        yield tv, pms
 
 
 async def _with_show(core: Core) -> None:

@@ -8,22 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from app.core.config import Paths, Settings
 from app.core.runtime import open_store
 from tests.helpers import SAMPLES, episode_payload
-
-
-@pytest.fixture
-def run(tmp_path: Path, capsys):
-    data = tmp_path / "data"
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-    _run.data = data  # type: ignore[attr-defined]
-    return _run
 
 
 def test_movies_add_import_list_and_search(run, tmp_path: Path) -> None:

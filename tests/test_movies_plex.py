@@ -3,14 +3,11 @@ history while the app was closed, and live sessions for an account without Plex 
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.core.config import Paths, Settings
 from app.core.credentials import set_secret
 from app.core.facade import Core
 from app.core.plex.service import TOKEN_KEY
@@ -19,22 +16,6 @@ from tests.helpers import post, sample, settled, wait_for, webhook_url
 
 pytestmark = pytest.mark.timeout(60)
 MINUTE = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def plex(settings: Settings, paths: Paths) -> AsyncIterator[tuple[FakePlexTv, FakePms]]:
-    async with FakePlexTv() as tv, FakePms(name="NAS", port=free_port()) as pms:
-        tv.servers.append(pms)
-        token, _ = tv.add_user("alice")
-        set_secret(paths, TOKEN_KEY, token)
-        settings.plex_tv_url = tv.url
-        yield tv, pms
 
 
 async def _movie_rows(core: Core) -> list[tuple[str | None, str, str | None]]:
