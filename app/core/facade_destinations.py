@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from app.core import config, routes, status_file
-from app.core.config import Settings
+from app.core.config import Paths, Settings
 from app.core.credentials import set_secret
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from app.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def _forget_pause(paths: Paths, destination_id: str) -> None:
+    """Drop a pause a previous run kept for ``destination_id`` (the user's Retry)."""
+    kept = config.load_state(paths).get(StateKey.DESTINATIONS_PAUSED)
+    if isinstance(kept, dict) and kept.pop(destination_id, None) is not None:
+        config.save_state(paths, **{StateKey.DESTINATIONS_PAUSED: kept})
 
 
 def no_destination(destination_id: str) -> AppError:
@@ -51,8 +58,9 @@ class DestinationsApi:
             return await rt._destinations.statuses()
         if rt.store is None:  # neither started nor opened (yet, or any more)
             return []
-        running = status_file.destinations(self.runtime.paths) if self.running_elsewhere() is not None else {}
-        kept = config.load_state(self.runtime.paths).get(StateKey.DESTINATIONS_PAUSED)
+        running = (await asyncio.to_thread(status_file.destinations, rt.paths)
+                   if self.running_elsewhere() is not None else {})
+        kept = (await asyncio.to_thread(config.load_state, rt.paths)).get(StateKey.DESTINATIONS_PAUSED)
         return await rt.run(destination_rows, rt._store(), running, kept if isinstance(kept, dict) else {})
 
     async def add_destination(self, kind: str, url: str, label: str = "", **options: Any) -> str:
@@ -111,9 +119,7 @@ class DestinationsApi:
         if self.runtime._destinations is None:  # sent when the app runs, unpaused
             if not any(d.id == destination_id for d in self.runtime._store().destinations):
                 raise no_destination(destination_id)
-            kept = config.load_state(self.runtime.paths).get(StateKey.DESTINATIONS_PAUSED)
-            if isinstance(kept, dict) and kept.pop(destination_id, None) is not None:
-                config.save_state(self.runtime.paths, **{StateKey.DESTINATIONS_PAUSED: kept})
+            await asyncio.to_thread(_forget_pause, self.runtime.paths, destination_id)
             return int(await self.runtime.run(self.runtime._store().retry_deliveries, destination_id))
         n = await self.runtime._destinations.retry(destination_id)
         self.runtime.events.publish(DestinationsChanged())
