@@ -8,17 +8,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -30,7 +26,7 @@ from app.core.types import MovieRow
 from app.present.errors import error_text
 from app.present.formatting import local_time, show_with_year
 from app.ui.tasks import Coalescer, spawn
-from app.ui.widgets import Banner, Busy, muted
+from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
 
 LIMIT = 2000  # movies listed at once; a search narrows a bigger tracker
 MOVIE_IDS = (("tmdb_id", "TMDB"), ("imdb_id", "IMDb"))
@@ -103,9 +99,7 @@ class MoviesView(QWidget):
         super().__init__(parent)
         self.core = core
         self.movies: list[MovieRow] = []
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search titles")
-        self.search.setClearButtonEnabled(True)
+        self.search = search_box()
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
         self.search.textChanged.connect(self._loader.trigger)
         self.busy = Busy()
@@ -119,24 +113,11 @@ class MoviesView(QWidget):
         self.import_button.clicked.connect(self._pick_import_file)
         self.edit_button.clicked.connect(self.edit_movie)
         self.delete_button.clicked.connect(self.delete_movie)
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(self.busy)
-        for b in (self.add_button, self.import_button, self.edit_button, self.delete_button):
-            top.addWidget(b)
+        top = toolbar(self.search, self.busy, self.add_button, self.import_button, self.edit_button,
+                      self.delete_button)
         self.banner = Banner()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Title", "Year", "Ids", "Plays", "Last watched"])
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((1, 48), (2, 200), (3, 50), (4, 120)):
-            header.resizeSection(col, width)
+        self.table = rows_table(["Title", "Year", "Ids", "Plays", "Last watched"],
+                                ((1, 48), (2, 200), (3, 50), (4, 120)))
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _: self.edit_movie())
         self.empty = muted(EMPTY)

@@ -10,19 +10,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QTreeWidget,
@@ -39,7 +36,7 @@ from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_ye
 from app.ui import icons
 from app.ui.movies_view import MoviesView
 from app.ui.tasks import Coalescer, spawn
-from app.ui.widgets import Banner, Busy, muted
+from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
 EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "
@@ -111,9 +108,7 @@ class TrackerWindow(QWidget):
         self.setWindowIcon(icons.icon("app"))
         self.shows: list[ShowRow] = []
 
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search titles")
-        self.search.setClearButtonEnabled(True)
+        self.search = search_box()
         # One load at a time, the last one asked for: typing fast never shows an older result.
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
         self.search.textChanged.connect(self._loader.trigger)
@@ -128,25 +123,12 @@ class TrackerWindow(QWidget):
         self.import_button.clicked.connect(self._pick_import_file)
         self.edit_button.clicked.connect(self.edit_show)
         self.delete_button.clicked.connect(self.delete_show)
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(self.busy)
-        for b in (self.add_button, self.import_button, self.edit_button, self.delete_button):
-            top.addWidget(b)
+        top = toolbar(self.search, self.busy, self.add_button, self.import_button, self.edit_button,
+                      self.delete_button)
 
         self.banner = Banner()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Title", "Year", "Ids", "Watched", "Last watched"])
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((1, 48), (2, 160), (3, 70), (4, 110)):
-            header.resizeSection(col, width)
+        self.table = rows_table(["Title", "Year", "Ids", "Watched", "Last watched"],
+                                ((1, 48), (2, 160), (3, 70), (4, 110)))
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _: self.edit_show())
         self.empty = muted(EMPTY)

@@ -7,13 +7,16 @@ from collections.abc import Iterable
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QTableWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -192,3 +195,37 @@ def tool_button(text: str, tooltip: str) -> QToolButton:
     button.setToolTip(tooltip)
     button.setAutoRaise(True)
     return button
+
+
+def search_box() -> QLineEdit:
+    """The search field over a list of titles."""
+    box = QLineEdit()
+    box.setPlaceholderText("Search titles")
+    box.setClearButtonEnabled(True)
+    return box
+
+
+def rows_table(labels: list[str], widths: Iterable[tuple[int, int]]) -> QTableWidget:
+    """A read-only table of whole rows, one selected at a time, its first column stretching."""
+    table = QTableWidget(0, len(labels))
+    table.setHorizontalHeaderLabels(labels)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().hide()
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for col, width in widths:
+        header.resizeSection(col, width)
+    return table
+
+
+def toolbar(search: QWidget, *widgets: QWidget) -> QHBoxLayout:
+    """The search field (stretching), then the rest in a row."""
+    top = QHBoxLayout()
+    top.addWidget(search, 1)
+    for w in widgets:
+        top.addWidget(w)
+    return top
