@@ -10,10 +10,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QTableWidgetItem,
     QVBoxLayout,
@@ -26,6 +24,7 @@ from app.core.types import MovieRow
 from app.present.errors import error_text
 from app.present.formatting import local_time, show_with_year
 from app.ui.tasks import Coalescer, spawn
+from app.ui.title_list import TitleListActions
 from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
 
 LIMIT = 2000  # movies listed at once; a search narrows a bigger tracker
@@ -87,8 +86,10 @@ class MovieDialog(QDialog):
         self.accept()
 
 
-class MoviesView(QWidget):
+class MoviesView(TitleListActions):
     """The built-in tracker's movies, with how often and when each was last watched."""
+
+    noun = "movie"
 
     #: Movies were added, changed or deleted.
     changed = Signal()
@@ -212,31 +213,5 @@ class MoviesView(QWidget):
         self.banner.show_message(f"Deleted {show_with_year(movie.title, movie.year)}.", "success")
         self._changed()
 
-    def _pick_import_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Import movies", str(Path.home()),
-                                              "Movie lists (*.json *.csv);;All files (*)")
-        if name:
-            self.import_file(Path(name))
-
-    def import_file(self, path: Path) -> None:
-        """Add the movies listed in a JSON or CSV file."""
-        spawn(self._import(path), self._show_error, owner=self)
-
-    async def _import(self, path: Path) -> None:
-        result = await self.core.import_movies(path)
-        skipped = f" ({result.skipped} already in the tracker)" if result.skipped else ""
-        self.banner.show_message(f"Imported {result.added} movies from {path.name}{skipped}.", "success")
-        self._changed()
-
-    def _changed(self) -> None:
-        self.refresh()
-        self.changed.emit()
-
-    def _ask(self, text: str) -> bool:
-        answer = QMessageBox.question(self, "Delete movie", text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(error_text(exc), "error")
+    def _import_titles(self, path: Path) -> Any:
+        return self.core.import_movies(path)

@@ -12,12 +12,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTableWidgetItem,
@@ -36,6 +34,7 @@ from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_ye
 from app.ui import icons
 from app.ui.movies_view import MoviesView
 from app.ui.tasks import Coalescer, spawn
+from app.ui.title_list import TitleListActions
 from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
 
 LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
@@ -93,8 +92,10 @@ class ShowDialog(QDialog):
         self.accept()
 
 
-class TrackerWindow(QWidget):
+class TrackerWindow(TitleListActions):
     """The built-in tracker's shows (left) and the selected show's episodes and plays (right)."""
+
+    noun = "show"
 
     #: Shows were added, changed or deleted (the status window's count follows).
     changed = Signal()
@@ -313,32 +314,5 @@ class TrackerWindow(QWidget):
         self.banner.show_message(f"Deleted {show_with_year(show.title, show.year)}.", "success")
         self._changed()
 
-    def _pick_import_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Import shows", str(Path.home()),
-                                              "Show lists (*.json *.csv);;All files (*)")
-        if name:
-            self.import_file(Path(name))
-
-    def import_file(self, path: Path) -> None:
-        """Add the shows listed in a JSON or CSV file."""
-        spawn(self._import(path), self._show_error, owner=self)
-
-    async def _import(self, path: Path) -> None:
-
-        result = await self.core.import_shows(path)
-        skipped = f" ({result.skipped} already in the tracker)" if result.skipped else ""
-        self.banner.show_message(f"Imported {result.added} shows from {path.name}{skipped}.", "success")
-        self._changed()
-
-    def _changed(self) -> None:
-        self.refresh()
-        self.changed.emit()
-
-    def _ask(self, text: str) -> bool:
-        answer = QMessageBox.question(self, "Delete show", text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _show_error(self, exc: BaseException) -> None:
-        self.banner.show_message(error_text(exc), "error")
+    def _import_titles(self, path: Path) -> Any:
+        return self.core.import_shows(path)
