@@ -59,6 +59,7 @@ class FakeSimkl(FakeOnline):
                  min_interval: float = 0.0, limit_status: int = 429, history_status: int = 201,
                  scrobble_window: float = 3600, min_poll: float | None = None) -> None:
         super().__init__()
+        self.user_name = "Sam Simkl"  # POST /users/settings's user.name
         self.min_poll = interval if min_poll is None else min_poll  # the gap required between PIN polls
         self.client_id = client_id
         self.pin_expires_in, self.interval = pin_expires_in, interval
@@ -86,6 +87,7 @@ class FakeSimkl(FakeOnline):
                      "/sync/all-items/{type}/{status}"):
             app.router.add_get(path, self._all_items)
         app.router.add_get("/sync/activities", self._activities)
+        app.router.add_post("/users/settings", self._settings)
         app.router.add_post("/scrobble/{action}", self._scrobble)
 
     # -- hooks ----------------------------------------------------------------------------
@@ -256,6 +258,12 @@ class FakeSimkl(FakeOnline):
         return web.json_response({"all": every, "settings": {"all": None},
                                   "tv_shows": {"all": shows, "completed": shows, "watching": shows},
                                   "anime": {"all": None}, "movies": {"all": movies, "completed": movies}})
+
+    async def _settings(self, request: web.Request) -> web.Response:
+        """``POST /users/settings`` ("Receive settings", token required): the user and the account."""
+        self._gate(request)
+        return web.json_response({"user": {"name": self.user_name, "joined_at": "2020-01-02T03:04:05Z"},
+                                  "account": {"id": 51, "timezone": "UTC", "type": "free"}, "connections": {}})
 
     # -- scrobble -----------------------------------------------------------------------
     def _scrobble_item(self, body: dict[str, Any]) -> Play | None:
