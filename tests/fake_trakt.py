@@ -106,7 +106,7 @@ class FakeTrakt(FakeOnline, TraktOAuth):
         """A token pair as if the user had signed in (for tests that start signed in)."""
         return self.issue()
 
-    def fault_response(self, status: int) -> web.Response:
+    def fault_response(self, status: int) -> web.StreamResponse | web.HTTPException:
         if status == 429:
             return self._limited("AUTHED_API_POST_LIMIT", 1, 1, max(1.0, self.post_interval))
         if status == 420:

@@ -175,7 +175,11 @@ async def test_trakt_faults_record_then_hang_fail_next_down_up() -> None:
         assert len(t.history) == 2 and t.requests[-1].status == 0  # recorded, never answered
         t.record_then_hang = False
         t.fail_next(503, n=2)
-        assert [(await call("GET", url, h))[0] for _ in range(3)] == [503, 503, 200]
+        t.fail_next(429)
+        t.fail_next(420)
+        answers = [await call("GET", url, h) for _ in range(5)]
+        assert [status for status, _, _ in answers] == [503, 503, 429, 420, 200]
+        assert answers[2][2]["Retry-After"] == "1" and answers[3][2]["X-Upgrade-URL"] == "https://app.trakt.tv/vip"
         port = t.api_url
         await t.down()
         with pytest.raises(aiohttp.ClientConnectionError):

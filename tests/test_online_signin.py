@@ -104,7 +104,8 @@ async def test_trakt_sign_in_approved(monkeypatch: pytest.MonkeyPatch, pending_p
         assert tokens.access_token not in repr(tokens) and tokens.refresh_token not in repr(tokens)
 
 
-async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     async with trakt_at(monkeypatch, min_poll=0.5, device_expires_in=3) as t:  # advertises 0.05 s, wants 0.5 s
         approve = lambda p: asyncio.get_running_loop().call_later(0.3, t.approve, p.user_code)  # noqa: E731
         tokens = await trakt_sign_in(t.client_id, t.client_secret, approve)
@@ -113,6 +114,9 @@ async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch) -> None
         assert seen[1][0] - seen[0][0] < 0.2  # at the advertised interval
         assert seen[2][0] - seen[1][0] >= 1.0  # then at least 1 s slower
         assert tokens.access_token in t.grants
+        assert "poll slower" in caplog.text
+        for secret in (t.client_secret, tokens.access_token, tokens.refresh_token, *t.codes):
+            assert secret not in caplog.text
 
 
 @pytest.mark.parametrize("hook, reason, words", [
