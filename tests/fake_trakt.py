@@ -22,6 +22,10 @@ pagination headers ``X-Pagination-*``; ``X-Ratelimit`` as seen in python-pytrakt
 Where sources differ: the ts-rest contract lists ``200`` for ``POST /sync/history``, the
 reference says a POST answers ``201`` (``history_status``, 201 by default; a client should
 take either). The 5-minute block after a 429 is the reported 2026 rule (``block_on_limit``).
+The contract's episode scrobble schema names ``episode.ids`` only; the stand-in also takes
+``show`` + ``episode {season, number}``, the form clients send (jellyfin-plugin-trakt's
+``TraktScrobbleEpisode``). The contract's history read needs ``:type/:id``; the stand-in
+also serves ``/sync/history`` and ``/sync/history/:type`` (ids: Trakt ids only).
 """
 
 from __future__ import annotations
