@@ -107,7 +107,7 @@ class FakeOnline:
         """The next ``n`` requests (any host) answer ``status`` and change nothing."""
         self._fail.extend([status] * n)
 
-    def fault_response(self, status: int) -> web.Response:
+    def fault_response(self, status: int) -> web.StreamResponse | web.HTTPException:
         """What a forced failure looks like (a service overrides it for its own codes)."""
         return web.json_response({"error": f"forced {status}"}, status=status)
 
@@ -127,7 +127,13 @@ class FakeOnline:
         entry = len(self.requests)
         self.requests.append(Seen(at, request.method, request.path, 0))
         try:
-            response = self.fault_response(self._fail.pop(0)) if self._fail else await handler(request)
+            if self._fail:
+                forced = self.fault_response(self._fail.pop(0))
+                if isinstance(forced, web.HTTPException):
+                    raise forced  # aiohttp wants these raised, not returned
+                response: web.StreamResponse = forced
+            else:
+                response = await handler(request)
         except web.HTTPException as exc:
             self.requests[entry] = Seen(at, request.method, request.path, exc.status)
             raise

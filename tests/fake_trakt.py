@@ -22,6 +22,10 @@ pagination headers ``X-Pagination-*``; ``X-Ratelimit`` as seen in python-pytrakt
 Where sources differ: the ts-rest contract lists ``200`` for ``POST /sync/history``, the
 reference says a POST answers ``201`` (``history_status``, 201 by default; a client should
 take either). The 5-minute block after a 429 is the reported 2026 rule (``block_on_limit``).
+The contract's episode scrobble schema names ``episode.ids`` only; the stand-in also takes
+``show`` + ``episode {season, number}``, the form clients send (jellyfin-plugin-trakt's
+``TraktScrobbleEpisode``). The contract's history read needs ``:type/:id``; the stand-in
+also serves ``/sync/history`` and ``/sync/history/:type`` (ids: Trakt ids only).
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ class FakeTrakt(FakeOnline, TraktOAuth):
         """A token pair as if the user had signed in (for tests that start signed in)."""
         return self.issue()
 
-    def fault_response(self, status: int) -> web.Response:
+    def fault_response(self, status: int) -> web.StreamResponse | web.HTTPException:
         if status == 429:
             return self._limited("AUTHED_API_POST_LIMIT", 1, 1, max(1.0, self.post_interval))
         if status == 420:

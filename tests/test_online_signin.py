@@ -20,6 +20,7 @@ from app.core.destinations.online.signin import (
     Tokens,
     simkl_sign_in,
     trakt_refresh,
+    trakt_revoke,
     trakt_sign_in,
 )
 from app.core.logs import redact
@@ -103,8 +104,9 @@ async def test_trakt_sign_in_approved(monkeypatch: pytest.MonkeyPatch, pending_p
         assert tokens.access_token not in repr(tokens) and tokens.refresh_token not in repr(tokens)
 
 
-async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with trakt_at(monkeypatch, min_poll=0.5) as t:  # advertises 0.05 s, wants 0.5 s
+async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    async with trakt_at(monkeypatch, min_poll=0.5, device_expires_in=3) as t:  # advertises 0.05 s, wants 0.5 s
         approve = lambda p: asyncio.get_running_loop().call_later(0.3, t.approve, p.user_code)  # noqa: E731
         tokens = await trakt_sign_in(t.client_id, t.client_secret, approve)
         seen = polls(t, "/oauth/device/token")
@@ -112,6 +114,9 @@ async def test_trakt_429_slows_the_poll(monkeypatch: pytest.MonkeyPatch) -> None
         assert seen[1][0] - seen[0][0] < 0.2  # at the advertised interval
         assert seen[2][0] - seen[1][0] >= 1.0  # then at least 1 s slower
         assert tokens.access_token in t.grants
+        assert "poll slower" in caplog.text
+        for secret in (t.client_secret, tokens.access_token, tokens.refresh_token, *t.codes):
+            assert secret not in caplog.text
 
 
 @pytest.mark.parametrize("hook, reason, words", [
@@ -223,6 +228,50 @@ async def test_trakt_refresh_network_error_can_be_retried(monkeypatch: pytest.Mo
         assert failed.value.reason == "refused" and "client id and secret" in (failed.value.fix or "")
 
 
+async def test_trakt_revoke_ends_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with trakt_at(monkeypatch) as t:
+        grant = t.sign_in()
+        await trakt_revoke(t.client_id, t.client_secret, grant.access_token)
+        assert await trakt_api_status(t, grant.access_token) == 401
+        with pytest.raises(SignInFailed) as failed:
+            await trakt_refresh(t.client_id, t.client_secret, grant.refresh_token)
+        assert failed.value.reason == "refused"
+        with pytest.raises(SignInFailed) as failed:
+            await trakt_revoke(t.client_id, "wrong-secret", grant.access_token)
+        assert failed.value.reason == "refused"
+        await t.down()
+        with pytest.raises(SignInFailed) as failed:
+            await trakt_revoke(t.client_id, t.client_secret, grant.access_token)
+        assert failed.value.reason == "network"
+
+
+async def test_cancel_ends_a_request_that_never_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("SCROBBLETRAY_TRAKT_AUTH_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SCROBBLETRAY_SIMKL_API_URL", f"http://127.0.0.1:{port}")
+    try:
+        for sign_in in (lambda c: trakt_sign_in("id", "secret", lambda p: None, c),
+                        lambda c: simkl_sign_in("id", lambda p: None, c)):
+            cancel = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.1, cancel.set)
+            start = time.monotonic()
+            with pytest.raises(SignInFailed) as failed:
+                await sign_in(cancel)
+            assert failed.value.reason == "cancelled" and time.monotonic() - start < 0.5
+        assert len(held) == 2
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 # -- Simkl PIN -------------------------------------------------------------------------------
 @pytest.mark.parametrize("pending_polls", [0, 3])
 async def test_simkl_sign_in_approved(monkeypatch: pytest.MonkeyPatch, pending_polls: int) -> None:
@@ -244,7 +293,7 @@ async def test_simkl_sign_in_approved(monkeypatch: pytest.MonkeyPatch, pending_p
 
 
 async def test_simkl_slow_down_slows_the_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with simkl_at(monkeypatch, min_poll=0.5) as s:
+    async with simkl_at(monkeypatch, min_poll=0.5, pin_expires_in=3) as s:  # advertises 0.05 s, wants 0.5 s
         approve = lambda p: asyncio.get_running_loop().call_later(0.3, s.approve, p.user_code)  # noqa: E731
         tokens = await simkl_sign_in(s.client_id, approve)
         times = [at for at, _ in polls(s, "/oauth/pin/")]

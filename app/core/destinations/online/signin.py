@@ -20,21 +20,19 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 
-from app import __version__
+from app.core.destinations.online.http import USER_AGENT, Answer, Unreachable, call, session_for
 from app.core.errors import AppError
 from app.core.logs import add_secret
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"ScrobbleTray/{__version__}"
-TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"  # the redirect of an app without a web page
 REASONS = frozenset({"expired", "denied", "cancelled", "used", "invalid", "limit", "network", "refused"})
 T = TypeVar("T")
@@ -106,48 +104,6 @@ class SignInFailed(AppError):
         self.reason = reason
 
 
-class _Unreachable(Exception):
-    """The service could not be reached or did not answer (the message names the host only)."""
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: Any
-    headers: Mapping[str, str]
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
-@contextlib.asynccontextmanager
-async def _session(session: aiohttp.ClientSession | None) -> AsyncIterator[aiohttp.ClientSession]:
-    if session is not None:
-        yield session
-        return
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as own:
-        yield own
-
-
-async def _call(session: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str],
-                body: Any = None) -> _Answer:
-    """One HTTP call with a timeout; a body that is not JSON reads as None."""
-    try:
-        async with session.request(method, url, headers=headers, timeout=TIMEOUT,
-                                   data=None if body is None else json.dumps(body)) as response:
-            text = await response.text(errors="replace")
-            try:
-                parsed = json.loads(text) if text.strip() else None
-            except ValueError:
-                parsed = None
-            return _Answer(response.status, parsed, response.headers)
-    except TimeoutError:
-        raise _Unreachable(f"{_host(url)} did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        raise _Unreachable(f"could not reach {_host(url)} ({type(exc).__name__})") from None
-
-
 async def _unless_cancelled(work: Awaitable[T], cancel: asyncio.Event | None, service: str) -> T:
     """``work``'s result, or SignInFailed("cancelled") as soon as ``cancel`` is set."""
     if cancel is None:
@@ -200,7 +156,7 @@ async def _poll(service: str, prompt: Prompt, deadline: float, cancel: asyncio.E
                                "Start again, and enter the new code in time.")
         try:
             result = await _unless_cancelled(check(), cancel, service)
-        except _Unreachable as exc:
+        except Unreachable as exc:
             unreachable = str(exc)
             continue
         unreachable = ""
@@ -211,12 +167,12 @@ async def _poll(service: str, prompt: Prompt, deadline: float, cancel: asyncio.E
             log.info("%s asked to poll slower: every %.1f s now", service, interval)
 
 
-def _network(service: str, exc: _Unreachable) -> SignInFailed:
+def _network(service: str, exc: Unreachable) -> SignInFailed:
     return SignInFailed("network", f"Could not reach {service}: {exc}.",
                         "Check the connection; this can be retried.")
 
 
-def _refused_status(service: str, answer: _Answer) -> SignInFailed:
+def _refused_status(service: str, answer: Answer) -> SignInFailed:
     if answer.status == 429:
         wait = answer.headers.get("Retry-After")
         return SignInFailed("limit", f"{service} is limiting requests right now.",
@@ -238,7 +194,7 @@ def _trakt_tokens(body: Any) -> Tokens:
     """The token answer (``access_token, token_type, expires_in, refresh_token, scope,
     created_at``) as :class:`Tokens`; the expiry counts from now on this machine's clock."""
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-        raise _Unreachable("Trakt answered without a token")
+        raise Unreachable("Trakt answered without a token")
     access, refresh = body["access_token"], body.get("refresh_token")
     add_secret(access)
     add_secret(refresh if isinstance(refresh, str) else None)
@@ -262,11 +218,11 @@ async def trakt_sign_in(client_id: str, client_secret: str, on_prompt: Callable[
     """Signs in with Trakt's device flow: ``on_prompt`` is called once with the code to show."""
     add_secret(client_secret)
     headers = _trakt_headers(client_id)
-    async with _session(session) as http:
+    async with session_for(session) as http:
         try:
-            answer = await _unless_cancelled(_call(http, "POST", f"{trakt_auth_url()}/oauth/device/code", headers,
+            answer = await _unless_cancelled(call(http, "POST", f"{trakt_auth_url()}/oauth/device/code", headers,
                                                    {"client_id": client_id}), cancel, "Trakt")
-        except _Unreachable as exc:
+        except Unreachable as exc:
             raise _network("Trakt", exc) from None
         body = answer.body
         if answer.status != 200 or not isinstance(body, dict) or not all(
@@ -285,7 +241,7 @@ async def trakt_sign_in(client_id: str, client_secret: str, on_prompt: Callable[
         form = {"code": device_code, "client_id": client_id, "client_secret": client_secret}
 
         async def check() -> Tokens | bool | None:
-            got = await _call(http, "POST", f"{trakt_auth_url()}/oauth/device/token", headers, form)
+            got = await call(http, "POST", f"{trakt_auth_url()}/oauth/device/token", headers, form)
             if got.status == 200:
                 return _trakt_tokens(got.body)
             if got.status == 400:
@@ -295,7 +251,7 @@ async def trakt_sign_in(client_id: str, client_secret: str, on_prompt: Callable[
             if got.status in _TRAKT_POLL_FAILS:
                 raise SignInFailed(*_TRAKT_POLL_FAILS[got.status])
             if got.status >= 500:
-                raise _Unreachable(f"Trakt answered HTTP {got.status}")
+                raise Unreachable(f"Trakt answered HTTP {got.status}")
             raise SignInFailed("refused", f"Trakt refused the app's client id or secret (HTTP {got.status}).",
                                "Check the client id and secret of your Trakt app.")
 
@@ -309,12 +265,12 @@ async def trakt_refresh(client_id: str, client_secret: str, refresh_token: str, 
     add_secret(refresh_token)
     form = {"refresh_token": refresh_token, "client_id": client_id, "client_secret": client_secret,
             "redirect_uri": OOB_REDIRECT, "grant_type": "refresh_token"}
-    async with _session(session) as http:
+    async with session_for(session) as http:
         try:
-            answer = await _call(http, "POST", f"{trakt_auth_url()}/oauth/token", _trakt_headers(client_id), form)
+            answer = await call(http, "POST", f"{trakt_auth_url()}/oauth/token", _trakt_headers(client_id), form)
             if answer.status == 200:
                 return _trakt_tokens(answer.body)
-        except _Unreachable as exc:
+        except Unreachable as exc:
             raise SignInFailed("network", f"Could not refresh the Trakt sign-in: {exc}.",
                                "This can be retried; the sign-in is kept.") from None
     error = answer.body.get("error") if isinstance(answer.body, dict) else None
@@ -330,6 +286,25 @@ async def trakt_refresh(client_id: str, client_secret: str, refresh_token: str, 
                        "This can be retried; the sign-in is kept.")
 
 
+async def trakt_revoke(client_id: str, client_secret: str, access_token: str, *,
+                       session: aiohttp.ClientSession | None = None) -> None:
+    """Ends ``access_token`` on Trakt (signing out); the app's own sign-out stands either way."""
+    add_secret(client_secret)
+    add_secret(access_token)
+    form = {"token": access_token, "client_id": client_id, "client_secret": client_secret}
+    async with session_for(session) as http:
+        try:
+            answer = await call(http, "POST", f"{trakt_auth_url()}/oauth/revoke", _trakt_headers(client_id), form)
+        except Unreachable as exc:
+            raise SignInFailed("network", f"Could not tell Trakt to end the sign-in: {exc}.",
+                               "Remove the app at trakt.tv (Settings, Connected apps) if it should end there too.",
+                               ) from None
+    if answer.status != 200:
+        raise SignInFailed("refused" if answer.status < 500 else "network",
+                           f"Trakt did not end the sign-in (HTTP {answer.status}).",
+                           "Remove the app at trakt.tv (Settings, Connected apps) if it should end there too.")
+
+
 # -- Simkl ---------------------------------------------------------------------------------
 def _simkl_headers(client_id: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "simkl-api-key": client_id, "User-Agent": USER_AGENT}
@@ -339,11 +314,11 @@ async def simkl_sign_in(client_id: str, on_prompt: Callable[[Prompt], None], can
                         *, session: aiohttp.ClientSession | None = None) -> Tokens:
     """Signs in with Simkl's PIN flow (no client secret; the token never expires)."""
     headers, query = _simkl_headers(client_id), f"client_id={quote(client_id, safe='')}"
-    async with _session(session) as http:
+    async with session_for(session) as http:
         try:
-            answer = await _unless_cancelled(_call(http, "GET", f"{simkl_api_url()}/oauth/pin?{query}", headers),
+            answer = await _unless_cancelled(call(http, "GET", f"{simkl_api_url()}/oauth/pin?{query}", headers),
                                              cancel, "Simkl")
-        except _Unreachable as exc:
+        except Unreachable as exc:
             raise _network("Simkl", exc) from None
         body = answer.body
         if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("user_code"), str):
@@ -360,7 +335,7 @@ async def simkl_sign_in(client_id: str, on_prompt: Callable[[Prompt], None], can
         url = f"{simkl_api_url()}/oauth/pin/{quote(user_code, safe='')}?{query}"
 
         async def check() -> Tokens | bool | None:
-            got = await _call(http, "GET", url, headers)
+            got = await call(http, "GET", url, headers)
             reply = got.body if isinstance(got.body, dict) else {}
             if got.status == 200 and reply.get("result") == "OK" and isinstance(reply.get("access_token"), str):
                 add_secret(reply["access_token"])
@@ -372,7 +347,7 @@ async def simkl_sign_in(client_id: str, on_prompt: Callable[[Prompt], None], can
             if got.status in (403, 412, 429):
                 return True  # refused "due to API limits": poll slower
             if got.status >= 500:
-                raise _Unreachable(f"Simkl answered HTTP {got.status}")
+                raise Unreachable(f"Simkl answered HTTP {got.status}")
             raise SignInFailed("refused", f"Simkl refused the app's client id (HTTP {got.status}).",
                                "Check the Simkl client id.")
 
