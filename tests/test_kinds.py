@@ -36,10 +36,15 @@ def test_each_kind_is_declared_completely(kind: Kind) -> None:
     assert field.default_factory() == []  # type: ignore[misc]
     assert dataclasses.is_dataclass(kind.target) and issubclass(kind.target, Target)
     assert {"id", "url", "enabled", "label"} <= {f.name for f in dataclasses.fields(kind.target)}
-    assert kind.id_prefix == f"{kind.name}-" and kind.label and kind.add_help and kind.url_help
+    assert kind.id_prefix == f"{kind.name}-" and kind.label and kind.add_help
     for option in kind.options:
         assert option.name in {f.name for f in dataclasses.fields(kind.target)} and option.flag.startswith("--")
-    assert kind.url_problem("not a url at all")
+    for f in kind.fields:  # (a secret is kept with the secrets, never in the target)
+        assert f.flag.startswith("--") and (f.secret or f.name in {x.name for x in dataclasses.fields(kind.target)})
+    if kind.takes_url:
+        assert kind.url_help and kind.url_problem("not a url at all")
+    else:  # (where it delivers is the service's, its account signed in)
+        assert kind.signs_in and not kind.url_problem("")
 
 
 def test_kind_names_and_settings_keys_are_unique() -> None:

@@ -4,6 +4,8 @@ of destination (:data:`app.core.destinations.kinds.KINDS`)."""
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
+from typing import Any
 
 from app.cli.common import CliError, change, emit, read, text
 from app.core.config import Paths, Settings
@@ -21,9 +23,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for kind in KINDS.values():
         da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
         da.set_defaults(kind=kind.name)
-        da.add_argument("url", type=text(2000), help=kind.url_help)
+        if kind.takes_url:
+            da.add_argument("url", type=text(2000), help=kind.url_help)
+        for f in kind.fields:
+            if f.secret:  # (never on the command line, where other users' ps can read it)
+                da.add_argument(f"{f.flag}-stdin", dest=f.name, action="store_true", required=f.required,
+                                help=f"read {f.help} from standard input")
+            else:
+                da.add_argument(f.flag, dest=f.name, type=text(200), required=f.required, help=f.help)
         for option in kind.options:
-            da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+            da.add_argument(option.flag, dest=option.name, action="store_false" if option.default else "store_true",
+                            help=option.help)
         da.add_argument("--label", type=text(200), default="", help="a name to show for it")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
@@ -33,7 +43,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                           "check it, say what it found") for k in KINDS.values())
     for verb, words in (("remove", "remove a destination (not the built-in tracker), and its queue"),
                        ("test", tests),
-                       ("retry", "send the failed events again (and unpause)")):
+                       ("retry", "send the failed events again (and unpause)"),
+                       ("login", "sign a Trakt or Simkl destination in: prints a code and where to enter it, "
+                                 "waits until you have"),
+                       ("logout", "forget a Trakt or Simkl destination's sign-in (its events wait)")):
         d.add_parser(verb, help=words).add_argument("id", type=text(100), help="see 'destinations list'")
 
 
@@ -49,15 +62,21 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         return 0
     if args.action.startswith("add-"):
         kind = KINDS[args.kind]
-        did = change(paths, settings, "add_destination", kind=kind.name, url=args.url, label=args.label,
-                     **{o.name: getattr(args, o.name) for o in kind.options})
+        fields = {f.name: _stdin_line(f.help) if f.secret and getattr(args, f.name) else getattr(args, f.name)
+                  for f in kind.fields}
+        did = change(paths, settings, "add_destination", kind=kind.name, url=getattr(args, "url", ""),
+                     label=args.label, **{o.name: getattr(args, o.name) for o in kind.options},
+                     **{k: v for k, v in fields.items() if v not in (None, False)})
         target = kinds.find(load_settings(paths), did)
         assert target is not None
         kept = dict.fromkeys(kept_in(paths, name) for name in kind.secrets(target[1]) if get_secret(paths, name))
         said = ", ".join(filter(None, [kind.described(target[1])] + [f"password kept in {where}" for where in kept]))
         print(f"Added {did}: {kind.shown_url(target[1])}" + (f" ({said})." if said else "."))
-        print(f"Check it: scrobbletray destinations test {did}")
+        print(f"Sign in: scrobbletray destinations login {did}" if kind.signs_in
+              else f"Check it: scrobbletray destinations test {did}")
         return 0
+    if args.action in ("login", "logout"):
+        return _sign_in(args, paths, settings)
     if args.action == "tmdb-key":
         from app.core.credentials import set_secret
         from app.core.tmdb import TMDB_KEY
@@ -79,4 +98,47 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         attempt = read(paths, settings, lambda core: core.test_destination(args.id))
         print(f"{args.id}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1
+    return 0
+
+
+def _stdin_line(what: str) -> str:
+    """One line from standard input (a secret piped in, or typed without echo)."""
+    import getpass
+    import sys
+
+    value = getpass.getpass(f"{what}: ") if sys.stdin.isatty() else sys.stdin.readline()
+    if not value.strip():
+        raise CliError(f"nothing was given on standard input for {what}")
+    return value.strip()
+
+
+def _sign_in(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    """``login``: the sign-in runs here (the code printed, the answer awaited), the tokens are
+    kept with the secrets, and the running app, if any, is told; ``logout`` forgets them."""
+    import asyncio
+    import functools
+
+    from app.core.config import load_settings
+    from app.core.credentials import get_secret, set_secret
+    from app.core.destinations.base import Context
+
+    found = kinds.find(load_settings(paths), args.id)
+    if found is None or not found[0].signs_in:
+        raise CliError(f"{args.id} is not a Trakt or Simkl destination (see 'scrobbletray destinations list')")
+    kind, target = found
+    if args.action == "logout":
+        change(paths, settings, "sign_out", destination_id=args.id)
+        print(f"Signed {args.id} out; its events wait until it signs in again.")
+        return 0
+
+    def prompt(p: Any) -> None:
+        until = datetime.fromtimestamp(p.expires_at).strftime("%H:%M")
+        print(f"Open {p.verification_url} and enter the code {p.user_code} (valid until {until}).", flush=True)
+        print("Waiting for you to allow Scrobble Tray… (Ctrl+C to cancel)", flush=True)
+
+    context = Context(lambda: settings, functools.partial(get_secret, paths),
+                      keep=functools.partial(set_secret, paths))
+    account = asyncio.run(kind.sign_in(target, context, prompt))
+    change(paths, settings, "sign_in_changed", destination_id=args.id, account=account)
+    print(f"Signed in to {kind.label.split()[0]}" + (f" as {account}." if account else "."))
     return 0

@@ -29,6 +29,7 @@ from app.core.state_keys import StateKey
 
 if TYPE_CHECKING:
     from app.core.destinations.base import Target
+    from app.core.destinations.online.target import SimklTarget, TraktTarget
     from app.core.destinations.postgres.target import PostgresTarget
     from app.core.destinations.relay import RelayTarget
 
@@ -212,7 +213,7 @@ def add_destination(settings: Settings, kind: str, url: str, label: str = "",
     from app.core.destinations import kinds
 
     k = kinds.kind(kind)
-    unknown = set(options) - {o.name for o in k.options}
+    unknown = set(options) - {o.name for o in k.options} - {f.name for f in k.fields}
     if unknown:
         raise SettingsInvalid([f"a {k.label} has no option {', '.join(sorted(unknown))}"])
     target, secrets_ = k.new_target(kinds.free_id(settings, k), url, label, **options)
@@ -263,6 +264,8 @@ class Settings:
     # The targets of each kind of destination (app.core.destinations.kinds: each kind names its list).
     relays: list[RelayTarget] = field(default_factory=list)
     postgres: list[PostgresTarget] = field(default_factory=list)
+    trakt: list[TraktTarget] = field(default_factory=list)
+    simkl: list[SimklTarget] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

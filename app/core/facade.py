@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 #: changes that its senders, match index, settings or Plex link must see at once.
 REMOTE = ("add_show", "import_shows", "add_movie", "import_movies", "resolve_conflict", "add_destination",
           "remove_destination", "retry_destination", "catch_up", "reload_settings", "route_account",
-          "accounts")  # (a question, but the running app knows the ids of the servers' accounts)
+          "accounts",  # (a question, but the running app knows the ids of the servers' accounts)
+          "sign_in_changed", "sign_out")
 
 
 class Core(DestinationsApi):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core import config, routes, status_file
 from app.core.config import Paths, Settings
-from app.core.credentials import set_secret
+from app.core.credentials import get_secret, set_secret
 from app.core.destinations import kinds
-from app.core.destinations.base import Attempt, Kind, Target
+from app.core.destinations.base import Attempt, Context, Kind, Target
 from app.core.destinations.manager import destination_rows
 from app.core.errors import AppError
 from app.core.events import DestinationsChanged
@@ -134,6 +136,41 @@ class DestinationsApi:
         if found is None:
             raise no_destination(destination_id)
         return await found.test()
+
+    # -- accounts on online trackers -------------------------------------------------------
+    async def sign_in(self, destination_id: str, on_prompt: Callable[[Any], None],
+                      cancel: asyncio.Event | None = None) -> str:
+        """Sign a destination in to its account (Trakt, Simkl): ``on_prompt`` is given the
+        code to enter and where; returns who signed in. The tokens are kept with the secrets,
+        and the events waiting for it go at once. Raises SignInFailed, said in words."""
+        kind, target = self._target(destination_id)
+        if not kind.signs_in:
+            raise AppError(f"{destination_id} has no account to sign in to", "Only Trakt and Simkl have one.")
+        paths = self.runtime.paths
+        context = Context(lambda: self.runtime.settings, functools.partial(get_secret, paths),
+                          keep=functools.partial(set_secret, paths))
+        account = await kind.sign_in(target, context, on_prompt, cancel)
+        await self.sign_in_changed(destination_id, account)
+        return account
+
+    async def sign_out(self, destination_id: str) -> None:
+        """Forget a destination's sign-in (its events wait until it signs in again)."""
+        kind, target = self._target(destination_id)
+        if not kind.signs_in:
+            raise AppError(f"{destination_id} has no account to sign in to", "Only Trakt and Simkl have one.")
+        await asyncio.to_thread(set_secret, self.runtime.paths, target.tokens_key, None)  # type: ignore[attr-defined]
+        await self.sign_in_changed(destination_id, "")
+
+    async def sign_in_changed(self, destination_id: str, account: str = "") -> None:
+        """A destination's kept sign-in changed (here, or by another process such as the CLI):
+        keep who it is, and let its sender read it and send what waits."""
+        _, target = self._target(destination_id)
+        if getattr(target, "account", account) != account:
+            await self.apply_settings(kinds.replaced(self.runtime.settings, dataclasses.replace(
+                target, account=account)))  # type: ignore[type-var]
+        if self.runtime._destinations is not None:
+            await self.runtime._destinations.reload(destination_id)
+        self.runtime.events.publish(DestinationsChanged())
 
     # -- whose plays go where ------------------------------------------------------------
     async def accounts(self) -> list[AccountRoute]:

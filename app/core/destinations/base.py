@@ -51,6 +51,12 @@ class Delivery:
     next_attempt_at: datetime | None  # naive UTC
     received_at: datetime | None = None  # when Plex sent it (naive UTC): the time of the play
     server_progress: float | None = None  # how far a stop went, as the Plex server said
+    outcome: str | None = None  # the last attempt's word: SENDING or UNKNOWN when it may have arrived
+    action: str | None = None  # what the pipeline made of the event (an Action's value)
+
+
+SENDING = "sending"  # kept before a send to a destination that does not de-duplicate (a crash leaves it)
+UNKNOWN = "unknown"  # a send with no answer: it may have been recorded there
 
 
 class Verdict(StrEnum):
@@ -70,6 +76,7 @@ class Attempt:
     fix: str | None = None  # what the user can do about it
     outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
     answer: str | None = None  # what the far end said, as it said it (e.g. "HTTP 200: ok")
+    limited: bool = False  # a rate limit other than a 429 (Simkl's 403/412): paced as one
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class OutboxDestination(Destination):
     enabled: bool = True  # turned on in Settings
     only_watched: bool = False  # takes only the events that counted as watched
     shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
+    min_interval: float = 0.0  # seconds between sends at least (a limit the service publishes)
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
@@ -124,6 +132,9 @@ class OutboxDestination(Destination):
                        "; ".join(f"{c.status.value}: {c.detail}" if c.status != CheckStatus.PASS else c.detail
                                  for c in checks),
                        fix=next((c.fix for c in checks if c.fix), None))
+
+    async def reload(self) -> None:
+        """Read what is kept for it again (the user has just signed in); by default, nothing."""
 
     async def close(self) -> None:
         """Release connections (the sender is stopping)."""
@@ -158,6 +169,18 @@ class Option:
     help: str  # the CLI's help
     on: str  # in a sentence about the target, when set ("only watched episodes")
     off: str  # likewise, when not ("every Plex event")
+    default: bool = False  # True: on unless the CLI's flag (then a --no-...) turns it off
+
+
+@dataclass(frozen=True)
+class Field:
+    """A value adding a destination asks for besides its URL (e.g. Trakt's client id)."""
+
+    name: str  # the keyword of Core.add_destination (and the target's field, unless secret)
+    flag: str  # the CLI's flag, e.g. --client-id
+    help: str  # the CLI's help
+    secret: bool = False  # kept with the secrets, never in settings.json; the CLI reads it from stdin
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,6 +191,7 @@ class Context:
     secret: Callable[[str], str | None] = lambda name: None  # a kept secret (may block on the keyring)
     timeout: float = 10.0  # seconds one delivery may take
     install_id: str = "scrobbletray"  # tells this installation's events apart in a shared tracker
+    keep: Callable[[str, str | None], object] = lambda name, value: None  # keeps (None: forgets) a secret (may block)
 
 
 class ConflictSource(Protocol):
@@ -205,6 +229,9 @@ class Kind(ABC):
     options: ClassVar[tuple[Option, ...]] = ()  # yes/no choices besides the URL and the label
     holds_conflicts: ClassVar[bool] = False  # its own conflicts can be the ones the dialog shows
     test_sends: ClassVar[bool] = False  # Test sends a harmless event (else it checks the far end)
+    takes_url: ClassVar[bool] = True  # adding one asks for a URL (else its fields say where)
+    fields: ClassVar[tuple[Field, ...]] = ()  # values asked for besides the URL
+    signs_in: ClassVar[bool] = False  # an account to sign in to (see sign_in)
 
     @property
     def id_prefix(self) -> str:
@@ -246,6 +273,12 @@ class Kind(ABC):
     def described(self, target: Any) -> str:
         """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""
         return ", ".join(o.on if getattr(target, o.name) else o.off for o in self.options)
+
+    async def sign_in(self, target: Any, context: Context, on_prompt: Callable[[Any], None],
+                      cancel: Any = None) -> str:
+        """Sign ``target`` in to its account (``on_prompt`` shows the code to enter, ``cancel``
+        an asyncio.Event ends it); keeps the tokens and returns who is signed in, in words."""
+        raise NotImplementedError(f"a {self.label} has no account to sign in to")
 
     def conflicts(self, destination: Any) -> ConflictSource:
         """Its own conflicts (only for a kind that ``holds_conflicts``)."""

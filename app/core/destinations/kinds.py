@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.core.destinations.base import Context, Kind, OutboxDestination, Target
+from app.core.destinations.online.simkl import SIMKL
+from app.core.destinations.online.trakt import TRAKT
 from app.core.destinations.postgres.kind import POSTGRES
 from app.core.destinations.relay import RELAY
 from app.core.errors import SettingsInvalid
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from app.core.config import Settings
 
 #: Every kind, by name, in the order they are listed, added and shown.
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (RELAY, POSTGRES)}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (RELAY, POSTGRES, TRAKT, SIMKL)}
 
 
 def kind(name: str) -> Kind:

@@ -25,13 +25,15 @@ T = TypeVar("T")
 
 def outbox_destinations(settings: Settings, timing: Timing | None = None,
                         secret: Callable[[str], str | None] = lambda key: None,
-                        install_id: str = "scrobbletray") -> list[OutboxDestination]:
+                        install_id: str = "scrobbletray",
+                        keep: Callable[[str, str | None], object] = lambda key, value: None) -> list[OutboxDestination]:
     """The destinations other than the built-in tracker that the settings name (enabled or not),
     every kind's (see :mod:`.kinds`).
 
-    ``secret(key)`` reads a saved password (it may block on the keyring: call off the loop).
+    ``secret(key)`` reads a saved secret, ``keep(key, value)`` saves one (a refreshed token);
+    both may block on the keyring: call off the loop.
     """
-    return kinds.build(settings, Context(lambda: settings, secret, (timing or Timing()).timeout, install_id))
+    return kinds.build(settings, Context(lambda: settings, secret, (timing or Timing()).timeout, install_id, keep))
 
 
 def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason: str | None = None,
@@ -161,6 +163,13 @@ class DestinationManager:
         if sender.state is not DestinationState.OFF:
             sender.resume()
         return n
+
+    async def reload(self, destination_id: str) -> None:
+        """The destination's sign-in changed: it reads it again, and what waits goes now."""
+        sender = self.sender(destination_id)
+        await sender.destination.reload()
+        if sender.state is not DestinationState.OFF:
+            sender.resume()
 
     async def forget(self, destination_id: str) -> None:
         await self._db(self.outbox.forget, destination_id)

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.destinations.base import Attempt, Delivery, Destination, Settled, Verdict
+from app.core.destinations.base import SENDING, Attempt, Delivery, Destination, Settled, Verdict
 from app.core.logs import URL_MASK, redact
 from app.core.models import Delivery as DeliveryRow
 from app.core.models import WebhookEvent, table_of, utcnow
@@ -82,7 +82,8 @@ class Outbox:
         """The destination's next pending deliveries, in event order, with their payloads."""
         with self.sessions() as session:
             q = (select(DeliveryRow.id, DeliveryRow.event_id, WebhookEvent.payload, DeliveryRow.attempts,
-                        DeliveryRow.next_attempt_at, WebhookEvent.received_at, WebhookEvent.server_progress)
+                        DeliveryRow.next_attempt_at, WebhookEvent.received_at, WebhookEvent.server_progress,
+                        DeliveryRow.outcome, WebhookEvent.action)
                  .join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
                  .where(DeliveryRow.destination == destination,
                         DeliveryRow.state == DeliveryState.PENDING.value)
@@ -112,6 +113,12 @@ class Outbox:
                 if sqlite:
                     conn.rollback()
                     conn.exec_driver_sql("PRAGMA synchronous=FULL")  # (the pool's other users want it)
+
+    def sending(self, delivery_id: int) -> None:
+        """Note that this delivery is being sent (to a destination that does not de-duplicate):
+        after a crash, the next attempt asks the destination first whether it arrived."""
+        with self.sessions.begin() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(outcome=SENDING))
 
     def retry(self, destination: str) -> int:
         """Send the failed deliveries again, and the waiting ones now; returns how many were failed."""

@@ -64,10 +64,11 @@ class Pacer:
     MARGIN = 1.15
     RELAX_AFTER = 300  # accepted sends without a 429 before the interval shrinks
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, cap: float = 10.0) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, cap: float = 10.0, floor: float = 0.0) -> None:
         self.clock = clock
         self.cap = cap
-        self.interval = 0.0
+        self.floor = floor  # the interval never goes below it (a limit the destination publishes)
+        self.interval = floor
         self._next = 0.0
         self._window_start = 0.0  # the first send accepted since the last 429
         self._accepted = 0
@@ -75,7 +76,7 @@ class Pacer:
 
     def reset(self) -> None:
         """Forget the pace and any wait (the user's Retry)."""
-        self.interval, self._next, self._accepted, self._streak = 0.0, 0.0, 0, 0
+        self.interval, self._next, self._accepted, self._streak = self.floor, 0.0, 0, 0
 
     def ready_in(self) -> float:
         """Seconds before the next send may go."""
@@ -95,8 +96,8 @@ class Pacer:
             self._window_start = self.clock()
         self._accepted += 1
         self._streak += 1
-        if self.interval and self._streak >= self.RELAX_AFTER:
-            self.interval = 0.0 if self.interval < 0.001 else self.interval * 0.9
+        if self.interval > self.floor and self._streak >= self.RELAX_AFTER:
+            self.interval = max(self.floor, 0.0 if self.interval < 0.001 else self.interval * 0.9)
             self._streak = 0
 
     def limited(self, retry_after: float | None, guess: float = 1.0) -> float:
@@ -132,7 +133,7 @@ class Sender:
         self._db = db  # runs a blocking outbox call on the outbox thread
         self.timing = timing
         self._on_change = on_change
-        self.pacer = Pacer(cap=timing.pace_cap)
+        self.pacer = Pacer(cap=timing.pace_cap, floor=destination.min_interval)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -275,7 +276,9 @@ class Sender:
             while (delay := self.pacer.ready_in()) > 0:
                 self._wake.clear()  # new deliveries wait their turn; a Retry resets the pacer
                 await self._sleep(delay)
-            self.pacer.sent()
+            if not (self.destination.idempotent or self.destination.exactly_once):
+                await self._db(self.outbox.sending, item.id)  # a crash from here on leaves it said
+            self.pacer.sent()  # (after that commit: its time is not counted in the spacing)
             attempt = _clean(await self._attempt(item))
             self._fresh = False
             wait = self._judge(item, attempt)
@@ -311,7 +314,7 @@ class Sender:
             return None
         if attempt.verdict is Verdict.RETRY:
             asked = self.timing.bounded(attempt.retry_after)
-            if attempt.status == 429:
+            if attempt.status == 429 or attempt.limited:
                 self._limited += 1
                 guess = backoff(self._limited, self.timing.backoff_base, self.timing.backoff_cap)
                 wait = self.pacer.limited(asked, guess)

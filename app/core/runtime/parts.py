@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.core import config
 from app.core.config import Paths, Settings
-from app.core.credentials import get_secret
+from app.core.credentials import get_secret, set_secret
 from app.core.destinations.base import OutboxDestination
 from app.core.destinations.manager import outbox_destinations
 from app.core.destinations.sender import Timing
@@ -32,7 +32,8 @@ T = TypeVar("T")
 
 def destinations_of(paths: Paths, settings: Settings, timing: Timing | None) -> list[OutboxDestination]:
     """The outbox destinations the settings name (blocking: passwords come from the keyring)."""
-    return outbox_destinations(settings, timing, functools.partial(get_secret, paths), config.install_id(paths))
+    return outbox_destinations(settings, timing, functools.partial(get_secret, paths), config.install_id(paths),
+                               functools.partial(set_secret, paths))
 
 
 class Parts:
