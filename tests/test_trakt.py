@@ -225,3 +225,15 @@ async def test_a_live_play_reaches_trakt_s_scrobble_and_diagnostics_name_each_ho
     finally:
         await core.stop()
     assert trakt.history == []
+
+
+async def test_a_play_plex_gives_no_ids_for_goes_by_the_built_in_tracker_s_show(
+        paths: Paths, settings: Settings, trakt: FakeTrakt) -> None:
+    core = await core_with_trakt(paths, settings, trakt)
+    try:
+        payload = episode_payload(2, 3, grandparentGuid="local://55", guid="local://56")
+        assert (await post(webhook_url(core), payload))[0] == 200
+        await wait_for(lambda: trakt.history, timeout=10)
+    finally:
+        await core.stop()
+    assert trakt.history[0]["show"]["ids"]["tmdb"] == 1396 and trakt.history[0]["episode"]["number"] == 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -53,6 +53,7 @@ class Delivery:
     server_progress: float | None = None  # how far a stop went, as the Plex server said
     outcome: str | None = None  # the last attempt's word: SENDING or UNKNOWN when it may have arrived
     action: str | None = None  # what the pipeline made of the event (an Action's value)
+    tracker_ids: dict[str, str] = field(default_factory=dict)  # the built-in tracker's ids of its show or movie
 
 
 SENDING = "sending"  # kept before a send to a destination that does not de-duplicate (a crash leaves it)

@@ -206,7 +206,7 @@ class OnlineTracker(OutboxDestination):
         try:
             if delivery.action not in WATCHED:
                 return await self._live(ev, watched_at)
-            item = play(ev, watched_at, await self._show_ids(ev))
+            item = play(ev, watched_at, await self._show_ids(ev), delivery.tracker_ids)
             if item is None:
                 return Attempt(Verdict.REFUSED, f"Plex gives no TheTVDB, TMDB or IMDb id for "
                                f"“{ev.show_title or ev.episode_title}”: {self.service} cannot be told which it is",
