@@ -23,8 +23,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         da.set_defaults(kind=kind.name)
         da.add_argument("url", type=text(2000), help=kind.url_help)
         for option in kind.options:
-            da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+            if option.choices:
+                da.add_argument(option.flag, dest=option.name, choices=option.choices, default=option.default,
+                                metavar="NAME", help=f"{option.help}: {', '.join(option.choices)}")
+            else:
+                da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
         da.add_argument("--label", type=text(200), default="", help="a name to show for it")
+    dp = d.add_parser("presets", help="the self-hosted trackers a relay knows by name (add-relay --preset "
+                                      "NAME): each one's URL, the events it takes and what it cannot do")
+    dp.add_argument("--json", action="store_true", help="print JSON")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
     dk.add_argument("key", nargs="?", type=text(1000), help="the key (omit it with --clear)")
@@ -45,7 +52,14 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
     if args.action == "list":  # (a running app's senders say their state: its status file)
         emit(read(paths, settings, lambda core: core.destinations()),
-             ("id", "kind", "state", "target", "pending", "delivered", "failed", "reason", "fix"), args.json)
+             ("id", "kind", "state", "target", "pending", "delivered", "failed", "reason", "fix", "note"), args.json)
+        return 0
+    if args.action == "presets":
+        from app.core.destinations.presets import PRESETS
+
+        emit([{"name": p.name, "tracker": p.title, "url": p.shape, "token": p.token_name if p.path else "",
+               "takes": p.takes, "cannot": p.cannot} for p in PRESETS.values()],
+             ("name", "url", "takes", "cannot"), args.json)
         return 0
     if args.action.startswith("add-"):
         kind = KINDS[args.kind]

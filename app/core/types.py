@@ -334,6 +334,7 @@ class DestinationStatus:
     reason: str | None = None  # why the last attempt failed, or why it is paused
     fix: str | None = None
     failing_since: datetime | None = None  # aware, UTC
+    note: str | None = None  # what it cannot do, or a backlog delivered late (relay presets)
 
     @property
     def attention(self) -> bool:

@@ -38,6 +38,7 @@ class Settled:
     action: Action  # what the pipeline made of it
     account_id: str | None = None  # whose play it was (routes: app.core.routes)
     account_title: str | None = None
+    media_type: str | None = None  # Plex's Metadata.type: episode, movie, track...; None: not known
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class OutboxDestination(Destination):
     enabled: bool = True  # turned on in Settings
     only_watched: bool = False  # takes only the events that counted as watched
     shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
+    note: str | None = None  # what the user should know of it whatever its state (e.g. what it cannot do)
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
@@ -151,13 +153,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Option:
-    """A yes/no choice that adding a destination offers besides its URL and label."""
+    """A choice that adding a destination offers besides its URL and label: yes/no, or one
+    of ``choices``."""
 
     name: str  # the target's field, and the keyword of Core.add_destination
     flag: str  # the CLI's flag, e.g. --only-watched
     help: str  # the CLI's help
     on: str  # in a sentence about the target, when set ("only watched episodes")
     off: str  # likewise, when not ("every Plex event")
+    choices: tuple[str, ...] = ()  # a choice among names (the CLI's --flag NAME), not yes/no
+    default: Any = False
 
 
 @dataclass(frozen=True)
