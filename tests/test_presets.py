@@ -266,8 +266,8 @@ async def test_the_row_says_what_the_tracker_cannot_do_and_a_late_backlog_is_sai
             core.set_paused(False)
             await settled(core)
             d = await drained(core, 1)
-            assert d.note == ("delivering events 40 min late: Yamtrack dates each play when it receives it, "
-                              "not when it was played")
+            assert d.late == "events 40 min late: Yamtrack dates each play when it receives it, not when it was played"
+            assert d.note is not None and d.note.startswith("Yamtrack dates a play when it receives it")
             assert len(t.episodes) == 1
         finally:
             await core.stop()

@@ -113,6 +113,7 @@ class OutboxDestination(Destination):
     only_watched: bool = False  # takes only the events that counted as watched
     shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
     note: str | None = None  # what the user should know of it whatever its state (e.g. what it cannot do)
+    late: str | None = None  # while a backlog goes out late to a target that dates events when received
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:

@@ -129,8 +129,8 @@ class Preset:
         """What a delivery ``minutes`` late means here, or None when it does not matter."""
         if not self.stamps_receipt or minutes < LATE_MINUTES:
             return None
-        return (f"delivering events {minutes:.0f} min late: {self.title} dates each play when it "
-                "receives it, not when it was played")
+        return (f"events {minutes:.0f} min late: {self.title} dates each play when it receives it, "
+                "not when it was played")
 
 
 # -- the Test events ---------------------------------------------------------------------------

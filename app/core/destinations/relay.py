@@ -132,11 +132,14 @@ class Relay(OutboxDestination):
 
     @property
     def note(self) -> str | None:  # type: ignore[override]
-        """A backlog being delivered late (for a minute after the last late one), else what the
-        tracker cannot do."""
-        if self._late is not None and time.monotonic() - self._late[0] < 60:
-            return self._late[1]
+        """What the tracker cannot do, in words."""
         return f"{self.preset.title} {self.preset.cannot}" if self.preset.cannot else None
+
+    @property
+    def late(self) -> str | None:  # type: ignore[override]
+        """How late a backlog goes out, to a tracker that dates a play when it receives it
+        (until a minute after the last late one)."""
+        return self._late[1] if self._late is not None and time.monotonic() - self._late[0] < 60 else None
 
     def _masked(self, text: str) -> str:
         """``text`` (an error that may quote the URL) with the target's credentials masked."""
