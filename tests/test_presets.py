@@ -299,3 +299,13 @@ def test_old_settings_without_a_preset_are_other_and_an_unknown_one_is_refused_c
                               "movary, crosswatch, goplaxt, reference, other)"]
     kept = copy.deepcopy(odd)
     assert kept.relays[0].preset == "trakt"
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if n != "other"])
+def test_a_url_behind_a_reverse_proxy_or_https_keeps_its_prefix_and_scheme_through_the_fields(name) -> None:
+    preset = PRESETS[name]
+    url = preset.url("https://nas.lan/trackers/", 443, "t0ken")
+    assert url.startswith("https://nas.lan:443/trackers/") and preset.url_problem(url) is None
+    assert preset.fields(url) == ("https://nas.lan/trackers", 443, "t0ken")
+    assert preset.url(*preset.fields(url)) == url
+    assert preset.url_problem(url.replace("t0ken", "")) is not None

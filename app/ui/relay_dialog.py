@@ -10,7 +10,6 @@ in full while the user edits it (it is their own); everywhere else it is masked.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -58,7 +57,7 @@ class RelayDialog(TargetDialog):
             self.tracker.addItem(sentence(p.title), p.name)
         self.tracker.setCurrentIndex(self.tracker.findData(OTHER.name))
         self.host = QLineEdit()
-        self.host.setPlaceholderText("e.g. 192.168.1.20 or nas.lan")
+        self.host.setPlaceholderText("e.g. 192.168.1.20, nas.lan, or https://nas.lan/yamtrack behind a proxy")
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
         self.token = QLineEdit()
@@ -173,10 +172,7 @@ class RelayDialog(TargetDialog):
             self.validate()
             return
         host = self.host.text().strip()
-        scheme = "http"
-        if "://" in host:
-            scheme, host = host.split("://", 1)[0].lower(), urlsplit(host).hostname or ""
-        url = p.url(host, self.port.value(), self.token.text().strip(), scheme) if host else ""
+        url = p.url(host, self.port.value(), self.token.text().strip()) if host else ""
         self.url.setText(url)  # (validates)
         self.shown.setText(p.shown(url, secret_segments(url)) if url else p.shape)
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from app.core.destinations.base import Attempt, Verdict
 from app.core.diagnostics import self_test_payload
@@ -61,17 +61,23 @@ class Preset:
             return "any http:// or https:// URL"
         return self.url("HOST", self.port, self.token_name.upper().replace(" ", "_"))
 
-    def url(self, host: str, port: int | None, token: str, scheme: str = "http") -> str:
-        """The full URL from its fields (the token quoted as its place needs)."""
-        netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    def url(self, host: str, port: int | None, token: str) -> str:
+        """The full URL from its fields (the token quoted as its place needs). ``host`` may
+        carry a scheme (``https://``, else http) and a reverse proxy's path prefix
+        (``nas.lan/yamtrack``)."""
+        scheme, _, rest = host.strip().rpartition("://")
+        name, _, base = rest.partition("/")
+        base = f"/{base.strip('/')}" if base.strip("/") else ""
+        netloc = f"[{name}]" if ":" in name and not name.startswith("[") else name
         if port:
             netloc += f":{port}"
         path = self.path.replace("{token}", quote(token, safe=""))
         query = f"?{urlencode({self.query: token})}" if self.query else ""
-        return f"{scheme}://{netloc}{path}{query}"
+        return f"{scheme.lower() or 'http'}://{netloc}{base}{path}{query}"
 
     def fields(self, url: str) -> tuple[str, int | None, str]:
-        """(host, port, token) read back from a URL of this shape ("" where not found)."""
+        """(host, port, token) read back from a URL of this shape ("" where not found); the
+        host as :meth:`url` takes it (with its scheme unless http, and any path prefix)."""
         parts = urlsplit(url.strip())
         try:
             port = parts.port
@@ -80,25 +86,32 @@ class Preset:
         token = ""
         if self.query:
             token = next((v for k, v in parse_qsl(parts.query) if k == self.query), "")
-        elif "{token}" in self.path:
-            head = self.path.split("{token}")[0]
-            if parts.path.startswith(head):
-                token = parts.path[len(head):].split("/")[0]
-        return parts.hostname or "", port, token
+        elif (base := self._base(parts.path)) is not None:
+            token = unquote(parts.path[len(base) + len(self.path.split("{token}")[0]):].strip("/"))
+        host = ("" if parts.scheme == "http" else f"{parts.scheme}://") + (parts.hostname or "")
+        return host + (self._base(parts.path) or ""), port, token
+
+    def _base(self, path: str) -> str | None:
+        """What comes before the tracker's own path in ``path`` (a reverse proxy's prefix,
+        e.g. ``/yamtrack``; "" for none), or None when ``path`` is not of this shape."""
+        head = self.path.split("{token}")[0]
+        if "{token}" not in self.path:
+            trimmed = path.rstrip("/")
+            return trimmed[:-len(self.path)] if trimmed.endswith(self.path) else None
+        at = path.find(head)
+        token = path[at + len(head):].rstrip("/") if at >= 0 else ""
+        return path[:at] if token and "/" not in token else None
 
     def url_problem(self, url: str) -> str | None:
         """Why ``url`` is not this tracker's webhook URL, or None."""
         if not self.path:
             return None
         parts = urlsplit(url.strip())
-        head = self.path.split("{token}")[0]
         tokens = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == self.query]
         if self.query and len(tokens) > 1:
             return (f"the URL has {len(tokens)} '{self.query}=': {self.title} reads two as a list and "
                     "refuses it; keep one")
-        path_ok = parts.path.rstrip("/") == self.path.rstrip("/") if "{token}" not in self.path else (
-            parts.path.startswith(head) and len(parts.path) > len(head))
-        if not path_ok or (self.query and not (tokens and tokens[0])):
+        if self._base(parts.path) is None or (self.query and not (tokens and tokens[0])):
             return f"{self.title}'s webhook URL looks like {self.shape}"
         return None
 
