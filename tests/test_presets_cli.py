@@ -85,3 +85,25 @@ async def test_a_presets_test_says_what_the_answer_means_for_that_tracker(run) -
         code, out, _ = await asyncio.to_thread(cli, "destinations", "test", "relay-3")
         assert code == 1 and "Movary does not know this webhook id" in out
         assert "Copy the Plex webhook URL, id and all, from Movary" in out
+
+
+async def test_add_relay_builds_a_trackers_url_from_host_port_and_token(run) -> None:
+    def cli(*args: str) -> tuple[int, str, str]:
+        return run(*args)  # (in a thread: the command runs a loop of its own)
+    async with Yamtrack() as yt:
+        code, out, err = await asyncio.to_thread(cli, "destinations", "add-relay", "--preset", "yamtrack",
+                                                 "--host", "127.0.0.1", "--port", str(yt.port), "--token", yt.token)
+        assert code == 0, err
+        assert out.splitlines()[0].startswith(f"Added relay-1: http://127.0.0.1:{yt.port}/webhook/plex/••• (Yamtrack:")
+        assert json.loads((run.data / "settings.json").read_text())["relays"][0]["url"] == yt.url()
+        code, out, _ = await asyncio.to_thread(cli, "destinations", "test", "relay-1")
+        assert code == 0 and "Yamtrack took the token" in out
+    code, out, _ = await asyncio.to_thread(cli, "destinations", "add-relay", "--preset", "goplaxt", "--host",
+                                           "nas.lan", "--token", "abc")
+    assert code == 0 and "http://nas.lan:8000/api?id=•••" in out  # its own port by default
+    for args, said in ((("--host", "nas.lan", "--token", "abc"), "give --preset NAME"),
+                       (("--preset", "ryot", "--host", "nas.lan"), "and --token"),
+                       (("http://nas.lan/_i/x", "--preset", "ryot", "--host", "nas.lan", "--token", "x"), "and no URL"),
+                       ((), "give the URL, or --preset NAME with --host and --token")):
+        code, _, err = await asyncio.to_thread(cli, "destinations", "add-relay", *args)
+        assert code == 2 and said in err, (args, err)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import CliError, change, emit, read, text
+from app.cli.common import CliError, change, emit, read, text, whole
 from app.core.config import Paths, Settings
 from app.core.destinations import kinds
 from app.core.destinations.kinds import KINDS
@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for kind in KINDS.values():
         da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
         da.set_defaults(kind=kind.name)
-        da.add_argument("url", type=text(2000), help=kind.url_help)
+        named = any(o.name == "preset" for o in kind.options)  # a relay: its tracker's URL from its fields
+        da.add_argument("url", type=text(2000), nargs="?" if named else None, help=kind.url_help + (
+            "; or --preset NAME with --host and --token" if named else ""))
         for option in kind.options:
             if option.choices:
                 da.add_argument(option.flag, dest=option.name, choices=option.choices, default=option.default,
@@ -29,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             else:
                 da.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
         da.add_argument("--label", type=text(200), default="", help="a name to show for it")
+        if named:
+            da.add_argument("--host", type=text(500), help="with --preset: where the tracker runs (e.g. nas.lan, "
+                                                          "or https://nas.lan/prefix behind a proxy)")
+            da.add_argument("--port", type=whole(1, 65535), help="with --host: its port (default: the tracker's own)")
+            da.add_argument("--token", type=text(1000), help="with --host: its token, slug or id")
     dp = d.add_parser("presets", help="the self-hosted trackers a relay knows by name (add-relay --preset "
                                       "NAME): each one's URL, the events it takes and what it cannot do")
     dp.add_argument("--json", action="store_true", help="print JSON")
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         return 0
     if args.action.startswith("add-"):
         kind = KINDS[args.kind]
-        did = change(paths, settings, "add_destination", kind=kind.name, url=args.url, label=args.label,
+        did = change(paths, settings, "add_destination", kind=kind.name, url=_url(args), label=args.label,
                      **{o.name: getattr(args, o.name) for o in kind.options})
         target = kinds.find(load_settings(paths), did)
         assert target is not None
@@ -94,3 +101,19 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print(f"{args.id}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1
     return 0
+
+
+def _url(args: argparse.Namespace) -> str:
+    """The URL given, or a tracker's built from --host, --port and --token (add-relay --preset)."""
+    host = getattr(args, "host", None)
+    if host is None:
+        if args.url is None:
+            raise CliError("give the URL, or --preset NAME with --host and --token")
+        return str(args.url)
+    from app.core.destinations.presets import PRESETS
+
+    preset = PRESETS[args.preset]
+    if args.url or preset.name == "other" or not args.token:
+        raise CliError("--host builds a tracker's URL: give --preset NAME (see 'destinations presets') and "
+                       "--token, and no URL")
+    return preset.url(host, args.port or preset.port, args.token)
