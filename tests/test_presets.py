@@ -309,3 +309,17 @@ def test_a_url_behind_a_reverse_proxy_or_https_keeps_its_prefix_and_scheme_throu
     assert preset.fields(url) == ("https://nas.lan/trackers", 443, "t0ken")
     assert preset.url(*preset.fields(url)) == url
     assert preset.url_problem(url.replace("t0ken", "")) is not None
+
+
+async def test_a_target_is_tested_before_it_is_added_and_nothing_is_kept(paths, settings) -> None:
+    async with Goplaxt() as t:
+        core = await started(paths, settings)
+        try:
+            attempt = await core.test_target("relay", t.url(), preset="goplaxt")
+            assert attempt.verdict is Verdict.DELIVERED and PRESETS["goplaxt"].tested in attempt.detail
+            assert t.to_trakt == [] and core.settings.relays == []
+            with pytest.raises(SettingsInvalid, match="goplaxt's webhook URL looks like http://HOST:8000/api"):
+                await core.test_target("relay", f"http://127.0.0.1:{t.port}/api", preset="goplaxt")
+            assert len(t.requests) == 1
+        finally:
+            await core.stop()

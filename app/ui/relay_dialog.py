@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.destinations.presets import OTHER, PRESETS, Preset
-from app.core.destinations.relay import Relay, RelayTarget, secret_segments
+from app.core.destinations.relay import secret_segments
 from app.core.logs import redact, url_secrets
 from app.present.formatting import MASK
 from app.ui.target_dialog import ERROR_COLOUR, Row, TargetDialog, sentence
@@ -225,11 +225,7 @@ class RelayDialog(TargetDialog):
 
     async def _test(self) -> None:
         url, preset = self.url.text().strip(), self.preset
-        relay = Relay(RelayTarget(id="test", url=url, preset=preset.name), self.core.runtime.timing.timeout)
-        try:
-            attempt = await relay.test()
-        finally:
-            await relay.close()
+        attempt = await self.core.test_target(self.kind, url, preset=preset.name)
         words = sentence(attempt.detail) + (f"\n{attempt.fix}" if attempt.fix else "")
         self.test_result.setText(redact(words, *preset.secrets(url, secret_segments(url)), mask=MASK))
         self.test_result.setStyleSheet("" if attempt.verdict == "delivered" else f"color: {ERROR_COLOUR};")
