@@ -120,7 +120,7 @@ async def test_each_preset_builds_its_url_tests_harmlessly_and_says_a_wrong_toke
             assert len(t.requests) == 1 and not _history(t), "the Test changed the tracker's history"
             d = await relay_status(core, rid)
             assert token_of(t) not in repr(d) and token_of(t) not in str(await core.scrobbles())
-            assert d.label.startswith(preset.title if name != "reference" else "the reference")
+            assert d.label == f"{preset.title[:1].upper()}{preset.title[1:]} at 127.0.0.1:{t.port}"
 
             await core.update_destination(rid, url=url_of(t, "wr0ng" + token_of(t)[5:]))
             wrong = await core.test_destination(rid)

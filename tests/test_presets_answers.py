@@ -79,6 +79,9 @@ async def test_goplaxt_a_wrong_path_a_forgotten_id_and_a_renewal_that_failed() -
             ("stop", 90)]
         other_user = {**sample("scrobble-shared-user")}
         assert (await sent(t.url(), "goplaxt", other_user)).verdict is Verdict.DELIVERED and len(t.to_trakt) == 1
+        shouting = sample("scrobble-movie")
+        shouting["Account"]["title"] = "HomeOwner"  # (it compares the name lower-cased)
+        assert (await sent(t.url(), "goplaxt", shouting)).verdict is Verdict.DELIVERED and len(t.to_trakt) == 2
     async with Goplaxt(expired=True) as t:
         first = await answer_to_test(t.url(), "goplaxt")
         assert first.verdict is Verdict.REFUSED and "could not renew its Trakt sign-in" in first.detail

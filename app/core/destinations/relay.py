@@ -265,7 +265,8 @@ class RelayKind(Kind):
 
     def default_label(self, target: Any) -> str:
         found = presets.PRESETS.get(getattr(target, "preset", "other"), presets.OTHER)
-        return f"{'Web tracker' if found is presets.OTHER else found.title} at {_where(target.url)}"
+        title = "Web tracker" if found is presets.OTHER else found.title[:1].upper() + found.title[1:]
+        return f"{title} at {_where(target.url)}"
 
     def described(self, target: Any) -> str:
         found = presets.PRESETS.get(target.preset, presets.OTHER)
