@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
 
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target, Verdict
+from app.core.destinations.presets import OTHER, PRESETS
 from app.core.facade import Core
 from app.core.logs import redact, url_secrets
 from app.core.types import DestinationState, DestinationStatus
 from app.present.formatting import MASK
 from app.ui.destination_dialogs import DIALOGS
-from app.ui.target_dialog import ERROR_COLOUR, TargetDialog
+from app.ui.target_dialog import ERROR_COLOUR, TargetDialog, sentence
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
@@ -212,12 +213,19 @@ class DestinationsPage(QWidget):
         self._update_buttons()
 
     def _item(self, kind: Kind, target: Target) -> QTreeWidgetItem:
-        words, tip, attention = _state_words(target, self._statuses.get(target.id))
+        status = self._statuses.get(target.id)
+        words, tip, attention = _state_words(target, status)
         shown = kind.shown_url(target)
-        sends = ONLY_WATCHED if getattr(target, "only_watched", False) else EVERY_EVENT
-        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}", sends, words])
+        tracker = PRESETS.get(getattr(target, "preset", OTHER.name), OTHER)  # (a relay's tracker, by name)
+        sends = ONLY_WATCHED if getattr(target, "only_watched", False) else (
+            EVERY_EVENT if tracker is OTHER else f"What {tracker.title} takes")
+        note = status.note if status is not None else None  # what its tracker cannot do, said once
+        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}" + (f"\n{note}" if note else ""), sends,
+                                words])
         item.setData(0, ID_ROLE, target.id)
         item.setToolTip(0, shown)
+        if tracker is not OTHER:
+            item.setToolTip(1, f"{sentence(tracker.title)} takes {tracker.takes}.")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(2, Qt.CheckState.Checked if target.enabled else Qt.CheckState.Unchecked)
         item.setToolTip(2, tip or "Untick to stop sending; events are kept until it is on again.")

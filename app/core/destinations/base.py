@@ -38,6 +38,7 @@ class Settled:
     action: Action  # what the pipeline made of it
     account_id: str | None = None  # whose play it was (routes: app.core.routes)
     account_title: str | None = None
+    media_type: str | None = None  # Plex's Metadata.type: episode, movie, track...; None: not known
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class OutboxDestination(Destination):
     only_watched: bool = False  # takes only the events that counted as watched
     shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
     min_interval: float = 0.0  # seconds between sends at least (a limit the service publishes)
+    note: str | None = None  # what the user should know of it whatever its state (e.g. what it cannot do)
+    late: str | None = None  # while a backlog goes out late to a target that dates events when received
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
@@ -163,14 +166,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Option:
-    """A yes/no choice that adding a destination offers besides its URL and label."""
+    """A choice that adding a destination offers besides its URL and label: yes/no, or one
+    of ``choices``."""
 
     name: str  # the target's field, and the keyword of Core.add_destination
     flag: str  # the CLI's flag, e.g. --only-watched
     help: str  # the CLI's help
     on: str  # in a sentence about the target, when set ("only watched episodes")
     off: str  # likewise, when not ("every Plex event")
-    default: bool = False  # True: on unless the CLI's flag (then a --no-...) turns it off
+    choices: tuple[str, ...] = ()  # a choice among names (the CLI's --flag NAME), not yes/no
+    default: Any = False  # a yes/no one True: on unless the CLI's flag (then a --no-...) turns it off
 
 
 @dataclass(frozen=True)
