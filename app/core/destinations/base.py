@@ -79,6 +79,7 @@ class Attempt:
     outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
     answer: str | None = None  # what the far end said, as it said it (e.g. "HTTP 200: ok")
     limited: bool = False  # a rate limit other than a 429 (Simkl's 403/412): paced as one
+    event_only: bool = False  # a refusal of this event alone (an item unknown there): never pauses
 
 
 @dataclass(frozen=True)

@@ -198,10 +198,11 @@ def _mediatracker(attempt: Attempt, status: int, body: str, payload: str) -> Att
     ids = [g.get("id", "") for g in meta.get("Guid") or [] if isinstance(g, dict)]
     if status == 500 and meta.get("event") == "media.scrobble" and not any(
             str(i).startswith(("imdb://", "tmdb://", "tvdb://")) for i in ids):
-        return _refused(attempt, f"MediaTracker cannot read a play without Plex's Guid list of ids "
-                        f"({_said(attempt)}); it answers so every time, so it is not sent again",
-                        "The item is in a library on a legacy Plex agent: move the library to Plex's "
-                        "current agents (Plex Movie, Plex TV Series) so that Plex sends its ids.")
+        return dataclasses.replace(_refused(
+            attempt, f"MediaTracker cannot read a play without Plex's Guid list of ids "
+            f"({_said(attempt)}); it answers so every time, so it is not sent again",
+            "The item is in a library on a legacy Plex agent: move the library to Plex's "
+            "current agents (Plex Movie, Plex TV Series) so that Plex sends its ids."), event_only=True)
     return attempt
 
 

@@ -201,7 +201,7 @@ class OnlineTracker(OutboxDestination):
         try:
             ev = parse_payload(delivery.payload)
         except PayloadError as exc:
-            return Attempt(Verdict.REFUSED, f"not a Plex event ({exc})", outcome="invalid_payload")
+            return Attempt(Verdict.REFUSED, f"not a Plex event ({exc})", outcome="invalid_payload", event_only=True)
         watched_at = delivery.received_at or datetime.now(UTC).replace(tzinfo=None)
         try:
             if delivery.action not in WATCHED:
@@ -210,8 +210,8 @@ class OnlineTracker(OutboxDestination):
             if item is None:
                 return Attempt(Verdict.REFUSED, f"Plex gives no TheTVDB, TMDB or IMDb id for "
                                f"“{ev.show_title or ev.episode_title}”: {self.service} cannot be told which it is",
-                               outcome="no_ids", fix="Fix the match in Plex (… → Fix Match) so it has ids, then "
-                               "press Retry; or leave it: this play is not sent.")
+                               outcome="no_ids", event_only=True, fix="Fix the match in Plex (… → Fix Match) "
+                               "so it has ids, then press Retry; or leave it: this play is not sent.")
             if uncertain and await self.in_history(item):
                 return Attempt(Verdict.DELIVERED, f"already in the {self.service} history ({item.words}, "
                                f"watched {item.watched_at}): the earlier send had arrived", outcome="already")
@@ -238,7 +238,7 @@ class OnlineTracker(OutboxDestination):
                 return Attempt(Verdict.REFUSED, f"{self.service} does not know {item.words} "
                                f"(not found: {'; '.join(missing)[:300]})", answer.status, outcome="not_found",
                                fix="Fix the match in Plex (… → Fix Match) so its ids are right, then press "
-                                   "Retry; or leave it: this play is not sent.", answer=answer.said())
+                                   "Retry; or leave it: this play is not sent.", answer=answer.said(), event_only=True)
             return Attempt(Verdict.DELIVERED, f"accepted, nothing added ({item.words}: already there?)",
                            answer.status, outcome="nothing_added", answer=answer.said())
         return self.common(answer, item.words)
