@@ -78,3 +78,17 @@ async def test_pacer_interval_is_capped_a_bare_429_teaches_no_pace_and_retry_res
     assert pacer.ready_in() == 300.0
     pacer.reset()  # the user's Retry
     assert (pacer.interval, pacer.ready_in()) == (0.0, 0.0)
+
+
+def test_a_published_pace_is_slowed_a_little_by_a_429_not_taught_the_length_of_a_block() -> None:
+    now = [100.0]
+    pacer = Pacer(clock=lambda: now[0], floor=1.2)  # Trakt's one POST a second, with a margin
+    assert pacer.interval == 1.2
+    for _ in range(100):
+        pacer.sent()
+        pacer.accepted()
+        now[0] += 1.2
+    assert pacer.limited(300.0) == 300.0  # the 5-minute block: waited out once
+    assert pacer.interval == 1.5  # not (120 s + 300 s) / 100 sends
+    pacer.reset()
+    assert pacer.interval == 1.2

@@ -105,8 +105,11 @@ class Pacer:
         destination's ``retry_after``, already bounded, else ``guess``)."""
         now = self.clock()
         wait = retry_after if retry_after is not None else guess
-        window = (now - self._window_start if self._accepted else 0.0) + (retry_after or 0.0)
-        learned = self.MARGIN * window / max(1, self._accepted)
+        if self.floor:  # a published pace (Trakt's 1 POST/s): its 429 is a jitter or a block, not a window
+            learned = 0.0
+        else:
+            window = (now - self._window_start if self._accepted else 0.0) + (retry_after or 0.0)
+            learned = self.MARGIN * window / max(1, self._accepted)
         self.interval = min(self.cap, max(self.interval * 1.25, learned))
         self._accepted, self._streak = 0, 0
         self._next = now + wait
