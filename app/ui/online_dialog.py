@@ -136,7 +136,7 @@ class OnlineDialog(TargetDialog):
         self._set_saving(True)
         try:
             enabled = values.pop("enabled", True)
-            tid = await self.core.add_destination(self.kind, "", values.pop("label"), **values)
+            tid = await self.core.add_destination(self.kind, values.pop("url"), values.pop("label"), **values)
             self.client_secret.clear()  # in the keyring now
             found = [t for t in getattr(self.core.settings, self.kind) if t.id == tid]
             self.target = found[0] if found else None
@@ -165,6 +165,8 @@ class OnlineDialog(TargetDialog):
             for w in self._code_widgets:
                 w.hide()
         self.sign_status.setText(f"Signed in to {self.service}" + (f" as {account}." if account else "."))
+        if self.target is not None:
+            self.saved.emit(self.target.id)  # (who signed in is part of how it is shown)
         self.accept()
 
     def _show_code(self, prompt: Any) -> None:
