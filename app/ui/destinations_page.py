@@ -38,8 +38,6 @@ from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
 BUILTIN_ROW = "builtin"
-EVERY_EVENT = "Every Plex event"
-ONLY_WATCHED = "Only watched episodes"
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 Confirm = Callable[[QWidget, str, str], bool]
@@ -112,10 +110,10 @@ class DestinationsPage(QWidget):
         self._statuses: dict[str, DestinationStatus] = {}
         self._populating = False
 
-        self.intro = muted("Scrobble Tray marks episodes in its built-in tracker. It can also forward "
-                           "Plex's webhooks to web trackers of your own (relay targets), and mark "
-                           "episodes straight in a tracker's PostgreSQL database; an event waits here "
-                           "until each destination takes it. Changes on this page apply at once.")
+        self.intro = muted("Scrobble Tray marks what you watch in its built-in tracker, and sends each "
+                           "event on to the destinations you add with the buttons below (each says what "
+                           "it adds when you point at it). An event waits here until each destination "
+                           "takes it. Changes on this page apply at once.")
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Destination", "Sends", "State"])
@@ -134,8 +132,7 @@ class DestinationsPage(QWidget):
         self.tree.itemDoubleClicked.connect(lambda *_: self.open_edit_dialog())
         self.tree.itemChanged.connect(self._item_changed)
 
-        self.empty = muted("No relay targets yet. Click Add… and paste the Plex webhook URL from "
-                           "your web tracker's settings.")
+        self.empty = muted("Only the built-in tracker so far: add a destination with one of the Add buttons.")
         self.empty.hide()
         #: One Add button per kind, in the kinds' order.
         self.add_buttons: dict[str, QPushButton] = {}
@@ -214,8 +211,7 @@ class DestinationsPage(QWidget):
     def _item(self, kind: Kind, target: Target) -> QTreeWidgetItem:
         words, tip, attention = _state_words(target, self._statuses.get(target.id))
         shown = kind.shown_url(target)
-        sends = ONLY_WATCHED if getattr(target, "only_watched", False) else EVERY_EVENT
-        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}", sends, words])
+        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}", kind.sends(target), words])
         item.setData(0, ID_ROLE, target.id)
         item.setToolTip(0, shown)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

@@ -88,6 +88,7 @@ def test_the_add_button_waits_for_the_client_id_and_trakts_secret(
     dialog = open_add(page, qtbot, "trakt")
     assert isinstance(dialog, TraktDialog) and dialog.save_button.text() == "Add and sign in"
     assert not dialog.save_button.isEnabled() and not dialog.code.isVisible()
+    assert dialog.live.isChecked() and dialog.enabled.isChecked()  # Trakt shows what is playing by default
     qtbot.keyClicks(dialog.client_id, TRAKT_ID)
     assert not dialog.save_button.isEnabled()  # the secret too
     qtbot.keyClicks(dialog.client_secret, "  ")
@@ -101,6 +102,7 @@ def test_the_add_button_waits_for_the_client_id_and_trakts_secret(
 
     dialog = open_add(page, qtbot, "simkl")
     assert isinstance(dialog, SimklDialog) and not dialog.client_secret.isVisible()  # no secret at Simkl
+    assert not dialog.live.isChecked()  # Simkl: the history only, by default
     assert not dialog.save_button.isEnabled()
     qtbot.keyClicks(dialog.client_id, SIMKL_ID)
     assert dialog.save_button.isEnabled()
@@ -129,6 +131,8 @@ def test_trakt_added_through_the_dialog_shows_the_code_and_closes_once_allowed(
     assert TRAKT_SECRET not in saved and json.loads(kept)["access_token"] not in saved
     assert json.loads(saved)["trakt"][0]["account"] == "stand-in"
     qtbot.waitUntil(lambda: page.rows()[1][0] == "Trakt (stand-in)\nhttps://trakt.tv as stand-in")
+    assert page.rows()[1][1] == "Watched plays · now playing"  # (not "every Plex event")
+    assert target.live
     assert all(TRAKT_SECRET not in text for text in shown_texts(w))
 
 
@@ -156,7 +160,9 @@ def test_declined_on_trakt_is_said_in_words_with_what_to_do(
     qtbot.waitUntil(lambda: dialog.sign_error.isVisible(), timeout=5000)
     assert dialog.sign_error.text() == ("Not signed in: You declined the request on trakt.tv.\n"
                                         "Start again and choose Allow on trakt.tv.")
-    assert dialog.sign_status.text() == "The account is added; sign in again when you are ready."
+    assert dialog.sign_status.text() == ("Its plays wait until it is signed in: press Sign in again when you "
+                                         "are ready.")
+    assert dialog.sign_button.isVisible() and dialog.save_button.text() == "Save"
     assert dialog.isVisible() and core.settings.trakt[0].account == ""
 
 
@@ -172,7 +178,9 @@ def test_simkl_added_through_the_dialog_signs_in_with_the_pin(
     simkl.approve(pin)
     qtbot.waitUntil(lambda: page.dialog is None, timeout=5000)
     (target,) = core.settings.simkl
-    assert target.account == "Sam Simkl" and target.client_id == SIMKL_ID
+    assert target.account == "Sam Simkl" and target.client_id == SIMKL_ID and not target.live
+    qtbot.waitUntil(lambda: page.rows()[1][:2] == ("Simkl (Sam Simkl)\nhttps://simkl.com as Sam Simkl",
+                                                   "Watched plays"))
     kept = get_secret(paths, "simkl-1-tokens")
     assert kept is not None and json.loads(kept)["access_token"] in simkl.tokens
     assert json.loads(kept)["access_token"] not in paths.settings_file.read_text()

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from app.core.pipeline import PlexKnows
     from app.core.types import Candidate, ConflictRow, ShowFacts
 
+EVERY_EVENT = "Every Plex event"  # what a destination is sent unless its kind says less (Kind.sends)
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -269,6 +271,10 @@ class Kind(ABC):
     def shown_url(self, target: Any) -> str:
         """Where ``target`` delivers, as it may be shown (credentials masked in their place)."""
         return redact_url(target.url, self.secret_segments(target.url))
+
+    def sends(self, target: Any) -> str:
+        """What it is sent, in a few words (the Destinations list's "Sends" column)."""
+        return EVERY_EVENT
 
     def described(self, target: Any) -> str:
         """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""

@@ -21,6 +21,7 @@ import aiohttp
 
 from app import __version__
 from app.core.destinations.base import (
+    EVERY_EVENT,
     Attempt,
     Context,
     Delivery,
@@ -38,6 +39,7 @@ from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
 MAX_REDIRECTS = 3
+ONLY_WATCHED = "Only watched episodes"  # what a relay target is sent with only_watched (Kind.sends)
 # The segments that come just before a token in a tracker's webhook path: Yamtrack's
 # /webhook/plex/<token> and Movary's /api/webhook/plex/<id>; Ryot's /_i/<slug>.
 TOKEN_AFTER: tuple[tuple[str, ...], ...] = (("webhook", "plex"), ("_i",))
@@ -211,6 +213,9 @@ class RelayKind(Kind):
 
     def url_problem(self, url: str) -> str | None:
         return relay_url_problem(url)
+
+    def sends(self, target: Any) -> str:
+        return ONLY_WATCHED if target.only_watched else EVERY_EVENT
 
     def problem(self, target: Any) -> str | None:
         return relay_url_problem(target.url)
