@@ -82,7 +82,7 @@ class OnlineDialog(TargetDialog):
         sign = QVBoxLayout()
         sign.setSpacing(4)
         sign.addLayout(code_row)
-        for w in (self.where, self.sign_status, self.sign_error):
+        for w in (self.where, self.sign_error, self.sign_status):
             sign.addWidget(w)
         sign.addWidget(self.sign_button, alignment=Qt.AlignmentFlag.AlignLeft)
         self.sign_button.setVisible(self.target is not None)
@@ -206,11 +206,14 @@ class OnlineDialog(TargetDialog):
         self._fit()
 
     def _sign_in_failed(self, exc: BaseException) -> None:
+        found = [t for t in getattr(self.core.settings, self.kind) if self.target and t.id == self.target.id]
+        account = found[0].account if found else ""  # signed in before: that sign-in is kept
         fix = getattr(exc, "fix", None)
-        words = f"Not signed in: {exc}" + (f"\n{fix}" if fix else "")
+        words = f"Not signed in{' again' if account else ''}: {exc}" + (f"\n{fix}" if fix else "")
         self.sign_error.setText(redact(words, *self.core.secrets(), mask=MASK))
         self.sign_error.show()
-        self.sign_status.setText("Its plays wait until it is signed in: press Sign in again when you are ready.")
+        self.sign_status.setText(f"Still signed in as {account}, as before." if account else
+                                 "Its plays wait until it is signed in: press Sign in again when you are ready.")
         self._fit()
 
     def _cancel_or_close(self) -> None:

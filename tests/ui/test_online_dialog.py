@@ -217,7 +217,17 @@ def test_the_edit_dialog_says_who_is_signed_in_and_signs_in_again(
     assert not edit.save_button.isEnabled()  # nothing changed yet
     qtbot.mouseClick(edit.sign_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: edit.code.isVisible(), timeout=5000)
-    (again,) = [c.user_code for c in trakt.codes.values() if c.user_code != code]
+    assert not edit.sign_button.isVisible()
+    qtbot.mouseClick(edit.cancel_button, Qt.MouseButton.LeftButton)  # changed my mind: the sign-in stays
+    qtbot.waitUntil(lambda: edit.sign_error.isVisible(), timeout=5000)
+    assert edit.sign_error.text() == "Not signed in again: Signing in to Trakt was cancelled."
+    assert edit.sign_status.text() == "Still signed in as stand-in, as before."
+    assert get_secret(paths, "trakt-1-tokens") == first and edit.sign_button.isVisible()
+    qtbot.mouseClick(edit.sign_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: edit.code.isVisible(), timeout=5000)
+    assert not edit.sign_error.isVisible()
+    again = list(trakt.codes.values())[-1].user_code  # (the third code asked for)
+    assert len(trakt.codes) == 3
     assert edit.code.text() == again
     trakt.approve(again)
     qtbot.waitUntil(lambda: page.dialog is None, timeout=5000)
