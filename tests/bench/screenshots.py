@@ -401,7 +401,7 @@ def main() -> int:
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         if args.only is None:
             runner.run(render(args.out))
-        runner.run(online(args.out, until, save, also=args.also))
+        runner.run(online(args.out, until, save, port=free_port(), also=args.also))
     return 0
 
 

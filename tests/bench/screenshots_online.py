@@ -37,7 +37,7 @@ SIMKL_ID = "8d2e" * 16
 BB_IDS = {"tmdb": 1396, "tvdb": 81189, "imdb": "tt0903747"}
 
 
-async def online(out: Path, until: Until, save: Save, *, also: Path | None = None) -> None:
+async def online(out: Path, until: Until, save: Save, *, port: int = 0, also: Path | None = None) -> None:
     """Render ``trakt-sign-in`` and ``online-status`` to ``out`` (and, to ``also``, the filled
     Add dialog and the Destinations page, for looking at)."""
     data = Path(tempfile.mkdtemp(prefix="scrobbletray-online-"))
@@ -49,7 +49,7 @@ async def online(out: Path, until: Until, save: Save, *, also: Path | None = Non
     os.environ.update(SCROBBLETRAY_TRAKT_API_URL=trakt.api_url, SCROBBLETRAY_TRAKT_AUTH_URL=trakt.auth_url,
                       SCROBBLETRAY_SIMKL_API_URL=simkl.api_url)
     paths = Paths(data / "data")
-    core = Core(paths, Settings(port=0, rate_limit_per_minute=0, plex_location="this"),
+    core = Core(paths, Settings(port=port, rate_limit_per_minute=0, plex_location="this"),
                 timing=Timing(timeout=2.0, backoff_base=30.0, backoff_cap=300.0))
     await core.start()
     assert core.runtime.store is not None
