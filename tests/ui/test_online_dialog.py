@@ -13,14 +13,17 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.config import Paths, Settings
-from app.core.credentials import get_secret
+from app.core.credentials import get_secret, set_secret
+from app.core.destinations.online.signin import Tokens
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
+from app.ui.controller import UiController
 from app.ui.destinations_page import DestinationsPage
 from app.ui.online_dialog import OnlineDialog, SimklDialog, TraktDialog
 from app.ui.settings_window import SettingsWindow
 from tests.fake_simkl import FakeSimkl
 from tests.fake_trakt import FakeTrakt
+from tests.helpers import BREAKING_BAD, episode_payload
 from tests.ui.conftest import Aio
 from tests.ui.test_destinations_settings import open_destinations
 from tests.ui.texts import shown_texts
@@ -33,6 +36,8 @@ SIMKL_ID = "simkl-app-id"
 def core(aio: Aio, paths: Paths, settings: Settings) -> Iterator[Core]:
     c = Core(paths, settings, timing=Timing(timeout=1, backoff_base=0.05, backoff_cap=0.2))
     aio.run(c.start())
+    assert c.runtime.store is not None
+    aio.run(c.runtime.run(c.runtime.store.add_show, **BREAKING_BAD))
     yield c
     aio.run(c.stop())
 
@@ -233,3 +238,30 @@ def test_the_edit_dialog_says_who_is_signed_in_and_signs_in_again(
     qtbot.waitUntil(lambda: page.dialog is None, timeout=5000)
     assert get_secret(paths, "trakt-1-tokens") not in (None, first)
     assert core.settings.trakt[0].account == "stand-in"
+
+
+def test_the_status_window_says_to_sign_in_to_trakt_again_and_where(
+        ui: UiController, core: Core, aio: Aio, paths: Paths, trakt: FakeTrakt, simkl: FakeSimkl,
+        qtbot: Any) -> None:
+    """A sign-in Trakt no longer accepts (revoked on trakt.tv): the play waits, and the
+    status window says what to do; Simkl beside it takes the play."""
+    trakt.add_show("Breaking Bad", {"tmdb": 1396, "tvdb": 81189}, {1: 7})
+    simkl.add_show("Breaking Bad", {"tmdb": 1396, "tvdb": 81189}, {1: 7})
+    aio.run(core.add_destination("trakt", "", "My Trakt", client_id=TRAKT_ID, client_secret=TRAKT_SECRET))
+    set_secret(paths, "trakt-1-tokens", Tokens(secrets.token_hex(32), secrets.token_hex(32), 2e9).to_json())
+    aio.run(core.sign_in_changed("trakt-1", "stand-in"))
+    aio.run(core.add_destination("simkl", "", "", client_id=SIMKL_ID))
+    set_secret(paths, "simkl-1-tokens", Tokens(simkl.sign_in(), None, None).to_json())
+    aio.run(core.sign_in_changed("simkl-1", "Sam Simkl"))
+    aio.post(core, episode_payload(1, 1))
+    w = ui.show_status()
+    labels = w.destinations_box.state_labels
+    qtbot.waitUntil(lambda: "trakt-1" in labels and "simkl-1" in labels
+                    and labels["trakt-1"].text().startswith("Failing")
+                    and labels["simkl-1"].text().startswith("Up to date"), timeout=10_000)
+    assert labels["trakt-1"].text() == labels["trakt-1"].text().split("\n")[0] + (
+        "\nSettings → Destinations → My Trakt → Edit… → Sign in again (or 'scrobbletray destinations login "
+        "trakt-1'). Events wait until then.")
+    assert "Trakt no longer accepts the sign-in: sign in to Trakt again (1 waiting)" in labels["trakt-1"].text()
+    assert len(simkl.history) == 1 and trakt.history == []
+    assert all(TRAKT_SECRET not in text for text in shown_texts(w))
