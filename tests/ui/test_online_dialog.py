@@ -265,3 +265,18 @@ def test_the_status_window_says_to_sign_in_to_trakt_again_and_where(
     assert "Trakt no longer accepts the sign-in: sign in to Trakt again (1 waiting)" in labels["trakt-1"].text()
     assert len(simkl.history) == 1 and trakt.history == []
     assert all(TRAKT_SECRET not in text for text in shown_texts(w))
+
+
+def test_closing_the_dialog_while_waiting_stops_asking_trakt(
+        window: SettingsWindow, core: Core, trakt: FakeTrakt, qtbot: Any) -> None:
+    _, page = open_destinations(window, qtbot)
+    dialog, _ = start_trakt(page, qtbot, trakt)
+    (code,) = trakt.codes.values()
+    qtbot.waitUntil(lambda: code.last_poll is not None, timeout=5000)  # polling, every 0.05 s
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.dialog is None)
+    qtbot.wait(200)
+    last = code.last_poll
+    qtbot.wait(300)
+    assert code.last_poll == last  # no poll since
+    assert [(t.id, t.account) for t in core.settings.trakt] == [("trakt-1", "")]
