@@ -149,8 +149,11 @@ class DestinationsPage(QWidget):
         self.test_button.clicked.connect(lambda: self.test())
         self.remove_button.clicked.connect(lambda: self.remove())
         self.busy = Busy()
-        buttons = QHBoxLayout()
-        for b in (*self.add_buttons.values(), self.edit_button, self.test_button, self.remove_button):
+        adds, buttons = QHBoxLayout(), QHBoxLayout()  # (one Add per kind: a row of their own)
+        for b in self.add_buttons.values():
+            adds.addWidget(b)
+        adds.addStretch(1)
+        for b in (self.edit_button, self.test_button, self.remove_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.busy)
@@ -162,6 +165,7 @@ class DestinationsPage(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.empty)
         layout.addLayout(buttons)
+        layout.addLayout(adds)
         layout.addWidget(self.banner)
         self.populate()
 

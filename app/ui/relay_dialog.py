@@ -16,7 +16,7 @@ from app.ui.widgets import muted
 
 class RelayDialog(TargetDialog):
     kind = "relay"
-    add_text = "Add…"
+    add_text = "Add web tracker…"
     add_tip = "Add a web tracker's Plex webhook URL"
     add_title = "Add relay target"
     edit_title = "Edit relay target"
