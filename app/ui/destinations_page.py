@@ -199,7 +199,7 @@ class DestinationsPage(QWidget):
             self.tree.clear()
             on = self.core.settings.builtin_tracker
             builtin = QTreeWidgetItem(["Built-in tracker\nOn this computer · exactly once",
-                                       "Watched episodes", "On" if on else "Off (see General)"])
+                                       "Watched plays", "On" if on else "Off (see General)"])
             builtin.setData(0, ID_ROLE, BUILTIN_ROW)
             builtin.setToolTip(0, "Marks episodes in the same transaction that stores the event: "
                                   "never twice, never lost. It cannot be turned off.")

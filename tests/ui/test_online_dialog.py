@@ -137,6 +137,7 @@ def test_trakt_added_through_the_dialog_shows_the_code_and_closes_once_allowed(
     assert json.loads(saved)["trakt"][0]["account"] == "stand-in"
     qtbot.waitUntil(lambda: page.rows()[1][0] == "Trakt (stand-in)\nhttps://trakt.tv as stand-in")
     assert page.rows()[1][1] == "Watched plays · now playing"  # (not "every Plex event")
+    assert page.rows()[0][1] == "Watched plays"  # the built-in tracker: episodes and movies
     assert target.live
     assert all(TRAKT_SECRET not in text for text in shown_texts(w))
 
