@@ -67,6 +67,7 @@ class FakeTrakt(FakeOnline, TraktOAuth):
         self.history_status = history_status
         self.scrobble_window = scrobble_window
         self.refreshes = 0
+        self.on_refresh = None
         self.codes: dict[str, DeviceCode] = {}
         self.grants: dict[str, Grant] = {}
         self._refresh: dict[str, Grant] = {}

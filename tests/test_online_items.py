@@ -53,3 +53,11 @@ def test_answers_counted_and_not_found_said() -> None:
     assert counted({"added": {"movies": 0, "episodes": 0}}) == 0
     assert not_found({"not_found": {"shows": [{"ids": {"tvdb": 5}}], "movies": []}}) == ["shows: tvdb 5"]
     assert not_found("nonsense") == []
+
+
+def test_the_built_in_tracker_s_ids_fill_in_what_plex_does_not_say() -> None:
+    local = parse_payload(json.dumps(sample("scrobble-local-movie")))
+    item = play(local, AT, tracker_ids={"tmdb": "949", "imdb": "tt0113277"})
+    assert item is not None and item.body["movies"][0]["ids"] == {"imdb": "tt0113277", "tmdb": 949}
+    legacy = play(parse_payload(json.dumps(episode_payload(1, 1))), AT, tracker_ids={"tmdb": "1", "tvdb": "81189"})
+    assert legacy is not None and legacy.body["shows"][0]["ids"] == {"tvdb": 81189, "tmdb": 1396}, "Plex's first"

@@ -256,7 +256,7 @@ async def test_cancel_ends_a_request_that_never_answers(monkeypatch: pytest.Monk
     monkeypatch.setenv("SCROBBLETRAY_TRAKT_AUTH_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("SCROBBLETRAY_SIMKL_API_URL", f"http://127.0.0.1:{port}")
     try:
-        for sign_in in (lambda c: trakt_sign_in("id", "cancelled-test-secret-7f3a", lambda p: None, c),
+        for sign_in in (lambda c: trakt_sign_in("id", "s3cret-of-the-cancel-test", lambda p: None, c),
                         lambda c: simkl_sign_in("id", lambda p: None, c)):
             cancel = asyncio.Event()
             asyncio.get_running_loop().call_later(0.1, cancel.set)

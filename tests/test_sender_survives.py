@@ -161,3 +161,30 @@ async def test_a_loop_that_ends_anyway_is_said_in_the_status_the_cli_and_diagnos
     await wait_for(written, timeout=status_file.EVERY + 3)
     checks = await core.diagnostics()
     assert any(c.name == "Background work" and c.status.value == "fail" and c.detail == said for c in checks)
+
+
+async def test_refusals_of_single_events_never_pause_a_destination() -> None:
+    """Three items unknown there in a row (Trakt's not_found, MediaTracker's Guid-less play)
+    fail those events; the next one still goes."""
+    from app.core.destinations.base import Attempt, Delivery, Verdict
+    from app.core.destinations.sender import Sender, Timing
+
+    answers = [Attempt(Verdict.REFUSED, "not found there", event_only=True)] * 4 + [Attempt(Verdict.DELIVERED, "ok")]
+    recorded: list[tuple[int, Attempt, float | None]] = []
+
+    class Dest:
+        id, label, idempotent, exactly_once, min_interval = "d", "D", True, False, 0.0
+
+        async def send(self, item: Delivery) -> Attempt:
+            return answers[item.id - 1]
+
+    class Box:
+        def record(self, rows: list[tuple[int, Attempt, float | None]]) -> None:
+            recorded.extend(rows)
+
+    async def db(fn: object, *args: object) -> object:
+        return fn(*args)  # type: ignore[operator]
+
+    sender = Sender(Dest(), Box(), db, Timing(), lambda: None)  # type: ignore[arg-type]
+    await sender._send_all([Delivery(n, n, "{}", 0, None) for n in range(1, 6)])
+    assert not sender.paused and [a.verdict for _, a, _ in recorded] == [Verdict.REFUSED] * 4 + [Verdict.DELIVERED]

@@ -203,3 +203,37 @@ async def core_rows(paths: Paths, settings: Settings) -> list[Any]:
 
         from app.core.models import Delivery as Row
         return list(session.scalars(select(Row)))
+
+
+async def test_a_live_play_reaches_trakt_s_scrobble_and_diagnostics_name_each_hop(
+        paths: Paths, settings: Settings, trakt: FakeTrakt) -> None:
+    core = await core_with_trakt(paths, settings, trakt)
+    try:
+        payload = episode_payload(1, 2, event="media.play", viewOffset=60_000, duration=3_000_000)
+        assert (await post(webhook_url(core), payload))[0] == 200
+        await wait_for(lambda: [r for r in trakt.requests if r.path == "/scrobble/start"], timeout=10)
+        checks = {c.name: c for c in await core.diagnostics() if c.name.startswith("Trakt")}
+        assert [c.status.value for c in checks.values()] == ["pass", "pass", "pass"], checks
+        assert "the account" in checks["Trakt: API"].detail
+        await trakt.down()
+        down = {c.name: c for c in await core.diagnostics() if c.name.startswith("Trakt")}
+        assert down["Trakt: network"].status.value == "fail" and "could not reach" in down["Trakt: network"].detail
+        await trakt.up()
+        await core.sign_out("trakt-1")
+        out = {c.name: c for c in await core.diagnostics() if c.name.startswith("Trakt")}
+        assert out["Trakt: sign-in"].status.value == "fail" and "login trakt-1" in out["Trakt: sign-in"].fix
+    finally:
+        await core.stop()
+    assert trakt.history == []
+
+
+async def test_a_play_plex_gives_no_ids_for_goes_by_the_built_in_tracker_s_show(
+        paths: Paths, settings: Settings, trakt: FakeTrakt) -> None:
+    core = await core_with_trakt(paths, settings, trakt)
+    try:
+        payload = episode_payload(2, 3, grandparentGuid="local://55", guid="local://56")
+        assert (await post(webhook_url(core), payload))[0] == 200
+        await wait_for(lambda: trakt.history, timeout=10)
+    finally:
+        await core.stop()
+    assert trakt.history[0]["show"]["ids"]["tmdb"] == 1396 and trakt.history[0]["episode"]["number"] == 3

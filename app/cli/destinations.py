@@ -7,7 +7,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from app.cli.common import CliError, change, emit, read, text
+from app.cli.common import CliError, change, emit, read, text, whole
 from app.core.config import Paths, Settings
 from app.core.destinations import kinds
 from app.core.destinations.kinds import KINDS
@@ -23,8 +23,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for kind in KINDS.values():
         da = d.add_parser(f"add-{kind.name}", help=kind.add_help)
         da.set_defaults(kind=kind.name)
+        named = any(o.name == "preset" for o in kind.options)  # a relay: its tracker's URL from its fields
         if kind.takes_url:
-            da.add_argument("url", type=text(2000), help=kind.url_help)
+            da.add_argument("url", type=text(2000), nargs="?" if named else None, help=kind.url_help + (
+                "; or --preset NAME with --host and --token" if named else ""))
         for f in kind.fields:
             if f.secret:  # (never on the command line, where other users' ps can read it)
                 da.add_argument(f"{f.flag}-stdin", dest=f.name, action="store_true", required=f.required,
@@ -32,9 +34,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             else:
                 da.add_argument(f.flag, dest=f.name, type=text(200), required=f.required, help=f.help)
         for option in kind.options:
-            da.add_argument(option.flag, dest=option.name, action="store_false" if option.default else "store_true",
-                            help=option.help)
+            if option.choices:
+                da.add_argument(option.flag, dest=option.name, choices=option.choices, default=option.default,
+                                metavar="NAME", help=f"{option.help}: {', '.join(option.choices)}")
+            else:
+                da.add_argument(option.flag, dest=option.name, action="store_false" if option.default else "store_true",
+                                help=option.help)
         da.add_argument("--label", type=text(200), default="", help="a name to show for it")
+        if named:
+            da.add_argument("--host", type=text(500), help="with --preset: where the tracker runs (e.g. nas.lan, "
+                                                          "or https://nas.lan/prefix behind a proxy)")
+            da.add_argument("--port", type=whole(1, 65535), help="with --host: its port (default: the tracker's own)")
+            da.add_argument("--token", type=text(1000), help="with --host: its token, slug or id")
+    dp = d.add_parser("presets", help="the self-hosted trackers a relay knows by name (add-relay --preset "
+                                      "NAME): each one's URL, the events it takes and what it cannot do")
+    dp.add_argument("--json", action="store_true", help="print JSON")
     dk = d.add_parser("tmdb-key", help="a TMDB API key (or read access token): turns TheTVDB and IMDb "
                                        "ids into the tmdb_id a PostgreSQL tracker keys its shows on")
     dk.add_argument("key", nargs="?", type=text(1000), help="the key (omit it with --clear)")
@@ -58,13 +72,20 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
     if args.action == "list":  # (a running app's senders say their state: its status file)
         emit(read(paths, settings, lambda core: core.destinations()),
-             ("id", "kind", "state", "target", "pending", "delivered", "failed", "reason", "fix"), args.json)
+             ("id", "kind", "state", "target", "pending", "delivered", "failed", "reason", "fix", "note"), args.json)
+        return 0
+    if args.action == "presets":
+        from app.core.destinations.presets import PRESETS
+
+        emit([{"name": p.name, "tracker": p.title, "url": p.shape, "token": p.token_name if p.path else "",
+               "takes": p.takes, "cannot": p.cannot} for p in PRESETS.values()],
+             ("name", "url", "takes", "cannot"), args.json)
         return 0
     if args.action.startswith("add-"):
         kind = KINDS[args.kind]
         fields = {f.name: _stdin_line(f.help) if f.secret and getattr(args, f.name) else getattr(args, f.name)
                   for f in kind.fields}
-        did = change(paths, settings, "add_destination", kind=kind.name, url=getattr(args, "url", ""),
+        did = change(paths, settings, "add_destination", kind=kind.name, url=_url(args) if kind.takes_url else "",
                      label=args.label, **{o.name: getattr(args, o.name) for o in kind.options},
                      **{k: v for k, v in fields.items() if v not in (None, False)})
         target = kinds.find(load_settings(paths), did)
@@ -99,6 +120,22 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print(f"{args.id}: {attempt.detail}" + (f"\n{attempt.fix}" if attempt.fix else ""))
         return 0 if attempt.verdict == "delivered" else 1
     return 0
+
+
+def _url(args: argparse.Namespace) -> str:
+    """The URL given, or a tracker's built from --host, --port and --token (add-relay --preset)."""
+    host = getattr(args, "host", None)
+    if host is None:
+        if args.url is None:
+            raise CliError("give the URL, or --preset NAME with --host and --token")
+        return str(args.url)
+    from app.core.destinations.presets import PRESETS
+
+    preset = PRESETS[args.preset]
+    if args.url or preset.name == "other" or not args.token:
+        raise CliError("--host builds a tracker's URL: give --preset NAME (see 'destinations presets') and "
+                       "--token, and no URL")
+    return preset.url(host, args.port or preset.port, args.token)
 
 
 def _stdin_line(what: str) -> str:

@@ -293,7 +293,12 @@ class Settings:
         return settings
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        from app.core.destinations.kinds import KINDS
+
+        data = dataclasses.asdict(self)
+        for k in KINDS.values():  # each target as its kind writes it (a relay leaves out preset "other")
+            data[k.settings_key] = [t.to_dict() for t in getattr(self, k.settings_key)]
+        return data
 
     def validate(self) -> list[str]:
         """Human-readable problems with these settings (empty when all is well)."""

@@ -16,7 +16,7 @@ from app.core.credentials import get_secret, set_secret
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Context, Kind, Target
 from app.core.destinations.manager import destination_rows
-from app.core.errors import AppError
+from app.core.errors import AppError, SettingsInvalid
 from app.core.events import DestinationsChanged
 from app.core.logs import add_secret
 from app.core.routes import AccountRoute
@@ -126,6 +126,21 @@ class DestinationsApi:
         n = await self.runtime._destinations.retry(destination_id)
         self.runtime.events.publish(DestinationsChanged())
         return n
+
+    async def test_target(self, kind: str, url: str, **options: Any) -> Attempt:
+        """Test a target before it is added (an add dialog's Test): what ``test_destination``
+        does for one of ``kind`` at ``url`` with its ``options`` (e.g. a relay's preset);
+        nothing is kept. SettingsInvalid when it cannot be one."""
+        k = kinds.kind(kind)
+        target, secrets = k.new_target("test", url, "", **options)
+        if problem := k.problem(target):
+            raise SettingsInvalid([problem])
+        timeout = self.runtime.timing.timeout
+        found = await asyncio.to_thread(k.build, target, Context(lambda: self.runtime.settings, secrets.get, timeout))
+        try:
+            return await found.test()
+        finally:
+            await found.close()
 
     async def test_destination(self, destination_id: str) -> Attempt:
         """Send a harmless test event to a destination (not through the outbox), or for

@@ -334,6 +334,8 @@ class DestinationStatus:
     reason: str | None = None  # why the last attempt failed, or why it is paused
     fix: str | None = None
     failing_since: datetime | None = None  # aware, UTC
+    note: str | None = None  # what it cannot do (a relay's tracker: app.core.destinations.presets)
+    late: str | None = None  # a backlog delivered late to a tracker that dates a play when it receives it
 
     @property
     def attention(self) -> bool:

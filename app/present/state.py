@@ -165,6 +165,7 @@ def destination_words(d: DestinationStatus) -> tuple[str, str, str]:
         return "pass", "Marks here as each event is processed, exactly once", ""
     if d.pending:
         said = f"; {d.reason}" if d.reason else ""  # e.g. the tracker asked to wait until …
+        said += f"; {d.late}" if d.late else ""  # a tracker that dates a play when it receives it
         return "info", f"Delivering: {d.pending} waiting{since}{failed}{said}", ""
     if d.failed:
         return "warn", f"Up to date; {d.failed} refused: {d.reason or ''}".rstrip(": "), d.fix or ""

@@ -56,7 +56,7 @@ class DestinationsBox(QGroupBox):
             icon.setPixmap(icons.pixmap(f"check-{kind}", 16))
             name = QLabel(f"<b>{d.label}</b>")
             name.setTextFormat(Qt.TextFormat.RichText)
-            name.setToolTip(d.target or "")
+            name.setToolTip("\n".join(filter(None, [d.target, d.note])))  # (note: what its tracker cannot do)
             state = QLabel(words)
             state.setWordWrap(True)
             state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

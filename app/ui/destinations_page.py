@@ -213,11 +213,16 @@ class DestinationsPage(QWidget):
         self._update_buttons()
 
     def _item(self, kind: Kind, target: Target) -> QTreeWidgetItem:
-        words, tip, attention = _state_words(target, self._statuses.get(target.id))
+        status = self._statuses.get(target.id)
+        words, tip, attention = _state_words(target, status)
         shown = kind.shown_url(target)
-        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}", kind.sends(target), words])
+        note = status.note if status is not None else None  # what its tracker cannot do, said once
+        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}" + (f"\n{note}" if note else ""),
+                                kind.sends(target), words])
         item.setData(0, ID_ROLE, target.id)
         item.setToolTip(0, shown)
+        if sends_tip := kind.sends_tip(target):
+            item.setToolTip(1, sends_tip)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(2, Qt.CheckState.Checked if target.enabled else Qt.CheckState.Unchecked)
         item.setToolTip(2, tip or "Untick to stop sending; events are kept until it is on again.")

@@ -381,6 +381,8 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
     save(settings, "settings-routes", out, secrets)
     settings.close()
     status.close()
+    from tests.bench.screenshot_presets import relay_preset
+    await relay_preset(ui, out, secrets)  # the add dialog with a tracker chosen by name
     for destination_id in ("relay-1", "relay-2", "postgres-1"):
         await core.remove_destination(destination_id)
     await core.apply_settings(dataclasses.replace(core.settings, accepted_accounts=[], routes={}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -40,6 +40,7 @@ class Settled:
     action: Action  # what the pipeline made of it
     account_id: str | None = None  # whose play it was (routes: app.core.routes)
     account_title: str | None = None
+    media_type: str | None = None  # Plex's Metadata.type: episode, movie, track...; None: not known
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Delivery:
     server_progress: float | None = None  # how far a stop went, as the Plex server said
     outcome: str | None = None  # the last attempt's word: SENDING or UNKNOWN when it may have arrived
     action: str | None = None  # what the pipeline made of the event (an Action's value)
+    tracker_ids: dict[str, str] = field(default_factory=dict)  # the built-in tracker's ids of its show or movie
 
 
 SENDING = "sending"  # kept before a send to a destination that does not de-duplicate (a crash leaves it)
@@ -79,6 +81,7 @@ class Attempt:
     outcome: str | None = None  # what the destination did with it (e.g. episode_marked, conflict_created)
     answer: str | None = None  # what the far end said, as it said it (e.g. "HTTP 200: ok")
     limited: bool = False  # a rate limit other than a 429 (Simkl's 403/412): paced as one
+    event_only: bool = False  # a refusal of this event alone (an item unknown there): never pauses
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class OutboxDestination(Destination):
     only_watched: bool = False  # takes only the events that counted as watched
     shown_url: str | None = None  # where it delivers, as it may be shown (secrets masked)
     min_interval: float = 0.0  # seconds between sends at least (a limit the service publishes)
+    note: str | None = None  # what the user should know of it whatever its state (e.g. what it cannot do)
+    late: str | None = None  # while a backlog goes out late to a target that dates events when received
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:
@@ -164,14 +169,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Option:
-    """A yes/no choice that adding a destination offers besides its URL and label."""
+    """A choice that adding a destination offers besides its URL and label: yes/no, or one
+    of ``choices``."""
 
     name: str  # the target's field, and the keyword of Core.add_destination
     flag: str  # the CLI's flag, e.g. --only-watched
     help: str  # the CLI's help
     on: str  # in a sentence about the target, when set ("only watched episodes")
     off: str  # likewise, when not ("every Plex event")
-    default: bool = False  # True: on unless the CLI's flag (then a --no-...) turns it off
+    choices: tuple[str, ...] = ()  # a choice among names (the CLI's --flag NAME), not yes/no
+    default: Any = False  # a yes/no one True: on unless the CLI's flag (then a --no-...) turns it off
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,10 @@ class Kind(ABC):
     def sends(self, target: Any) -> str:
         """What it is sent, in a few words (the Destinations list's "Sends" column)."""
         return EVERY_EVENT
+
+    def sends_tip(self, target: Any) -> str | None:
+        """More on what it is sent (the "Sends" column's tooltip), or None."""
+        return None
 
     def described(self, target: Any) -> str:
         """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.destinations.base import SENDING, Attempt, Delivery, Destination, Settled, Verdict
 from app.core.logs import URL_MASK, redact
 from app.core.models import Delivery as DeliveryRow
-from app.core.models import WebhookEvent, table_of, utcnow
+from app.core.models import Movie, Show, WebhookEvent, table_of, utcnow
 from app.core.types import DeliveryMark, DeliveryState
 
 
@@ -83,12 +83,15 @@ class Outbox:
         with self.sessions() as session:
             q = (select(DeliveryRow.id, DeliveryRow.event_id, WebhookEvent.payload, DeliveryRow.attempts,
                         DeliveryRow.next_attempt_at, WebhookEvent.received_at, WebhookEvent.server_progress,
-                        DeliveryRow.outcome, WebhookEvent.action)
+                        DeliveryRow.outcome, WebhookEvent.action, Show.tmdb_id, Show.tvdb_id, Show.imdb_id,
+                        Movie.tmdb_id, Movie.imdb_id)
                  .join(WebhookEvent, WebhookEvent.id == DeliveryRow.event_id)
+                 .outerjoin(Show, Show.id == WebhookEvent.show_id)
+                 .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(DeliveryRow.destination == destination,
                         DeliveryRow.state == DeliveryState.PENDING.value)
                  .order_by(DeliveryRow.event_id).limit(limit))
-            return [Delivery(*row) for row in session.execute(q)]
+            return [Delivery(*row[:9], tracker_ids=_ids(row[9:12], row[12:])) for row in session.execute(q)]
 
     def record(self, results: list[tuple[int, Attempt, float | None]]) -> None:
         """Store the results of attempts ``(delivery id, attempt, seconds to the next try)``,
@@ -188,6 +191,12 @@ def marks_for(session: Session, event_ids: list[int], labels: dict[str, str]) ->
         out.setdefault(event_id, []).append(  # (an error kept by an older version may hold a secret)
             DeliveryMark(labels.get(dest, dest), DeliveryState(state), error and redact(error, mask=URL_MASK)))
     return out
+
+
+def _ids(show: Any, movie: Any) -> dict[str, str]:
+    """The built-in tracker's ids of the show (or movie) an event was matched to."""
+    names = ("tmdb", "tvdb", "imdb") if any(show) else ("tmdb", "imdb")
+    return {n: str(v) for n, v in zip(names, show if any(show) else movie, strict=True) if v}
 
 
 def _changed(result: Result[Any]) -> int:

@@ -4,13 +4,17 @@ The tracker (typically a self-hosted app on ``localhost:3000``) does its own mat
 what the relay adds is reachability, durability (see :mod:`.sender`) and visibility.
 Each POST carries Plex's original ``payload`` as ``multipart/form-data``, a
 ``User-Agent`` naming Scrobble Tray and the inbox event id in
-:data:`EVENT_ID_HEADER`, so the target can de-duplicate a repeat.
+:data:`EVENT_ID_HEADER`, so the target can de-duplicate a repeat. A target's ``preset``
+(:mod:`.presets`) names the tracker: its URL shape, the events it takes, what its
+answers mean and what it cannot do; ``other`` keeps the relay as it always was.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from app import __version__
+from app.core.destinations import presets
 from app.core.destinations.base import (
     EVERY_EVENT,
     Attempt,
@@ -32,8 +37,9 @@ from app.core.destinations.base import (
     Target,
     Verdict,
 )
-from app.core.diagnostics import self_test_payload
-from app.core.logs import URL_MASK, add_secret, redact, redact_url, url_secrets
+from app.core.errors import SettingsInvalid
+from app.core.logs import URL_MASK, add_secret, redact
+from app.core.models import utcnow
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
@@ -63,10 +69,20 @@ class RelayTarget(Target):
     only_watched: bool = False  # False: every Plex event (the target decides)
     enabled: bool = True
     label: str = ""
+    preset: str = "other"  # the tracker (app.core.destinations.presets); settings without one: other
 
     def problem(self) -> str | None:
         """What is wrong with this target, for the user; None when it can be used."""
-        return relay_url_problem(self.url)
+        if self.preset not in presets.PRESETS:
+            return f"there is no tracker preset {self.preset!r} ({', '.join(presets.PRESETS)})"
+        return relay_url_problem(self.url) or presets.preset(self.preset).url_problem(self.url)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Its settings.json form; ``other`` is left out (as an earlier version wrote it)."""
+        data = super().to_dict()
+        if data.get("preset") == "other":
+            del data["preset"]
+        return data
 
 
 def relay_url_problem(url: str) -> str | None:
@@ -104,15 +120,28 @@ class Relay(OutboxDestination):
     def __init__(self, target: RelayTarget, timeout: float = 10.0) -> None:
         super().__init__(target.id, target.label or RELAY.default_label(target))
         self.target = target
+        self.preset = presets.PRESETS.get(target.preset, presets.OTHER)
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
-        self._secrets = url_secrets(target.url, secret_segments(target.url))
+        self._secrets = self.preset.secrets(target.url, secret_segments(target.url))
         for secret in self._secrets:
             add_secret(secret)
+        self._late: tuple[float, str] | None = None  # (when, words): a backlog delivered late
 
     @property
     def shown_url(self) -> str:  # type: ignore[override]
-        return redact_url(self.target.url, secret_segments(self.target.url))
+        return self.preset.shown(self.target.url, secret_segments(self.target.url))
+
+    @property
+    def note(self) -> str | None:  # type: ignore[override]
+        """What the tracker cannot do, in words."""
+        return f"{self.preset.title} {self.preset.cannot}" if self.preset.cannot else None
+
+    @property
+    def late(self) -> str | None:  # type: ignore[override]
+        """How late a backlog goes out, to a tracker that dates a play when it receives it
+        (until a minute after the last late one)."""
+        return self._late[1] if self._late is not None and time.monotonic() - self._late[0] < 60 else None
 
     def _masked(self, text: str) -> str:
         """``text`` (an error that may quote the URL) with the target's credentials masked."""
@@ -129,14 +158,24 @@ class Relay(OutboxDestination):
     def wants(self, event: Settled) -> bool:
         if event.event == SELF_TEST_EVENT or not self.enabled:
             return False
-        return event.action.watched if self.only_watched else True
+        if self.only_watched and not event.action.watched:
+            return False
+        return self.preset.wants(event.event, event.media_type)
 
     async def send(self, delivery: Delivery) -> Attempt:
+        if delivery.received_at is not None:
+            minutes = (utcnow() - delivery.received_at).total_seconds() / 60
+            if (late := self.preset.late(minutes)) is not None:
+                self._late = (time.monotonic(), late)
         return await self._post(delivery.payload, delivery.event_id)
 
     async def test(self) -> Attempt:
-        """Send a harmless test event (not through the outbox)."""
-        return await self._post(self_test_payload(), 0)
+        """Send a test event the tracker accepts without changing anyone's history (not
+        through the outbox), and say what its answer means there."""
+        attempt = await self._post(self.preset.test_event(), 0)
+        if attempt.verdict is Verdict.DELIVERED and self.preset.tested:
+            return dataclasses.replace(attempt, detail=f"{attempt.detail}. {self.preset.tested}")
+        return attempt
 
     async def checks(self) -> list[Check]:
         attempt = await self.test()
@@ -177,7 +216,8 @@ class Relay(OutboxDestination):
                         url = new
                         continue
                     body = (await r.content.read(4096)).decode("utf-8", "replace")
-                    return classify(r.status, body, r.headers.get("Retry-After"), _where(url))
+                    return self.preset.judge(classify(r.status, body, r.headers.get("Retry-After"), _where(url)),
+                                             r.status, body, payload)
             except TimeoutError:
                 return Attempt(Verdict.RETRY, f"no answer within {self.timeout:g} s",
                                fix="The tracker is running but not answering: check its own log.")
@@ -208,20 +248,49 @@ class RelayKind(Kind):
     url_help = "e.g. 'http://localhost:3000/api/plex/webhook?secret=...' (quote it)"
     options = (Option("only_watched", "--only-watched",
                       "only events Scrobble Tray counted as watched (default: every Plex event)",
-                      "only watched episodes", "every Plex event"),)
+                      "only watched episodes", "every Plex event"),
+               Option("preset", "--preset", "which tracker it is, for its URL shape, the events it takes "
+                      "and what its answers mean (default: other; see 'destinations presets')", "", "",
+                      choices=tuple(presets.PRESETS), default="other"))
     test_sends = True
 
     def url_problem(self, url: str) -> str | None:
         return relay_url_problem(url)
 
     def sends(self, target: Any) -> str:
-        return ONLY_WATCHED if target.only_watched else EVERY_EVENT
+        if target.only_watched:
+            return ONLY_WATCHED
+        tracker = presets.PRESETS.get(target.preset, presets.OTHER)
+        return EVERY_EVENT if tracker is presets.OTHER else f"What {tracker.title} takes"
+
+    def sends_tip(self, target: Any) -> str | None:
+        tracker = presets.PRESETS.get(target.preset, presets.OTHER)
+        if tracker is presets.OTHER:
+            return None
+        return f"{tracker.title[:1].upper()}{tracker.title[1:]} takes {tracker.takes}."
 
     def problem(self, target: Any) -> str | None:
-        return relay_url_problem(target.url)
+        return target.problem()  # type: ignore[no-any-return]
+
+    def new_target(self, id: str, url: str, label: str = "", **options: Any) -> tuple[Any, dict[str, str | None]]:
+        if (name := options.get("preset") or "other") not in presets.PRESETS:
+            raise SettingsInvalid([f"there is no tracker preset {name!r} ({', '.join(presets.PRESETS)})"])
+        return super().new_target(id, url, label, **{**options, "preset": name})
 
     def default_label(self, target: Any) -> str:
-        return f"Web tracker at {_where(target.url)}"
+        found = presets.PRESETS.get(getattr(target, "preset", "other"), presets.OTHER)
+        title = "Web tracker" if found is presets.OTHER else found.title[:1].upper() + found.title[1:]
+        return f"{title} at {_where(target.url)}"
+
+    def described(self, target: Any) -> str:
+        found = presets.PRESETS.get(target.preset, presets.OTHER)
+        said = "only watched episodes" if target.only_watched else (
+            "every Plex event" if found.events is None else found.takes)
+        return said if found is presets.OTHER else f"{found.title}: {said}"
+
+    def shown_url(self, target: Any) -> str:
+        found = presets.PRESETS.get(target.preset, presets.OTHER)
+        return found.shown(target.url, secret_segments(target.url))
 
     def secret_segments(self, url: str) -> tuple[int, ...]:
         """Tokens in the path: Yamtrack's, Ryot's and Movary's shapes (:data:`TOKEN_AFTER`),

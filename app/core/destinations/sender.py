@@ -145,6 +145,7 @@ class Sender:
         self._pause_reason: tuple[str, str | None] | None = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals: list[int | None] = []  # statuses of the refusals since the last delivery
+        self._refused_one = False  # an event refused on its own since the last delivery (its words stay)
         self._limited = 0  # 429s in a row
         self._errors: set[str] = set()  # the kinds of unexpected error already logged with a traceback
 
@@ -186,6 +187,7 @@ class Sender:
         self._pause_reason = None
         self._fresh = True  # the first attempt after a start goes at once, whatever was scheduled
         self._refusals.clear()
+        self._refused_one = False
         self._limited = 0
         self.pacer.reset()
         self._set(DestinationState.DELIVERING)
@@ -243,7 +245,8 @@ class Sender:
         if not batch:
             if self.state is not DestinationState.FAILING:
                 # A refusal since the last delivery stays in view (its events are failed).
-                self._set(DestinationState.OK, *((self.reason, self.fix) if self._refusals else ()))
+                self._set(DestinationState.OK, *((self.reason, self.fix) if self._refusals or self._refused_one
+                                                 else ()))
             await self._wake.wait()
             return
         if self.state in (DestinationState.OK, DestinationState.STOPPED):
@@ -309,6 +312,7 @@ class Sender:
         if attempt.verdict is Verdict.DELIVERED:
             self.pacer.accepted()
             self._refusals.clear()
+            self._refused_one = False
             self._limited = 0
             self._set(DestinationState.DELIVERING)
             return None
@@ -332,6 +336,10 @@ class Sender:
                       attempt.fix)
             return wait
         log.warning("%s refused event #%d: %s", self.destination.label, item.event_id, attempt.detail)
+        if attempt.event_only:  # (the next events may well go: no pause, whatever the run)
+            self._refused_one = True
+            self._set(DestinationState.DELIVERING, f"event #{item.event_id} {attempt.detail}", attempt.fix)
+            return None
         self._refusals.append(attempt.status)
         recent = self._refusals[-self.timing.pause_after:]
         if len(recent) >= self.timing.pause_after and len(set(recent)) == 1:

@@ -68,7 +68,7 @@ class Processing(StoreBase):
 
         def route(s: Settled) -> set[str] | None:
             return routes.route_of(s.account_id, s.account_title, settings, plex)
-        settled = [Settled(r.id, r.event, o.action, r.account_id, r.account_title)
+        settled = [Settled(r.id, r.event, o.action, r.account_id, r.account_title, r.media_type)
                    for r, o in zip(rows, outcomes, strict=True)]
         if settings.routes:
             for row, s in zip(rows, settled, strict=True):

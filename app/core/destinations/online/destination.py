@@ -86,9 +86,10 @@ class OnlineTracker(OutboxDestination):
         return None
 
     @abstractmethod
-    async def in_history(self, item: Play, token: str) -> bool:
-        """Whether the account's history holds this play (read around its time). Raises
-        Unreachable, or RuntimeError when the answer could not be read."""
+    async def in_history(self, item: Play) -> bool:
+        """Whether the account's history holds this play (read around its time, with
+        :meth:`authorised`). Raises Unreachable, SignedOut, or RuntimeError when the answer
+        could not be read."""
 
     @abstractmethod
     async def whoami(self, token: str) -> str:
@@ -170,6 +171,16 @@ class OnlineTracker(OutboxDestination):
             tokens = new
         return tokens.access_token
 
+    async def adopt(self, tokens: Tokens) -> str:
+        """Keep the tokens a sign-in just gave; returns the account's name ("" if it cannot be read)."""
+        add_secret(tokens.access_token)
+        add_secret(tokens.refresh_token)
+        await asyncio.to_thread(self._keep, self.target.tokens_key, tokens.to_json())
+        try:
+            return await self.whoami(tokens.access_token)
+        except (Unreachable, SignedOut, RuntimeError):
+            return ""
+
     def expiring(self, tokens: Tokens) -> bool:
         return False
 
@@ -190,18 +201,18 @@ class OnlineTracker(OutboxDestination):
         try:
             ev = parse_payload(delivery.payload)
         except PayloadError as exc:
-            return Attempt(Verdict.REFUSED, f"not a Plex event ({exc})", outcome="invalid_payload")
+            return Attempt(Verdict.REFUSED, f"not a Plex event ({exc})", outcome="invalid_payload", event_only=True)
         watched_at = delivery.received_at or datetime.now(UTC).replace(tzinfo=None)
         try:
             if delivery.action not in WATCHED:
                 return await self._live(ev, watched_at)
-            item = play(ev, watched_at, await self._show_ids(ev))
+            item = play(ev, watched_at, await self._show_ids(ev), delivery.tracker_ids)
             if item is None:
                 return Attempt(Verdict.REFUSED, f"Plex gives no TheTVDB, TMDB or IMDb id for "
                                f"“{ev.show_title or ev.episode_title}”: {self.service} cannot be told which it is",
-                               outcome="no_ids", fix="Fix the match in Plex (… → Fix Match) so it has ids, then "
-                               "press Retry; or leave it: this play is not sent.")
-            if uncertain and await self.in_history(item, await self.token()):
+                               outcome="no_ids", event_only=True, fix="Fix the match in Plex (… → Fix Match) "
+                               "so it has ids, then press Retry; or leave it: this play is not sent.")
+            if uncertain and await self.in_history(item):
                 return Attempt(Verdict.DELIVERED, f"already in the {self.service} history ({item.words}, "
                                f"watched {item.watched_at}): the earlier send had arrived", outcome="already")
             answer = await self.authorised("POST", "/sync/history", item.body)
@@ -227,7 +238,7 @@ class OnlineTracker(OutboxDestination):
                 return Attempt(Verdict.REFUSED, f"{self.service} does not know {item.words} "
                                f"(not found: {'; '.join(missing)[:300]})", answer.status, outcome="not_found",
                                fix="Fix the match in Plex (… → Fix Match) so its ids are right, then press "
-                                   "Retry; or leave it: this play is not sent.", answer=answer.said())
+                                   "Retry; or leave it: this play is not sent.", answer=answer.said(), event_only=True)
             return Attempt(Verdict.DELIVERED, f"accepted, nothing added ({item.words}: already there?)",
                            answer.status, outcome="nothing_added", answer=answer.said())
         return self.common(answer, item.words)

@@ -76,18 +76,21 @@ def _same(item: Any, ids: dict[str, Any]) -> bool:
     return isinstance(theirs, dict) and any(str(theirs.get(k)) == str(v) for k, v in ids.items() if v)
 
 
-def play(ev: PlexEvent, watched_at: datetime, extra_show_ids: dict[str, str] | None = None) -> Play | None:
+def play(ev: PlexEvent, watched_at: datetime, extra_show_ids: dict[str, str] | None = None,
+         tracker_ids: dict[str, str] | None = None) -> Play | None:
     """The history body for this play, or None when it names nothing either service could
-    find (no ids at all)."""
+    find (no ids at all). Ids best first: the payload's, the Plex server's for its show
+    (``extra_show_ids``), then those of the show or movie the built-in tracker matched it to."""
     at = stamp(watched_at)
+    fill = tracker_ids or {}
     if ev.is_movie:
-        ids = _ids(ev.movie_ids, MOVIE_IDS)
+        ids = _ids(fill | ev.movie_ids, MOVIE_IDS)
         if not ids:
             return None
         item = {"title": ev.episode_title, "year": ev.year, "ids": ids, "watched_at": at}
         return Play({"movies": [item]}, f"{ev.episode_title} ({ev.year}) {_said(ids)}", True, {}, ids,
                     None, None, at, {"movie": {k: v for k, v in item.items() if k != "watched_at"}})
-    show_ids = _ids(ev.show_ids | (extra_show_ids or {}), SHOW_IDS)
+    show_ids = _ids(fill | ev.show_ids | (extra_show_ids or {}), SHOW_IDS)
     episode_ids = _ids(ev.episode_ids, SHOW_IDS)
     numbered = ev.season is not None and ev.episode is not None
     where = f"{ev.show_title} S{ev.season or 0:02d}E{ev.episode or 0:02d}" if numbered else f"{ev.show_title}"

@@ -7,7 +7,6 @@ be pointed elsewhere with ``SCROBBLETRAY_SIMKL_API_URL`` (tests' stand-ins).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -15,7 +14,7 @@ from app import __version__
 from app.core.destinations.base import Attempt, Context, Field, Kind, Option, Target, Verdict
 from app.core.destinations.online.apps import carried
 from app.core.destinations.online.destination import OnlineTracker, SignedOut
-from app.core.destinations.online.http import Answer, Unreachable
+from app.core.destinations.online.http import Answer
 from app.core.destinations.online.items import Play, parse_stamp, stamp
 from app.core.destinations.online.signin import simkl_api_url, simkl_sign_in
 from app.core.destinations.online.target import SimklTarget
@@ -52,12 +51,12 @@ class SimklTracker(OnlineTracker):
                            limited=True)
         return None
 
-    async def in_history(self, item: Play, token: str) -> bool:
+    async def in_history(self, item: Play) -> bool:
         at = parse_stamp(item.watched_at)
         assert at is not None
         kind = "movies" if item.movie else "shows"
         # date_from is when Simkl last changed an item: any recording of this play came after it was watched.
-        answer = await self.api("GET", f"/sync/all-items/{kind}", token, params={
+        answer = await self.authorised("GET", f"/sync/all-items/{kind}", params={
             "date_from": stamp(at - timedelta(minutes=1)), "extended": "full", "episode_watched_at": "yes"})
         if answer.status != 200:
             raise RuntimeError(f"its history could not be read ({answer.said()})")
@@ -138,11 +137,7 @@ class SimklKind(Kind):
             if not tracker.client_id:
                 raise SettingsInvalid([f"{target.id} has no client id: add it again with one"])
             tokens = await simkl_sign_in(tracker.client_id, on_prompt, cancel, session=tracker.session())
-            await asyncio.to_thread(context.keep, target.tokens_key, tokens.to_json())
-            try:
-                return await tracker.whoami(tokens.access_token)
-            except (Unreachable, SignedOut, RuntimeError):
-                return ""
+            return await tracker.adopt(tokens)
         finally:
             await tracker.close()
 

@@ -89,11 +89,11 @@ class TraktTracker(OnlineTracker):
                            answer.status, fix="See your account on trakt.tv.", answer=answer.said())
         return None
 
-    async def in_history(self, item: Play, token: str) -> bool:
+    async def in_history(self, item: Play) -> bool:
         at = parse_stamp(item.watched_at)
         assert at is not None
         kind = "movies" if item.movie else "episodes"
-        answer = await self.api("GET", f"/sync/history/{kind}", token, params={
+        answer = await self.authorised("GET", f"/sync/history/{kind}", params={
             "start_at": stamp(at - timedelta(seconds=1)), "end_at": stamp(at + timedelta(seconds=1)), "limit": "100"})
         if answer.status != 200 or not isinstance(answer.body, list):
             raise RuntimeError(f"its history could not be read ({answer.said()})")
@@ -163,11 +163,7 @@ class TraktKind(Kind):
                 raise SettingsInvalid([f"{target.id} has no client id and secret: add it again with them"])
             tokens = await trakt_sign_in(tracker.client_id, tracker.client_secret, on_prompt, cancel,
                                          session=tracker.session())
-            await asyncio.to_thread(context.keep, target.tokens_key, tokens.to_json())
-            try:
-                return await tracker.whoami(tokens.access_token)
-            except (Unreachable, SignedOut, RuntimeError):
-                return ""
+            return await tracker.adopt(tokens)
         finally:
             await tracker.close()
 

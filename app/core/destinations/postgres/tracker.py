@@ -231,7 +231,7 @@ class PostgresTracker(OutboxDestination):
             return Attempt(Verdict.REFUSED, f"Scrobble Tray failed on this event ({type(exc).__name__}: {exc})",
                            fix="Please report it (Diagnostics has the details); the event can be sent again.")
         return Attempt(outcome.verdict, f"{outcome.status}: {outcome.action} ({outcome.detail})",
-                       outcome=outcome.action, fix=outcome.fix)
+                       outcome=outcome.action, fix=outcome.fix, event_only=True)  # (one show's row)
 
     def _deliver(self, delivery: Delivery, extra_ids: dict[str, str] | None = None) -> _Outcome:
         engine = self._connect()
