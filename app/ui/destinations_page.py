@@ -28,19 +28,16 @@ from PySide6.QtWidgets import (
 
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Kind, Target, Verdict
-from app.core.destinations.presets import OTHER, PRESETS
 from app.core.facade import Core
 from app.core.logs import redact, url_secrets
 from app.core.types import DestinationState, DestinationStatus
 from app.present.formatting import MASK
 from app.ui.destination_dialogs import DIALOGS
-from app.ui.target_dialog import ERROR_COLOUR, TargetDialog, sentence
+from app.ui.target_dialog import ERROR_COLOUR, TargetDialog
 from app.ui.tasks import spawn
 from app.ui.widgets import Banner, Busy, muted
 
 BUILTIN_ROW = "builtin"
-EVERY_EVENT = "Every Plex event"
-ONLY_WATCHED = "Only watched episodes"
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 Confirm = Callable[[QWidget, str, str], bool]
@@ -113,10 +110,10 @@ class DestinationsPage(QWidget):
         self._statuses: dict[str, DestinationStatus] = {}
         self._populating = False
 
-        self.intro = muted("Scrobble Tray marks episodes in its built-in tracker. It can also forward "
-                           "Plex's webhooks to web trackers of your own (relay targets), and mark "
-                           "episodes straight in a tracker's PostgreSQL database; an event waits here "
-                           "until each destination takes it. Changes on this page apply at once.")
+        self.intro = muted("Scrobble Tray marks what you watch in its built-in tracker, and sends each "
+                           "event on to the destinations you add with the buttons below (each says what "
+                           "it adds when you point at it). An event waits here until each destination "
+                           "takes it. Changes on this page apply at once.")
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Destination", "Sends", "State"])
@@ -135,8 +132,7 @@ class DestinationsPage(QWidget):
         self.tree.itemDoubleClicked.connect(lambda *_: self.open_edit_dialog())
         self.tree.itemChanged.connect(self._item_changed)
 
-        self.empty = muted("No relay targets yet. Click Add… and paste the Plex webhook URL from "
-                           "your web tracker's settings.")
+        self.empty = muted("Only the built-in tracker so far: add a destination with one of the Add buttons.")
         self.empty.hide()
         #: One Add button per kind, in the kinds' order.
         self.add_buttons: dict[str, QPushButton] = {}
@@ -153,8 +149,11 @@ class DestinationsPage(QWidget):
         self.test_button.clicked.connect(lambda: self.test())
         self.remove_button.clicked.connect(lambda: self.remove())
         self.busy = Busy()
-        buttons = QHBoxLayout()
-        for b in (*self.add_buttons.values(), self.edit_button, self.test_button, self.remove_button):
+        adds, buttons = QHBoxLayout(), QHBoxLayout()  # (one Add per kind: a row of their own)
+        for b in self.add_buttons.values():
+            adds.addWidget(b)
+        adds.addStretch(1)
+        for b in (self.edit_button, self.test_button, self.remove_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.busy)
@@ -166,6 +165,7 @@ class DestinationsPage(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.empty)
         layout.addLayout(buttons)
+        layout.addLayout(adds)
         layout.addWidget(self.banner)
         self.populate()
 
@@ -199,7 +199,7 @@ class DestinationsPage(QWidget):
             self.tree.clear()
             on = self.core.settings.builtin_tracker
             builtin = QTreeWidgetItem(["Built-in tracker\nOn this computer · exactly once",
-                                       "Watched episodes", "On" if on else "Off (see General)"])
+                                       "Watched plays", "On" if on else "Off (see General)"])
             builtin.setData(0, ID_ROLE, BUILTIN_ROW)
             builtin.setToolTip(0, "Marks episodes in the same transaction that stores the event: "
                                   "never twice, never lost. It cannot be turned off.")
@@ -216,16 +216,13 @@ class DestinationsPage(QWidget):
         status = self._statuses.get(target.id)
         words, tip, attention = _state_words(target, status)
         shown = kind.shown_url(target)
-        tracker = PRESETS.get(getattr(target, "preset", OTHER.name), OTHER)  # (a relay's tracker, by name)
-        sends = ONLY_WATCHED if getattr(target, "only_watched", False) else (
-            EVERY_EVENT if tracker is OTHER else f"What {tracker.title} takes")
         note = status.note if status is not None else None  # what its tracker cannot do, said once
-        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}" + (f"\n{note}" if note else ""), sends,
-                                words])
+        item = QTreeWidgetItem([f"{target_name(kind, target)}\n{shown}" + (f"\n{note}" if note else ""),
+                                kind.sends(target), words])
         item.setData(0, ID_ROLE, target.id)
         item.setToolTip(0, shown)
-        if tracker is not OTHER:
-            item.setToolTip(1, f"{sentence(tracker.title)} takes {tracker.takes}.")
+        if sends_tip := kind.sends_tip(target):
+            item.setToolTip(1, sends_tip)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(2, Qt.CheckState.Checked if target.enabled else Qt.CheckState.Unchecked)
         item.setToolTip(2, tip or "Untick to stop sending; events are kept until it is on again.")

@@ -8,6 +8,7 @@ neither it nor the tokens ever reach a widget that shows text.
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -15,7 +16,10 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from app.core.destinations.kinds import KINDS
 from app.core.destinations.online.apps import carried
+from app.core.logs import redact
+from app.present.formatting import MASK
 from app.ui.target_dialog import Row, TargetDialog, error_label
 from app.ui.tasks import spawn
 from app.ui.widgets import muted
@@ -38,8 +42,10 @@ class OnlineDialog(TargetDialog):
         self.client_id.setPlaceholderText("Built in: leave empty" if self.carried else "Your app's client id")
         self.client_secret = QLineEdit()
         self.client_secret.setEchoMode(QLineEdit.EchoMode.Password)
-        self.client_secret.setPlaceholderText("Kept in the system keyring")
+        self.client_secret.setPlaceholderText("Built in: leave empty" if self.carried else "Its client secret")
+        self.app_words = muted(wrap=False)  # (editing) which app it signs in with
         self.live = QCheckBox(self.live_words)
+        self.live.setChecked(any(o.default for o in KINDS[self.kind].options if o.name == "live"))
         self.enabled = QCheckBox(f"Mark plays in this {self.service} account")
         self.enabled.setChecked(True)
         self.apps_hint = muted(self.apps_words)
@@ -51,7 +57,7 @@ class OnlineDialog(TargetDialog):
         self.where.setOpenExternalLinks(True)
         self.copy_button = QPushButton("Copy code")
         self.open_button = QPushButton("Open page")
-        self.sign_status = muted("")
+        self.sign_status = muted(f"{self.service} then gives a code to enter on its site, to allow Scrobble Tray.")
         self.sign_error = error_label()
         self.sign_button = QPushButton("Sign in again")
         self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.code.text()))
@@ -76,28 +82,32 @@ class OnlineDialog(TargetDialog):
         sign = QVBoxLayout()
         sign.setSpacing(4)
         sign.addLayout(code_row)
-        for w in (self.where, self.sign_status, self.sign_error):
+        for w in (self.where, self.sign_error, self.sign_status):
             sign.addWidget(w)
-        if self.target is not None:
-            sign.addWidget(self.sign_button, alignment=Qt.AlignmentFlag.AlignLeft)
+        sign.addWidget(self.sign_button, alignment=Qt.AlignmentFlag.AlignLeft)
+        self.sign_button.setVisible(self.target is not None)
         self._code_widgets: tuple[QWidget, ...] = (self.code, self.copy_button, self.open_button, self.where)
         for widget in self._code_widgets:
             widget.hide()
         _, label = super().rows()
-        rows: list[Row] = []
-        if self.target is None:
-            app = QVBoxLayout()
-            app.setSpacing(2)
-            app.addWidget(self.client_id)
+        if self.target is not None:
+            rows: list[Row] = [("API app:", self.app_words)]
+        else:  # the hint in the last field's cell (a wrapped label on a row of its own gets gaps)
+            fields = [("Client id:", self.client_id)]
             if self.secret_needed:
-                app.addWidget(self.client_secret)
-            app.addWidget(self.apps_hint)
-            rows.append(("API app:", app))
-        return [*rows, ("", self.live), label, ("", self.enabled), ("Sign-in:", sign)]
+                fields.append(("Client secret:", self.client_secret))
+            last = QVBoxLayout()
+            last.setSpacing(2)
+            last.addWidget(fields[-1][1])
+            last.addWidget(self.apps_hint)
+            rows = [*fields[:-1], (fields[-1][0], last)]
+        return [*rows, label, ("", self.live), ("", self.enabled), ("Sign-in:", sign)]
 
     def show_target(self, target: Any) -> None:
         self.live.setChecked(target.live)
         self.enabled.setChecked(target.enabled)
+        self.app_words.setText(f"Your app, client id {target.client_id[:8]}…" if target.client_id
+                               else "The app built into Scrobble Tray")
         self.sign_status.setText(f"Signed in as {target.account}." if target.account else "Not signed in yet.")
 
     def options(self) -> dict[str, Any]:
@@ -112,7 +122,8 @@ class OnlineDialog(TargetDialog):
         return {"url": self.target.url if self.target else "", "label": self.label.text().strip(), **self.options()}
 
     def inputs(self) -> list[QWidget]:
-        return [self.client_id, self.client_secret, self.live, self.enabled, self.sign_button]
+        added = self.target is not None  # (its app is kept: not asked again)
+        return [*(() if added else (self.client_id, self.client_secret)), self.live, self.enabled, self.sign_button]
 
     def validate(self) -> bool:
         problem = None
@@ -123,7 +134,7 @@ class OnlineDialog(TargetDialog):
                 problem = "client secret"
         values = self.values()
         changed = self.target is None or values != {k: getattr(self.target, k) for k in values}
-        self.save_button.setEnabled(problem is None and changed and not self.saving)
+        self.save_button.setEnabled(problem is None and changed and not self.saving and self._cancel is None)
         return problem is None
 
     # -- saving, then signing in ---------------------------------------------------------------
@@ -136,16 +147,26 @@ class OnlineDialog(TargetDialog):
         self._set_saving(True)
         try:
             enabled = values.pop("enabled", True)
-            tid = await self.core.add_destination(self.kind, "", values.pop("label"), **values)
-            self.client_secret.clear()  # in the keyring now
+            tid = await self.core.add_destination(self.kind, values.pop("url"), values.pop("label"), **values)
+            if self.client_secret.text():
+                self.client_secret.clear()  # kept with the secrets now: not in a widget any longer
+                self.client_secret.setPlaceholderText("Saved (never shown)")
             found = [t for t in getattr(self.core.settings, self.kind) if t.id == tid]
             self.target = found[0] if found else None
             if not enabled:
                 await self.core.update_destination(tid, enabled=False)
         finally:
             self._set_saving(False)
+        # Added: from here on this is the account's own dialog (Save edits it, Sign in again).
+        self.setWindowTitle(self.edit_title)
+        self.save_button.setText("Save")
+        for w in (self.client_id, self.client_secret):
+            w.setEnabled(False)
         self.saved.emit(tid)
-        await self._sign_in(tid)
+        try:
+            await self._sign_in(tid)
+        except Exception as exc:  # said under the sign-in: the account stays added
+            self._sign_in_failed(exc)
 
     def _sign_in_again(self) -> None:
         if self.target is not None and self._cancel is None:
@@ -157,38 +178,42 @@ class OnlineDialog(TargetDialog):
         self.sign_status.setText(f"Asking {self.service} for a code…")
         self.save_button.setEnabled(False)
         self.cancel_button.setText("Cancel sign-in")
+        self.sign_button.hide()
         try:
             account = await self.core.sign_in(tid, self._show_code, self._cancel)
         finally:
             self._cancel = None
             self.cancel_button.setText("Close")
+            self.sign_button.show()
             for w in self._code_widgets:
                 w.hide()
+            self.validate()
         self.sign_status.setText(f"Signed in to {self.service}" + (f" as {account}." if account else "."))
+        if self.target is not None:
+            self.saved.emit(self.target.id)  # (who signed in is part of how it is shown)
         self.accept()
 
     def _show_code(self, prompt: Any) -> None:
         self._page = prompt.verification_url
         self.code.setText(prompt.user_code)
         until = datetime.fromtimestamp(prompt.expires_at).strftime("%H:%M")
-        self.where.setText(f'Open <a href="{self._page}">{self._page}</a>, sign in to {self.service} and enter '
-                           f"this code (valid until {until}).")
+        page = html.escape(self._page)  # (the service's words, shown as rich text)
+        self.where.setText(f'Open <a href="{page}">{page}</a>, sign in to {self.service} and enter this code '
+                           f"before {until}.")
         self.sign_status.setText(f"Waiting for you to allow Scrobble Tray on {self.service}…")
         for w in self._code_widgets:
             w.show()
         self._fit()
 
-    def _failed(self, exc: BaseException) -> None:
-        if self._cancel is not None or (self.target is not None and self.sign_status.text()):
-            self._sign_in_failed(exc)
-        else:
-            super()._failed(exc)
-
     def _sign_in_failed(self, exc: BaseException) -> None:
+        found = [t for t in getattr(self.core.settings, self.kind) if self.target and t.id == self.target.id]
+        account = found[0].account if found else ""  # signed in before: that sign-in is kept
         fix = getattr(exc, "fix", None)
-        self.sign_error.setText(f"Not signed in: {exc}" + (f"\n{fix}" if fix else ""))
+        words = f"Not signed in{' again' if account else ''}: {exc}" + (f"\n{fix}" if fix else "")
+        self.sign_error.setText(redact(words, *self.core.secrets(), mask=MASK))
         self.sign_error.show()
-        self.sign_status.setText("The account is added; sign in again when you are ready.")
+        self.sign_status.setText(f"Still signed in as {account}, as before." if account else
+                                 "Its plays wait until it is signed in: press Sign in again when you are ready.")
         self._fit()
 
     def _cancel_or_close(self) -> None:

@@ -39,7 +39,7 @@ OTHER_HINT = ("Off: every Plex event (play, pause, stop, scrobble) is forwarded 
 
 class RelayDialog(TargetDialog):
     kind = "relay"
-    add_text = "Add…"
+    add_text = "Add web tracker…"
     add_tip = "Add a web tracker's Plex webhook URL"
     add_title = "Add relay target"
     edit_title = "Edit relay target"

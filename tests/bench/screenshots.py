@@ -1,6 +1,6 @@
 """Render every window of the tray app offscreen, with sample data, to resources/screenshots/.
 
-    python tests/bench/screenshots.py [--out resources/screenshots]
+    python tests/bench/screenshots.py [--out resources/screenshots] [--only online]
 
 A real core on a temporary data folder gets a few shows and real webhooks over HTTP
 (marked, duplicate, ignored, a conflict); then the real widgets are shown and grabbed
@@ -39,6 +39,7 @@ from app.present.state import TrayState  # noqa: E402
 from app.ui import icons  # noqa: E402
 from app.ui.autostart import Autostart  # noqa: E402
 from app.ui.controller import UiController  # noqa: E402
+from tests.bench.screenshots_online import online  # noqa: E402
 from tests.fake_tracker import FakeTracker  # noqa: E402
 from tests.helpers import BREAKING_BAD, NGROK_TOKEN, disk_full, episode_payload, post, sample, write_agent  # noqa: E402
 from tests.pg import PgServer  # noqa: E402
@@ -393,11 +394,16 @@ async def destinations(core: Core, ui: UiController, out: Path, secrets: list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots")
+    parser.add_argument("--only", choices=["online"], help="only these: online = Trakt and Simkl")
+    parser.add_argument("--also", type=Path, help="where to put the online windows not kept in resources/")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
+    args.out.mkdir(parents=True, exist_ok=True)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(render(args.out))
+        if args.only is None:
+            runner.run(render(args.out))
+        runner.run(online(args.out, until, save, port=free_port(), also=args.also))
     return 0
 
 

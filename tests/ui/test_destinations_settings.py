@@ -16,11 +16,12 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWidget
 
 from app.core.config import Paths, Settings
-from app.core.destinations.base import Verdict
+from app.core.destinations.base import EVERY_EVENT, Verdict
+from app.core.destinations.relay import ONLY_WATCHED
 from app.core.destinations.sender import Timing
 from app.core.facade import Core
 from app.core.types import SELF_TEST_EVENT
-from app.ui.destinations_page import EVERY_EVENT, ONLY_WATCHED, DestinationsPage
+from app.ui.destinations_page import DestinationsPage
 from app.ui.relay_dialog import RelayDialog
 from app.ui.settings_window import SettingsWindow
 from tests.helpers import BREAKING_BAD

@@ -33,6 +33,7 @@ def test_add_check_turn_off_and_remove_a_postgres_tracker(
     qtbot.waitUntil(lambda: page.banner.text.startswith("Saved") and len(page.rows()) == 2, timeout=10_000)
     [pg] = core.settings.postgres
     assert page.rows()[1][0].startswith(f"PostgreSQL tracker {pg_tracker_db.name} on 127.0.0.1")
+    assert page.rows()[1][1] == "Watched plays"  # what its kind says it is sent
     leaked = [text for text in shown_texts(window) if password in text]
     assert not leaked, leaked
 

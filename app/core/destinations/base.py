@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from app.core.pipeline import PlexKnows
     from app.core.types import Candidate, ConflictRow, ShowFacts
 
+EVERY_EVENT = "Every Plex event"  # what a destination is sent unless its kind says less (Kind.sends)
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -276,6 +278,14 @@ class Kind(ABC):
     def shown_url(self, target: Any) -> str:
         """Where ``target`` delivers, as it may be shown (credentials masked in their place)."""
         return redact_url(target.url, self.secret_segments(target.url))
+
+    def sends(self, target: Any) -> str:
+        """What it is sent, in a few words (the Destinations list's "Sends" column)."""
+        return EVERY_EVENT
+
+    def sends_tip(self, target: Any) -> str | None:
+        """More on what it is sent (the "Sends" column's tooltip), or None."""
+        return None
 
     def described(self, target: Any) -> str:
         """Its options in words ("only watched episodes"), for a sentence about it; "" if none."""

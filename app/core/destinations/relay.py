@@ -26,6 +26,7 @@ import aiohttp
 from app import __version__
 from app.core.destinations import presets
 from app.core.destinations.base import (
+    EVERY_EVENT,
     Attempt,
     Context,
     Delivery,
@@ -44,6 +45,7 @@ from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
 MAX_REDIRECTS = 3
+ONLY_WATCHED = "Only watched episodes"  # what a relay target is sent with only_watched (Kind.sends)
 # The segments that come just before a token in a tracker's webhook path: Yamtrack's
 # /webhook/plex/<token> and Movary's /api/webhook/plex/<id>; Ryot's /_i/<slug>.
 TOKEN_AFTER: tuple[tuple[str, ...], ...] = (("webhook", "plex"), ("_i",))
@@ -254,6 +256,18 @@ class RelayKind(Kind):
 
     def url_problem(self, url: str) -> str | None:
         return relay_url_problem(url)
+
+    def sends(self, target: Any) -> str:
+        if target.only_watched:
+            return ONLY_WATCHED
+        tracker = presets.PRESETS.get(target.preset, presets.OTHER)
+        return EVERY_EVENT if tracker is presets.OTHER else f"What {tracker.title} takes"
+
+    def sends_tip(self, target: Any) -> str | None:
+        tracker = presets.PRESETS.get(target.preset, presets.OTHER)
+        if tracker is presets.OTHER:
+            return None
+        return f"{tracker.title[:1].upper()}{tracker.title[1:]} takes {tracker.takes}."
 
     def problem(self, target: Any) -> str | None:
         return target.problem()  # type: ignore[no-any-return]

@@ -104,8 +104,8 @@ class OnlineTracker(OutboxDestination):
         return None
 
     def sign_in_fix(self) -> str:
-        return (f"Sign in to {self.service} again: Settings → Destinations → {self.label} → Sign in, "
-                f"or 'scrobbletray destinations login {self.id}'. Events wait until then.")
+        return (f"Settings → Destinations → {self.label} → Edit… → Sign in again (or 'scrobbletray "
+                f"destinations login {self.id}'). Events wait until then.")
 
     # -- the destination ------------------------------------------------------------------
     @property

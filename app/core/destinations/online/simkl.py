@@ -125,6 +125,9 @@ class SimklKind(Kind):
     def shown_url(self, target: Any) -> str:
         return str(target.shown)
 
+    def sends(self, target: Any) -> str:
+        return str(target.sends)
+
     def build(self, target: Any, context: Context) -> SimklTracker:
         return SimklTracker(target, context)
 

@@ -30,6 +30,12 @@ class OnlineTarget(Target):
         return self.url + (f" as {self.account}" if self.account else "")
 
     @property
+    def sends(self) -> str:
+        """What it is sent (the Destinations list's words): the plays counted as watched, and
+        live play, pause and stop when it shows what is playing now."""
+        return "Watched plays · now playing" if self.live else "Watched plays"
+
+    @property
     def tokens_key(self) -> str:
         return f"{self.id}-tokens"
 

@@ -150,6 +150,9 @@ class TraktKind(Kind):
     def shown_url(self, target: Any) -> str:
         return str(target.shown)
 
+    def sends(self, target: Any) -> str:
+        return str(target.sends)
+
     def build(self, target: Any, context: Context) -> TraktTracker:
         return TraktTracker(target, context)
 

@@ -46,6 +46,9 @@ class PostgresKind(Kind):
     def default_label(self, target: Any) -> str:
         return label_for(target)
 
+    def sends(self, target: Any) -> str:
+        return "Watched plays"  # episodes (and movies, where its schema has a movies table)
+
     def build(self, target: Any, context: Context) -> PostgresTracker:
         key = context.secret(TMDB_KEY)
         tmdb = Tmdb(key, context.settings().tmdb_base_url) if key else None
