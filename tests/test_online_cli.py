@@ -57,6 +57,9 @@ async def test_trakt_added_with_its_secret_on_stdin_signed_in_and_out(
     paths = Paths(run.data)  # type: ignore[attr-defined]
     assert "trakt-secret" not in paths.settings_file.read_text()
     assert get_secret(paths, "trakt-1-client-secret") == "trakt-secret"
+    code, out, _ = await cli(run, "destinations", "list", "--json")
+    row = next(r for r in json.loads(out) if r["id"] == "trakt-1")
+    assert row["needs"] == "not signed in to Trakt" and "destinations login trakt-1" in row["fix"]
 
     login = asyncio.create_task(cli(run, "destinations", "login", "trakt-1"))
     user_code = await approve_when_asked(lambda: [c.user_code for c in trakt.codes.values()], trakt.approve)
@@ -66,6 +69,8 @@ async def test_trakt_added_with_its_secret_on_stdin_signed_in_and_out(
     assert "Signed in to Trakt as" in out
     tokens = json.loads(get_secret(paths, "trakt-1-tokens") or "{}")
     assert tokens["access_token"] in trakt.grants
+    code, out, _ = await cli(run, "destinations", "list", "--json")
+    assert next(r for r in json.loads(out) if r["id"] == "trakt-1")["needs"] is None
     settings = json.loads(paths.settings_file.read_text())
     assert settings["trakt"][0]["account"] and tokens["access_token"] not in paths.settings_file.read_text()
 

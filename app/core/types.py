@@ -336,6 +336,7 @@ class DestinationStatus:
     failing_since: datetime | None = None  # aware, UTC
     note: str | None = None  # what it cannot do (a relay's tracker: app.core.destinations.presets)
     late: str | None = None  # a backlog delivered late to a tracker that dates a play when it receives it
+    needs: str | None = None  # what it needs from the user before it can send at all (a sign-in)
 
     @property
     def attention(self) -> bool:

@@ -161,6 +161,8 @@ def destination_words(d: DestinationStatus) -> tuple[str, str, str]:
             when = f" since {local_time(d.failing_since)}" if d.failing_since else ""
             return ("fail" if d.attention else "warn"), (
                 f"Failing{when}: {d.reason or 'unknown error'} ({d.pending} waiting{failed})"), d.fix or ""
+    if d.needs:
+        return "warn", d.needs[:1].upper() + d.needs[1:] + (f" ({d.pending} waiting)" if d.pending else ""), d.fix or ""
     if d.kind == "builtin":
         return "pass", "Marks here as each event is processed, exactly once", ""
     if d.pending:

@@ -126,6 +126,7 @@ class OutboxDestination(Destination):
     min_interval: float = 0.0  # seconds between sends at least (a limit the service publishes)
     note: str | None = None  # what the user should know of it whatever its state (e.g. what it cannot do)
     late: str | None = None  # while a backlog goes out late to a target that dates events when received
+    needs: tuple[str, str] | None = None  # (what, the fix) the user must give before it can send (a sign-in)
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Attempt:

@@ -44,8 +44,8 @@ def _status(d: OutboxDestination, q: QueueStats, state: DestinationState, reason
         d.id, d.kind, d.label, state, target=d.shown_url, only_watched=d.only_watched, enabled=d.enabled,
         exactly_once=d.exactly_once, pending=q.pending, oldest_pending_at=q.oldest_pending_at,
         delivered=q.delivered, failed=q.failed, last_delivered_at=q.last_delivered_at,
-        reason=reason, fix=fix, failing_since=failing_since, note=d.note,
-        late=d.late)
+        reason=reason, fix=fix or (d.needs[1] if d.needs else None), failing_since=failing_since, note=d.note,
+        late=d.late, needs=d.needs[0] if d.needs else None)
 
 
 def _builtin_status(builtin: BuiltinTracker) -> DestinationStatus:

@@ -116,6 +116,12 @@ class OnlineTracker(OutboxDestination):
     def shown_url(self) -> str:  # type: ignore[override]
         return self.target.shown
 
+    @property
+    def needs(self) -> tuple[str, str] | None:  # type: ignore[override]
+        if self.tokens is None or self.signed_out:
+            return (self.signed_out or f"not signed in to {self.service}"), self.sign_in_fix()
+        return None
+
     def attach(self, live: Live) -> None:
         self.server_show = live.server_show
 
