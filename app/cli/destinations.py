@@ -72,7 +72,8 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
     if args.action == "list":  # (a running app's senders say their state: its status file)
         emit(read(paths, settings, lambda core: core.destinations()),
-             ("id", "kind", "state", "needs", "target", "pending", "delivered", "failed", "reason", "fix", "note"), args.json)
+             ("id", "kind", "state", "needs", "target", "pending", "delivered", "failed", "reason", "fix", "note"),
+             args.json)
         return 0
     if args.action == "presets":
         from app.core.destinations.presets import PRESETS
