@@ -36,6 +36,7 @@ HEAD = "0007"
 
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's lock before it fails
+WAL_LIMIT = 16 << 20  # bytes the -wal file is cut back to once checkpointed (it fills to ~4 MB between)
 # The copies taken before migrations (the backups folder): the newest this many, and no more
 # than this many bytes together; the newest copy is kept whatever its size.
 BACKUPS_KEEP = 5
@@ -107,6 +108,9 @@ def make_engine(url: str) -> Engine:
         # its mode until the one VACUUM that switches it (runtime.upkeep).
         cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
+        # The -wal file is emptied at each checkpoint but keeps its size; one large
+        # transaction (a VACUUM) would leave it that large for good.
+        cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         # FULL: an acknowledged webhook survives a power cut, not just a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")

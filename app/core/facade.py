@@ -285,6 +285,8 @@ class Core(DestinationsApi):
             except Exception as exc:  # the detail is what the user needs, not a traceback
                 return [diagnostics.database_check(None, exc)]
         checks = [diagnostics.database_check(counts, None, self.status)]
+        if counts is not None and rt._worker is not None:  # (serving: the one that keeps it small)
+            checks.append(await rt.space_check())
         checks += await diagnostics.server_checks(self.status, self.local_webhook_url)
         checks += await self.tunnel_checks()
         checks.append(diagnostics.last_webhook_check(self.webhook_stats(), counts))

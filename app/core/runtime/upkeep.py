@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.core.runtime.parts import Parts
+from app.core.types import Check, CheckStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,12 +74,16 @@ class Upkeep(Parts):
         longest = 0.0
 
         async def step(fn: Callable[..., T], *args: Any) -> T:
-            nonlocal longest
             await self._until_quiet(quiet)
-            started = time.perf_counter()
-            result = await self._in_db(fn, *args)
-            longest = max(longest, time.perf_counter() - started)
-            return result
+
+            def timed() -> T:  # (on the database thread: the time it holds the write lock, not its wait)
+                nonlocal longest
+                started = time.perf_counter()
+                try:
+                    return fn(*args)
+                finally:
+                    longest = max(longest, time.perf_counter() - started)
+            return await self._in_db(timed)
 
         switched = False
         space = await self._in_db(store.space)
@@ -104,3 +109,22 @@ class Upkeep(Parts):
             log.info("database upkeep: %d old payloads dropped, %d pages given back (longest step %.0f ms)",
                      pruned, freed, longest * 1000)
         return UpkeepResult(pruned, freed, switched, longest)
+
+    async def space_check(self) -> Check:
+        """Diagnostics: the file's size, what is kept, and whether it gives space back."""
+        space = await self._in_db(self._store().space)
+        days = self.settings.payload_retention_days
+        kept = (f"the raw webhooks of events that never count are kept {days} days" if days
+                else "every raw webhook is kept (retention 0)")
+        if not space.pages:  # not SQLite: its own server keeps its space
+            return Check("Database size", CheckStatus.PASS, kept[0].upper() + kept[1:])
+        size = f"{space.file_bytes / 1e6:,.1f} MB; {kept}"
+        if space.auto_vacuum == 2:
+            return Check("Database size", CheckStatus.PASS, f"{size}; freed space goes back to the disk in idle time")
+        if space.file_bytes <= SWITCH_MAX_BYTES and not self._switch_tried:
+            return Check("Database size", CheckStatus.PASS, f"{size}; it starts giving freed space back in the "
+                                                            "next idle moment")
+        return Check("Database size", CheckStatus.PASS,
+                     f"{size}. The file was made by an older version and is too large to convert while "
+                     "webhooks may arrive: freed space is reused, but the file does not shrink",
+                     "To shrink it once, quit Scrobble Tray and run: scrobbletray database compact")
