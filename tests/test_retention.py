@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, inspect, select
 
 from app.core import config
 from app.core.config import Paths, RelayTarget, Settings
-from app.core.db import _alembic_config, bound_backups, open_database
+from app.core.db import WAL_LIMIT, _alembic_config, bound_backups, open_database
 from app.core.destinations.base import Attempt, Verdict
 from app.core.destinations.outbox import Outbox
 from app.core.facade import Core
@@ -187,6 +187,8 @@ def _playback_states(store: Store, n: int) -> list[int]:
 def test_the_file_shrinks_after_pruning_and_incremental_vacuum(tmp_path) -> None:
     store = _store(tmp_path)
     assert store.space().auto_vacuum == 2  # a new file is made with incremental auto-vacuum
+    with store.sessions.kw["bind"].connect() as conn:  # and its -wal file is cut back after a checkpoint
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == WAL_LIMIT
     keep = _put(store, *(episode_payload(1, n) for n in range(1, 200)))
     ids = _playback_states(store, 6000)
     _age(store, ids)
@@ -274,6 +276,9 @@ async def test_an_old_database_migrates_and_is_switched_to_incremental_once_in_i
         space = await core.runtime.run(core.runtime.store.space)
         assert space.auto_vacuum == 2 and space.free == 0
         assert not (await core.runtime.upkeep(quiet=0)).switched  # once
+        [check] = [c for c in await core.diagnostics() if c.name == "Database size"]
+        assert check.status.value == "pass" and "kept 28 days" in check.detail
+        assert "freed space goes back to the disk in idle time" in check.detail
     finally:
         await core.stop()
 
@@ -287,7 +292,9 @@ async def test_a_large_old_database_is_left_as_it_is_and_the_log_says_so(paths, 
         result = await core.runtime.upkeep(quiet=0)
         assert not result.switched and result.pruned == 50
         assert (await core.runtime.run(core.runtime.store.space)).auto_vacuum == 0
+        [check] = [c for c in await core.diagnostics() if c.name == "Database size"]
     assert "too large to switch while running" in caplog.text
+    assert "the file does not shrink" in check.detail and "scrobbletray database compact" in check.fix
 
 
 class _running:
