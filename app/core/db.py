@@ -99,14 +99,19 @@ def make_engine(url: str) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False})
+    # Space given back in idle time (store.retention): the mode takes effect only on a file
+    # with no tables yet, set on its first connection before WAL mode writes the header (on
+    # an existing file the pragma reads it, and would fail while another program holds the
+    # lock). An older file keeps its mode until the one VACUUM that switches it (runtime.upkeep).
+    new_file = [not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists()
+                or Path(parsed.database).stat().st_size == 0]
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         cur = dbapi_conn.cursor()
-        # Space given back in idle time (store.retention): it takes effect only on a file
-        # with no tables yet, so before WAL mode writes the header; an older file keeps
-        # its mode until the one VACUUM that switches it (runtime.upkeep).
-        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if new_file[0]:
+            cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            new_file[0] = parsed.database in (None, "", ":memory:")  # (each connection its own database)
         cur.execute("PRAGMA journal_mode=WAL")
         # The -wal file is emptied at each checkpoint but keeps its size; one large
         # transaction (a VACUUM) would leave it that large for good.

@@ -112,7 +112,10 @@ class Upkeep(Parts):
 
     async def space_check(self) -> Check:
         """Diagnostics: the file's size, what is kept, and whether it gives space back."""
-        space = await self._in_db(self._store().space)
+        try:
+            space = await self._in_db(self._store().space)
+        except Exception as exc:  # (the Database row says what is wrong with it)
+            return Check("Database size", CheckStatus.WARN, f"could not be read now: {exc}")
         days = self.settings.payload_retention_days
         kept = (f"the raw webhooks of events that never count are kept {days} days" if days
                 else "every raw webhook is kept (retention 0)")
