@@ -74,9 +74,10 @@ def test_old_playback_states_lose_only_their_payload_and_the_rest_keep_theirs(tm
         store, episode_payload(1, 2),
         episode_payload(1, 3, event="media.stop", viewOffset=600_000, duration=2_700_000),
         (SAMPLES / "scrobble-shared-user.json").read_text(), "not json")
-    young = _put(store, episode_payload(1, 5, event="media.play"))
+    young = _put(store, episode_payload(1, 5, event="media.play"), episode_payload(1, 6, event="media.pause"))
     everything = [*states, marked, stop_short, not_accepted, failed]
     _age(store, everything)
+    _age(store, young[1:], timedelta(days=27))  # (within the 28 days)
     before = _rows(store)
     assert {before[i].action for i in states} == {"ignored"}
     assert [before[i].action for i in (marked, stop_short, not_accepted, failed)] == [

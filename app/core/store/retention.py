@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, text, update
+from sqlalchemy import Connection, DateTime, bindparam, text, update
 
 from app.core.models import PRUNABLE, WebhookEvent, utcnow
 from app.core.store.base import StoreBase
@@ -52,8 +52,10 @@ _CANDIDATES = (
     "ORDER BY received_at LIMIT :limit")
 # SQLite's planner, without statistics, would rather walk every ignored row (the action
 # index); the partial index holds only those still to prune. (An error if it no longer fits.)
-_SQLITE_CANDIDATES = text(_CANDIDATES.format(hint=" INDEXED BY ix_webhook_events_prunable"))
-_OTHER_CANDIDATES = text(_CANDIDATES.format(hint=""))
+# (the cutoff bound as the column stores its times: SQLite keeps them as text)
+_SQLITE_CANDIDATES = text(_CANDIDATES.format(hint=" INDEXED BY ix_webhook_events_prunable")).bindparams(
+    bindparam("cutoff", type_=DateTime()))
+_OTHER_CANDIDATES = text(_CANDIDATES.format(hint="")).bindparams(bindparam("cutoff", type_=DateTime()))
 
 
 @dataclass(frozen=True)
