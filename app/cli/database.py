@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import CliError
+from app.cli.common import read
 from app.core.config import Paths, Settings
 
 
@@ -20,33 +20,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    from app.core.db import open_database
-    from app.core.instance import InstanceLock
-    from app.core.store import Store
-
-    lock = InstanceLock(paths)
-    lock.acquire()  # (running: AlreadyRunning says so, with its fix)
-    try:
-        store = Store(open_database(paths.database_url(settings), paths.backups_dir), settings)
-        try:
-            before = store.space()
-            if not before.pages:
-                raise CliError("only the built-in SQLite database is compacted here: a database server keeps "
-                               "its own space (PostgreSQL: VACUUM)")
-            pruned = 0
-            while n := store.prune_payloads(1000):
-                pruned += n
-            store.switch_to_incremental()
-            store.checkpoint()
-            after = store.space()
-        finally:
-            store.sessions.kw["bind"].dispose()
-    finally:
-        lock.release()
+    done = read(paths, settings, lambda core: core.compact())  # (running: AlreadyRunning says so, with its fix)
     days = settings.payload_retention_days
-    dropped = (f"{pruned:,} raw webhooks older than {days} days dropped (events that never count)" if days
+    dropped = (f"{done.pruned:,} raw webhooks older than {days} days dropped (events that never count)" if days
                else "every raw webhook kept (payload_retention_days is 0)")
     print(f"{paths.database_file if not settings.database_url else 'The database'}: "
-          f"{before.file_bytes / 1e6:,.1f} MB -> {after.file_bytes / 1e6:,.1f} MB; {dropped}. "
+          f"{done.before_bytes / 1e6:,.1f} MB -> {done.after_bytes / 1e6:,.1f} MB; {dropped}. "
           "Freed space now goes back to the disk by itself.")
     return 0

@@ -32,6 +32,7 @@ from app.core.types import (
     Candidate,
     CatchUpResult,
     Check,
+    Compacted,
     ConflictRow,
     CoreStatus,
     Counts,
@@ -144,6 +145,10 @@ class Core(DestinationsApi):
             await self._control.stop()
             self._control = None
         await self.runtime.stop()
+
+    async def compact(self) -> Compacted:
+        """Shrink the SQLite file for good, while no core serves this folder (see Runtime.compact)."""
+        return await self.runtime.compact()
 
     def running_elsewhere(self) -> int | None:
         """The pid of another process running the core on this data folder (0: unknown), or None."""

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from app.core.instance import InstanceLock
 from app.core.runtime.parts import Parts
-from app.core.types import Check, CheckStatus
+from app.core.store import StoreError
+from app.core.types import Check, CheckStatus, Compacted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +111,28 @@ class Upkeep(Parts):
             log.info("database upkeep: %d old payloads dropped, %d pages given back (longest step %.0f ms)",
                      pruned, freed, longest * 1000)
         return UpkeepResult(pruned, freed, switched, longest)
+
+    async def compact(self) -> Compacted:
+        """Drop every old payload nothing needs and shrink the file with one VACUUM (turning
+        incremental auto-vacuum on): only while no core serves this folder, as it holds the
+        write lock throughout. :class:`app.core.instance.AlreadyRunning` when one does."""
+        store = self._store()
+        lock = InstanceLock(self.paths)  # (its own: this core may be opened for a command only)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            before = await self._in_db(store.space)
+            if not before.pages:
+                raise StoreError("only the built-in SQLite database is compacted here: a database server keeps "
+                                 "its own space (PostgreSQL: VACUUM)")
+            pruned = 0
+            while n := await self._in_db(store.prune_payloads, 1000):
+                pruned += n
+            await self._in_db(store.switch_to_incremental)
+            await self._in_db(store.checkpoint)
+            after = await self._in_db(store.space)
+        finally:
+            lock.release()
+        return Compacted(before.file_bytes, after.file_bytes, pruned)
 
     async def space_check(self) -> Check:
         """Diagnostics: the file's size, what is kept, and whether it gives space back."""
