@@ -20,7 +20,8 @@ row is never one it reads:
   held_by_conflicts`` reads its payload) keeps its payload. A delivery being sent has the
   state pending. Only rows whose every delivery was delivered, with another answer, lose it.
 - undo: reads the watches an event counted, never its payload (an ignored row counted none).
-- ``ScrobbleLog.event_payload``: says that the payload was dropped, and when.
+- ``ScrobbleLog.event_payload``: says that the payload was dropped.
+- catch-up and marks made by hand parse the payloads they make, never stored ones.
 
 Rows are found through a partial index (``models.PRUNABLE``), so a round reads only rows
 still to prune. In SQLite a row is deleted and written again without its payload (foreign
@@ -51,8 +52,8 @@ _CANDIDATES = (
     f"AND NOT (d.state = '{DeliveryState.DELIVERED.value}' AND COALESCE(d.outcome, '') <> 'conflict_created')) "
     "ORDER BY received_at LIMIT :limit")
 # SQLite's planner, without statistics, would rather walk every ignored row (the action
-# index); the partial index holds only those still to prune. (An error if it no longer fits.)
-# (the cutoff bound as the column stores its times: SQLite keeps them as text)
+# index); the partial index holds only those still to prune (an error if it no longer
+# fits). The cutoff is bound as the column stores its times (SQLite: as text).
 _SQLITE_CANDIDATES = text(_CANDIDATES.format(hint=" INDEXED BY ix_webhook_events_prunable")).bindparams(
     bindparam("cutoff", type_=DateTime()))
 _OTHER_CANDIDATES = text(_CANDIDATES.format(hint="")).bindparams(bindparam("cutoff", type_=DateTime()))
@@ -67,10 +68,6 @@ class Space:
     free: int = 0  # pages on the freelist: space the file holds but uses for nothing
     auto_vacuum: int = 0  # 0 none, 1 full, 2 incremental
     file_bytes: int = 0  # the file on disk (its -wal apart)
-
-    @property
-    def used_bytes(self) -> int:
-        return (self.pages - self.free) * self.page_size
 
 
 class Retention(StoreBase):
