@@ -291,7 +291,7 @@ def test_a_data_folder_that_cannot_be_written_is_named_with_the_fix(tmp_path: Pa
 
 def test_config_get_set_and_reset_every_window_setting(run) -> None:
     code, out, _ = run("config", "get")
-    assert code == 0 and "port                   47810" in out and "relays" not in out
+    assert code == 0 and "port                    47810" in out and "relays" not in out
     assert run("config", "set", "port", "48123")[0] == 0
     assert run("config", "set", "ngrok_domain", "https://My-Name.ngrok-free.dev/")[0] == 0
     assert run("config", "set", "accepted_accounts", "homeowner, Kid")[0] == 0

@@ -25,7 +25,9 @@ from app.core.config import CHECKS, PLEX_LOCATIONS, Paths, Settings, load_settin
                                           ("host", "a" * 10_000), ("host", "\udcff\udcfe"), ("host", "1.2.3.999"),
                                           ("host", "my host"), ("host", 5),
                                           ("routes", ["relay-1"]), ("routes", {"alice": "relay-1"}),
-                                          ("routes", {"alice": ["../etc"]}), ("routes", {"": []})])
+                                          ("routes", {"alice": ["../etc"]}), ("routes", {"": []}),
+                                          ("payload_retention_days", -1), ("payload_retention_days", 1.5),
+                                          ("payload_retention_days", 10**9), ("payload_retention_days", True)])
 def test_a_bad_value_in_settings_json_gives_the_default_and_a_log_line(
         paths: Paths, key: str, bad: Any, caplog: Any) -> None:
     paths.ensure()
@@ -42,7 +44,7 @@ def test_good_values_pass_every_check() -> None:
     good = {"port": 0, "stop_threshold": 0.5, "rate_limit_per_minute": 0, "dedup_window_hours": 0.1,
             "ngrok_domain": "my-name.ngrok-free.dev", "plex_location": PLEX_LOCATIONS[1],
             "database_url": "sqlite:////tmp/x.sqlite3", "host": "::1", "ngrok_region": "eu",
-            "routes": {"owner": [], "alice": []}}
+            "routes": {"owner": [], "alice": []}, "payload_retention_days": 0}
     assert set(good) == set(CHECKS)  # a new check gets a case here
     assert [key for key, value in good.items() if setting_problem(key, value)] == []
     assert Settings(**good).validate() == []

@@ -17,7 +17,20 @@ from pathlib import Path
 from types import ModuleType
 
 from app import __version__
-from app.cli import accounts, config, conflicts, destinations, movies, plex, scrobbles, serve, shows, status, webhook
+from app.cli import (
+    accounts,
+    config,
+    conflicts,
+    database,
+    destinations,
+    movies,
+    plex,
+    scrobbles,
+    serve,
+    shows,
+    status,
+    webhook,
+)
 from app.cli.common import USER_ERRORS, error_exit, text
 from app.core.config import Paths, Settings, load_settings
 
@@ -34,6 +47,7 @@ COMMANDS: dict[str, ModuleType] = {
     "plex": plex,
     "config": config,
     "status": status,
+    "database": database,
 }
 
 _GLOBAL_VALUES = ("--data-dir", "--database-url", "--ngrok-path")

@@ -186,6 +186,8 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     else "rate limit must be from 0 (off) to 10000 a minute",
     "dedup_window_hours": lambda v: "de-duplication window must be positive" if not _number(v) > 0
     else None if v <= 24 * 366 else "de-duplication window must be at most 8784 hours (a year)",
+    "payload_retention_days": lambda v: None if 0 <= _number(v, whole=True) <= 3660
+    else "payload retention must be from 0 (keep for ever) to 3660 days",
     "ngrok_domain": lambda v: check_domain(v) if v else None,
     "ngrok_region": region_problem,
     "plex_location": location_problem,
@@ -245,6 +247,9 @@ class Settings:
     # Each account's destinations (app.core.routes): account -> destination ids; none: all.
     routes: dict[str, list[str]] = field(default_factory=dict)
     dedup_window_hours: float = 6.0  # same episode, same account within it: one play
+    # Days the raw webhook of an event that can never count (play, pause, resume...) is kept;
+    # its row (what, who, the outcome) stays for ever. 0: keep every raw webhook for ever.
+    payload_retention_days: int = 28
     max_body_bytes: int = 4 * 1024 * 1024
     max_payload_bytes: int = 512 * 1024
     max_parts: int = 8

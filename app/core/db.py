@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -31,10 +32,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A database already there is opened without loading alembic
 # (and mako and pygments with it: 11 MB of the headless app's memory); a test checks
 # this against alembic's own head.
-HEAD = "0006"
+HEAD = "0007"
 
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's lock before it fails
+WAL_LIMIT = 16 << 20  # bytes the -wal file is cut back to once checkpointed (it fills to ~4 MB between)
+# The copies taken before migrations (the backups folder): the newest this many, and no more
+# than this many bytes together; the newest copy is kept whatever its size.
+BACKUPS_KEEP = 5
+BACKUPS_MAX_BYTES = 1 << 30
+_BACKUP_NAME = re.compile(r".+-(\d{4}|empty)-\d{8}-\d{6}\.sqlite3")
 
 
 class DatabaseError(AppError):
@@ -92,11 +99,23 @@ def make_engine(url: str) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False})
+    # Space given back in idle time (store.retention): the mode takes effect only on a file
+    # with no tables yet, set on its first connection before WAL mode writes the header (on
+    # an existing file the pragma reads it, and would fail while another program holds the
+    # lock). An older file keeps its mode until the one VACUUM that switches it (runtime.upkeep).
+    new_file = [not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists()
+                or Path(parsed.database).stat().st_size == 0]
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         cur = dbapi_conn.cursor()
+        if new_file[0]:
+            cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            new_file[0] = parsed.database in (None, "", ":memory:")  # (each connection its own database)
         cur.execute("PRAGMA journal_mode=WAL")
+        # The -wal file is emptied at each checkpoint but keeps its size; one large
+        # transaction (a VACUUM) would leave it that large for good.
+        cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         # FULL: an acknowledged webhook survives a power cut, not just a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -158,7 +177,29 @@ def _backup_sqlite(path: Path, backups: Path, revision: str | None) -> Path:
         dst.close()
     finally:
         src.close()
+    bound_backups(backups)
     return target
+
+
+def bound_backups(backups: Path, keep: int = BACKUPS_KEEP, max_bytes: int = BACKUPS_MAX_BYTES) -> list[Path]:
+    """Delete the oldest of the copies taken before migrations beyond the newest ``keep``
+    or ``max_bytes`` together (the newest is always kept); the files deleted. Only files
+    named as :func:`_backup_sqlite` names them are counted or touched."""
+    copies = sorted((p for p in backups.glob("*.sqlite3") if _BACKUP_NAME.fullmatch(p.name) and p.is_file()),
+                    key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    total, dropped = 0, []
+    for i, copy in enumerate(copies):
+        total += copy.stat().st_size
+        if i > 0 and (i >= keep or total > max_bytes):
+            try:
+                copy.unlink()
+                dropped.append(copy)
+            except OSError as exc:
+                log.warning("could not delete the old backup %s: %s", copy, exc)
+    if dropped:
+        log.info("deleted %d old backup(s): at most %d are kept, %d MB together", len(dropped), keep,
+                 max_bytes >> 20)
+    return dropped
 
 
 def _foreign(url: str, tables: list[str]) -> DatabaseError:

@@ -32,6 +32,7 @@ from app.core.types import (
     Candidate,
     CatchUpResult,
     Check,
+    Compacted,
     ConflictRow,
     CoreStatus,
     Counts,
@@ -144,6 +145,10 @@ class Core(DestinationsApi):
             await self._control.stop()
             self._control = None
         await self.runtime.stop()
+
+    async def compact(self) -> Compacted:
+        """Shrink the SQLite file for good, while no core serves this folder (see Runtime.compact)."""
+        return await self.runtime.compact()
 
     def running_elsewhere(self) -> int | None:
         """The pid of another process running the core on this data folder (0: unknown), or None."""
@@ -285,6 +290,8 @@ class Core(DestinationsApi):
             except Exception as exc:  # the detail is what the user needs, not a traceback
                 return [diagnostics.database_check(None, exc)]
         checks = [diagnostics.database_check(counts, None, self.status)]
+        if counts is not None and rt._worker is not None:  # (serving: the one that keeps it small)
+            checks.append(await rt.space_check())
         checks += await diagnostics.server_checks(self.status, self.local_webhook_url)
         checks += await self.tunnel_checks()
         checks.append(diagnostics.last_webhook_check(self.webhook_stats(), counts))

@@ -99,6 +99,15 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Compacted:
+    """What ``database compact`` did to the SQLite file."""
+
+    before_bytes: int
+    after_bytes: int
+    pruned: int  # raw payloads dropped (events that never count, past retention)
+
+
+@dataclass(frozen=True)
 class ShowFacts:
     """What a Plex server knows about a show that a new-agent webhook does not say."""
 

@@ -44,6 +44,10 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def quiet_for(self) -> float:
+        """Seconds since the last webhook arrived (a long time if none did)."""
+        return asyncio.get_running_loop().time() - self._last_arrival
+
     def busy(self) -> bool:
         """Webhooks are arriving or waiting for their commit."""
         return self._inbox.busy or asyncio.get_running_loop().time() - self._last_arrival < LULL

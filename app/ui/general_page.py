@@ -98,6 +98,11 @@ class GeneralPage(QWidget):
         self.stop_threshold.setMaximumWidth(110)
         self.database_url = QLineEdit()
         self.database_url.setPlaceholderText("Default: a SQLite file in the data folder")
+        self.retention = QSpinBox()
+        self.retention.setRange(0, 3660)  # (config.CHECKS: the same range)
+        self.retention.setSuffix(" days")
+        self.retention.setSpecialValueText("for ever")
+        self.retention.setMaximumWidth(110)
         self.notify = QCheckBox("Show a notification for every episode marked watched")
         self.auto_add = QCheckBox("Add a show or movie Plex identifies by its ids when nothing in the tracker "
                                   "resembles it")
@@ -166,6 +171,11 @@ class GeneralPage(QWidget):
         threshold_cell.addWidget(muted("A stop past this point counts as watched", wrap=False), 1)
         sform.addRow("Stop threshold:", threshold_cell)
         sform.addRow("Database URL:", self.fields["database_url"].cell())
+        retention_cell = QHBoxLayout()
+        retention_cell.addWidget(self.retention)
+        retention_cell.addWidget(muted("of a play, pause or resume (the event itself stays in Recent "
+                                       "scrobbles)"), 1)
+        sform.addRow("Keep raw webhooks:", retention_cell)
         sform.addRow(self.notify)
         sform.addRow(self.auto_add)
         sform.addRow(self.builtin)
@@ -195,6 +205,7 @@ class GeneralPage(QWidget):
         self.listen.currentIndexChanged.connect(self.changed)
         self.forget_token.toggled.connect(self.changed)
         self.stop_threshold.valueChanged.connect(self.changed)
+        self.retention.valueChanged.connect(self.changed)
         self.notify.toggled.connect(self.changed)
         self.builtin.toggled.connect(self.changed)
         self.auto_add.toggled.connect(self.changed)
@@ -217,6 +228,7 @@ class GeneralPage(QWidget):
         self.routes_box.fill(s, self._accounts())
         self.stop_threshold.setValue(round(float(s.stop_threshold) * 100))
         self.database_url.setText(s.database_url or "")
+        self.retention.setValue(int(s.payload_retention_days))
         self.notify.setChecked(bool(s.notify_each_scrobble))
         self.builtin.setChecked(bool(s.builtin_tracker))
         self.auto_add.setChecked(bool(s.auto_add_shows))
@@ -255,6 +267,7 @@ class GeneralPage(QWidget):
             routes=self._routes(s),
             stop_threshold=self.stop_threshold.value() / 100,
             database_url=self.database_url.text().strip() or None,
+            payload_retention_days=self.retention.value(),
             notify_each_scrobble=self.notify.isChecked(),
             builtin_tracker=self.builtin.isChecked(),
             auto_add_shows=self.auto_add.isChecked(),

@@ -43,6 +43,7 @@ from app.core.runtime.delivery import Delivery
 from app.core.runtime.parts import destinations_of
 from app.core.runtime.plex import PlexSide
 from app.core.runtime.reach import Reach
+from app.core.runtime.upkeep import Upkeep
 from app.core.store import Store, StoreError
 from app.core.tunnel import TunnelManager
 from app.core.types import CoreStatus, Outcome, ServerState, ShowFacts, TunnelState, WebhookStats
@@ -54,7 +55,8 @@ T = TypeVar("T")
 STOP_WAIT = 5.0  # seconds a whole stop may take, whatever a peer does
 STOP_OWN = 1.0  # of which kept for the app's own last writes (its state, the status file)
 _TASK_WORDS = {"pipeline": "Processing webhooks", "destinations-watch": "Watching the destinations",
-               "catch-up": "Catching up from Plex", "status-file": "Writing the status file"}
+               "catch-up": "Catching up from Plex", "status-file": "Writing the status file",
+               "upkeep": "Keeping the database small"}
 STEP_LEAST = 0.1  # seconds each step of a stop gets even when the others took all the time
 
 
@@ -79,7 +81,7 @@ async def _bounded(what: str, work: Awaitable[Any], deadline: float) -> None:
         log.warning("Stopping %s took too long; going on without it", what)
 
 
-class Runtime(Reach, PlexSide, Delivery):
+class Runtime(Reach, PlexSide, Delivery, Upkeep):
     """Scrobble Tray's engine: start it, subscribe to :attr:`events`, stop it."""
 
     def __init__(self, paths: Paths, settings: Settings | None = None, *,
@@ -160,7 +162,8 @@ class Runtime(Reach, PlexSide, Delivery):
             self._tasks = [asyncio.create_task(self._worker.run(), name="pipeline"),
                            asyncio.create_task(self._watch_loop(), name="destinations-watch"),
                            asyncio.create_task(self.catch_up.loop(), name="catch-up"),
-                           asyncio.create_task(self._status_file_loop(), name="status-file")]
+                           asyncio.create_task(self._status_file_loop(), name="status-file"),
+                           asyncio.create_task(self._upkeep_loop(), name="upkeep")]
             for task in self._tasks:
                 task.add_done_callback(self._task_ended)
             self._worker.wake()  # rows left pending by a crash go first

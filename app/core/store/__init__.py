@@ -15,6 +15,7 @@ processing     pending rows in batches, re-run, undo; deliveries queued on settl
 conflicts      conflicts listed and answered
 log            the scrobble log, one event's payload, the counts
 deliveries     the outbox without a running app: retry, forget, send again, figures
+retention      old payloads that nothing needs dropped, and the space given back
 =============  ================================================================
 """
 
@@ -28,12 +29,13 @@ from app.core.store.log import ScrobbleLog
 from app.core.store.movies import Movies
 from app.core.store.plex_facts import PlexFacts, PlexQuestions
 from app.core.store.processing import Processing
+from app.core.store.retention import Retention
 from app.core.store.shows import ImportResult, Shows
 
 __all__ = ["HISTORY", "ImportResult", "PlexQuestions", "Store", "StoreError"]
 
 
-class Store(Shows, Movies, Intake, PlexFacts, ConflictAnswers, Processing, ScrobbleLog, Deliveries):
+class Store(Shows, Movies, Intake, PlexFacts, ConflictAnswers, Processing, ScrobbleLog, Deliveries, Retention):
     """Shows, episodes, the inbox and conflicts over one database, and the outbox rows
     of the ``destinations`` that are not the built-in tracker.
 

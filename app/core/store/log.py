@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from app.core.destinations import outbox
 from app.core.models import Conflict, Movie, Show, WebhookEvent, utcnow
 from app.core.store.base import StoreBase, StoreError, scrobble_row
+from app.core.store.retention import PRUNED
 from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
 
 
@@ -44,6 +45,9 @@ class ScrobbleLog(StoreBase):
             row = session.get(WebhookEvent, event_id)
             if row is None:
                 raise StoreError(f"there is no event #{event_id}")
+            if row.payload == PRUNED:
+                raise StoreError(f"the raw webhook of event #{event_id} ({row.event}, which can never count) "
+                                 "was dropped after the retention period (payload_retention_days)")
             return row.payload
 
     def counts(self) -> Counts:

@@ -15,6 +15,7 @@ from app.core.matching import ShowIndex
 from app.core.models import Show, WebhookEvent, utcnow
 from app.core.pipeline import Lookups, process_row
 from app.core.store.base import StoreBase, StoreError
+from app.core.store.retention import PRUNED
 from app.core.types import Action, Outcome
 
 
@@ -99,6 +100,9 @@ class Processing(StoreBase):
                 raise StoreError(f"there is no event #{event_id}")
             if row.action not in (Action.FAILED.value, Action.IGNORED.value):
                 raise StoreError(f"event #{event_id} was {row.action}; only failed or ignored events are re-run")
+            if row.payload == PRUNED:
+                raise StoreError(f"event #{event_id} ({row.event}) can never count, and its raw webhook was dropped "
+                                 "after the retention period (payload_retention_days): there is nothing to re-run")
             reset(row)
             outcome = self._process_one(session, row, self.index(session))
             self._settle(session, [row], [outcome])
