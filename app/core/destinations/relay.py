@@ -14,10 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
 
 from app import __version__
 from app.core.destinations.base import (
@@ -32,8 +30,14 @@ from app.core.destinations.base import (
     Verdict,
 )
 from app.core.diagnostics import self_test_payload
+from app.core.lazy import lazy
 from app.core.logs import URL_MASK, add_secret, redact, redact_url, url_secrets
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"

@@ -1,0 +1,94 @@
+"""How long a reading command takes, run by hand: ``python tests/bench/cli_speed.py [--runs N]``.
+
+Times ``python -c pass`` and each reading command (``shows list``, ``scrobbles``,
+``status``, ``destinations list``) as fresh processes, best of N wall times, on a fresh
+data folder and on one with a few thousand rows (``--shows`` shows, ``--events``
+processed webhooks), alternating so both see the same machine; then prints the slowest
+imports of ``shows list`` (``python -X importtime``, cumulative, top 15). The goal of
+issue 26: each command at most 0.25 s more than ``python -c pass`` in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from app.core.config import Paths, Settings  # noqa: E402
+from app.core.runtime import open_store  # noqa: E402
+from tests.helpers import episode_payload  # noqa: E402
+
+COMMANDS = (("shows", "list"), ("scrobbles",), ("status",), ("destinations", "list"))
+
+
+def filled(folder: Path, shows: int, events: int) -> Paths:
+    """A data folder with ``shows`` shows and ``events`` webhooks, processed."""
+    paths = Paths(folder)
+    store = open_store(paths, Settings())
+    store.import_shows([{"title": f"Show number {n}", "year": 1990 + n % 30} for n in range(shows)])
+    items = [(json.dumps(episode_payload(1 + n // 20 % 5, 1 + n % 20, title=f"Show number {n % shows}")), None)
+             for n in range(events)]
+    for start in range(0, len(items), 500):
+        store.ingest(items[start:start + 500])
+    while store.process_pending(limit=500):
+        pass
+    return paths
+
+
+def best(argv: list[str], runs: int) -> float:
+    """The best wall time of ``runs`` runs of ``argv`` (output thrown away), in seconds."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, check=False)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def slowest_imports(argv: list[str], top: int = 15) -> list[tuple[int, str]]:
+    """The ``top`` imports of ``argv`` with the largest cumulative time (microseconds, name)."""
+    err = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True,
+                         cwd=ROOT, check=False).stderr
+    rows = []
+    for line in err.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = line.split("|")
+            rows.append((int(cumulative), name.rstrip()))
+    return sorted(rows, reverse=True)[:top]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--shows", type=int, default=3000)
+    ap.add_argument("--events", type=int, default=3000)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    fresh = Paths(tmp / "fresh")
+    open_store(fresh, Settings())  # migrated once, as after a first start
+    full = filled(tmp / "full", args.shows, args.events)
+    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.runs}"
+    base = best([sys.executable, "-c", "pass"], args.runs)
+    print(f"reading commands ({env_note}); python -c pass: {base * 1000:.0f} ms")
+    print(f"  {'command':22s} {'fresh':>8s} {'+':>7s} {'full':>8s} {'+':>7s}")
+    for command in COMMANDS:
+        cells = []
+        for paths in (fresh, full):
+            took = best([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), *command], args.runs)
+            cells.append(f"{took * 1000:6.0f} ms {(took - base) * 1000:+5.0f}")
+        print(f"  {' '.join(command):22s} {cells[0]}  {cells[1]}")
+    print(f"slowest imports of 'shows list' (cumulative, -X importtime, {args.shows} shows):")
+    for micros, name in slowest_imports(["-m", "app", "--data-dir", str(full.data_dir), "shows", "list"]):
+        print(f"  {micros / 1000:7.1f} ms {name}")
+
+
+if __name__ == "__main__":
+    main()
