@@ -6,6 +6,11 @@ data folder and on one with a few thousand rows (``--shows`` shows, ``--events``
 processed webhooks), alternating so both see the same machine; then prints the slowest
 imports of ``shows list`` (``python -X importtime``, cumulative, top 15). The goal of
 issue 26: each command at most 0.25 s more than ``python -c pass`` in the same run.
+
+``--before DIR`` times the same commands run from another checkout too (e.g. ``git archive
+<commit> app | tar -x -C DIR``), in the same run. The commands run with their bytecode
+cached, as installed (``PYTHONDONTWRITEBYTECODE`` is dropped for them: with it, each run
+compiles every module of the app again, ~0.1 s).
 """
 
 from __future__ import annotations
@@ -43,20 +48,24 @@ def filled(folder: Path, shows: int, events: int) -> Paths:
     return paths
 
 
-def best(argv: list[str], runs: int) -> float:
-    """The best wall time of ``runs`` runs of ``argv`` (output thrown away), in seconds."""
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def best(argv: list[str], runs: int, cwd: Path = ROOT) -> float:
+    """The best wall time of ``runs`` runs of ``argv`` in ``cwd`` (after one to warm up,
+    output thrown away), in seconds."""
     times = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         t = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, check=False)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=ENV, check=False)
         times.append(time.perf_counter() - t)
-    return min(times)
+    return min(times[1:])
 
 
 def slowest_imports(argv: list[str], top: int = 15) -> list[tuple[int, str]]:
     """The ``top`` imports of ``argv`` with the largest cumulative time (microseconds, name)."""
     err = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True,
-                         cwd=ROOT, check=False).stderr
+                         cwd=ROOT, env=ENV, check=False).stderr
     rows = []
     for line in err.splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
@@ -70,6 +79,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--shows", type=int, default=3000)
     ap.add_argument("--events", type=int, default=3000)
+    ap.add_argument("--before", type=Path, help="a checkout of another version to time in the same run")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     fresh = Paths(tmp / "fresh")
@@ -78,13 +88,16 @@ def main() -> None:
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.runs}"
     base = best([sys.executable, "-c", "pass"], args.runs)
     print(f"reading commands ({env_note}); python -c pass: {base * 1000:.0f} ms")
-    print(f"  {'command':22s} {'fresh':>8s} {'+':>7s} {'full':>8s} {'+':>7s}")
+    print(f"  {'command':31s} {'fresh':>8s} {'+':>7s} {'full':>8s} {'+':>7s}")
+    versions = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     for command in COMMANDS:
-        cells = []
-        for paths in (fresh, full):
-            took = best([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), *command], args.runs)
-            cells.append(f"{took * 1000:6.0f} ms {(took - base) * 1000:+5.0f}")
-        print(f"  {' '.join(command):22s} {cells[0]}  {cells[1]}")
+        for name, where in versions:
+            cells = []
+            for paths in (fresh, full):
+                took = best([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), *command],
+                            args.runs, where)
+                cells.append(f"{took * 1000:6.0f} ms {(took - base) * 1000:+5.0f}")
+            print(f"  {' '.join(command) + f' ({name})':31s} {cells[0]}  {cells[1]}")
     print(f"slowest imports of 'shows list' (cumulative, -X importtime, {args.shows} shows):")
     for micros, name in slowest_imports(["-m", "app", "--data-dir", str(full.data_dir), "shows", "list"]):
         print(f"  {micros / 1000:7.1f} ms {name}")
