@@ -11,4 +11,6 @@ source stays in ``linecache``. The core (SQLAlchemy, aiohttp) imported after Qt 
 ~25 MB more memory than before it (tests/bench/memory.py; tests/ui/test_app.py checks).
 """
 
-from app.core import control, facade, inbox, webhooks, worker  # noqa: F401  (before Qt: see above)
+from sqlalchemy.dialects import sqlite  # noqa: F401  (before Qt: see above; the database's, loaded at start)
+
+from app.core import control, facade, inbox, webhooks, worker  # noqa: F401
