@@ -87,7 +87,10 @@ def main() -> None:
     full = filled(tmp / "full", args.shows, args.events)
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.runs}"
     base = best([sys.executable, "-c", "pass"], args.runs)
-    print(f"reading commands ({env_note}); python -c pass: {base * 1000:.0f} ms")
+    floor = best([sys.executable, "-c", "import asyncio, sqlalchemy.orm, app.core.models"], args.runs)
+    print(f"reading commands ({env_note}); python -c pass: {base * 1000:.0f} ms; the floor of a read "
+          f"through the ORM (import asyncio, sqlalchemy.orm and the tables): {floor * 1000:.0f} ms "
+          f"({(floor - base) * 1000:+.0f})")
     print(f"  {'command':31s} {'fresh':>8s} {'+':>7s} {'full':>8s} {'+':>7s}")
     versions = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     for command in COMMANDS:

@@ -3,8 +3,8 @@
 Each process starts on a new data folder (Plex's place already said, so the set-up does
 not open; its database made by a command first), is started once, then again (as at any
 start after the first: the first also asks the keyring, ~9 MB; and a first start without
-a database loads alembic to create it, ~11 MB), is left alone ``--settle`` seconds, then its resident memory is read from
-``/proc/PID/status``: VmRSS (all resident pages, shared libraries included) and RssAnon
+a database loads alembic to create it, ~11 MB), is left alone ``--settle`` seconds, then
+its resident memory is read from ``/proc/PID/status``: VmRSS (all resident pages, shared libraries included) and RssAnon
 (its own heap: what it alone costs). Then its CPU time over ``--idle`` more seconds, per
 minute. The tray app runs with a tray (as on a desktop: ``tray_available=True``, the
 status window hidden), on the display in ``$DISPLAY`` through xcb (e.g. ``Xvfb :77 &``,
