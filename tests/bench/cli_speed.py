@@ -39,7 +39,7 @@ def filled(folder: Path, shows: int, events: int) -> Paths:
     paths = Paths(folder)
     store = open_store(paths, Settings())
     store.import_shows([{"title": f"Show number {n}", "year": 1990 + n % 30} for n in range(shows)])
-    items = [(json.dumps(episode_payload(1 + n // 20 % 5, 1 + n % 20, title=f"Show number {n % shows}")), None)
+    items: list[tuple[str, str | None]] = [(json.dumps(episode_payload(1 + n // 20 % 5, 1 + n % 20, title=f"Show number {n % shows}")), None)
              for n in range(events)]
     for start in range(0, len(items), 500):
         store.ingest(items[start:start + 500])
@@ -51,15 +51,26 @@ def filled(folder: Path, shows: int, events: int) -> Paths:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def best(argv: list[str], runs: int, cwd: Path = ROOT) -> float:
-    """The best wall time of ``runs`` runs of ``argv`` in ``cwd`` (after one to warm up,
-    output thrown away), in seconds."""
-    times = []
-    for _ in range(runs + 1):
-        t = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=ENV, check=False)
-        times.append(time.perf_counter() - t)
-    return min(times[1:])
+def once(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """One run of ``argv`` in ``cwd`` (output thrown away): its wall time and its CPU time
+    (user and system, steadier than wall time on a shared machine), in seconds."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=ENV)
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0  # (reaped here)
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
+
+
+def best(jobs: dict[str, tuple[list[str], Path]], runs: int) -> dict[str, tuple[float, float]]:
+    """The best wall and CPU times of each job over ``runs`` rounds (after one to warm up),
+    the jobs taking turns in each round so that all of them see the same machine."""
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
+    for round_ in range(runs + 1):
+        for name, (argv, cwd) in jobs.items():
+            took = once(argv, cwd)
+            if round_:
+                seen[name].append(took)
+    return {name: (min(w for w, _ in times), min(c for _, c in times)) for name, times in seen.items()}
 
 
 def slowest_imports(argv: list[str], top: int = 15) -> list[tuple[int, str]]:
@@ -85,22 +96,30 @@ def main() -> None:
     fresh = Paths(tmp / "fresh")
     open_store(fresh, Settings())  # migrated once, as after a first start
     full = filled(tmp / "full", args.shows, args.events)
-    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.runs}"
-    base = best([sys.executable, "-c", "pass"], args.runs)
-    floor = best([sys.executable, "-c", "import asyncio, sqlalchemy.orm, app.core.models"], args.runs)
-    print(f"reading commands ({env_note}); python -c pass: {base * 1000:.0f} ms; the floor of a read "
-          f"through the ORM (import asyncio, sqlalchemy.orm and the tables): {floor * 1000:.0f} ms "
-          f"({(floor - base) * 1000:+.0f})")
-    print(f"  {'command':31s} {'fresh':>8s} {'+':>7s} {'full':>8s} {'+':>7s}")
+    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of {args.runs}, taking turns"
+    py = sys.executable
     versions = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+    jobs = {"pass": ([py, "-c", "pass"], ROOT),
+            "floor": ([py, "-c", "import asyncio, sqlalchemy.orm, app.core.models"], ROOT)}
     for command in COMMANDS:
         for name, where in versions:
+            for label, paths in (("fresh", fresh), ("full", full)):
+                jobs[f"{' '.join(command)} ({name}) {label}"] = (
+                    [py, "-m", "app", "--data-dir", str(paths.data_dir), *command], where)
+    found = best(jobs, args.runs)
+    base, floor = found["pass"], found["floor"]
+    print(f"reading commands ({env_note}); wall ms (+ over python -c pass), CPU ms")
+    print(f"  {'python -c pass':31s} {base[0] * 1000:6.0f} ms        {base[1] * 1000:5.0f} ms CPU")
+    print(f"  {'floor: ORM + tables imported':31s} {floor[0] * 1000:6.0f} ms {(floor[0] - base[0]) * 1000:+5.0f}  "
+          f"{floor[1] * 1000:5.0f} ms CPU   (import asyncio, sqlalchemy.orm, app.core.models)")
+    print(f"  {'command':31s} {'fresh folder':>28s}   {'full folder':>28s}")
+    for command in COMMANDS:
+        for name, _ in versions:
             cells = []
-            for paths in (fresh, full):
-                took = best([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), *command],
-                            args.runs, where)
-                cells.append(f"{took * 1000:6.0f} ms {(took - base) * 1000:+5.0f}")
-            print(f"  {' '.join(command) + f' ({name})':31s} {cells[0]}  {cells[1]}")
+            for label in ("fresh", "full"):
+                wall, cpu = found[f"{' '.join(command)} ({name}) {label}"]
+                cells.append(f"{wall * 1000:6.0f} ms {(wall - base[0]) * 1000:+5.0f}  {cpu * 1000:5.0f} ms CPU")
+            print(f"  {' '.join(command) + f' ({name})':31s} {cells[0]}   {cells[1]}")
     print(f"slowest imports of 'shows list' (cumulative, -X importtime, {args.shows} shows):")
     for micros, name in slowest_imports(["-m", "app", "--data-dir", str(full.data_dir), "shows", "list"]):
         print(f"  {micros / 1000:7.1f} ms {name}")
