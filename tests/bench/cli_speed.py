@@ -39,8 +39,9 @@ def filled(folder: Path, shows: int, events: int) -> Paths:
     paths = Paths(folder)
     store = open_store(paths, Settings())
     store.import_shows([{"title": f"Show number {n}", "year": 1990 + n % 30} for n in range(shows)])
-    items: list[tuple[str, str | None]] = [(json.dumps(episode_payload(1 + n // 20 % 5, 1 + n % 20, title=f"Show number {n % shows}")), None)
-             for n in range(events)]
+    items: list[tuple[str, str | None]] = [
+        (json.dumps(episode_payload(1 + n // 20 % 5, 1 + n % 20, title=f"Show number {n % shows}")), None)
+        for n in range(events)]
     for start in range(0, len(items), 500):
         store.ingest(items[start:start + 500])
     while store.process_pending(limit=500):
