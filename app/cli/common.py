@@ -15,8 +15,6 @@ from app.core import config
 from app.core.config import Paths, Settings
 from app.core.errors import AppError
 from app.core.plain import plain
-from app.core.plex.http import PlexError
-from app.present.errors import data_folder_problem, error_text
 
 if TYPE_CHECKING:
     from app.core.facade import Core
@@ -39,6 +37,9 @@ def error_exit(exc: BaseException, paths: Paths | None = None) -> int:
     and the exit code: 2 for what the user can put right (a wrong value, a refusal of the
     tracker or the database, a data folder that cannot be written), 1 for what Plex said
     and for other failed reads and writes, 130 for Ctrl+C."""
+    from app.core.plex.http import PlexError
+    from app.present.errors import data_folder_problem, error_text
+
     if isinstance(exc, KeyboardInterrupt):
         return 130
     if isinstance(exc, OSError) and not getattr(exc, "fix", None):  # (webhooks.ListenError has its fix)

@@ -15,9 +15,8 @@ import sys
 from typing import Any
 
 from app.cli.common import CliError, text
-from app.core import config, control
+from app.core import config
 from app.core.config import Paths, Settings, agent_problem, check_domain, check_token, clean_domain
-from app.core.credentials import set_authtoken
 from app.core.destinations.kinds import KINDS
 
 # Settings kept by other commands (destinations: each kind's list; accounts route: routes) or only
@@ -101,6 +100,8 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             raise ConfigError("That does not look like an ngrok authtoken (it is not UTF-8 text).") from None
         if problem := check_token(token):
             raise ConfigError(problem)
+        from app.core.credentials import set_authtoken
+
         where = set_authtoken(paths, token or None)
         print(f"Authtoken saved in {where}." if token else "Authtoken forgotten.")
         return 0
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     value = _check(args.key, parse(args.key, args.value), saved)
     setattr(saved, args.key, value)
     config.save_settings(paths, saved)
+    from app.core import control
+
     ran, _ = asyncio.run(control.call(paths, "reload_settings"))
     print(f"{args.key} = {_shown(value)}." + (" The running Scrobble Tray uses it now." if ran else ""))
     return 0

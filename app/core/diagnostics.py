@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from app import __version__
+from app.core.lazy import lazy
 from app.core.logs import redact
 from app.core.timefmt import ago
 from app.core.types import (
@@ -25,6 +25,11 @@ from app.core.types import (
     TunnelState,
     WebhookStats,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 

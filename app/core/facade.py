@@ -13,19 +13,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.core import config, diagnostics, instance
 from app.core.config import Paths, Settings
 from app.core.conflicts import Conflicts
-from app.core.control import ControlServer
 from app.core.destinations.sender import Timing
 from app.core.errors import AppError, NotRunning
 from app.core.events import EventBus
 from app.core.facade_destinations import DestinationsApi
-from app.core.plex.account import PlexUser
 from app.core.plex.http import PlexError
-from app.core.plex.signin import SignIn
 from app.core.runtime import Runtime
 from app.core.show_files import read_show_file
 from app.core.types import (
@@ -43,6 +40,11 @@ from app.core.types import (
     ShowRow,
     WebhookStats,
 )
+
+if TYPE_CHECKING:
+    from app.core.control import ControlServer
+    from app.core.plex.account import PlexUser
+    from app.core.plex.signin import SignIn
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -131,6 +133,8 @@ class Core(DestinationsApi):
         data folder: a second start raises :class:`app.core.instance.AlreadyRunning`."""
         await self.runtime.start(port, tunnel)
         if self._control is None:
+            from app.core.control import ControlServer  # (aiohttp's server: not for a command's read)
+
             calls = {name: getattr(self, name) for name in REMOTE if name != "catch_up"}
             self._control = ControlServer(self.paths, calls | {"catch_up": self._catch_up_since})
             await self._control.start()

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
-import aiohttp
-
+from app.core.lazy import lazy
 from app.core.logs import add_secret
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"

@@ -1,10 +1,14 @@
-"""The UI's centre: owns the bridge, the tray icon and the windows, and wires them up."""
+"""The UI's centre: owns the bridge, the tray icon and the windows, and wires them up.
+
+Each window is built (and its module imported) when first shown: the tray app idles in
+the tray for days with none open, and a window it never shows costs memory for nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
@@ -18,15 +22,17 @@ from app.present.errors import error_text
 from app.present.formatting import plex_item, sxxeyy
 from app.ui.autostart import Autostart, launch_command
 from app.ui.bridge import CoreBridge
-from app.ui.conflicts_dialog import ConflictsDialog
-from app.ui.diagnostics_window import DiagnosticsWindow
-from app.ui.scrobbles_window import ScrobblesWindow
-from app.ui.settings_window import SettingsWindow
-from app.ui.setup_wizard import SetupWizard
-from app.ui.status_window import StatusWindow
 from app.ui.tasks import spawn
-from app.ui.tracker_window import TrackerWindow
 from app.ui.tray import Tray
+
+if TYPE_CHECKING:
+    from app.ui.conflicts_dialog import ConflictsDialog
+    from app.ui.diagnostics_window import DiagnosticsWindow
+    from app.ui.scrobbles_window import ScrobblesWindow
+    from app.ui.settings_window import SettingsWindow
+    from app.ui.setup_wizard import SetupWizard
+    from app.ui.status_window import StatusWindow
+    from app.ui.tracker_window import TrackerWindow
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +59,27 @@ class UiController(QObject):
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: Tray | None = None
         self._windows: dict[str, QWidget] = {}
-        self.status_window = StatusWindow(core, self.bridge)
-        self._wire_status(self.status_window)
+        self._status_window: StatusWindow | None = None
         if tray_available:
             self.tray = Tray(core, self.bridge, self.autostart, self)
             self._wire_tray(self.tray)
-        else:
-            # No tray to live in: the status window is the main window; closing it quits.
-            self.status_window.quit_on_close = True
         self.bridge.conflictsChanged.connect(self._conflicts_changed)
         self.bridge.scrobbleRecorded.connect(self._scrobble_recorded)
         self.bridge.statusChanged.connect(self._database_trouble)
         self._pending_marks: list[Outcome] = []
         self._database_problem: str | None = None
+
+    @property
+    def status_window(self) -> StatusWindow:
+        """The status window, built when first asked for (without a tray, it is the main
+        window: closing it quits)."""
+        if self._status_window is None:
+            from app.ui.status_window import StatusWindow
+
+            self._status_window = StatusWindow(self.core, self.bridge)
+            self._status_window.quit_on_close = self.tray is None
+            self._wire_status(self._status_window)
+        return self._status_window
 
     # -- start / stop ------------------------------------------------------------------------------
     def show_initial(self) -> None:
@@ -81,6 +95,8 @@ class UiController(QObject):
                         "it gives into Plex.")
 
     def show_setup(self) -> SetupWizard:
+        from app.ui.setup_wizard import SetupWizard
+
         def make() -> SetupWizard:
             w = SetupWizard(self.core, self.bridge)
 
@@ -98,8 +114,9 @@ class UiController(QObject):
     def close(self) -> None:
         """Hide everything and stop listening to the core."""
         self.bridge.close()
-        self.status_window.quit_on_close = False
-        for window in [self.status_window, *self._windows.values()]:
+        if self._status_window is not None:
+            self._status_window.quit_on_close = False
+        for window in [*filter(None, [self._status_window]), *self._windows.values()]:
             window.close()
             window.deleteLater()
         self._windows.clear()
@@ -126,6 +143,8 @@ class UiController(QObject):
         return self.status_window
 
     def show_scrobbles(self) -> ScrobblesWindow:
+        from app.ui.scrobbles_window import ScrobblesWindow
+
         def make() -> ScrobblesWindow:
             w = ScrobblesWindow(self.core, self.bridge)
             w.openConflicts.connect(self.show_conflicts)
@@ -136,6 +155,8 @@ class UiController(QObject):
         return window
 
     def show_conflicts(self) -> ConflictsDialog:
+        from app.ui.conflicts_dialog import ConflictsDialog
+
         def make() -> ConflictsDialog:
             return ConflictsDialog(self.core, self.bridge)
         window = self._window("conflicts", make)
@@ -144,9 +165,11 @@ class UiController(QObject):
         return window
 
     def show_tracker(self) -> TrackerWindow:
+        from app.ui.tracker_window import TrackerWindow
+
         def make() -> TrackerWindow:
             w = TrackerWindow(self.core)
-            w.changed.connect(self.status_window.refresh)
+            w.changed.connect(self._refresh_status)
             return w
         window = self._window("tracker", make)
         assert isinstance(window, TrackerWindow)
@@ -154,6 +177,8 @@ class UiController(QObject):
         return window
 
     def show_diagnostics(self) -> DiagnosticsWindow:
+        from app.ui.diagnostics_window import DiagnosticsWindow
+
         window = self._window("diagnostics", lambda: DiagnosticsWindow(self.core))
         assert isinstance(window, DiagnosticsWindow)
         was_open = window.isVisible()
@@ -163,6 +188,8 @@ class UiController(QObject):
         return window
 
     def show_settings(self) -> SettingsWindow:
+        from app.ui.settings_window import SettingsWindow
+
         window = self._window("settings", lambda: SettingsWindow(self.core, self.bridge, autostart=self.autostart))
         assert isinstance(window, SettingsWindow)
         self._present(window)
@@ -173,6 +200,10 @@ class UiController(QObject):
         page = self.show_settings().show_plex()
         if not self.core.status.plex.signed_in:
             page.start_sign_in()
+
+    def _refresh_status(self) -> None:
+        if self._status_window is not None:  # (one built later reads the counts as it opens)
+            self._status_window.refresh()
 
     def window(self, name: str) -> QWidget | None:
         """A window made earlier (``scrobbles``, ``tracker``, ``conflicts``, ``diagnostics``, ``settings``)."""

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.config import Paths, Settings
 from app.ui import app as ui_app
+from app.ui.controller import UiController
 from app.ui.status_window import StatusWindow
 from app.ui.tasks import running_tasks
 
@@ -68,15 +69,28 @@ def test_without_a_tray_closing_the_main_window_quits_and_stops_the_core(
 
 
 def test_application_quit_is_turned_into_a_clean_shutdown(
-        paths: Paths, settings: Settings, qapp: QApplication) -> None:
+        paths: Paths, settings: Settings, qapp: QApplication, monkeypatch: Any) -> None:
     """``QApplication.quit()`` (e.g. the session ending) stops the core before the loop ends,
-    and the second ``aboutToQuit`` (when asyncio.Runner closes the loop) is harmless."""
+    and the second ``aboutToQuit`` (when asyncio.Runner closes the loop) is harmless. In the
+    tray, the status window is not built until it is shown."""
     seen: dict[str, Any] = {}
+    made: list[UiController] = []
 
+    class Recorded(UiController):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(ui_app, "UiController", Recorded)
     server_at_about_to_quit: list[str] = []
 
-    def quit_app(window: StatusWindow) -> None:
-        seen["core"] = window.core
+    def listening() -> UiController | None:
+        return made[0] if made and made[0].core.status.server == "listening" else None
+
+    def quit_app(ui: UiController) -> None:
+        seen["core"] = ui.core
+        seen["status windows"] = [w for w in QApplication.topLevelWidgets() if isinstance(w, StatusWindow)]
+        seen["built"] = ui._status_window
         QApplication.instance().quit()
 
     def about_to_quit() -> None:
@@ -84,11 +98,12 @@ def test_application_quit_is_turned_into_a_clean_shutdown(
 
     qapp.aboutToQuit.connect(about_to_quit)
     try:
-        errors = when(lambda: listening_status_window(visible=False), quit_app)
+        errors = when(listening, quit_app)
         assert ui_app.run(paths, settings, ["scrobbletray"], tray_available=True) == 0
     finally:
         qapp.aboutToQuit.disconnect(about_to_quit)
     assert not errors
+    assert seen["status windows"] == [] and seen["built"] is None  # (the tray only: no window built)
     assert seen["core"].status.server == "stopped"
     # Qt's loop ended only after the core had stopped (the quit was intercepted), and the
     # Runner's later loop runs emitted aboutToQuit again without harm.

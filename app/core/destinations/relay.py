@@ -18,10 +18,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
 
 from app import __version__
 from app.core.destinations import presets
@@ -38,9 +36,14 @@ from app.core.destinations.base import (
     Verdict,
 )
 from app.core.errors import SettingsInvalid
+from app.core.lazy import lazy
 from app.core.logs import URL_MASK, add_secret, redact
-from app.core.models import utcnow
 from app.core.types import SELF_TEST_EVENT, Check, CheckStatus
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 EVENT_ID_HEADER = "X-Scrobble-Tray-Event-Id"
 USER_AGENT = f"ScrobbleTray/{__version__} (relay)"
@@ -164,6 +167,8 @@ class Relay(OutboxDestination):
 
     async def send(self, delivery: Delivery) -> Attempt:
         if delivery.received_at is not None:
+            from app.core.models import utcnow  # (here: at the top it loads SQLAlchemy for every command)
+
             minutes = (utcnow() - delivery.received_at).total_seconds() / 60
             if (late := self.preset.late(minutes)) is not None:
                 self._late = (time.monotonic(), late)

@@ -18,13 +18,17 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
+from app.core.lazy import lazy
 from app.core.plex.history import COUNTED, HistoryPlay, payload, play_of
 from app.core.plex.http import ANSWER_CAP, ANSWER_WAIT
 from app.core.types import Check, CheckStatus
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 log = logging.getLogger(__name__)
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)  # seconds before reconnecting, by failures in a row

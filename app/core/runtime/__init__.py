@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -28,11 +28,9 @@ from app.core.conflicts import Conflicts
 from app.core.credentials import get_authtoken
 from app.core.db import DatabaseError, open_database, trouble_words
 from app.core.destinations import kinds
-from app.core.destinations.manager import DestinationManager
 from app.core.destinations.sender import Timing
 from app.core.errors import SettingsInvalid
 from app.core.events import ConflictsChanged, EventBus, ScrobbleRecorded, StatusChanged, WebhookReceived
-from app.core.inbox import Inbox
 from app.core.instance import InstanceLock
 from app.core.logs import add_secret, redact
 from app.core.payload import PlexEvent
@@ -45,10 +43,14 @@ from app.core.runtime.plex import PlexSide
 from app.core.runtime.reach import Reach
 from app.core.runtime.upkeep import Upkeep
 from app.core.store import Store, StoreError
-from app.core.tunnel import TunnelManager
 from app.core.types import CoreStatus, Outcome, ServerState, ShowFacts, TunnelState, WebhookStats
-from app.core.webhooks import WebhookServer
-from app.core.worker import Worker
+
+if TYPE_CHECKING:  # (what only serving needs is imported by start: a command's read goes without)
+    from app.core.destinations.manager import DestinationManager
+    from app.core.inbox import Inbox
+    from app.core.tunnel import TunnelManager
+    from app.core.webhooks import WebhookServer
+    from app.core.worker import Worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,6 +140,10 @@ class Runtime(Reach, PlexSide, Delivery, Upkeep):
 
         The tunnel (when enabled) opens in the background: see :meth:`wait_tunnel`.
         """
+        from app.core.inbox import Inbox
+        from app.core.webhooks import WebhookServer
+        from app.core.worker import Worker
+
         self._set_status(server=ServerState.STARTING, server_error=None)
         try:
             await asyncio.to_thread(self._lock.acquire)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core import config
 from app.core.credentials import get_authtoken, set_authtoken
 from app.core.logs import add_secret
 from app.core.runtime.parts import Parts
 from app.core.state_keys import StateKey
-from app.core.tunnel import TunnelConfig, TunnelManager, TunnelStatus
 from app.core.types import TunnelState
 from app.core.urls import labelled_urls, local_base, webhook_url
+
+if TYPE_CHECKING:
+    from app.core.tunnel import TunnelManager, TunnelStatus
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class Reach(Parts):
 
     async def start_tunnel(self) -> None:
         """Open the ngrok tunnel to a port that serves the webhook route only."""
+        from app.core.tunnel import TunnelConfig, TunnelManager  # (pyngrok: loaded when a tunnel is wanted)
+
         assert self.server is not None
         await self.stop_tunnel()
         port = await self.server.add_forwarded_site()

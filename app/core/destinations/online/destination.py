@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import aiohttp
-
 from app.core.destinations.base import (
     SENDING,
     UNKNOWN,
@@ -37,12 +35,17 @@ from app.core.destinations.online.items import Play, counted, not_found, play
 from app.core.destinations.online.signin import Tokens
 from app.core.destinations.online.target import OnlineTarget
 from app.core.destinations.relay import parse_retry_after
+from app.core.lazy import lazy
 from app.core.logs import add_secret
 from app.core.payload import PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Check, CheckStatus
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from app.core.types import ShowFacts
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 log = logging.getLogger(__name__)
 LIVE_VERBS = {"media.play": "start", "media.resume": "start", "media.pause": "pause", "media.stop": "stop"}

@@ -12,16 +12,20 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from app import __version__
+from app.core.lazy import lazy
 from app.core.logs import redact
 
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
+
 USER_AGENT = f"ScrobbleTray/{__version__}"
-TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
+TIMEOUT = {"total": 20, "sock_connect": 10}  # (an aiohttp.ClientTimeout's: aiohttp loads when first used)
 MAX_ANSWER = 4 * 1024 * 1024  # bytes of an answer read at most (a history page is far less)
 
 
@@ -57,7 +61,7 @@ async def session_for(session: aiohttp.ClientSession | None) -> AsyncIterator[ai
     if session is not None:
         yield session
         return
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as own:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(**TIMEOUT)) as own:
         yield own
 
 

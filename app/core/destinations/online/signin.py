@@ -22,14 +22,18 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
-
-import aiohttp
 
 from app.core.destinations.online.http import USER_AGENT, Answer, Unreachable, call, session_for
 from app.core.errors import AppError
+from app.core.lazy import lazy
 from app.core.logs import add_secret
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy("aiohttp")  # (loaded when first used: see app.core.lazy)
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from app.core.destinations.base import Context, Kind, Target
-from app.core.destinations.postgres.conflicts import PostgresConflicts
 from app.core.destinations.postgres.target import PostgresTarget, label_for, postgres_url_problem
-from app.core.destinations.postgres.tracker import PostgresTracker
 from app.core.errors import SettingsInvalid
-from app.core.tmdb import TMDB_KEY, Tmdb
+
+if TYPE_CHECKING:
+    from app.core.destinations.postgres.conflicts import PostgresConflicts
+    from app.core.destinations.postgres.tracker import PostgresTracker
 
 
 class PostgresKind(Kind):
@@ -50,12 +51,17 @@ class PostgresKind(Kind):
         return "Watched plays"  # episodes (and movies, where its schema has a movies table)
 
     def build(self, target: Any, context: Context) -> PostgresTracker:
+        from app.core.destinations.postgres.tracker import PostgresTracker  # (SQLAlchemy: when one is built)
+        from app.core.tmdb import TMDB_KEY, Tmdb
+
         key = context.secret(TMDB_KEY)
         tmdb = Tmdb(key, context.settings().tmdb_base_url) if key else None
         return PostgresTracker(target, context.secret(target.secret_key), context.settings, context.install_id,
                                context.timeout, tmdb)
 
     def conflicts(self, destination: Any) -> PostgresConflicts:
+        from app.core.destinations.postgres.conflicts import PostgresConflicts
+
         return PostgresConflicts(destination)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-
 from app.core.destinations.base import Target
 
 
@@ -40,5 +38,7 @@ def postgres_url_problem(url: str) -> str | None:
 
 def label_for(target: PostgresTarget) -> str:
     """The name of a tracker without a label: its database and host."""
+    from sqlalchemy.engine import make_url  # (loaded by a PostgreSQL target only)
+
     url = make_url(target.url)
     return f"PostgreSQL tracker {url.database} on {url.host}"
