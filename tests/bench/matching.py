@@ -187,7 +187,7 @@ def make_queries(shows: list[ShowRef], count: int, rng: random.Random) -> dict[s
         return title[:-2] + z + z if len(title) > 4 else title + z
 
     def two_typos(title: str) -> str:
-        q, x = script_of(title)[2]
+        q, x = (c for c in script_of(title)[2])
         letters = [i for i, c in enumerate(title) if c.isalpha()]
         chars = list(title)
         for i in (letters[len(letters) // 4], letters[(3 * len(letters)) // 4]):
@@ -204,7 +204,7 @@ def make_queries(shows: list[ShowRef], count: int, rng: random.Random) -> dict[s
         words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
         return " ".join(words)
 
-    kinds = {
+    kinds: dict[str, list[tuple[str, ShowRef | None]]] = {
         "exact title": [(s.title, s) for s in sample],
         "one typo": [(typo(s.title), s) for s in sample],
         "two typos": [(two_typos(s.title), s) for s in sample],
