@@ -24,6 +24,8 @@ from app.core.types import Candidate
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
 CANDIDATE_CUTOFF = 55.0
+WORDS_BELOW = 80.0  # a fuzzy best below this: the titles of the nearest words are scored too
+WORDS_CUTOFF = 65.0  # ...and kept from those at least this (a random string shares a word's 3-grams)
 YEAR_BONUS = 3.0  # score points for a show that started in the episode's year (the most a year adds)
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
 # A candidate's score is the best of these: plain ratio, and ratio of the words sorted
@@ -171,9 +173,16 @@ class ShowIndex:
 
     def _ranked(self, key: str, year: int | None, limit: int) -> list[Candidate]:
         """``search`` for a normalised key: its exact shows, then the n-gram candidates."""
-        scores = _scores(key, self._grams.candidates(key)) if key else {}
+        candidates = self._grams.candidates(key) if key else []
+        scores = _scores(key, candidates)
         if key in self._by_title:
             scores[key] = 100.0
+        elif key and max(scores.values(), default=0.0) < WORDS_BELOW:
+            # Not sure yet: the titles of the words nearest the query's words, too
+            # (every word misspelt shares too few 4-grams with its title).
+            seen = set(candidates)
+            more = _scores(key, [k for k in self._grams.word_candidates(key) if k not in seen])
+            scores.update((k, score) for k, score in more.items() if score >= WORDS_CUTOFF)
         # Best title first; (-score, title, id, year) tuples are cheap, Candidates are made
         # for the top `limit` only. A year adds at most YEAR_BONUS, so once `limit` shows
         # are in, a title scoring below the lowest of them by more than that can't enter.

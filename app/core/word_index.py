@@ -1,0 +1,100 @@
+"""The words of the indexed titles, for a misspelt word's nearest words.
+
+The title index (app/core/ngram_index.py) cuts whole titles into 4-grams: few and
+selective, so a query walks short lists, but a short word with a letter or two wrong
+("Dqto" for "Dito") keeps none of its 4-grams, and a title whose words are all like
+that is never a candidate. pg_trgm's 3-grams keep more ("  d", "to ").
+
+The vocabulary is far smaller than the titles (a word is in many titles), so its own
+3-gram index is cheap: ``similar(word)`` walks the word's 3-grams (padded like
+pg_trgm: "  d", " di", "dit", "ito", "to ") over the vocabulary, and scores the words
+sharing the most with rapidfuzz's ``ratio``. The title index then takes the titles
+holding those words (its whole-word grams) as candidates too.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from functools import partial
+from itertools import chain
+from math import ceil
+
+from rapidfuzz import fuzz, process
+
+GRAM = 3
+WALK_BUDGET = 600  # vocabulary posting-list entries counted for one word, at most
+SCORED = 100  # words sharing the most 3-grams, scored with rapidfuzz
+SIMILAR = 60.0  # rapidfuzz ratio at least this to count as the word misspelt ("dqto"/"dito" 75)
+MIN_SHARED = 0.25  # a word shares at least this fraction of the query word's 3-grams
+
+
+def word_grams(word: str) -> Iterator[str]:
+    """The padded 3-grams of ``word`` (pg_trgm's padding: two spaces before, one after)."""
+    padded = f"  {word} "
+    return (padded[i:i + GRAM] for i in range(len(padded) - GRAM + 1))
+
+
+class WordIndex:
+    """Distinct words by 3-gram; ``similar(word)`` are the nearest ones."""
+
+    def __init__(self) -> None:
+        self._postings: dict[str, array[int]] = {}
+        self._slots: dict[str, int] = {}
+        self._words: list[str | None] = []
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def add(self, word: str) -> None:
+        if word in self._slots:
+            return
+        if self._free:
+            slot = self._free.pop()
+            self._words[slot] = word
+        else:
+            slot = len(self._words)
+            self._words.append(word)
+        self._slots[word] = slot
+        new = partial(array, "I")
+        for gram in set(word_grams(word)):
+            posting = self._postings.get(gram)
+            if posting is None:
+                posting = self._postings[gram] = new()
+            posting.append(slot)
+
+    def discard(self, word: str) -> None:
+        slot = self._slots.pop(word, None)
+        if slot is None:
+            return
+        for gram in set(word_grams(word)):
+            posting = self._postings[gram]
+            posting.remove(slot)
+            if not posting:
+                del self._postings[gram]
+        self._words[slot] = None
+        self._free.append(slot)
+
+    def similar(self, word: str, limit: int = 8) -> list[str]:
+        """Up to ``limit`` indexed words nearest ``word`` (itself first when indexed)."""
+        grams = set(word_grams(word))
+        lists = sorted((p for g in grams if (p := self._postings.get(g)) is not None), key=len)
+        walked = []
+        budget = WALK_BUDGET
+        for posting in lists:  # the rarest first: a common 3-gram ("ing") says little
+            if len(posting) > budget:
+                break
+            walked.append(posting)
+            budget -= len(posting)
+        counts = Counter(chain.from_iterable(walked))
+        need = max(1, ceil(MIN_SHARED * len(grams)) - (len(lists) - len(walked)))
+        slots = [slot for slot, n in counts.items() if n >= need]
+        if len(slots) > SCORED:
+            slots.sort(key=counts.__getitem__, reverse=True)
+            del slots[SCORED:]
+        words = self._words
+        found = process.extract(word, [words[s] for s in slots], scorer=fuzz.ratio, processor=None,
+                                limit=limit, score_cutoff=SIMILAR)
+        return [w for w, _, _ in found]
