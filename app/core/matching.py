@@ -177,9 +177,10 @@ class ShowIndex:
         scores = _scores(key, candidates)
         if key in self._by_title:
             scores[key] = 100.0
-        elif key and max(scores.values(), default=0.0) < WORDS_BELOW:
-            # Not sure yet: the titles of the words nearest the query's words, too
-            # (every word misspelt shares too few 4-grams with its title).
+        elif " " in key and max(scores.values(), default=0.0) < WORDS_BELOW:
+            # Not sure yet: the titles of the words nearest the query's words, too (every
+            # word misspelt shares too few 4-grams with its title). Not for one word: the
+            # 4-grams find a word with one typo, and none of its near words is the better bet.
             seen = set(candidates)
             more = _scores(key, [k for k in self._grams.word_candidates(key) if k not in seen])
             scores.update((k, score) for k, score in more.items() if score >= WORDS_CUTOFF)
