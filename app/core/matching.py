@@ -35,6 +35,9 @@ SCORERS = (fuzz.ratio, fuzz.token_sort_ratio)
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
 _NON_WORD = re.compile(r"[^\w]+")
+# Diacritics (é = e + U+0301, ё = е + U+0308): dropped. Other combining marks are letters'
+# parts (Japanese voicing marks: カ/ガ; Devanagari's virama and vowel signs) and stay.
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,14 @@ def normalise(title: str) -> tuple[str, int | None]:
         title = title[: m.start()]
     title = _PAREN_SUFFIX.sub("", title)  # "(US)", "(2005)" and friends
     text = title
-    if not text.isascii():  # (ASCII has no accents to drop: most titles skip the per-character walk)
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.casefold()
-    text = text.replace("&", " and ")
-    text = _NON_WORD.sub(" ", text).replace("_", " ").strip()
+    if text.isascii():  # (ASCII has no accents to drop: most titles skip the per-character walk)
+        text = _NON_WORD.sub(" ", text.casefold().replace("&", " and "))
+    else:
+        text = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFKD", text)))
+        text = text.casefold().replace("&", " and ")
+        # A combining mark left is part of its word (\w does not match it: "हिन्दी" was "ह नद")
+        text = "".join(c if c.isalnum() or unicodedata.category(c)[0] == "M" else " " for c in text)
+    text = text.replace("_", " ").strip()
     if text.startswith("the "):
         text = text[4:]
     return " ".join(text.split()), year

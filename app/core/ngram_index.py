@@ -176,13 +176,13 @@ class NgramIndex:
         return top + heapq.nsmallest(limit - len(top), ties, key=self._sizes.__getitem__)
 
     def word_candidates(self, key: str, limit: int = MAX_CANDIDATES) -> list[str]:
-        """Up to ``limit`` keys holding the most of ``key``'s words or their nearest words.
+        """Up to ``limit`` keys holding two or more of ``key``'s words, or of their nearest.
 
         For a query whose words are all misspelt, which shares too few 4-grams with its
-        title to be among ``candidates``: each word stands for its nearest indexed words
-        (app/core/word_index.py), and the keys holding those count. The words are walked
-        rarest first, up to ``WORD_WALK`` entries; a word in more titles than that is
-        passed over.
+        title to be among ``candidates``: each word stands for itself if indexed, else
+        for its nearest indexed words (app/core/word_index.py), and the keys holding two
+        of the query's words so count. The words are walked rarest first, up to
+        ``WORD_WALK`` entries; a word in more titles than that is passed over.
         """
         postings = self._postings
         per_word = []
@@ -191,13 +191,18 @@ class NgramIndex:
             lists = [exact] if exact is not None else [postings[f" {near} "] for near in self.words.similar(word)]
             per_word.append((sum(map(len, lists)), lists))
         per_word.sort(key=itemgetter(0))
-        counts: Counter[int] = Counter()
+        walked = []
         budget = WORD_WALK
         for size, lists in per_word:
             if size <= budget:
                 budget -= size
-                counts.update(set(chain.from_iterable(lists)))  # (a key holding two near words counts once)
-        hits = list(counts) if len(counts) <= limit else self._most_shared(counts, limit)
+                walked.append(set(chain.from_iterable(lists)))  # (a key holding two near words counts once)
+        if len(walked) < 2:
+            return []
+        counts = Counter(chain.from_iterable(walked))
+        hits = [slot for slot, n in counts.items() if n >= 2]
+        if len(hits) > limit:
+            hits = self._most_shared(counts, limit, 2)
         keys = self._keys
         return cast("list[str]", [keys[slot] for slot in hits])
 
