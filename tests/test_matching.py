@@ -234,3 +234,65 @@ def test_editing_or_deleting_a_show_updates_the_index_in_place(tmp_path) -> None
     assert index.resolve("Andor", 2022, {"tmdb": "83867"}).show_id is None
     assert index.by_ids({"tmdb": "95396"})[0].title == "Severance (US)" and len(index) == 1
     tracker.sessions.kw["bind"].dispose()
+
+
+# Titles from a small alphabet of syllables (tests/bench/matching.py --set syllables): many
+# near-twins, and a short word with a letter wrong keeps none of its 4-grams.
+
+def _syllable_filler(n: int, seed: int = 4) -> list[ShowRef]:
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bdklmnrst" for v in "aeiou"]
+    words = ["".join(rng.choices(syllables, k=rng.choice((2, 2, 3)))) for _ in range(1500)]
+    return [ShowRef(1000 + i, " ".join(rng.choices(words, k=rng.choice((1, 2, 2, 3)))).title(),
+                    rng.randint(1950, 2025)) for i in range(n)]
+
+
+def test_a_title_with_every_word_misspelt_is_found_among_near_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    shows = [*_syllable_filler(6000), ShowRef(1, "Rekimi Dito", 1958),
+             ShowRef(2, "Sekimi Dito", 1958), ShowRef(3, "Rekimi Dabo", 1958), ShowRef(4, "Rekimi", 1958)]
+    idx = ShowIndex(shows)
+    assert _first(idx.resolve("Reqimi Dqto", 1958, {})) == 1
+    assert [c.show_id for c in idx.search("Dqto Reqimi")][:1] == [1]
+    # Without the nearest-words pass the 4-grams miss it ("dqto" keeps none of "dito"'s):
+    monkeypatch.setattr(matching, "WORDS_BELOW", 0.0)
+    assert _first(idx.resolve("Reqimi Dqto", 1958, {})) != 1
+
+
+def test_the_words_index_follows_titles_added_and_removed() -> None:
+    idx = NgramIndex()
+    idx.add("rekimi dito")
+    idx.add("dito sabo")
+    assert idx.words.similar("dqto") == ["dito"]
+    assert idx.word_candidates("reqimi dqto") == ["rekimi dito"]
+    idx.discard("rekimi dito")
+    assert idx.words.similar("dqto") == ["dito"]  # still in "dito sabo"
+    assert idx.words.similar("reqimi") == []
+    idx.discard("dito sabo")
+    assert idx.words.similar("dqto") == [] and len(idx.words) == 0
+    idx.add("doto")  # the freed slots are reused
+    assert idx.words.similar("dqto") == ["doto"]
+
+
+def test_a_random_string_of_several_words_is_still_no_match(big: ShowIndex) -> None:
+    for query in ("Qwzrtx Plmkzq Vbnqw", "Xtlkzq Wqpfhv"):
+        assert big.resolve(query, 2020, {}).candidates == []
+
+
+@pytest.mark.parametrize("title, key", [
+    ("ガンダム", "ガンダム"),  # voicing marks are letters' parts: not カンタム
+    ("ｶﾞﾝﾀﾞﾑ", "ガンダム"),  # half-width kana: the same key
+    ("हिन्दी", "हिन्दी"),  # Devanagari's vowel signs and virama stay inside the word
+    ("Ёлки 2", "елки 2"),  # a diacritic goes, as in Latin
+    ("Ελληνικά!", "ελληνικα"),
+])
+def test_normalise_non_latin(title: str, key: str) -> None:
+    assert normalise(title)[0] == key
+
+
+def test_non_latin_titles_are_told_apart_and_found_with_a_typo(big: ShowIndex) -> None:
+    idx = ShowIndex([*_filler(3000), ShowRef(1, "ガンダム", 1979), ShowRef(2, "カンタム", 2001),
+                     ShowRef(3, "Война и мир", 2016), ShowRef(4, "Война и мир", 1966),
+                     ShowRef(5, "Το Νησί", 2010)])
+    assert (idx.resolve("ガンダム", None, {}).show_id, idx.resolve("カンタム", None, {}).show_id) == (1, 2)
+    assert _first(idx.resolve("Вайна и мир", 2016, {})) == 3
+    assert _first(idx.resolve("Το Νισί", 2010, {})) == 5
