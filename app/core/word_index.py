@@ -77,7 +77,7 @@ class WordIndex:
         self._words[slot] = None
         self._free.append(slot)
 
-    def similar(self, word: str, limit: int = 6) -> list[str]:
+    def similar(self, word: str, limit: int = 12) -> list[str]:
         """Up to ``limit`` indexed words nearest ``word`` (itself first when indexed)."""
         grams = set(word_grams(word))
         lists = sorted((p for g in grams if (p := self._postings.get(g)) is not None), key=len)
