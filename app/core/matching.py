@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -24,28 +23,21 @@ from app.core.types import Candidate
 
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
-CANDIDATE_CUTOFF = 55.0
+CANDIDATE_CUTOFF = 58.0  # (55 offered a random string a title at 57)
 WORDS_BELOW = 80.0  # a fuzzy best below this: the titles of the nearest words are scored too
 WORDS_CUTOFF = 65.0  # ...and kept from those at least this (a random string shares a word's 3-grams)
 YEAR_BONUS = 3.0  # score points for a show that started in the episode's year (the most a year adds)
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
 
-
+# A candidate's score is the best of: plain ratio, ratio of the words sorted (so "Bad
+# Breaking" scores 100 against "Breaking Bad"), and CONTAINED_WEIGHT of token_set_ratio
+# (100 when all of one's words are in the other) with the rest ratio. That last puts a
+# title one word short of the query, or one longer, ahead of titles sharing fewer of its
+# letters ("paep imm hxxtjzok": "paep imm" 76, "krmmw hxxtjzok" 71), but not ahead of the
+# query's own title with a typo ("lituli kizz": "lituli kini" 82, "lituli" 79; with half
+# the weight, 85), and never near the confident score on containment alone.
+SCORERS = (fuzz.ratio, fuzz.token_sort_ratio, fuzz.token_set_ratio)
 CONTAINED_WEIGHT = 0.3
-
-
-def _contained(query: str, title: str, **_: Any) -> float:
-    """A third ``token_set_ratio`` (100 when all of one's words are in the other), the rest
-    ``ratio``: a title one word short of the query, or one longer, is ahead of a title
-    sharing fewer of its letters ("paep imm hxxtjzok": "paep imm" 76, "krmmw hxxtjzok" 71),
-    but not of the query's own title with a typo ("lituli kizz": "lituli kini" 82, "lituli"
-    79; with half, 85), and never near the confident score on containment alone."""
-    return CONTAINED_WEIGHT * fuzz.token_set_ratio(query, title) + (1 - CONTAINED_WEIGHT) * fuzz.ratio(query, title)
-
-
-# A candidate's score is the best of these: plain ratio, ratio of the words sorted (so
-# "Bad Breaking" scores 100 against "Breaking Bad"), and the above.
-SCORERS = (fuzz.ratio, fuzz.token_sort_ratio, _contained)
 
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
@@ -117,13 +109,16 @@ def _year_adjustment(show_year: int | None, year: int | None) -> float:
 
 
 def _scores(key: str, candidates: list[str]) -> dict[str, float]:
-    """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key``, best scorer each."""
-    best: dict[str, float] = {}
-    for scorer in SCORERS:
-        for hit, score, _ in process.extract(key, candidates, scorer=scorer, processor=None,
-                                             limit=None, score_cutoff=CANDIDATE_CUTOFF):
-            if score > best.get(hit, 0.0):
-                best[hit] = float(score)
+    """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key`` (see ``SCORERS``)."""
+    if not candidates:
+        return {}
+    ratio, by_sorted, by_set = ({hit: score for hit, score, _ in process.extract(
+        key, candidates, scorer=scorer, processor=None, limit=None)} for scorer in SCORERS)
+    best = {}
+    for hit, score in ratio.items():
+        score = max(score, by_sorted[hit], CONTAINED_WEIGHT * by_set[hit] + (1 - CONTAINED_WEIGHT) * score)
+        if score >= CANDIDATE_CUTOFF:
+            best[hit] = float(score)
     return best
 
 

@@ -43,7 +43,7 @@ import heapq
 from array import array
 from collections import Counter, defaultdict
 from functools import partial
-from itertools import chain
+from itertools import chain, combinations
 from math import ceil
 from operator import itemgetter
 from typing import cast
@@ -57,7 +57,7 @@ WALK_MORE = 1_600  # ...and this many more when that found fewer than FEW keys (
 FEW = 10
 MIN_SHARED = 0.2  # a candidate shares this fraction of the query's grams, at least
 INDEXED_CHARS = 40  # of a key, the first whole words up to this many characters are indexed
-WORD_WALK = 1_500  # posting-list entries of whole words counted by ``word_candidates``, at most
+WORD_WALK = 8_000  # posting-list entries of whole words ``word_candidates`` takes, at most
 
 
 def indexed_part(key: str) -> str:
@@ -179,10 +179,11 @@ class NgramIndex:
         """Up to ``limit`` keys holding two or more of ``key``'s words, or of their nearest.
 
         For a query whose words are all misspelt, which shares too few 4-grams with its
-        title to be among ``candidates``: each word stands for itself if indexed, else
-        for its nearest indexed words (app/core/word_index.py), and the keys holding two
-        of the query's words so count. The words are walked rarest first, up to
-        ``WORD_WALK`` entries; a word in more titles than that is passed over.
+        title to be among ``candidates``, or whose words are all common (English: the
+        4-gram walk passes over their long lists): each word stands for itself if
+        indexed, else for its nearest indexed words (app/core/word_index.py). The keys
+        holding two of the (up to 4) rarest words are found by set intersections, up to
+        ``WORD_WALK`` posting-list entries; those holding all of them come first.
         """
         postings = self._postings
         per_word = []
@@ -191,20 +192,24 @@ class NgramIndex:
             lists = [exact] if exact is not None else [postings[f" {near} "] for near in self.words.similar(word)]
             per_word.append((sum(map(len, lists)), lists))
         per_word.sort(key=itemgetter(0))
-        walked = []
+        sets = []
         budget = WORD_WALK
-        for size, lists in per_word:
-            if size <= budget:
-                budget -= size
-                walked.append(set(chain.from_iterable(lists)))  # (a key holding two near words counts once)
-        if len(walked) < 2:
+        for size, lists in per_word[:4]:
+            if size > budget:
+                break
+            budget -= size
+            sets.append(set(chain.from_iterable(lists)))
+        if len(sets) < 2:
             return []
-        counts = Counter(chain.from_iterable(walked))
-        hits = [slot for slot, n in counts.items() if n >= 2]
-        if len(hits) > limit:
-            hits = self._most_shared(counts, limit, 2)
+        hits = set().union(*(a & b for a, b in combinations(sets, 2)))
+        if len(hits) <= limit:
+            found = list(hits)
+        else:  # those holding every word walked first; of each, the shortest keys
+            every = set.intersection(*sets)
+            found = heapq.nsmallest(limit, every, key=self._sizes.__getitem__)
+            found += heapq.nsmallest(limit - len(found), hits - every, key=self._sizes.__getitem__)
         keys = self._keys
-        return cast("list[str]", [keys[slot] for slot in hits])
+        return cast("list[str]", [keys[slot] for slot in found])
 
     def _walk_order(self, key: str) -> tuple[list[array[int]], int]:
         """The query's posting lists, word by word in turn, and how many grams no key has.
