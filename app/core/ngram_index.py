@@ -115,7 +115,7 @@ class NgramIndex:
         for gram in key_grams:
             posting = postings[gram]
             if not posting and _is_word(gram):
-                self.words.add(gram[1:-1])
+                self.words.add(gram)
             posting.append(slot)
 
     def discard(self, key: str) -> None:
@@ -128,7 +128,7 @@ class NgramIndex:
             if not posting:
                 del self._postings[gram]
                 if _is_word(gram):
-                    self.words.discard(gram[1:-1])
+                    self.words.discard(gram)
         self._keys[slot] = None
         self._free.append(slot)
 
@@ -139,9 +139,10 @@ class NgramIndex:
         size = len(lists) + absent
         walked, rest = _take(lists, WALK_BUDGET)
         counts = Counter(chain.from_iterable(walked))
+        shared = Counter(counts.values())  # how many keys share n grams (in C: no pass over the keys)
         need = max(1, ceil(MIN_SHARED * (len(walked) + absent)))
-        hits = [slot for slot, n in counts.items() if n >= need]
-        if len(hits) < FEW and rest and max(counts.values(), default=0) + len(rest) >= ceil(MIN_SHARED * size):
+        hits = sum(n for value, n in shared.items() if value >= need)
+        if hits < FEW and rest and max(shared, default=0) + len(rest) >= ceil(MIN_SHARED * size):
             # Few found, and a key holding the common grams left could still qualify
             # (hundreds of "Star Trek ..." titles, and "Star Trak"): walk on, further.
             rest.sort(key=len)
@@ -151,22 +152,23 @@ class NgramIndex:
             else:  # even the rarest gram left is in more titles than that: part of it
                 counts.update(rest[0][:WALK_MORE])
                 more = rest[:1]
+            shared = Counter(counts.values())
             need = max(1, ceil(MIN_SHARED * size) - (len(rest) - len(more)))
-            hits = [slot for slot, n in counts.items() if n >= need]
-        if len(hits) > limit:
-            hits = self._most_shared(counts, limit, need)
         keys = self._keys
-        return cast("list[str]", [keys[slot] for slot in hits])  # (hits are slots in use: never None)
+        return cast("list[str]", [keys[slot] for slot in self._most_shared(counts, shared, limit, need)])
 
-    def _most_shared(self, counts: Counter[int], limit: int, need: int = 1) -> list[int]:
-        """The ``limit`` slots of the highest counts (at least ``need``); of equal counts,
-        the shortest keys. (Sorting thousands of hits took 0.4 ms: this finds the count
-        where the top ``limit`` end and picks by length among that count's only.)"""
+    def _most_shared(self, counts: Counter[int], shared: Counter[int], limit: int, need: int) -> list[int]:
+        """The ``limit`` slots (keys in use) of the highest counts, at least ``need``; of
+        equal counts, the shortest keys. ``shared``: how many slots have each count.
+        (Sorting thousands of hits took 0.4 ms: this finds the count where the top
+        ``limit`` end, from ``shared``, and sorts by length only the slots of that count.)"""
         last, taken = need, 0
-        for value, n in sorted(Counter(counts.values()).items(), reverse=True):
+        for value, n in sorted(shared.items(), reverse=True):
+            if value < need:
+                break
+            last = value
             taken += n
-            if taken >= limit or value <= need:
-                last = max(value, need)
+            if taken >= limit:
                 break
         hits = [slot for slot, n in counts.items() if n >= last]
         if len(hits) <= limit:

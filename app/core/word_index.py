@@ -37,44 +37,48 @@ def word_grams(word: str) -> Iterator[str]:
 
 
 class WordIndex:
-    """Distinct words by 3-gram; ``similar(word)`` are the nearest ones."""
+    """Distinct words by 3-gram; ``similar(word)`` are the nearest ones.
+
+    A word is kept as the title index's own gram for it, " word " (the same string
+    object: 100,000 distinct words would otherwise cost 5 MB of copies, and a dict from
+    word to slot as much again; a word's slot is found in its rarest 3-gram's list).
+    Each word is added once, when the first title holding it is, and discarded with the last.
+    """
 
     def __init__(self) -> None:
         self._postings: dict[str, array[int]] = {}
-        self._slots: dict[str, int] = {}
-        self._words: list[str | None] = []
+        self._words: list[str | None] = []  # slot -> " word " (None: free)
         self._free: list[int] = []
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._words) - len(self._free)
 
-    def add(self, word: str) -> None:
-        if word in self._slots:
-            return
+    def add(self, padded: str) -> None:
+        """Index " word " (not yet indexed)."""
         if self._free:
             slot = self._free.pop()
-            self._words[slot] = word
+            self._words[slot] = padded
         else:
             slot = len(self._words)
-            self._words.append(word)
-        self._slots[word] = slot
+            self._words.append(padded)
         new = partial(array, "I")
-        for gram in set(word_grams(word)):
+        for gram in set(word_grams(padded[1:-1])):
             posting = self._postings.get(gram)
             if posting is None:
                 posting = self._postings[gram] = new()
             posting.append(slot)
 
-    def discard(self, word: str) -> None:
-        slot = self._slots.pop(word, None)
-        if slot is None:
-            return
-        for gram in set(word_grams(word)):
-            posting = self._postings[gram]
+    def discard(self, padded: str) -> None:
+        """Forget " word " (indexed)."""
+        grams = set(word_grams(padded[1:-1]))
+        lists = [self._postings[gram] for gram in grams]
+        words = self._words
+        slot = next(s for s in min(lists, key=len) if words[s] == padded)
+        for gram, posting in zip(grams, lists, strict=True):
             posting.remove(slot)
             if not posting:
                 del self._postings[gram]
-        self._words[slot] = None
+        words[slot] = None
         self._free.append(slot)
 
     def similar(self, word: str, limit: int = 12) -> list[str]:
@@ -95,6 +99,6 @@ class WordIndex:
             slots.sort(key=counts.__getitem__, reverse=True)
             del slots[SCORED:]
         words = self._words
-        found = process.extract(word, [words[s] for s in slots], scorer=fuzz.ratio, processor=None,
+        found = process.extract(f" {word} ", [words[s] for s in slots], scorer=fuzz.ratio, processor=str.strip,
                                 limit=limit, score_cutoff=SIMILAR)
-        return [w for w, _, _ in found]
+        return [w[1:-1] for w, _, _ in found]
