@@ -9,6 +9,7 @@ import pytest
 
 from app.core import matching
 from app.core.matching import ShowIndex, ShowRef, normalise
+from app.core.movie_matching import MovieIndex
 from app.core.ngram_index import MAX_CANDIDATES, NgramIndex, grams
 
 SHOWS = [
@@ -296,3 +297,36 @@ def test_non_latin_titles_are_told_apart_and_found_with_a_typo(big: ShowIndex) -
     assert (idx.resolve("ガンダム", None, {}).show_id, idx.resolve("カンタム", None, {}).show_id) == (1, 2)
     assert _first(idx.resolve("Вайна и мир", 2016, {})) == 3
     assert _first(idx.resolve("Το Νισί", 2010, {})) == 5
+
+
+def test_an_extra_word_beside_common_words_does_not_hide_the_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each of the show's words is in 2,500 titles: the 4-gram walk passes over their lists
+    # and counts the extra word's; the nearest-words pass intersects the words' titles.
+    filler = [s.title for s in _filler(2500, seed=11)]
+    shows = [ShowRef(10_000 * (n + 1) + i, f"{word} {filler[i]}", 2000)
+             for n, word in enumerate(("Horticulture", "Abdicates", "Knighthood")) for i in range(2500)]
+    shows += [ShowRef(1, "Horticulture Abdicates Knighthood", 2000),
+              *(ShowRef(2 + i, f"Unhorsed {filler[i]}", 2000) for i in range(40))]
+    idx = ShowIndex(shows)
+    assert _first(idx.resolve("Horticulture Abdicates Knighthood Unhorsed", 2000, {})) == 1
+    monkeypatch.setattr(matching, "WORDS_BELOW", 0.0)
+    assert _first(idx.resolve("Horticulture Abdicates Knighthood Unhorsed", 2000, {})) != 1
+
+
+def test_a_title_one_word_short_of_the_query_beats_one_sharing_fewer_letters() -> None:
+    idx = ShowIndex([ShowRef(1, "Paep Imm", 1997), ShowRef(2, "Krmmw Hxxtjzok", 1997), *_filler(2000)])
+    assert _first(idx.resolve("Paep Imm Hxxtjzok", 1997, {})) == 1
+    # ...but a title with the query's own words, one misspelt, beats the one a word short
+    idx = ShowIndex([ShowRef(1, "Lituli Kini", 2003), ShowRef(2, "Lituli", 2003), *_filler(2000)])
+    assert _first(idx.resolve("Lituli Kizz", 2003, {})) == 1
+
+
+def test_a_random_string_sharing_a_title_s_start_is_offered_nothing() -> None:
+    idx = ShowIndex([ShowRef(1, "Hdrjedy", 1972)])  # ratio 57 against the query: below the cutoff
+    assert idx.resolve("hdrjebizshudxp", None, {}).candidates == []
+
+
+def test_a_remake_s_title_reordered_goes_to_the_movie_of_the_year() -> None:
+    idx = MovieIndex([ShowRef(1, "Nkkbd Kbk", 2014), ShowRef(2, "Nkkbd Kbk", 2039), *_filler(2000)])
+    assert _first(idx.resolve("Kbk Nkkbd", 2039, {})) == 2
+    assert _first(idx.resolve("Kbk Nkkbd", 2014, {})) == 1

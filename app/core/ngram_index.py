@@ -33,6 +33,12 @@ more than a long one. Measured with tests/bench/big_import.py, 200,000 shows: ti
 peak (all 470 indexed: 208 s and 3 GB; 64 indexed: 31 s); titles of 25 characters, 14 s
 and 0.5 GB.
 
+``word_candidates`` is the second way in, for a query that shares too few 4-grams with
+its title: every word misspelt ("Reqimi Dqto" for "Rekimi Dito"), or only common words
+whose long lists the walk passes over. The distinct words are indexed by 3-grams
+(app/core/word_index.py); the keys holding two of the query's words (or of their
+nearest words) are found by set intersections.
+
 Keys are added and removed one at a time (shows are added while the app runs); a
 removed key's slot is taken by the next key added.
 """
