@@ -116,14 +116,22 @@ def _scores(key: str, candidates: list[str]) -> dict[str, float]:
     """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key`` (see ``SCORERS``)."""
     if not candidates:
         return {}
-    ratio, by_sorted, by_set = ({hit: score for hit, score, _ in process.extract(
-        key, candidates, scorer=scorer, processor=None, limit=None)} for scorer in SCORERS)
-    best = {}
-    for hit, score in ratio.items():
-        score = max(score, by_sorted[hit], CONTAINED_WEIGHT * by_set[hit] + (1 - CONTAINED_WEIGHT) * score)
-        if score >= CANDIDATE_CUTOFF:
-            best[hit] = float(score)
-    return best
+    by_ratio, by_sorted, by_set = SCORERS
+    ratio = {hit: score for hit, score, _ in process.extract(key, candidates, scorer=by_ratio, processor=None,
+                                                              limit=None)}
+    best = {hit: score for hit, score in ratio.items() if score >= CANDIDATE_CUTOFF}
+    for hit, score, _ in process.extract(key, candidates, scorer=by_sorted, processor=None, limit=None,
+                                         score_cutoff=CANDIDATE_CUTOFF):
+        best[hit] = max(score, best.get(hit, 0.0))
+    # token_set_ratio only where a full 100 of it could lift the blend to the cutoff
+    # (a random string's candidates have none: the slowest scorer is skipped)
+    reach = (CANDIDATE_CUTOFF - 100 * CONTAINED_WEIGHT) / (1 - CONTAINED_WEIGHT)
+    if hopeful := [hit for hit, score in ratio.items() if score >= reach]:
+        for hit, score, _ in process.extract(key, hopeful, scorer=by_set, processor=None, limit=None):
+            blended = CONTAINED_WEIGHT * score + (1 - CONTAINED_WEIGHT) * ratio[hit]
+            if blended >= CANDIDATE_CUTOFF:
+                best[hit] = max(blended, best.get(hit, 0.0))
+    return {hit: float(score) for hit, score in best.items()}
 
 
 class ShowIndex:
