@@ -330,3 +330,14 @@ def test_a_remake_s_title_reordered_goes_to_the_movie_of_the_year() -> None:
     idx = MovieIndex([ShowRef(1, "Nkkbd Kbk", 2014), ShowRef(2, "Nkkbd Kbk", 2039), *_filler(2000)])
     assert _first(idx.resolve("Kbk Nkkbd", 2039, {})) == 2
     assert _first(idx.resolve("Kbk Nkkbd", 2014, {})) == 1
+
+
+def test_a_movie_of_another_year_ranks_below_the_title_reordered_of_the_year() -> None:
+    # "Frizzes Breaching" (1989) is another movie's exact title; the query is 2010's
+    # "Breaching Frizzes" reordered, its words too common for the 4-gram walk.
+    filler = [s.title for s in _filler(2500, seed=12)]
+    movies = [ShowRef(10_000 * (n + 1) + i, f"{word} {filler[i]}", 2000)
+              for n, word in enumerate(("Frizzes", "Breaching")) for i in range(2500)]
+    idx = MovieIndex([*movies, ShowRef(1, "Frizzes Breaching", 1989), ShowRef(2, "Breaching Frizzes", 2010)])
+    r = idx.resolve("Frizzes Breaching", 2010, {})
+    assert r.show_id is None and [c.show_id for c in r.candidates[:2]] == [2, 1]

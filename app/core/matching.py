@@ -204,7 +204,7 @@ class ShowIndex:
         scores = _scores(key, candidates)
         if key in self._by_title:
             scores[key] = 100.0
-        elif " " in key and max(scores.values(), default=0.0) < WORDS_BELOW:
+        if " " in key and self._best(scores, year) < WORDS_BELOW:
             # Not sure yet: the titles of the words nearest the query's words, too (every
             # word misspelt shares too few 4-grams with its title). Not for one word: the
             # 4-grams find a word with one typo, and none of its near words is the better bet.
@@ -221,7 +221,7 @@ class ShowIndex:
                 break  # neither this title nor any after it can reach the top `limit`
             for show in self._by_title[hit_key]:
                 show_year = self._year(show)
-                by_year = _year_adjustment(show_year, year)
+                by_year = self._adjust(show_year, year)
                 adjusted = max(0.0, min(100.0, score + by_year))
                 # (of two at 100, the one of the year: a remake's reordered title is no tie)
                 ranked.append((-adjusted, -by_year, show.title, show.id, show_year))
@@ -229,6 +229,20 @@ class ShowIndex:
                 floor = -sorted(ranked)[limit - 1][0]
         ranked.sort()
         return [Candidate(i, title, y, -s) for s, _, title, i, y in ranked[:limit]]
+
+    def _adjust(self, show_year: int | None, year: int | None) -> float:
+        """Score points for a show of ``show_year`` when the query's year is ``year``."""
+        return _year_adjustment(show_year, year)
+
+    def _best(self, scores: dict[str, float], year: int | None) -> float:
+        """The best of ``scores`` once the year has adjusted them (a title ruled out by
+        its year is no reason to look no further)."""
+        best = 0.0
+        for key, score in scores.items():
+            if score >= WORDS_BELOW:  # (below it, the year's few points change nothing here)
+                score += max(self._adjust(self._year(s), year) for s in self._by_title[key])
+            best = max(best, score)
+        return best
 
     def resolve(self, title: str | None, year: int | None, ids: dict[str, str]) -> MatchResult:
         """Match a Plex show: ids first, then exact title, then fuzzy title."""
