@@ -153,13 +153,19 @@ class NgramIndex:
             # (hundreds of "Star Trek ..." titles, and "Star Trak"): walk on, further.
             rest.sort(key=len)
             more, _ = _take(rest, WALK_MORE, stop_at_first_misfit=True)
-            if more:
-                counts.update(chain.from_iterable(more))
-            else:  # even the rarest gram left is in more titles than that: part of it
-                counts.update(rest[0][:WALK_MORE])
-                more = rest[:1]
-            shared = Counter(counts.values())
+            if not more:  # even the rarest gram left is in more titles than that: part of it
+                more = [rest[0][:WALK_MORE]]
             need = max(1, ceil(MIN_SHARED * size) - (len(rest) - len(more)))
+            if len(more) < need:
+                # A key not counted yet cannot qualify on these lists alone: only the keys
+                # counted that could are looked up in them, not every entry counted (a
+                # random string's one common gram, "  to", was 0.1 ms of counting).
+                hopeful = {slot for slot, n in counts.items() if n + len(more) >= need}
+                for posting in more:
+                    counts.update(hopeful.intersection(posting))
+            else:
+                counts.update(chain.from_iterable(more))
+            shared = Counter(counts.values())
         keys = self._keys
         return cast("list[str]", [keys[slot] for slot in self._most_shared(counts, shared, limit, need)])
 
