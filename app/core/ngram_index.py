@@ -61,6 +61,7 @@ MAX_CANDIDATES = 30  # keys handed to the scorer for one query, at most
 WALK_BUDGET = 400  # posting-list entries counted for one query...
 WALK_MORE = 1_600  # ...and this many more when that found fewer than FEW keys (see above)
 FEW = 10
+WALK_PART = 400  # ...of which, when even the rarest list left is longer, this many entries of it
 MIN_SHARED = 0.2  # a candidate shares this fraction of the query's grams, at least
 INDEXED_CHARS = 40  # of a key, the first whole words up to this many characters are indexed
 WORD_WALK = 8_000  # posting-list entries of whole words ``word_candidates`` takes, at most
@@ -154,7 +155,7 @@ class NgramIndex:
             rest.sort(key=len)
             more, _ = _take(rest, WALK_MORE, stop_at_first_misfit=True)
             if not more:  # even the rarest gram left is in more titles than that: part of it
-                more = [rest[0][:WALK_MORE]]
+                more = [rest[0][:WALK_PART]]
             need = max(1, ceil(MIN_SHARED * size) - (len(rest) - len(more)))
             if len(more) < need:
                 # A key not counted yet cannot qualify on these lists alone: only the keys
