@@ -6,10 +6,11 @@ selective, so a query walks short lists, but a short word with a letter or two w
 that is never a candidate. pg_trgm's 3-grams keep more ("  d", "to ").
 
 The vocabulary is far smaller than the titles (a word is in many titles), so its own
-3-gram index is cheap: ``similar(word)`` walks the word's 3-grams (padded like
-pg_trgm: "  d", " di", "dit", "ito", "to ") over the vocabulary, and scores the words
-sharing the most with rapidfuzz's ``ratio``. The title index then takes the titles
-holding those words (its whole-word grams) as candidates too.
+3-gram index is cheap: ``similar(word)`` walks the word's rarest 3-grams (padded like
+pg_trgm: "  d", " di", "dit", "ito", "to ") over the vocabulary, up to ``WALK_BUDGET``
+entries, and scores every word on those lists with rapidfuzz's ``ratio`` (in C: cheaper
+than counting the grams each shares to score fewer). The title index then takes the
+titles holding the nearest words (its whole-word grams) as candidates too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from itertools import chain
 from rapidfuzz import fuzz, process
 
 GRAM = 3
-WALK_BUDGET = 600  # vocabulary posting-list entries counted for one word, at most
+WALK_BUDGET = 600  # vocabulary posting-list entries walked for one word, at most
 SIMILAR = 66.0  # ratio of the padded words at least this: misspelt (" dqto "/" dito " 83, " ykbzz "/" ykbvc " 71)
 
 

@@ -7,7 +7,7 @@ reordered, a word missing and an extra word (titles of two words or more), and a
 string that matches nothing.
 
 For each kind: p50/p99 of ``ShowIndex.resolve`` (each query's fastest of ``--repeat``
-runs, 3 by default, for pg_trgm too: on a shared machine a single run's p99 is mostly
+runs, 5 by default, for pg_trgm too: on a shared machine a single run's p99 is mostly
 the scheduler's) and how often it *found* the intended
 show (applied it, or offered it first); for "matches nothing", how often it offered
 nothing at all. The query carries the show's year, as a Plex webhook does; the found
@@ -344,7 +344,7 @@ def main() -> None:
     parser.add_argument("--movies", action="store_true", help="titles with years, resolved as movies")
     parser.add_argument("--shows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="time each query this many times, keep the fastest (ours and pg_trgm alike)")
     parser.add_argument("--no-pg", action="store_true", help="skip pg_trgm")
     parser.add_argument("--words", metavar="FILE", help="the english set's words (default /usr/share/dict/words)")
