@@ -9,6 +9,7 @@ import pytest
 
 from app.core import matching
 from app.core.matching import ShowIndex, ShowRef, normalise
+from app.core.movie_matching import MovieIndex
 from app.core.ngram_index import MAX_CANDIDATES, NgramIndex, grams
 
 SHOWS = [
@@ -234,3 +235,109 @@ def test_editing_or_deleting_a_show_updates_the_index_in_place(tmp_path) -> None
     assert index.resolve("Andor", 2022, {"tmdb": "83867"}).show_id is None
     assert index.by_ids({"tmdb": "95396"})[0].title == "Severance (US)" and len(index) == 1
     tracker.sessions.kw["bind"].dispose()
+
+
+# Titles from a small alphabet of syllables (tests/bench/matching.py --set syllables): many
+# near-twins, and a short word with a letter wrong keeps none of its 4-grams.
+
+def _syllable_filler(n: int, seed: int = 4) -> list[ShowRef]:
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bdklmnrst" for v in "aeiou"]
+    words = ["".join(rng.choices(syllables, k=rng.choice((2, 2, 3)))) for _ in range(1500)]
+    return [ShowRef(1000 + i, " ".join(rng.choices(words, k=rng.choice((1, 2, 2, 3)))).title(),
+                    rng.randint(1950, 2025)) for i in range(n)]
+
+
+def test_a_title_with_every_word_misspelt_is_found_among_near_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    shows = [*_syllable_filler(6000), ShowRef(1, "Rekimi Dito", 1958),
+             ShowRef(2, "Sekimi Dito", 1958), ShowRef(3, "Rekimi Dabo", 1958), ShowRef(4, "Rekimi", 1958)]
+    idx = ShowIndex(shows)
+    assert _first(idx.resolve("Reqimi Dqto", 1958, {})) == 1
+    assert [c.show_id for c in idx.search("Dqto Reqimi")][:1] == [1]
+    # Without the nearest-words pass the 4-grams miss it ("dqto" keeps none of "dito"'s):
+    monkeypatch.setattr(matching, "WORDS_BELOW", 0.0)
+    assert _first(idx.resolve("Reqimi Dqto", 1958, {})) != 1
+
+
+def test_the_words_index_follows_titles_added_and_removed() -> None:
+    idx = NgramIndex()
+    idx.add("rekimi dito")
+    idx.add("dito sabo")
+    assert idx.words.similar("dqto") == ["dito"]
+    assert idx.word_candidates("reqimi dqto") == ["rekimi dito"]
+    idx.discard("rekimi dito")
+    assert idx.words.similar("dqto") == ["dito"]  # still in "dito sabo"
+    assert idx.words.similar("reqimi") == []
+    idx.discard("dito sabo")
+    assert idx.words.similar("dqto") == [] and len(idx.words) == 0
+    idx.add("doto")  # the freed slots are reused
+    assert idx.words.similar("dqto") == ["doto"]
+
+
+def test_a_random_string_of_several_words_is_still_no_match(big: ShowIndex) -> None:
+    for query in ("Qwzrtx Plmkzq Vbnqw", "Xtlkzq Wqpfhv"):
+        assert big.resolve(query, 2020, {}).candidates == []
+
+
+@pytest.mark.parametrize("title, key", [
+    ("ガンダム", "ガンダム"),  # voicing marks are letters' parts: not カンタム
+    ("ｶﾞﾝﾀﾞﾑ", "ガンダム"),  # half-width kana: the same key
+    ("हिन्दी", "हिन्दी"),  # Devanagari's vowel signs and virama stay inside the word
+    ("Ёлки 2", "елки 2"),  # a diacritic goes, as in Latin
+    ("Ελληνικά!", "ελληνικα"),
+])
+def test_normalise_non_latin(title: str, key: str) -> None:
+    assert normalise(title)[0] == key
+
+
+def test_non_latin_titles_are_told_apart_and_found_with_a_typo(big: ShowIndex) -> None:
+    idx = ShowIndex([*_filler(3000), ShowRef(1, "ガンダム", 1979), ShowRef(2, "カンタム", 2001),
+                     ShowRef(3, "Война и мир", 2016), ShowRef(4, "Война и мир", 1966),
+                     ShowRef(5, "Το Νησί", 2010)])
+    assert (idx.resolve("ガンダム", None, {}).show_id, idx.resolve("カンタム", None, {}).show_id) == (1, 2)
+    assert _first(idx.resolve("Вайна и мир", 2016, {})) == 3
+    assert _first(idx.resolve("Το Νισί", 2010, {})) == 5
+
+
+def test_an_extra_word_beside_common_words_does_not_hide_the_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each of the show's words is in 2,500 titles: the 4-gram walk passes over their lists
+    # and counts the extra word's; the nearest-words pass intersects the words' titles.
+    filler = [s.title for s in _filler(2500, seed=11)]
+    shows = [ShowRef(10_000 * (n + 1) + i, f"{word} {filler[i]}", 2000)
+             for n, word in enumerate(("Horticulture", "Abdicates", "Knighthood")) for i in range(2500)]
+    shows += [ShowRef(1, "Horticulture Abdicates Knighthood", 2000),
+              *(ShowRef(2 + i, f"Unhorsed {filler[i]}", 2000) for i in range(40))]
+    idx = ShowIndex(shows)
+    assert _first(idx.resolve("Horticulture Abdicates Knighthood Unhorsed", 2000, {})) == 1
+    monkeypatch.setattr(matching, "WORDS_BELOW", 0.0)
+    assert _first(idx.resolve("Horticulture Abdicates Knighthood Unhorsed", 2000, {})) != 1
+
+
+def test_a_title_one_word_short_of_the_query_beats_one_sharing_fewer_letters() -> None:
+    idx = ShowIndex([ShowRef(1, "Paep Imm", 1997), ShowRef(2, "Krmmw Hxxtjzok", 1997), *_filler(2000)])
+    assert _first(idx.resolve("Paep Imm Hxxtjzok", 1997, {})) == 1
+    # ...but a title with the query's own words, one misspelt, beats the one a word short
+    idx = ShowIndex([ShowRef(1, "Lituli Kini", 2003), ShowRef(2, "Lituli", 2003), *_filler(2000)])
+    assert _first(idx.resolve("Lituli Kizz", 2003, {})) == 1
+
+
+def test_a_random_string_sharing_a_title_s_start_is_offered_nothing() -> None:
+    idx = ShowIndex([ShowRef(1, "Hdrjedy", 1972)])  # ratio 57 against the query: below the cutoff
+    assert idx.resolve("hdrjebizshudxp", None, {}).candidates == []
+
+
+def test_a_remake_s_title_reordered_goes_to_the_movie_of_the_year() -> None:
+    idx = MovieIndex([ShowRef(1, "Nkkbd Kbk", 2014), ShowRef(2, "Nkkbd Kbk", 2039), *_filler(2000)])
+    assert _first(idx.resolve("Kbk Nkkbd", 2039, {})) == 2
+    assert _first(idx.resolve("Kbk Nkkbd", 2014, {})) == 1
+
+
+def test_a_movie_of_another_year_ranks_below_the_title_reordered_of_the_year() -> None:
+    # "Frizzes Breaching" (1989) is another movie's exact title; the query is 2010's
+    # "Breaching Frizzes" reordered, its words too common for the 4-gram walk.
+    filler = [s.title for s in _filler(2500, seed=12)]
+    movies = [ShowRef(10_000 * (n + 1) + i, f"{word} {filler[i]}", 2000)
+              for n, word in enumerate(("Frizzes", "Breaching")) for i in range(2500)]
+    idx = MovieIndex([*movies, ShowRef(1, "Frizzes Breaching", 1989), ShowRef(2, "Breaching Frizzes", 2010)])
+    r = idx.resolve("Frizzes Breaching", 2010, {})
+    assert r.show_id is None and [c.show_id for c in r.candidates[:2]] == [2, 1]

@@ -4,7 +4,11 @@ Pure and in memory. Titles are normalised once when the index is built; a lookup
 ids, then exact normalised titles in a dict, and only then fuzzy scoring with rapidfuzz,
 with the year as evidence rather than a filter. The fuzzy path never scans every title:
 an n-gram index (app/core/ngram_index.py) hands it at most ``MAX_CANDIDATES`` titles,
-which are scored word-order-blind.
+which are scored word-order-blind; when none of those scores ``WORDS_BELOW`` and the
+query has two words or more, at most as many again: the titles holding two of its
+words, each misspelt word standing for its nearest indexed words (a short word with a
+letter wrong keeps none of its 4-grams). Measured against pg_trgm on five title sets
+with tests/bench/matching.py (README, "Performance").
 """
 
 from __future__ import annotations
@@ -23,16 +27,28 @@ from app.core.types import Candidate
 
 CONFIDENT_SCORE = 94.0  # a fuzzy best at or above this...
 CONFIDENT_MARGIN = 6.0  # ...and this far ahead of the runner-up is applied
-CANDIDATE_CUTOFF = 55.0
+CANDIDATE_CUTOFF = 58.0  # (55 offered a random string a title at 57)
+WORDS_BELOW = 80.0  # a fuzzy best below this: the titles of the nearest words are scored too
+WORDS_CUTOFF = 65.0  # ...and kept from those at least this (a random string shares a word's 3-grams)
 YEAR_BONUS = 3.0  # score points for a show that started in the episode's year (the most a year adds)
 ID_NAMES = ("tmdb", "tvdb", "imdb", "anidb")
-# A candidate's score is the best of these: plain ratio, and ratio of the words sorted
-# (so "Bad Breaking" scores 100 against "Breaking Bad").
-SCORERS = (fuzz.ratio, fuzz.token_sort_ratio)
+
+# A candidate's score is the best of: plain ratio, ratio of the words sorted (so "Bad
+# Breaking" scores 100 against "Breaking Bad"), and CONTAINED_WEIGHT of token_set_ratio
+# (100 when all of one's words are in the other) with the rest ratio. That last puts a
+# title one word short of the query, or one longer, ahead of titles sharing fewer of its
+# letters ("paep imm hxxtjzok": "paep imm" 76, "krmmw hxxtjzok" 71), but not ahead of the
+# query's own title with a typo ("lituli kizz": "lituli kini" 82, "lituli" 79; with half
+# the weight, 85), and never near the confident score on containment alone.
+SCORERS = (fuzz.ratio, fuzz.token_sort_ratio, fuzz.token_set_ratio)
+CONTAINED_WEIGHT = 0.3
 
 _YEAR_SUFFIX = re.compile(r"\s*[\(\[]((?:19|20)\d\d)[\)\]]\s*$")
 _PAREN_SUFFIX = re.compile(r"\s*[\(\[][^\)\]]{1,12}[\)\]]\s*$")
 _NON_WORD = re.compile(r"[^\w]+")
+# Diacritics (é = e + U+0301, ё = е + U+0308): dropped. Other combining marks are letters'
+# parts (Japanese voicing marks: カ/ガ; Devanagari's virama and vowel signs) and stay.
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 @dataclass(frozen=True)
@@ -72,12 +88,14 @@ def normalise(title: str) -> tuple[str, int | None]:
         title = title[: m.start()]
     title = _PAREN_SUFFIX.sub("", title)  # "(US)", "(2005)" and friends
     text = title
-    if not text.isascii():  # (ASCII has no accents to drop: most titles skip the per-character walk)
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.casefold()
-    text = text.replace("&", " and ")
-    text = _NON_WORD.sub(" ", text).replace("_", " ").strip()
+    if text.isascii():  # (ASCII has no accents to drop: most titles skip the per-character walk)
+        text = _NON_WORD.sub(" ", text.casefold().replace("&", " and "))
+    else:
+        text = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFKD", text)))
+        text = text.casefold().replace("&", " and ")
+        # A combining mark left is part of its word (\w does not match it: "हिन्दी" was "ह नद")
+        text = "".join(c if c.isalnum() or unicodedata.category(c)[0] == "M" else " " for c in text)
+    text = text.replace("_", " ").strip()
     if text.startswith("the "):
         text = text[4:]
     return " ".join(text.split()), year
@@ -95,14 +113,25 @@ def _year_adjustment(show_year: int | None, year: int | None) -> float:
 
 
 def _scores(key: str, candidates: list[str]) -> dict[str, float]:
-    """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key``, best scorer each."""
-    best: dict[str, float] = {}
-    for scorer in SCORERS:
-        for hit, score, _ in process.extract(key, candidates, scorer=scorer, processor=None,
-                                             limit=None, score_cutoff=CANDIDATE_CUTOFF):
-            if score > best.get(hit, 0.0):
-                best[hit] = float(score)
-    return best
+    """The candidates scoring at least ``CANDIDATE_CUTOFF`` against ``key`` (see ``SCORERS``)."""
+    if not candidates:
+        return {}
+    by_ratio, by_sorted, by_set = SCORERS
+    ratio = {hit: score for hit, score, _ in process.extract(key, candidates, scorer=by_ratio, processor=None,
+                                                              limit=None)}
+    best = {hit: score for hit, score in ratio.items() if score >= CANDIDATE_CUTOFF}
+    for hit, score, _ in process.extract(key, candidates, scorer=by_sorted, processor=None, limit=None,
+                                         score_cutoff=CANDIDATE_CUTOFF):
+        best[hit] = max(score, best.get(hit, 0.0))
+    # token_set_ratio only where a full 100 of it could lift the blend to the cutoff
+    # (a random string's candidates have none: the slowest scorer is skipped)
+    reach = (CANDIDATE_CUTOFF - 100 * CONTAINED_WEIGHT) / (1 - CONTAINED_WEIGHT)
+    if hopeful := [hit for hit, score in ratio.items() if score >= reach]:
+        for hit, score, _ in process.extract(key, hopeful, scorer=by_set, processor=None, limit=None):
+            blended = CONTAINED_WEIGHT * score + (1 - CONTAINED_WEIGHT) * ratio[hit]
+            if blended >= CANDIDATE_CUTOFF:
+                best[hit] = max(blended, best.get(hit, 0.0))
+    return {hit: float(score) for hit, score in best.items()}
 
 
 class ShowIndex:
@@ -171,9 +200,17 @@ class ShowIndex:
 
     def _ranked(self, key: str, year: int | None, limit: int) -> list[Candidate]:
         """``search`` for a normalised key: its exact shows, then the n-gram candidates."""
-        scores = _scores(key, self._grams.candidates(key)) if key else {}
+        candidates = self._grams.candidates(key) if key else []
+        scores = _scores(key, candidates)
         if key in self._by_title:
             scores[key] = 100.0
+        if " " in key and self._best(scores, year) < WORDS_BELOW:
+            # Not sure yet: the titles of the words nearest the query's words, too (every
+            # word misspelt shares too few 4-grams with its title). Not for one word: the
+            # 4-grams find a word with one typo, and none of its near words is the better bet.
+            seen = set(candidates)
+            more = _scores(key, [k for k in self._grams.word_candidates(key) if k not in seen])
+            scores.update((k, score) for k, score in more.items() if score >= WORDS_CUTOFF)
         # Best title first; (-score, title, id, year) tuples are cheap, Candidates are made
         # for the top `limit` only. A year adds at most YEAR_BONUS, so once `limit` shows
         # are in, a title scoring below the lowest of them by more than that can't enter.
@@ -184,12 +221,28 @@ class ShowIndex:
                 break  # neither this title nor any after it can reach the top `limit`
             for show in self._by_title[hit_key]:
                 show_year = self._year(show)
-                adjusted = max(0.0, min(100.0, score + _year_adjustment(show_year, year)))
-                ranked.append((-adjusted, show.title, show.id, show_year))
+                by_year = self._adjust(show_year, year)
+                adjusted = max(0.0, min(100.0, score + by_year))
+                # (of two at 100, the one of the year: a remake's reordered title is no tie)
+                ranked.append((-adjusted, -by_year, show.title, show.id, show_year))
             if floor is None and len(ranked) >= limit:
                 floor = -sorted(ranked)[limit - 1][0]
         ranked.sort()
-        return [Candidate(i, title, y, -s) for s, title, i, y in ranked[:limit]]
+        return [Candidate(i, title, y, -s) for s, _, title, i, y in ranked[:limit]]
+
+    def _adjust(self, show_year: int | None, year: int | None) -> float:
+        """Score points for a show of ``show_year`` when the query's year is ``year``."""
+        return _year_adjustment(show_year, year)
+
+    def _best(self, scores: dict[str, float], year: int | None) -> float:
+        """The best of ``scores`` once the year has adjusted them (a title ruled out by
+        its year is no reason to look no further)."""
+        best = 0.0
+        for key, score in scores.items():
+            if score >= WORDS_BELOW:  # (below it, the year's few points change nothing here)
+                score += max(self._adjust(self._year(s), year) for s in self._by_title[key])
+            best = max(best, score)
+        return best
 
     def resolve(self, title: str | None, year: int | None, ids: dict[str, str]) -> MatchResult:
         """Match a Plex show: ids first, then exact title, then fuzzy title."""

@@ -12,6 +12,7 @@ from app.core.matching import CONFIDENT_MARGIN, CONFIDENT_SCORE, MatchResult, Sh
 from app.core.types import Candidate
 
 YEAR_SLACK = 1  # Plex's year and a tracker's release year may differ by one (festival vs release)
+OTHER_YEAR = -25.0  # score points for a movie of another year: a remake, or another movie
 
 
 def same_year(a: int | None, b: int | None) -> bool:
@@ -55,6 +56,13 @@ class MovieIndex(ShowIndex):
                 and best.score >= CONFIDENT_SCORE and best.score - runner_up >= CONFIDENT_MARGIN):
             return MatchResult(best.show_id, "title", best.score / 100.0, candidates=cands)
         return MatchResult(None, conflict="low_confidence", candidates=cands)
+
+    def _adjust(self, movie_year: int | None, year: int | None) -> float:
+        """The year's bonus for a movie of that year; another year (beyond the slack) is
+        another movie, so it ranks below a near title of the right year."""
+        if not same_year(movie_year, year):
+            return OTHER_YEAR
+        return super()._adjust(movie_year, year)
 
     def _cands(self, movies: list[ShowRef]) -> list[Candidate]:
         return sorted((Candidate(m.id, m.title, self._year(m), 100.0) for m in movies),

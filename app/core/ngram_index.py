@@ -13,12 +13,13 @@ that would take it past ``WALK_BUDGET`` entries, because a common gram ("  th", 
 says little and costs the most. A key must share at least
 ``MIN_SHARED`` of the query's grams (of those walked, and those no title has), which is
 what keeps a random string from matching anything. If fewer than ``FEW`` keys are left
-while a key holding all the common grams not walked could still qualify, the walk goes
-on, up to ``WALK_MORE`` entries more, and the bar counts those still not walked as
-shared. Of the keys left, the ``MAX_CANDIDATES`` sharing the most (then the
-shortest) are the candidates, for the caller to score with rapidfuzz. A query so costs
-about the same on 1,000 or 100,000 titles and never hands on more than
-``MAX_CANDIDATES``.
+while a key holding all the common grams not walked could still qualify, and none shares
+half the grams walked already (that one is the answer: walking on cost a 4-word query with
+two typos 0.18 ms, and found no better), the walk goes on, up to ``WALK_MORE`` entries
+more, and the bar counts those still not walked as shared. Of the keys left, the
+``MAX_CANDIDATES`` sharing the most (then the shortest) are the candidates, for the
+caller to score with rapidfuzz. A query so costs about the same on 1,000 or 100,000
+titles and never hands on more than ``MAX_CANDIDATES``.
 
 Why 4-grams and not pg_trgm's 3-grams, measured with tests/bench/matching.py on
 100,000 titles: their lists are shorter for the same answers. Random-letter titles:
@@ -33,26 +34,38 @@ more than a long one. Measured with tests/bench/big_import.py, 200,000 shows: ti
 peak (all 470 indexed: 208 s and 3 GB; 64 indexed: 31 s); titles of 25 characters, 14 s
 and 0.5 GB.
 
+``word_candidates`` is the second way in, for a query that shares too few 4-grams with
+its title: every word misspelt ("Reqimi Dqto" for "Rekimi Dito"), or only common words
+whose long lists the walk passes over. The distinct words are indexed by 3-grams
+(app/core/word_index.py); the keys holding two of the query's words (or of their
+nearest words) are found by set intersections.
+
 Keys are added and removed one at a time (shows are added while the app runs); a
 removed key's slot is taken by the next key added.
 """
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections import Counter, defaultdict
 from functools import partial
-from itertools import chain
+from itertools import chain, combinations
 from math import ceil
+from operator import itemgetter
 from typing import cast
+
+from app.core.word_index import WordIndex
 
 GRAM = 4  # characters in a gram (words shorter than that still give one, padded)
 MAX_CANDIDATES = 30  # keys handed to the scorer for one query, at most
 WALK_BUDGET = 400  # posting-list entries counted for one query...
 WALK_MORE = 1_600  # ...and this many more when that found fewer than FEW keys (see above)
 FEW = 10
+WALK_PART = 400  # ...of which, when even the rarest list left is longer, this many entries of it
 MIN_SHARED = 0.2  # a candidate shares this fraction of the query's grams, at least
 INDEXED_CHARS = 40  # of a key, the first whole words up to this many characters are indexed
+WORD_WALK = 8_000  # posting-list entries of whole words ``word_candidates`` takes, at most
 
 
 def indexed_part(key: str) -> str:
@@ -84,6 +97,7 @@ class NgramIndex:
         self._keys: list[str | None] = []  # slot -> key (None: free)
         self._sizes = array("H")  # slot -> how many grams its key has
         self._free: list[int] = []
+        self.words = WordIndex()  # the distinct words of the keys
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -107,7 +121,10 @@ class NgramIndex:
         self._slots[key] = slot
         postings = self._postings
         for gram in key_grams:
-            postings[gram].append(slot)
+            posting = postings[gram]
+            if not posting and _is_word(gram):
+                self.words.add(gram)
+            posting.append(slot)
 
     def discard(self, key: str) -> None:
         slot = self._slots.pop(key, None)
@@ -118,6 +135,8 @@ class NgramIndex:
             posting.remove(slot)
             if not posting:
                 del self._postings[gram]
+                if _is_word(gram):
+                    self.words.discard(gram)
         self._keys[slot] = None
         self._free.append(slot)
 
@@ -128,26 +147,87 @@ class NgramIndex:
         size = len(lists) + absent
         walked, rest = _take(lists, WALK_BUDGET)
         counts = Counter(chain.from_iterable(walked))
+        shared = Counter(counts.values())  # how many keys share n grams (in C: no pass over the keys)
         need = max(1, ceil(MIN_SHARED * (len(walked) + absent)))
-        hits = [slot for slot, n in counts.items() if n >= need]
-        if len(hits) < FEW and rest and max(counts.values(), default=0) + len(rest) >= ceil(MIN_SHARED * size):
+        hits = sum(n for value, n in shared.items() if value >= need)
+        best = max(shared, default=0)
+        if hits < FEW and rest and best + len(rest) >= ceil(MIN_SHARED * size) and 2 * best < len(walked) + absent:
             # Few found, and a key holding the common grams left could still qualify
             # (hundreds of "Star Trek ..." titles, and "Star Trak"): walk on, further.
             rest.sort(key=len)
             more, _ = _take(rest, WALK_MORE, stop_at_first_misfit=True)
-            if more:
-                counts.update(chain.from_iterable(more))
-            else:  # even the rarest gram left is in more titles than that: part of it
-                counts.update(rest[0][:WALK_MORE])
-                more = rest[:1]
+            if not more:  # even the rarest gram left is in more titles than that: part of it
+                more = [rest[0][:WALK_PART]]
             need = max(1, ceil(MIN_SHARED * size) - (len(rest) - len(more)))
-            hits = [slot for slot, n in counts.items() if n >= need]
-        if len(hits) > limit:  # the most shared first; of those, the shortest titles
-            hits.sort(key=self._sizes.__getitem__)
-            hits.sort(key=counts.__getitem__, reverse=True)
-            del hits[limit:]
+            if len(more) < need:
+                # A key not counted yet cannot qualify on these lists alone: only the keys
+                # counted that could are looked up in them, not every entry counted (a
+                # random string's one common gram, "  to", was 0.1 ms of counting).
+                hopeful = {slot for slot, n in counts.items() if n + len(more) >= need}
+                for posting in more:
+                    counts.update(hopeful.intersection(posting))
+            else:
+                counts.update(chain.from_iterable(more))
+            shared = Counter(counts.values())
         keys = self._keys
-        return cast("list[str]", [keys[slot] for slot in hits])  # (hits are slots in use: never None)
+        return cast("list[str]", [keys[slot] for slot in self._most_shared(counts, shared, limit, need)])
+
+    def _most_shared(self, counts: Counter[int], shared: Counter[int], limit: int, need: int) -> list[int]:
+        """The ``limit`` slots (keys in use) of the highest counts, at least ``need``; of
+        equal counts, the shortest keys. ``shared``: how many slots have each count.
+        (Sorting thousands of hits took 0.4 ms: this finds the count where the top
+        ``limit`` end, from ``shared``, and sorts by length only the slots of that count.)"""
+        last, taken = need, 0
+        for value, n in sorted(shared.items(), reverse=True):
+            if value < need:
+                break
+            last = value
+            taken += n
+            if taken >= limit:
+                break
+        hits = [slot for slot, n in counts.items() if n >= last]
+        if len(hits) <= limit:
+            return hits
+        top = [slot for slot in hits if counts[slot] > last]
+        ties = [slot for slot in hits if counts[slot] == last]
+        ties.sort(key=self._sizes.__getitem__)  # (in C: faster than heapq.nsmallest's loop here)
+        return top + ties[:limit - len(top)]
+
+    def word_candidates(self, key: str, limit: int = MAX_CANDIDATES) -> list[str]:
+        """Up to ``limit`` keys holding two or more of ``key``'s words, or of their nearest.
+
+        For a query whose words are all misspelt, which shares too few 4-grams with its
+        title to be among ``candidates``, or whose words are all common (English: the
+        4-gram walk passes over their long lists): each word stands for itself if
+        indexed, else for its nearest indexed words (app/core/word_index.py). The keys
+        holding two of the (up to 4) rarest words are found by set intersections, up to
+        ``WORD_WALK`` posting-list entries; those holding all of them come first.
+        """
+        postings = self._postings
+        per_word = []
+        for word in dict.fromkeys(indexed_part(key).split()):
+            exact = postings.get(f" {word} ")
+            lists = [exact] if exact is not None else [postings[f" {near} "] for near in self.words.similar(word)]
+            per_word.append((sum(map(len, lists)), lists))
+        per_word.sort(key=itemgetter(0))
+        sets = []
+        budget = WORD_WALK
+        for size, lists in per_word[:4]:
+            if size > budget:
+                break
+            budget -= size
+            sets.append(set(chain.from_iterable(lists)))
+        if len(sets) < 2:
+            return []
+        hits = set().union(*(a & b for a, b in combinations(sets, 2)))
+        if len(hits) <= limit:
+            found = list(hits)
+        else:  # those holding every word walked first; of each, the shortest keys
+            every = set.intersection(*sets)
+            found = heapq.nsmallest(limit, every, key=self._sizes.__getitem__)
+            found += heapq.nsmallest(limit - len(found), hits - every, key=self._sizes.__getitem__)
+        keys = self._keys
+        return cast("list[str]", [keys[slot] for slot in found])
 
     def _walk_order(self, key: str) -> tuple[list[array[int]], int]:
         """The query's posting lists, word by word in turn, and how many grams no key has.
@@ -175,6 +255,11 @@ class NgramIndex:
         per_word.sort(key=lambda found: len(found[0]) if found else 0)
         rounds = max(map(len, per_word), default=0)
         return [found[r] for r in range(rounds) for found in per_word if r < len(found)], absent
+
+
+def _is_word(gram: str) -> bool:
+    """Whether ``gram`` is a whole word's (" word "), not a padded 4-gram ("  ab", "  a ")."""
+    return gram[0] == " " == gram[-1] and gram[1] != " "
 
 
 def _take(lists: list[array[int]], budget: int,
