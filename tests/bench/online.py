@@ -1,5 +1,6 @@
 """Trakt and Simkl delivery benchmark, run by hand (figures go to the lead, not the README):
 ``python tests/bench/online.py [--service trakt|simkl|both] [--events N] [--seconds S] [--scale K]``
+(``--only steady|drain``; ``--pace S`` tries another ``min_interval`` of ours)
 
 Per service, a Core in this process (real SQLite, real HTTP over loopback) with one signed-in
 account, against its stand-in (tests/fake_trakt.py, tests/fake_simkl.py):
@@ -230,8 +231,12 @@ async def main() -> None:
     parser.add_argument("--load", type=float, default=0.85, help="the steady rate, a fraction of our pace (0.85)")
     parser.add_argument("--scale", type=float, default=20, help="the drain's clock, this many times faster (20)")
     parser.add_argument("--only", choices=("steady", "drain"), default=None)
+    parser.add_argument("--pace", type=float, default=None,
+                        help="an experiment: our min_interval, in real seconds, instead of the tracker's")
     args = parser.parse_args()
     services = ["trakt", "simkl"] if args.service == "both" else [args.service]
+    for service in services if args.pace else ():
+        TRACKERS[service].min_interval = args.pace
     steady_rows, drain_rows = [], []
     for service in services:
         if args.only != "drain":
