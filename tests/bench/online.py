@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -128,6 +129,7 @@ async def stack(service: str, scale: float, episodes: int) -> AsyncIterator[Stac
         await core.stop()
         await fake.close()
         tracker.min_interval = pace
+        shutil.rmtree(paths.data_dir.parent, ignore_errors=True)
 
 
 async def post(session: aiohttp.ClientSession, url: str, n: int) -> float:
