@@ -28,7 +28,7 @@ class SimklTracker(OnlineTracker):
 
     kind: ClassVar[str] = "simkl"
     service: ClassVar[str] = "Simkl"
-    min_interval: float = 1.05  # Simkl publishes no figure: about a send a second (5 % for jitter), slower when it says so
+    min_interval: float = 1.05  # Simkl publishes no figure: about one a second (5 % for jitter)
 
     def __init__(self, target: SimklTarget, context: Context) -> None:
         super().__init__(target, context, SIMKL.default_label(target))
