@@ -168,6 +168,7 @@ def test_the_lock_is_released_by_a_process_that_dies(paths: Paths) -> None:
 async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch: Any) -> None:
     """A batch still running on a loaded machine (here: 4 s of it on the database thread,
     more queued behind) never holds a quit: each step waits at most STOP_WAIT."""
+    import threading
     import time
 
     from app.core import runtime
@@ -176,8 +177,16 @@ async def test_a_stop_is_bounded_by_work_still_running(paths: Paths, monkeypatch
     core = Core(paths, Settings(port=0))
     await core.start()
     ran: list[int] = []
+    holding = threading.Event()
+
+    def batch(n: int) -> None:
+        holding.set()
+        time.sleep(4)
+        ran.append(n)
     for n in range(5):  # the first holds the thread; the others would each take as long
-        core.runtime._db_thread.submit(lambda n=n: (time.sleep(4), ran.append(n)))
+        core.runtime._db_thread.submit(batch, n)
+        if n == 0:  # (start-up's own work may be ahead of it: the first must be the one running)
+            assert await asyncio.to_thread(holding.wait, 30)
     started = time.monotonic()
     await core.stop()
     took = time.monotonic() - started
