@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 
 from app.core.models import MovieMapping, PlexShow, ShowMapping, WebhookEvent
-from app.core.payload import PayloadError, parse_payload
-from app.core.pipeline import filter_reason, server_show_key
+from app.core.payload import PayloadError
+from app.core.pipeline import Parsed, filter_reason, parse, server_show_key
 from app.core.store.base import StoreBase
 from app.core.types import ShowFacts
 
@@ -20,6 +20,7 @@ class PlexQuestions:
     shows: list[tuple[str, str]]  # (server uuid, show rating key)
     stops: list[tuple[int, str, str, datetime]]  # (event id, server uuid, episode key, time)
     up_to: int | None = None  # the newest row looked at: the batch processes no row past it
+    parsed: dict[int, Parsed] = field(default_factory=dict)  # the rows' payloads: the batch parses none again
 
 
 class PlexFacts(StoreBase):
@@ -37,10 +38,10 @@ class PlexFacts(StoreBase):
                                    .order_by(WebhookEvent.id).limit(limit)).all()
             shows: dict[tuple[str, str], str] = {}
             stops = []
+            parsed: dict[int, Parsed] = {}
             for event_id, payload, received_at, server_progress in rows:
-                try:
-                    ev = parse_payload(payload)
-                except PayloadError:
+                ev = parsed[event_id] = parse(payload)
+                if isinstance(ev, PayloadError):
                     continue
                 if filter_reason(ev, self.settings, 1.0, self.plex) is not None:
                     continue  # would not count however far it went
@@ -56,7 +57,7 @@ class PlexFacts(StoreBase):
                                               .where(MovieMapping.plex_key.in_(set(shows.values())))))
             unknown = [k for k, plex_key in shows.items()
                        if plex_key not in mapped and session.get(PlexShow, k) is None]
-        return PlexQuestions(unknown, stops, rows[-1][0] if rows else 0)
+        return PlexQuestions(unknown, stops, rows[-1][0] if rows else 0, parsed)
 
     def save_server_progress(self, progress: dict[int, float]) -> None:
         with self.sessions.begin() as session:
