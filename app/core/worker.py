@@ -4,16 +4,19 @@ keeping pace with a steady stream.
 Acknowledging webhooks comes first. Processing competes with the inbox for the GIL and
 SQLite's one write lock, so once it has caught up it waits for a lull in arrivals — but
 never more than :data:`MAX_DEFER`, so a steady stream is still processed. While it is
-behind (the last batch was full) it only gives way to an inbox commit in flight, and its
-batches grow: to :data:`BUSY_BATCH` while webhooks keep arriving (a batch holds the write
-lock while it commits, and a 200 waits for it), to :data:`MAX_BATCH` in a lull (a burst's
-backlog). Relay senders give way to arrivals the same way (:meth:`Worker.busy`).
+behind (the last batch was full) it no longer waits for a lull, only for an inbox commit
+in flight: while webhooks keep arriving its batches stay short (:data:`BUSY_BATCH`, back to
+back: a batch holds the write lock while it commits, and a 200 waits for it); in a lull
+they double, up to :data:`MAX_BATCH` (a burst's backlog goes in a few transactions). Inside
+a batch, the database thread gives way to webhooks waiting for their commit
+(:meth:`Worker.give_way`). Relay senders give way to arrivals the same way (:meth:`Worker.busy`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from app.core.inbox import Inbox
@@ -21,11 +24,12 @@ from app.core.types import Outcome
 
 log = logging.getLogger(__name__)
 BATCH = 20  # inbox rows per transaction when caught up: short, so the inbox seldom waits for the write lock
-BUSY_BATCH = 40  # the most while behind and webhooks keep arriving
+BUSY_BATCH = 20  # the most while behind and webhooks keep arriving (40: p99 of the 200 worse)
 MAX_BATCH = 400  # the most while behind in a lull: a burst's backlog goes in a few transactions
 LULL = 0.02  # seconds without a new webhook before processing resumes...
 MAX_DEFER = 0.5  # ...or at most this long (once caught up)
 GIVE_WAY = 0.05  # while behind: the longest wait for the inbox's commit to end
+GIVE_WAY_ROW = 0.005  # the same, between a batch's rows (on the database thread)
 RETRY_EVERY = 2.0  # seconds between tries of a batch that failed
 
 
@@ -63,7 +67,15 @@ class Worker:
         """Webhooks are arriving or waiting for their commit."""
         return self._inbox.busy or asyncio.get_running_loop().time() - self._last_arrival < LULL
 
-    async def _give_way(self, behind: bool) -> None:
+    def give_way(self) -> None:
+        """On the database thread, between a batch's rows and before its commit: while
+        webhooks wait for their commit, let them have the GIL and the write lock first (for at
+        most :data:`GIVE_WAY_ROW` each time, so a batch always ends)."""
+        until = time.monotonic() + GIVE_WAY_ROW
+        while self._inbox.busy and time.monotonic() < until:
+            time.sleep(GIVE_WAY_ROW / 20)
+
+    async def _wait_turn(self, behind: bool) -> None:
         """Wait for a lull in arrivals (bounded), or while behind for the inbox's commit only."""
         loop = asyncio.get_running_loop()
         since = loop.time()
@@ -81,7 +93,7 @@ class Worker:
             await self._wake.wait()
             self._wake.clear()
             while not self._paused():
-                await self._give_way(behind)
+                await self._wait_turn(behind)
                 try:
                     outcomes = await self._process(limit)
                 except Exception as exc:

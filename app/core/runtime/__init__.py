@@ -302,7 +302,8 @@ class Runtime(Reach, PlexSide, Delivery):
                 await self._in_db(store.save_server_shows, facts)
             if progress:
                 await self._in_db(store.save_server_progress, progress)
-        return await self._in_db(store.process_pending, limit, up_to, parsed)
+        give_way = self._worker.give_way if self._worker is not None else lambda: None
+        return await self._in_db(store.process_pending, limit, up_to, parsed, give_way)
 
     async def server_show(self, ev: PlexEvent) -> ShowFacts | None:
         """What the Plex server says about the show of ``ev`` (remembered, else asked)."""

@@ -3,7 +3,7 @@ what one marked (undo). Settling a row queues its deliveries in the same transac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,22 +29,24 @@ class Processing(StoreBase):
     """Inbox rows to outcomes, and the outbox rows of the outcomes."""
 
     def process_pending(self, limit: int = 200, up_to: int | None = None,
-                        parsed: Mapping[int, Parsed] | None = None) -> list[Outcome]:
+                        parsed: Mapping[int, Parsed] | None = None,
+                        give_way: Callable[[], None] = lambda: None) -> list[Outcome]:
         """Process up to ``limit`` pending rows, oldest first (none past ``up_to``: a row that
         arrived after the Plex servers were asked about the batch waits for the next one), in
         one transaction. ``parsed``: payloads already parsed, by inbox id (the Plex questions').
+        ``give_way`` is called before each row and before the commit (see Worker.give_way).
 
         The batch runs without per-row savepoints; if any row raises, the batch is
         rolled back and done again row by row, so only the faulty row fails.
         """
         parsed = parsed or {}
         try:
-            return self._process_batch(limit, up_to, parsed, isolate=False)
+            return self._process_batch(limit, up_to, parsed, give_way, isolate=False)
         except Exception:
-            return self._process_batch(limit, up_to, parsed, isolate=True)
+            return self._process_batch(limit, up_to, parsed, give_way, isolate=True)
 
     def _process_batch(self, limit: int, up_to: int | None, parsed: Mapping[int, Parsed],
-                       isolate: bool) -> list[Outcome]:
+                       give_way: Callable[[], None], isolate: bool) -> list[Outcome]:
         with self.sessions.begin() as session:
             pending = select(WebhookEvent).where(WebhookEvent.status == "pending")
             if up_to is not None:
@@ -58,10 +60,13 @@ class Processing(StoreBase):
             else:
                 with session.no_autoflush:
                     lookups = Lookups(session)
-                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups,
-                                            self.plex, parsed.get(row.id))
-                                for row in rows]
+                    outcomes = []
+                    for row in rows:
+                        give_way()
+                        outcomes.append(process_row(session, row, self.builtin, index, self.settings, lookups,
+                                                    self.plex, parsed.get(row.id)))
             self._settle(session, rows, outcomes)
+            give_way()  # (the commit takes the write lock: a webhook waiting for it goes first)
             return outcomes
 
     def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
