@@ -11,6 +11,7 @@ import pytest
 
 from app.core import payload as payload_module
 from app.core.facade import Core
+from app.core.store.plex_facts import MOST_QUESTIONS
 from app.core.worker import BATCH, BUSY_BATCH, MAX_BATCH, next_limit
 from tests.fake_plex import FakePlexTv, FakePms
 from tests.helpers import BREAKING_BAD, episode_payload, post, settled, wait_for, webhook_url
@@ -88,3 +89,19 @@ def test_batches_grow_while_behind_less_while_webhooks_arrive_and_shrink_once_ca
     assert next_limit(8 * BATCH, 8 * BATCH, arriving=True) == BUSY_BATCH
     assert next_limit(8 * BATCH, 3, arriving=False) == BATCH
     assert next_limit(8 * BATCH, 0, arriving=True) == BATCH
+
+
+async def test_a_big_batch_asks_the_plex_servers_no_more_than_a_small_one_did(core: Core) -> None:
+    """Stops without progress each need a question to their server (4 at a time, within
+    FACTS_WAIT): a batch grown to 400 rows ends at the row that asked the 40th."""
+    store = core.runtime.store
+    assert store is not None
+    core.set_paused(True)
+    stops = [(json.dumps(episode_payload(1, n, event="media.stop", viewOffset=None)), "127.0.0.1")
+             for n in range(1, 101)]
+    ids = await core.runtime.run(store.ingest, stops)
+    ask = await core.runtime.run(store.plex_questions, MAX_BATCH)
+    assert [event_id for event_id, *_ in ask.stops] == ids[:MOST_QUESTIONS]
+    assert ask.up_to == ids[MOST_QUESTIONS - 1] and sorted(ask.parsed) == ids[:MOST_QUESTIONS]
+    outcomes = await core.runtime.run(store.process_pending, MAX_BATCH, ask.up_to, ask.parsed)
+    assert [o.event_id for o in outcomes] == ids[:MOST_QUESTIONS]  # the rest wait for the next batch

@@ -14,6 +14,8 @@ from app.core.pipeline import Parsed, filter_reason, parse, server_show_key
 from app.core.store.base import StoreBase
 from app.core.types import ShowFacts
 
+MOST_QUESTIONS = 40  # for one batch: the Plex threads answer them within the batch's wait (FACTS_WAIT)
+
 
 @dataclass(frozen=True)
 class PlexQuestions:
@@ -26,11 +28,12 @@ class PlexQuestions:
 class PlexFacts(StoreBase):
     """Questions for the Plex servers, and their answers kept."""
 
-    def plex_questions(self, limit: int = 200) -> PlexQuestions:
+    def plex_questions(self, limit: int = 200, most: int = MOST_QUESTIONS) -> PlexQuestions:
         """What to ask the Plex servers about the next ``limit`` pending rows (the ones the
         next batch processes): shows that only their server can name and that no mapping
         or earlier answer covers, and stops without progress that would count if the play
-        went far enough."""
+        went far enough. At most ``most`` questions: the batch then ends at the row that
+        asked the last one (a big batch never asks more than its servers answer in time)."""
         with self.sessions() as session:
             rows = session.execute(select(WebhookEvent.id, WebhookEvent.payload, WebhookEvent.received_at,
                                           WebhookEvent.server_progress)
@@ -50,6 +53,9 @@ class PlexFacts(StoreBase):
                 if (ev.event == "media.stop" and ev.progress is None and server_progress is None
                         and ev.server_uuid and ev.rating_key and ev.rating_key.isdigit()):
                     stops.append((event_id, ev.server_uuid, ev.rating_key, received_at))
+                if len(shows) + len(stops) >= most:
+                    rows = rows[:len(parsed)]
+                    break
             mapped = set(session.scalars(select(ShowMapping.plex_key)
                                          .where(ShowMapping.plex_key.in_(set(shows.values()))))) if shows else set()
             if shows:  # (a movie's remembered answer is in its own table)
