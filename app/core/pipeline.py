@@ -119,20 +119,32 @@ def _account_accepted(ev: PlexEvent, settings: Settings, plex: PlexKnows) -> boo
     return any(v is not None and v.casefold() in accepted for v in (ev.account_id, ev.account_title))
 
 
+Parsed = PlexEvent | PayloadError  # a payload as parse_payload left it
+
+
+def parse(payload: str | bytes) -> Parsed:
+    """A payload parsed, or why it cannot be (kept, so a batch parses each payload once)."""
+    try:
+        return parse_payload(payload)
+    except PayloadError as exc:
+        return exc
+
+
 def process_row(session: Session, row: WebhookEvent, tracker: BuiltinTracker, index: ShowIndex,
-                settings: Settings, lookups: Lookups | None = None, plex: PlexKnows = PlexKnows()) -> Outcome:
+                settings: Settings, lookups: Lookups | None = None, plex: PlexKnows = PlexKnows(),
+                parsed: Parsed | None = None) -> Outcome:
     """Decide and apply the outcome of one pending inbox row.
 
     Several rows of one transaction share ``lookups`` (and the session must not autoflush).
-    ``plex``: what the Plex link knows (see :class:`PlexKnows`).
+    ``plex``: what the Plex link knows (see :class:`PlexKnows`). ``parsed``: the row's payload
+    already parsed (by :func:`parse`, for the Plex questions before the batch).
     """
     if lookups is None:
         with session.no_autoflush:
-            return process_row(session, row, tracker, index, settings, Lookups(session), plex)
-    try:
-        ev = parse_payload(row.payload)
-    except PayloadError as exc:
-        return _record(row, Action.FAILED, str(exc))
+            return process_row(session, row, tracker, index, settings, Lookups(session), plex, parsed)
+    ev = parse(row.payload) if parsed is None else parsed
+    if isinstance(ev, PayloadError):
+        return _record(row, Action.FAILED, str(ev))
     row.event = ev.event
     row.account_id, row.account_title = ev.account_id, ev.account_title
     row.server_title, row.plex_title, row.episode_title = ev.server_title, ev.show_title, ev.episode_title

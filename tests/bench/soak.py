@@ -8,6 +8,11 @@ and sockets) are sampled. At the end, once processing has caught up: every valid
 open files stayed flat (the second half's against the first half's), and no socket is left
 open once the clients are gone (at the end against after a warm-up of 1,000; under load
 they follow the clients' connection pools). Exits 1 when any of that fails.
+
+Whether processing keeps pace: ``--rate 200 --seconds 60`` sends the warm-up, then that rate
+for that long; the inbox's backlog (rows still pending) is sampled every 0.1 s: its most and
+its last before the last send (against one second's worth of webhooks), and how long after
+the last webhook's 200 it was gone.
 """
 
 from __future__ import annotations
@@ -78,6 +83,14 @@ def inbox(db: Path) -> tuple[int, int, int]:
         con.close()
 
 
+def pending(db: Path) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM webhook_events WHERE status = 'pending'").fetchone()[0]
+    finally:
+        con.close()
+
+
 def watched(db: Path) -> int:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -101,6 +114,14 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
     wrong: list[str] = []
     valid_ok = bad_ok = 0
     every = round(1 / bad_share)
+
+    backlog: list[tuple[float, int]] = []  # (seconds into the steady run, rows pending)
+    backlog_sampler: asyncio.Task[None] | None = None  # (started after the warm-up)
+
+    async def sample_backlog() -> None:
+        while True:
+            backlog.append((time.perf_counter() - started, pending(paths.database_file)))
+            await asyncio.sleep(0.1)
 
     async def sample() -> None:
         start = time.perf_counter()
@@ -155,6 +176,7 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
             idle[0] = await idle_handles()
             sessions = connect()
             started = time.perf_counter() - n / rate
+            backlog_sampler = asyncio.create_task(sample_backlog())
         await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
         task = asyncio.create_task(one(n))
         tasks.add(task)
@@ -167,9 +189,11 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
     await asyncio.gather(*tasks)
     sent_for = time.perf_counter() - started
     db = paths.database_file
-    while inbox(db)[2]:
-        await asyncio.sleep(1)
+    while pending(db):
+        await asyncio.sleep(0.02)
     caught_up = time.perf_counter() - started
+    if backlog_sampler is not None:
+        backlog_sampler.cancel()
     sampler.cancel()
     idle[1] = await idle_handles()
     status = subprocess.run([sys.executable, "-m", "app", "--data-dir", str(paths.data_dir), "status", "--json"],
@@ -188,6 +212,10 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
     sockets = (statistics.median(s[2][1] for s in first), statistics.median(s[2][1] for s in second))
     print(f"{total} webhooks at {rate:g}/s ({total // every} bad) sent in {sent_for:.0f} s; processing caught "
           f"up at {caught_up:.0f} s")
+    steady_from = warm_up / rate  # (seconds in: the steady run's backlog, after the warm-up's)
+    during = [b for t, b in backlog if steady_from <= t <= sent_for]
+    print(f"backlog: most {max(during, default=0)} rows pending, {during[-1] if during else 0} at the last send "
+          f"(one second's worth: {rate:g}); gone {caught_up - sent_for:.2f} s after the last 200")
     print(f"valid: {valid_ok}/{valid} answered 200; p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms, "
           f"max {max(latencies):.0f} ms")
     print(f"bad: {bad_ok}/{total // every} got their 4xx; status reports {reported['accepted']} accepted, "
@@ -216,11 +244,13 @@ async def soak(total: int, rate: float, bad_share: float, sample_every: float) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--total", type=int, default=50_000)
+    p.add_argument("--seconds", type=float, help="send for this long after the warm-up (instead of --total)")
     p.add_argument("--rate", type=float, default=100.0, help="requests a second")
     p.add_argument("--bad", type=float, default=0.05, help="share of malformed requests")
     p.add_argument("--sample-every", type=float, default=5.0, help="seconds")
     a = p.parse_args()
-    sys.exit(asyncio.run(soak(a.total, a.rate, a.bad, a.sample_every)))
+    total = 1000 + round(a.rate * a.seconds) if a.seconds else a.total
+    sys.exit(asyncio.run(soak(total, a.rate, a.bad, a.sample_every)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.destinations.base import Destination, Settled
@@ -38,6 +38,13 @@ class Mark:
     episode: Episode | None = None
 
 
+# Built once: building a statement costs more than running it (a query per row of a batch).
+_EPISODE = select(Episode).where(Episode.show_id == bindparam("show"), Episode.season == bindparam("season"),
+                                 Episode.number == bindparam("number"))
+_EARLIER = select(Watch).where(Watch.episode_id == bindparam("episode"), Watch.account_id == bindparam("account"),
+                               Watch.watched_at > bindparam("after"), Watch.watched_at < bindparam("before")).limit(1)
+
+
 class Marks:
     """Episodes and watches one transaction has read or made, so that a burst of one show
     costs no query per row. Used with the session's autoflush off: new watches are
@@ -51,8 +58,8 @@ class Marks:
     def episode(self, show_id: int, season: int, number: int) -> Episode | None:
         key = (show_id, season, number)
         if key not in self._episodes:
-            self._episodes[key] = self.session.scalar(select(Episode).where(
-                Episode.show_id == show_id, Episode.season == season, Episode.number == number))
+            self._episodes[key] = self.session.scalar(_EPISODE, {"show": show_id, "season": season,
+                                                                 "number": number})
         return self._episodes[key]
 
     def add_episode(self, episode: Episode) -> None:
@@ -66,9 +73,8 @@ class Marks:
                 return w
         if episode.id is None:  # made in this transaction: no older watches
             return None
-        return self.session.scalar(select(Watch).where(
-            Watch.episode_id == episode.id, Watch.account_id == account,
-            Watch.watched_at > when - window, Watch.watched_at < when + window).limit(1))
+        return self.session.scalar(_EARLIER, {"episode": episode.id, "account": account,
+                                              "after": when - window, "before": when + window})
 
     def add_watch(self, watch: Watch) -> None:
         self.session.add(watch)

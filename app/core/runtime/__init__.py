@@ -301,17 +301,18 @@ class Runtime(Reach, PlexSide, Delivery, Upkeep):
         acknowledgement path)."""
         store = self._store()
         store.plex = self.plex.knows()
-        up_to = None
+        up_to, parsed = None, None
         if self.plex.connected:
             ask = await self._in_db(store.plex_questions, limit)
-            up_to = ask.up_to
+            up_to, parsed = ask.up_to, ask.parsed
             facts, progress = await asyncio.gather(self.plex.show_facts(ask.shows),
                                                    self.plex.progress(ask.stops))
             if facts:
                 await self._in_db(store.save_server_shows, facts)
             if progress:
                 await self._in_db(store.save_server_progress, progress)
-        return await self._in_db(store.process_pending, limit, up_to)
+        give_way = self._worker.give_way if self._worker is not None else lambda: None
+        return await self._in_db(store.process_pending, limit, up_to, parsed, give_way)
 
     async def server_show(self, ev: PlexEvent) -> ShowFacts | None:
         """What the Plex server says about the show of ``ev`` (remembered, else asked)."""

@@ -3,7 +3,7 @@ what one marked (undo). Settling a row queues its deliveries in the same transac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from app.core.destinations import outbox
 from app.core.destinations.base import Settled
 from app.core.matching import ShowIndex
 from app.core.models import Show, WebhookEvent, utcnow
-from app.core.pipeline import Lookups, process_row
+from app.core.pipeline import Lookups, Parsed, process_row
 from app.core.store.base import StoreBase, StoreError
 from app.core.store.retention import PRUNED
 from app.core.types import Action, Outcome
@@ -29,20 +29,25 @@ def reset(row: WebhookEvent) -> None:
 class Processing(StoreBase):
     """Inbox rows to outcomes, and the outbox rows of the outcomes."""
 
-    def process_pending(self, limit: int = 200, up_to: int | None = None) -> list[Outcome]:
+    def process_pending(self, limit: int = 200, up_to: int | None = None,
+                        parsed: Mapping[int, Parsed] | None = None,
+                        give_way: Callable[[], None] = lambda: None) -> list[Outcome]:
         """Process up to ``limit`` pending rows, oldest first (none past ``up_to``: a row that
         arrived after the Plex servers were asked about the batch waits for the next one), in
-        one transaction.
+        one transaction. ``parsed``: payloads already parsed, by inbox id (the Plex questions').
+        ``give_way`` is called before each row and before the commit (see Worker.give_way).
 
         The batch runs without per-row savepoints; if any row raises, the batch is
         rolled back and done again row by row, so only the faulty row fails.
         """
+        parsed = parsed or {}
         try:
-            return self._process_batch(limit, up_to, isolate=False)
+            return self._process_batch(limit, up_to, parsed, give_way, isolate=False)
         except Exception:
-            return self._process_batch(limit, up_to, isolate=True)
+            return self._process_batch(limit, up_to, parsed, give_way, isolate=True)
 
-    def _process_batch(self, limit: int, up_to: int | None, isolate: bool) -> list[Outcome]:
+    def _process_batch(self, limit: int, up_to: int | None, parsed: Mapping[int, Parsed],
+                       give_way: Callable[[], None], isolate: bool) -> list[Outcome]:
         with self.sessions.begin() as session:
             pending = select(WebhookEvent).where(WebhookEvent.status == "pending")
             if up_to is not None:
@@ -52,14 +57,17 @@ class Processing(StoreBase):
                 return []
             index = self.index(session)
             if isolate:
-                outcomes = [self._process_one(session, row, index) for row in rows]
+                outcomes = [self._process_one(session, row, index, parsed.get(row.id)) for row in rows]
             else:
                 with session.no_autoflush:
                     lookups = Lookups(session)
-                    outcomes = [process_row(session, row, self.builtin, index, self.settings, lookups,
-                                                          self.plex)
-                                for row in rows]
+                    outcomes = []
+                    for row in rows:
+                        give_way()
+                        outcomes.append(process_row(session, row, self.builtin, index, self.settings, lookups,
+                                                    self.plex, parsed.get(row.id)))
             self._settle(session, rows, outcomes)
+            give_way()  # (the commit takes the write lock: a webhook waiting for it goes first)
             return outcomes
 
     def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
@@ -80,12 +88,13 @@ class Processing(StoreBase):
         if self.destinations:
             outbox.enqueue(session, settled, self.destinations, route)
 
-    def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex) -> Outcome:
+    def _process_one(self, session: Session, row: WebhookEvent, index: ShowIndex,
+                     parsed: Parsed | None = None) -> Outcome:
         """One row in its own savepoint: an unexpected error fails that row only."""
         try:
             with session.begin_nested():
                 return process_row(session, row, self.builtin, index, self.settings,
-                                   plex=self.plex)
+                                   plex=self.plex, parsed=parsed)
         except Exception as exc:  # recorded on the row; the rest of the batch goes on
             row.status, row.action = "done", Action.FAILED.value
             row.reason = f"internal error: {type(exc).__name__}: {exc}"[:1000]
