@@ -204,3 +204,14 @@ def test_samples_still_import(tmp_path: Path, capsys: Any) -> None:
     for path in shows:
         code, _, err = _run(capsys, tmp_path / "data", "shows", "import", str(path))
         assert code == 0, err
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """``scrobbletray destinations presets --json | head -c 10``: no 'error: Broken pipe'."""
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--data-dir", str(tmp_path), "destinations", "presets",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).parents[1])
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader had enough before the command printed (it takes its imports' time)
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0 and "error" not in err, err

@@ -149,5 +149,10 @@ def dispatch(args: argparse.Namespace) -> int:
     paths, settings = paths_and_settings(args)
     try:
         return COMMANDS[args.command].run(args, paths, settings)
+    except BrokenPipeError:  # (piped into head, say: the reader had enough; not an error)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no second error at exit)
+        return 0
     except USER_ERRORS as exc:
         return error_exit(exc, paths)
