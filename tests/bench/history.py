@@ -158,6 +158,7 @@ def windows_child(folder: Path) -> None:
     from app.ui.app import prefer_ui_thread
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     prefer_ui_thread()  # as app.ui.app.run does
     app.setQuitOnLastWindowClosed(False)  # (each window is closed after its turn)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
@@ -204,9 +205,9 @@ def main() -> None:
         jobs[f"serve {label}"] = lambda d=folder: serve_once(d)
     times = best_of(args.runs, jobs)
     print(f"\n| command (best of {args.runs}) | fresh | heavy | difference |\n|---|---|---|---|")
-    for cmd in [*(" ".join(c) for c in COMMANDS), "serve"]:
-        a, b = times[f"{cmd} fresh"], times[f"{cmd} heavy"]
-        print(f"| `scrobbletray {cmd}` | {a * 1000:.0f} ms | {b * 1000:.0f} ms | "
+    for line in [*(" ".join(c) for c in COMMANDS), "serve"]:
+        a, b = times[f"{line} fresh"], times[f"{line} heavy"]
+        print(f"| `scrobbletray {line}` | {a * 1000:.0f} ms | {b * 1000:.0f} ms | "
               f"{(b - a) * 1000:+.0f} ms ({b / a - 1:+.0%}) |")
 
     w_fresh, w_heavy = windows(fresh), windows(heavy)
