@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -67,3 +68,23 @@ def test_the_smallest_scale_still_makes_a_household(monkeypatch) -> None:
     for name in history.FULL:
         monkeypatch.setattr(growth, name, getattr(growth, name))
     assert history.scaled(0.0001) == 50 and growth.SHOWS == 1 and growth.DELIVERIES == 2
+
+
+async def test_the_day_s_scrobbles_count_only_the_last_24_hours(core: Any) -> None:
+    """The status window's "episodes marked today" (read by the date index on a five-year folder)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.core.models import WebhookEvent, utcnow
+    from tests.helpers import episode_payload, post, wait_for, webhook_url
+
+    store = core.runtime.store  # (Breaking Bad in its tracker)
+    for n in (1, 2, 3):
+        assert (await post(webhook_url(core), episode_payload(1, n)))[0] == 200
+    assert (await post(webhook_url(core), episode_payload(1, 4, event="media.play")))[0] == 200
+    await wait_for(lambda: store.counts().pending == 0 and store.counts().scrobbles_24h == 3)
+    with store.sessions.begin() as session:  # one of them was two days ago
+        session.execute(update(WebhookEvent).where(WebhookEvent.id == 1).values(
+            received_at=utcnow() - timedelta(days=2)))
+    assert store.counts().scrobbles_24h == 2

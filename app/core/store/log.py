@@ -56,9 +56,10 @@ class ScrobbleLog(StoreBase):
         with self.sessions() as session:
             return Counts(
                 shows=session.scalar(select(func.count(Show.id))) or 0,
+                # (coalesce: the day's rows by the date index, not five years of plays by the action one)
                 scrobbles_24h=session.scalar(select(func.count()).where(
                     WebhookEvent.received_at >= since,
-                    WebhookEvent.action.in_([Action.MARKED.value, Action.REWATCH.value]))) or 0,
+                    func.coalesce(WebhookEvent.action, "").in_([Action.MARKED.value, Action.REWATCH.value]))) or 0,
                 conflicts_open=session.scalar(select(func.count(Conflict.id))
                                               .where(Conflict.status == "open")) or 0,
                 pending=session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0,
