@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -36,7 +35,6 @@ from app.core.destinations.online.signin import Tokens
 from app.core.destinations.online.target import OnlineTarget
 from app.core.destinations.relay import parse_retry_after
 from app.core.lazy import lazy
-from app.core.logs import add_secret
 from app.core.payload import PayloadError, PlexEvent, parse_payload
 from app.core.types import SELF_TEST_EVENT, Action, Check, CheckStatus
 
@@ -51,6 +49,7 @@ log = logging.getLogger(__name__)
 LIVE_VERBS = {"media.play": "start", "media.resume": "start", "media.pause": "pause", "media.stop": "stop"}
 LIVE_FRESH = 120.0  # seconds: a live event older than this is a backlog, never shown as playing now
 WATCHED = {a.value for a in Action if a.watched}
+RENEW_AHEAD = 86400.0  # seconds: a sign-in that expires sooner is renewed before the next call (Trakt's)
 
 
 class SignedOut(Exception):
@@ -165,7 +164,7 @@ class OnlineTracker(OutboxDestination):
             raise SignedOut(f"not signed in to {self.service}")
         if self.signed_out and not stale:
             raise SignedOut(self.signed_out)
-        if stale or self.expiring(tokens):
+        if stale or tokens.expires_within(RENEW_AHEAD):
             new = await self.refreshed(tokens)
             if new is None:
                 self.signed_out = (f"{self.service} no longer accepts the sign-in" if stale
@@ -182,16 +181,11 @@ class OnlineTracker(OutboxDestination):
 
     async def adopt(self, tokens: Tokens) -> str:
         """Keep the tokens a sign-in just gave; returns the account's name ("" if it cannot be read)."""
-        add_secret(tokens.access_token)
-        add_secret(tokens.refresh_token)
         await asyncio.to_thread(self._keep, self.target.tokens_key, tokens.to_json())
         try:
             return await self.whoami(tokens.access_token)
         except (Unreachable, SignedOut, RuntimeError):
             return ""
-
-    def expiring(self, tokens: Tokens) -> bool:
-        return False
 
     async def authorised(self, method: str, path: str, body: Any = None,
                          params: dict[str, str] | None = None) -> Answer:
@@ -332,15 +326,7 @@ def _tokens(kept: str | None) -> Tokens | None:
     if not kept:
         return None
     try:
-        tokens = Tokens.from_json(kept)
-    except (ValueError, TypeError, KeyError):
+        return Tokens.from_json(kept)  # (its tokens registered as secrets)
+    except ValueError:
         log.warning("the kept sign-in could not be read: sign in again")
         return None
-    add_secret(tokens.access_token)
-    add_secret(tokens.refresh_token)
-    return tokens
-
-
-def expires_soon(tokens: Tokens, ahead: float) -> bool:
-    """Whether ``tokens`` expire within ``ahead`` seconds."""
-    return tokens.expires_at is not None and tokens.expires_at - time.time() < ahead

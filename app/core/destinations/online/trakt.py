@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from app.core.destinations.base import Attempt, Context, Field, Kind, Option, Target, Verdict
 from app.core.destinations.online.apps import carried
-from app.core.destinations.online.destination import OnlineTracker, SignedOut, expires_soon
+from app.core.destinations.online.destination import OnlineTracker, SignedOut
 from app.core.destinations.online.http import Answer, Unreachable
 from app.core.destinations.online.items import Play, parse_stamp, stamp
 from app.core.destinations.online.signin import (
@@ -29,7 +29,6 @@ from app.core.destinations.online.target import TraktTarget
 from app.core.errors import SettingsInvalid
 from app.core.logs import add_secret
 
-RENEW_AHEAD = 86400.0  # seconds: a token that expires sooner is renewed before the next call
 APPS_URL = "https://trakt.tv/oauth/applications"
 
 
@@ -55,9 +54,6 @@ class TraktTracker(OnlineTracker):
         return {"Content-Type": "application/json", "trakt-api-version": "2", "trakt-api-key": self.client_id,
                 **({"Authorization": f"Bearer {token}"} if token else {})}
 
-    def expiring(self, tokens: Tokens) -> bool:
-        return expires_soon(tokens, RENEW_AHEAD)
-
     async def refreshed(self, tokens: Tokens) -> Tokens | None:
         async with self._renewing:
             if self.tokens is not None and self.tokens.access_token != tokens.access_token:
@@ -71,8 +67,6 @@ class TraktTracker(OnlineTracker):
                 if exc.reason == "network":
                     raise Unreachable(f"renewing the sign-in: {exc}", maybe_arrived=False) from None
                 return None
-            add_secret(new.access_token)
-            add_secret(new.refresh_token)
             return new
 
     def limit(self, answer: Answer) -> Attempt | None:
