@@ -138,33 +138,22 @@ class OnlineDialog(TargetDialog):
         return problem is None
 
     # -- saving, then signing in ---------------------------------------------------------------
-    async def _save(self) -> None:
-        adding = self.target is None
-        if not adding:
-            await super()._save()
+    def forget_typed_secrets(self) -> None:
+        if self.client_secret.text():
+            self.client_secret.clear()
+            self.client_secret.setPlaceholderText("Saved (never shown)")
+
+    async def saved_then(self, target_id: str, added: bool) -> None:
+        if not added:
+            self.accept()
             return
-        values = self.values()
-        self._set_saving(True)
-        try:
-            enabled = values.pop("enabled", True)
-            tid = await self.core.add_destination(self.kind, values.pop("url"), values.pop("label"), **values)
-            if self.client_secret.text():
-                self.client_secret.clear()  # kept with the secrets now: not in a widget any longer
-                self.client_secret.setPlaceholderText("Saved (never shown)")
-            found = [t for t in getattr(self.core.settings, self.kind) if t.id == tid]
-            self.target = found[0] if found else None
-            if not enabled:
-                await self.core.update_destination(tid, enabled=False)
-        finally:
-            self._set_saving(False)
         # Added: from here on this is the account's own dialog (Save edits it, Sign in again).
         self.setWindowTitle(self.edit_title)
         self.save_button.setText("Save")
         for w in (self.client_id, self.client_secret):
             w.setEnabled(False)
-        self.saved.emit(tid)
         try:
-            await self._sign_in(tid)
+            await self._sign_in(target_id)
         except Exception as exc:  # said under the sign-in: the account stays added
             self._sign_in_failed(exc)
 

@@ -178,6 +178,7 @@ class TargetDialog(QDialog):
 
     async def _save(self) -> None:
         values = self.values()
+        added = self.target is None
         self._set_saving(True)
         try:
             if self.target is None:
@@ -194,8 +195,16 @@ class TargetDialog(QDialog):
         finally:
             self._set_saving(False)
         if self.target is not None and KINDS[self.kind].secrets(self.target):
-            self.url.clear()  # its secret is in the keyring now: not in a widget any longer
+            self.forget_typed_secrets()
         self.saved.emit(tid)
+        await self.saved_then(tid, added)
+
+    def forget_typed_secrets(self) -> None:
+        """The secrets typed are in the keyring now: not in a widget any longer."""
+        self.url.clear()
+
+    async def saved_then(self, target_id: str, added: bool) -> None:
+        """What follows a save (a kind's dialog may go on, e.g. to sign in); by default, close."""
         self.accept()
 
     def _set_saving(self, saving: bool) -> None:
