@@ -154,11 +154,9 @@ def _sign_in(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     """``login``: the sign-in runs here (the code printed, the answer awaited), the tokens are
     kept with the secrets, and the running app, if any, is told; ``logout`` forgets them."""
     import asyncio
-    import functools
 
     from app.core.config import load_settings
-    from app.core.credentials import get_secret, set_secret
-    from app.core.destinations.base import Context
+    from app.core.credentials import kept_context
 
     found = kinds.find(load_settings(paths), args.id)
     if found is None or not found[0].signs_in:
@@ -174,9 +172,7 @@ def _sign_in(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print(f"Open {p.verification_url} and enter the code {p.user_code} (valid until {until}).", flush=True)
         print("Waiting for you to allow Scrobble Tray… (Ctrl+C to cancel)", flush=True)
 
-    context = Context(lambda: settings, functools.partial(get_secret, paths),
-                      keep=functools.partial(set_secret, paths))
-    account = asyncio.run(kind.sign_in(target, context, prompt))
+    account = asyncio.run(kind.sign_in(target, kept_context(paths, lambda: settings), prompt))
     change(paths, settings, "sign_in_changed", destination_id=args.id, account=account)
     print(f"Signed in to {kind.label.split()[0]}" + (f" as {account}." if account else "."))
     return 0

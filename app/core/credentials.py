@@ -13,8 +13,14 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.core.config import APP_SLUG, Paths, load_json, write_private
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+    from app.core.destinations.base import Context
 
 log = logging.getLogger(__name__)
 _KEY = "ngrok-authtoken"
@@ -101,3 +107,12 @@ def get_authtoken(paths: Paths) -> str | None:
 def set_authtoken(paths: Paths, token: str | None) -> str:
     """Save (or with None, forget) the authtoken; returns where it was kept."""
     return set_secret(paths, _KEY, token)
+
+
+def kept_context(paths: Paths, settings: Callable[[], Settings]) -> Context:
+    """What a destination's sign-in reads and keeps its secrets through (this data folder's)."""
+    import functools
+
+    from app.core.destinations.base import Context
+
+    return Context(settings, functools.partial(get_secret, paths), keep=functools.partial(set_secret, paths))

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core import config, routes, status_file
 from app.core.config import Paths, Settings
-from app.core.credentials import get_secret, set_secret
+from app.core.credentials import kept_context, set_secret
 from app.core.destinations import kinds
 from app.core.destinations.base import Attempt, Context, Kind, Target
 from app.core.destinations.manager import destination_rows
@@ -161,9 +160,7 @@ class DestinationsApi:
         kind, target = self._target(destination_id)
         if not kind.signs_in:
             raise AppError(f"{destination_id} has no account to sign in to", "Only Trakt and Simkl have one.")
-        paths = self.runtime.paths
-        context = Context(lambda: self.runtime.settings, functools.partial(get_secret, paths),
-                          keep=functools.partial(set_secret, paths))
+        context = kept_context(self.runtime.paths, lambda: self.runtime.settings)
         account = await kind.sign_in(target, context, on_prompt, cancel)
         await self.sign_in_changed(destination_id, account)
         return account
