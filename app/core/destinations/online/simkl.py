@@ -7,6 +7,7 @@ be pointed elsewhere with ``SCROBBLETRAY_SIMKL_API_URL`` (tests' stand-ins).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -132,7 +133,7 @@ class SimklKind(Kind):
         return SimklTracker(target, context)
 
     async def sign_in(self, target: Any, context: Context, on_prompt: Any, cancel: Any = None) -> str:
-        tracker = SimklTracker(target, context)
+        tracker = await asyncio.to_thread(SimklTracker, target, context)  # (reads the keyring)
         try:
             if not tracker.client_id:
                 raise SettingsInvalid([f"{target.id} has no client id: add it again with one"])

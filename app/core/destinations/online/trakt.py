@@ -151,7 +151,7 @@ class TraktKind(Kind):
         return TraktTracker(target, context)
 
     async def sign_in(self, target: Any, context: Context, on_prompt: Any, cancel: Any = None) -> str:
-        tracker = TraktTracker(target, context)
+        tracker = await asyncio.to_thread(TraktTracker, target, context)  # (reads the keyring)
         try:
             if not tracker.client_id or not tracker.client_secret:
                 raise SettingsInvalid([f"{target.id} has no client id and secret: add it again with them"])
