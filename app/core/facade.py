@@ -36,6 +36,7 @@ from app.core.types import (
     EpisodeRow,
     MovieRow,
     Outcome,
+    Page,
     ScrobbleRow,
     ShowRow,
     WebhookStats,
@@ -208,6 +209,11 @@ class Core(DestinationsApi):
     async def list_shows(self, search: str | None = None, limit: int | None = None) -> list[ShowRow]:
         return await self._db(self.runtime._store().list_shows, search, limit)
 
+    async def show_page(self, search: str | None, offset: int, limit: int) -> Page[ShowRow]:
+        """``limit`` shows from ``offset`` (by title), and how many there are."""
+        store = self.runtime._store()
+        return await self._db(lambda: Page(store.list_shows(search, limit, offset=offset), store.count_shows(search)))
+
     async def episodes(self, show_id: int) -> list[EpisodeRow]:
         return await self._db(self.runtime._store().episodes, show_id)
 
@@ -232,6 +238,11 @@ class Core(DestinationsApi):
     # -- the built-in tracker's movies -----------------------------------------------
     async def list_movies(self, search: str | None = None, limit: int | None = None) -> list[MovieRow]:
         return await self._db(self.runtime._store().list_movies, search, limit)
+
+    async def movie_page(self, search: str | None, offset: int, limit: int) -> Page[MovieRow]:
+        """``limit`` movies from ``offset`` (by title and year), and how many there are."""
+        store = self.runtime._store()
+        return await self._db(lambda: Page(store.list_movies(search, limit, offset), store.count_movies(search)))
 
     async def add_movie(self, **values: Any) -> MovieRow:
         return await self._db(self.runtime._store().add_movie, **values)

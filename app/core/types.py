@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 SELF_TEST_EVENT = "scrobbletray.selftest"
+T = TypeVar("T")
 
 
 class Action(StrEnum):
@@ -377,3 +378,12 @@ class MovieRow:
     first_watched_at: datetime | None = None
     last_watched_at: datetime | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """Some rows of a list (a window shows the first, then more as it scrolls), and how
+    many the whole list holds."""
+
+    rows: list[T]
+    total: int

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QPushButton,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.errors import AppError
 from app.core.facade import Core
-from app.core.types import MovieRow
+from app.core.types import MovieRow, Page
 from app.present.errors import error_text
 from app.present.formatting import local_time, show_with_year
+from app.ui.paged_table import Column, PagedModel, PagedTable
 from app.ui.tasks import Coalescer, spawn
 from app.ui.title_list import TitleListActions
-from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
+from app.ui.widgets import Banner, Busy, muted, search_box, toolbar
 
-LIMIT = 2000  # movies listed at once; a search narrows a bigger tracker
 MOVIE_IDS = (("tmdb_id", "TMDB"), ("imdb_id", "IMDb"))
+
 EMPTY = ("No movies yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, imdb_id), "
          "or just watch: a movie Plex identifies by its ids is added when it is first played.")
 
@@ -36,6 +36,21 @@ EMPTY = ("No movies yet. Add one, import a list (JSON or CSV: title, year, tmdb_
 def movie_ids_text(movie: MovieRow) -> str:
     """``TMDB 949 · IMDb tt0113277``: the ids a movie is matched by."""
     return " · ".join(f"{label} {v}" for name, label in MOVIE_IDS if (v := getattr(movie, name)))
+
+
+def _plays_tip(movie: MovieRow) -> str | None:
+    if not movie.watch_count:
+        return None
+    return f"watched {movie.watch_count} times, first {local_time(movie.first_watched_at)}"
+
+
+COLUMNS: list[Column[MovieRow]] = [
+    Column("Title", lambda m: m.title),
+    Column("Year", lambda m: str(m.year or "")),
+    Column("Ids", movie_ids_text),
+    Column("Plays", lambda m: str(m.watch_count or ""), _plays_tip, centred=True),
+    Column("Last watched", lambda m: local_time(m.last_watched_at)),
+]
 
 
 class MovieDialog(QDialog):
@@ -99,10 +114,9 @@ class MoviesView(TitleListActions):
     def __init__(self, core: Core, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core = core
-        self.movies: list[MovieRow] = []
         self.search = search_box()
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
-        self.search.textChanged.connect(self._loader.trigger)
+        self.search.textChanged.connect(self.refresh)  # (at once: one query at a time, the last text last)
         self.busy = Busy()
         self.add_button = QPushButton("Add movie…")
         self.import_button = QPushButton("Import…")
@@ -117,9 +131,10 @@ class MoviesView(TitleListActions):
         top = toolbar(self.search, self.busy, self.add_button, self.import_button, self.edit_button,
                       self.delete_button)
         self.banner = Banner()
-        self.table = rows_table(["Title", "Year", "Ids", "Plays", "Last watched"],
-                                ((1, 48), (2, 200), (3, 50), (4, 120)))
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.model: PagedModel[MovieRow] = PagedModel(COLUMNS, self._page, self._show_error, self)
+        self.model.loaded.connect(self._page_loaded)
+        self.table = PagedTable(self.model, ((1, 48), (2, 200), (3, 50), (4, 120)))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _: self.edit_movie())
         self.empty = muted(EMPTY)
         self.footer = muted("", wrap=False)
@@ -137,42 +152,17 @@ class MoviesView(TitleListActions):
         """Re-read the movies (keeping the selection)."""
         self._loader.now()
 
-    async def _load(self) -> None:
-        self.busy.set_busy(True)
-        try:
-            movies = await self.core.list_movies(self.search.text().strip() or None, LIMIT + 1)
-        finally:
-            self.busy.set_busy(False)
-        selected = self.selected()
-        self.movies = movies[:LIMIT]
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(self.movies))
-        for row, movie in enumerate(self.movies):
-            cells = (movie.title, str(movie.year or ""), movie_ids_text(movie),
-                     str(movie.watch_count or ""), local_time(movie.last_watched_at))
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                    if movie.watch_count:
-                        first = local_time(movie.first_watched_at)
-                        item.setToolTip(f"watched {movie.watch_count} times, first {first}")
-                self.table.setItem(row, col, item)
-            if selected and movie.id == selected.id:
-                self.table.selectRow(row)
-        self.table.blockSignals(False)
-        searching = bool(self.search.text().strip())
-        self.empty.setVisible(not self.movies and not searching)
-        more = " (the first ones: search to narrow)" if len(movies) > LIMIT else ""
-        self.footer.setText(f"{len(self.movies)} movies{more}" if self.movies or searching else "")
-        self._selection_changed()
-        self.refreshed.emit()
+    @property
+    def movies(self) -> list[MovieRow]:
+        """The movies read so far (more are read as the list is scrolled)."""
+        return self.model.rows
+
+    def _page(self, offset: int, limit: int) -> Awaitable[Page[MovieRow]]:
+        return self.core.movie_page(self._search_text(), offset, limit)
 
     def selected(self) -> MovieRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows or rows[0].row() >= len(self.movies):
-            return None
-        return self.movies[rows[0].row()]
+        chosen: MovieRow | None = self._chosen()
+        return chosen
 
     def _selection_changed(self) -> None:
         chosen = self.selected() is not None

@@ -73,35 +73,39 @@ class Coalescer(QObject):
         super().__init__(parent)
         self._refresh = refresh
         self._on_error = on_error
+        self._delay = delay_ms
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self._fire)
         self._task: asyncio.Task[Any] | None = None
-        self._again = False
+        self._again: int | None = None  # the delay of one more refresh once this one ends
 
     def trigger(self) -> None:
         """Ask for a refresh soon."""
         if self._task is not None:
-            self._again = True
+            self._queue(self._delay)
         elif not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(self._delay)
 
     def now(self) -> asyncio.Task[Any] | None:
-        """Refresh at once (unless one is already running; then once more after it)."""
+        """Refresh at once (unless one is already running; then once more as soon as it
+        ends: typing in a search box shows the last text's results without waiting)."""
         self._timer.stop()
         if self._task is not None:
-            self._again = True
+            self._queue(0)
             return self._task
         self._fire()
         return self._task
+
+    def _queue(self, delay: int) -> None:
+        self._again = delay if self._again is None else min(self._again, delay)
 
     @property
     def busy(self) -> bool:
         return self._task is not None or self._timer.isActive()
 
     def _fire(self) -> None:
-        self._again = False
+        self._again = None
         self._task = spawn(self._refresh(), self._on_error, owner=self)
         self._task.add_done_callback(self._finished)
 
@@ -109,6 +113,6 @@ class Coalescer(QObject):
         if not shiboken6.isValid(self):
             return
         self._task = None
-        if self._again:
-            self._again = False
-            self._timer.start()
+        if self._again is not None:
+            self._timer.start(self._again)
+            self._again = None

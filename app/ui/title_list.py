@@ -1,5 +1,6 @@
-"""What the Tracker window's Shows and Movies lists share: importing a file of titles,
-asking before a delete, and saying what happened in their banner."""
+"""What the Tracker window's Shows and Movies lists share: reading their list a page at a
+time, importing a file of titles, asking before a delete, and saying what happened in
+their banner."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QLineEdit, QMessageBox, QWidget
 
 from app.present.errors import error_text
+from app.ui.paged_table import PagedModel, PagedTable
 from app.ui.tasks import spawn
-from app.ui.widgets import Banner
+from app.ui.widgets import Banner, Busy
 
 
 class TitleListActions(QWidget):
@@ -20,9 +22,55 @@ class TitleListActions(QWidget):
     noun: str
     banner: Banner
     changed: Any  # its Signal()
+    refreshed: Any  # its Signal(): a load finished (tests wait on it)
+    model: PagedModel[Any]
+    table: PagedTable
+    search: QLineEdit
+    busy: Busy
+    empty: QLabel  # what to do with an empty list
+    footer: QLabel  # how many titles there are
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+    def _selection_changed(self) -> None:
+        raise NotImplementedError
+
+    def _search_text(self) -> str | None:
+        return self.search.text().strip() or None
+
+    async def _load(self) -> None:
+        """Read the first page again, keeping the selected title selected."""
+        selected = self._chosen()
+        self.busy.set_busy(True)
+        try:
+            self.table.selectionModel().blockSignals(True)  # (the selection is put back below, read once)
+            await self.model.reload()
+        finally:
+            self.table.selectionModel().blockSignals(False)
+            self.busy.set_busy(False)
+        if selected is not None:
+            self.select_id(selected.id)
+        self.empty.setVisible(not self.model.total and not self._search_text())
+        self._selection_changed()
+        self.refreshed.emit()
+
+    def _page_loaded(self) -> None:
+        total, searching = self.model.total, self._search_text() is not None
+        if total or searching:
+            self.footer.setText(f"{total:,} {self.noun}{'' if total == 1 else 's'}" + (" found" if searching else ""))
+        else:
+            self.footer.setText("")
+
+    def _chosen(self) -> Any:
+        row = self.table.selected_row()
+        return None if row is None or row >= len(self.model.rows) else self.model.rows[row]
+
+    def select_id(self, row_id: int) -> None:
+        """Select the title ``row_id`` if it is read yet."""
+        row = self.model.row_of(row_id)
+        if row is not None:
+            self.table.selectRow(row)
 
     def _import_titles(self, path: Path) -> Awaitable[Any]:
         raise NotImplementedError

@@ -4,7 +4,7 @@ import, delete."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableWidgetItem,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -28,16 +27,25 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import AppError
 from app.core.facade import Core
-from app.core.types import EpisodeRow, ShowRow
+from app.core.types import EpisodeRow, Page, ShowRow
 from app.present.errors import error_text
 from app.present.formatting import ID_LABELS, ids_text, local_time, show_with_year
 from app.ui import icons
 from app.ui.movies_view import MoviesView
+from app.ui.paged_table import Column, PagedModel, PagedTable
 from app.ui.tasks import Coalescer, spawn
 from app.ui.title_list import TitleListActions
-from app.ui.widgets import Banner, Busy, muted, rows_table, search_box, toolbar
+from app.ui.widgets import Banner, Busy, muted, search_box, toolbar
 
-LIMIT = 2000  # shows listed at once; a search narrows a bigger tracker
+COLUMNS: list[Column[ShowRow]] = [
+    Column("Title", lambda s: s.title),
+    Column("Year", lambda s: str(s.year or "")),
+    Column("Ids", ids_text, lambda s: ids_text(s) or None),
+    Column("Watched", lambda s: f"{s.watched_episodes} / {s.known_episodes}",
+           lambda s: f"{s.watched_episodes} of the {s.known_episodes} episodes the tracker knows watched; "
+                     f"{s.total_plays} plays in all", centred=True),
+    Column("Last watched", lambda s: local_time(s.last_watched_at)),
+]
 EMPTY = ("No shows yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, tvdb_id, "
          "imdb_id), or just watch: a Plex show with ids is added when it is first played.")
 
@@ -107,12 +115,11 @@ class TrackerWindow(TitleListActions):
         self.core = core
         self.setWindowTitle("Tracker — Scrobble Tray")
         self.setWindowIcon(icons.icon("app"))
-        self.shows: list[ShowRow] = []
 
         self.search = search_box()
         # One load at a time, the last one asked for: typing fast never shows an older result.
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
-        self.search.textChanged.connect(self._loader.trigger)
+        self.search.textChanged.connect(self.refresh)  # (at once: one query at a time, the last text last)
         self.busy = Busy()
         self.add_button = QPushButton("Add show…")
         self.import_button = QPushButton("Import…")
@@ -128,9 +135,10 @@ class TrackerWindow(TitleListActions):
                       self.delete_button)
 
         self.banner = Banner()
-        self.table = rows_table(["Title", "Year", "Ids", "Watched", "Last watched"],
-                                ((1, 48), (2, 160), (3, 70), (4, 110)))
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.model: PagedModel[ShowRow] = PagedModel(COLUMNS, self._page, self._show_error, self)
+        self.model.loaded.connect(self._page_loaded)
+        self.table = PagedTable(self.model, ((1, 48), (2, 160), (3, 70), (4, 110)))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _: self.edit_show())
         self.empty = muted(EMPTY)
         self.footer = muted("", wrap=False)
@@ -192,49 +200,20 @@ class TrackerWindow(TitleListActions):
         """Re-read the shows (keeping the selection)."""
         self._loader.now()
 
-    async def _load(self) -> None:
-        self.busy.set_busy(True)
-        try:
-            shows = await self.core.list_shows(self.search.text().strip() or None, LIMIT + 1)
-        finally:
-            self.busy.set_busy(False)
-        selected = self.selected()
-        self.shows = shows[:LIMIT]
-        self.table.blockSignals(True)  # (the selection is put back below, and its episodes read once)
-        self.table.setRowCount(len(self.shows))
-        for row, show in enumerate(self.shows):
-            watched = f"{show.watched_episodes} / {show.known_episodes}"
-            cells = (show.title, str(show.year or ""), ids_text(show), watched, local_time(show.last_watched_at))
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2 and text:
-                    item.setToolTip(text)
-                if col == 3:
-                    item.setToolTip(f"{show.watched_episodes} of the {show.known_episodes} episodes the "
-                                    f"tracker knows watched; {show.total_plays} plays in all")
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(row, col, item)
-            if selected and show.id == selected.id:
-                self.table.selectRow(row)
-        self.table.blockSignals(False)
-        more = len(shows) > LIMIT
-        searching = bool(self.search.text().strip())
-        self.empty.setVisible(not self.shows and not searching)
-        self.footer.setText(f"{len(self.shows)} shows" + (" (the first ones: search to narrow)" if more else "")
-                            if self.shows or searching else "")
-        self._selection_changed()
-        self.refreshed.emit()
+    @property
+    def shows(self) -> list[ShowRow]:
+        """The shows read so far (more are read as the list is scrolled)."""
+        return self.model.rows
+
+    def _page(self, offset: int, limit: int) -> Awaitable[Page[ShowRow]]:
+        return self.core.show_page(self._search_text(), offset, limit)
 
     def selected(self) -> ShowRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows or rows[0].row() >= len(self.shows):
-            return None
-        return self.shows[rows[0].row()]
+        chosen: ShowRow | None = self._chosen()
+        return chosen
 
     def select_show(self, show_id: int) -> None:
-        for row, show in enumerate(self.shows):
-            if show.id == show_id:
-                self.table.selectRow(row)
+        self.select_id(show_id)
 
     def _selection_changed(self) -> None:
         show = self.selected()

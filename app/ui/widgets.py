@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QTableView,
     QTableWidget,
     QToolButton,
     QVBoxLayout,
@@ -209,6 +210,13 @@ def rows_table(labels: list[str], widths: Iterable[tuple[int, int]]) -> QTableWi
     """A read-only table of whole rows, one selected at a time, its first column stretching."""
     table = QTableWidget(0, len(labels))
     table.setHorizontalHeaderLabels(labels)
+    whole_rows(table, widths)
+    return table
+
+
+def whole_rows(table: QTableView, widths: Iterable[tuple[int, int]]) -> None:
+    """Make ``table`` read-only, of whole rows selected one at a time, its first column
+    stretching and the others ``widths`` wide (column, pixels)."""
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -219,7 +227,6 @@ def rows_table(labels: list[str], widths: Iterable[tuple[int, int]]) -> QTableWi
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     for col, width in widths:
         header.resizeSection(col, width)
-    return table
 
 
 def toolbar(search: QWidget, *widgets: QWidget) -> QHBoxLayout:

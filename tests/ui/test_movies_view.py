@@ -18,7 +18,7 @@ from tests.ui.conftest import Aio
 
 
 def rows(v: MoviesView) -> list[list[str]]:
-    return [[v.table.item(r, c).text() for c in range(v.table.columnCount())] for r in range(v.table.rowCount())]
+    return [[v.model.index(r, c).data() for c in range(v.model.columnCount())] for r in range(v.model.rowCount())]
 
 
 def open_movies(ui: UiController, qtbot: Any) -> MoviesView:

@@ -17,12 +17,12 @@ from tests.ui.conftest import Aio
 
 
 def titles(w: TrackerWindow) -> list[str]:
-    return [w.table.item(r, 0).text() for r in range(w.table.rowCount())]
+    return [w.model.index(r, 0).data() for r in range(w.model.rowCount())]
 
 
 def row_of(w: TrackerWindow, title: str) -> list[str]:
     r = titles(w).index(title)
-    return [w.table.item(r, c).text() for c in range(w.table.columnCount())]
+    return [w.model.index(r, c).data() for c in range(w.model.columnCount())]
 
 
 def open_store(ui: UiController, qtbot: Any) -> TrackerWindow:
@@ -48,7 +48,7 @@ def test_shows_episodes_and_plays(ui: UiController, core: Core, aio: Aio, qtbot:
     w = open_store(ui, qtbot)
     qtbot.waitUntil(lambda: row_of(w, "Breaking Bad")[3] == "2 / 2")
     assert row_of(w, "Breaking Bad")[1:3] == ["2008", "TMDB 1396 · TVDB 81189 · IMDb tt0903747"]
-    assert w.empty.isHidden() and w.footer.text() == "1 shows"
+    assert w.empty.isHidden() and w.footer.text() == "1 show"
     w.table.selectRow(0)
     qtbot.waitUntil(lambda: w.episodes.topLevelItemCount() == 1)
     season = w.episodes.topLevelItem(0)
@@ -117,4 +117,4 @@ def test_an_empty_tracker_says_how_to_fill_it(ui: UiController, core: Core, aio:
     w = ui.window("tracker")
     assert isinstance(w, TrackerWindow)
     qtbot.waitUntil(lambda: w.empty.isVisible())
-    assert w.empty.text() == EMPTY and w.table.rowCount() == 0 and not w.edit_button.isEnabled()
+    assert w.empty.text() == EMPTY and w.model.rowCount() == 0 and not w.edit_button.isEnabled()

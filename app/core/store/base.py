@@ -35,6 +35,12 @@ def plain(cls: type[R], obj: Base, **extra: Any) -> R:
     return cls(**values, **extra)
 
 
+def row_columns(cls: type[Any], table: type[Base]) -> list[Any]:
+    """The columns of ``table`` that the dataclass ``cls`` names: select these, not whole
+    ORM objects, where many rows are read (a page of a list is a third as fast as objects)."""
+    return [getattr(table, f.name) for f in fields(cls) if f.name in table.__table__.c]
+
+
 def scrobble_row(row: WebhookEvent, **extra: Any) -> ScrobbleRow:
     """An inbox row as the log shows it."""
     return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.models import Movie, MovieMapping, MovieWatch, utcnow
-from app.core.store.base import StoreBase, StoreError, plain
+from app.core.store.base import StoreBase, StoreError, plain, row_columns
 from app.core.store.shows import MAX_SHOWS, ImportResult, _clean_show
 from app.core.types import Candidate, MovieRow
 
@@ -111,15 +111,20 @@ class Movies(StoreBase):
             session.delete(movie)
         self.builtin.movies.forget_index()
 
-    def list_movies(self, search: str | None = None, limit: int | None = None) -> list[MovieRow]:
-        """Movies by title (and year), those whose title holds ``search`` only if given."""
+    def list_movies(self, search: str | None = None, limit: int | None = None, offset: int = 0) -> list[MovieRow]:
+        """Movies by title (and year), those whose title holds ``search`` only if given;
+        ``limit`` of them from ``offset``."""
+        q = select(*row_columns(MovieRow, Movie)).order_by(Movie.title, Movie.year, Movie.id)
+        if search:
+            q = q.where(Movie.title.ilike(f"%{search}%"))
         with self.sessions() as session:
-            q = select(Movie).order_by(Movie.title, Movie.year, Movie.id)
-            if search:
-                q = q.where(Movie.title.ilike(f"%{search}%"))
-            if limit:
-                q = q.limit(limit)
-            return [plain(MovieRow, m) for m in session.scalars(q)]
+            return [MovieRow(**row) for row in session.execute(q.limit(limit).offset(offset)).mappings()]
+
+    def count_movies(self, search: str | None = None) -> int:
+        """How many movies :meth:`list_movies` lists in all."""
+        q = select(func.count()).select_from(Movie)
+        with self.sessions() as session:
+            return session.scalar(q.where(Movie.title.ilike(f"%{search}%")) if search else q) or 0
 
     def search_movies(self, query: str, limit: int = 20) -> list[Candidate]:
         """Ranked tracker movies for a title; a year at its end ("Dune 1984", "Dune (1984)")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.core.destinations.builtin import show_ref
 from app.core.models import Episode, Show, ShowMapping, Watch, WebhookEvent
-from app.core.store.base import StoreBase, StoreError, plain
+from app.core.store.base import StoreBase, StoreError, plain, row_columns
 from app.core.types import Candidate, EpisodeRow, ShowRow
 
 _ID_FIELDS = ("tmdb_id", "tvdb_id", "anidb_id")
@@ -126,20 +126,23 @@ class Shows(StoreBase):
         return keys
 
     def list_shows(self, search: str | None = None, limit: int | None = None,
-                   ids: Sequence[int] | None = None) -> list[ShowRow]:
+                   ids: Sequence[int] | None = None, offset: int = 0) -> list[ShowRow]:
         """Shows by title (or only those of ``ids``), each with how many of its episodes the
-        tracker knows."""
-        known = (select(Episode.show_id, func.count().label("n")).group_by(Episode.show_id).subquery())
+        tracker knows; ``limit`` of them from ``offset``."""
+        known = select(func.count()).where(Episode.show_id == Show.id).correlate(Show).scalar_subquery()
+        q = select(*row_columns(ShowRow, Show), known.label("known_episodes")).order_by(Show.title, Show.id)
+        if search:
+            q = q.where(Show.title.ilike(f"%{search}%"))
+        if ids is not None:
+            q = q.where(Show.id.in_(ids))
         with self.sessions() as session:
-            q = (select(Show, func.coalesce(known.c.n, 0)).outerjoin(known, known.c.show_id == Show.id)
-                 .order_by(Show.title, Show.id))
-            if search:
-                q = q.where(Show.title.ilike(f"%{search}%"))
-            if ids is not None:
-                q = q.where(Show.id.in_(ids))
-            if limit:
-                q = q.limit(limit)
-            return [plain(ShowRow, s, known_episodes=n) for s, n in session.execute(q)]
+            return [ShowRow(**row) for row in session.execute(q.limit(limit).offset(offset)).mappings()]
+
+    def count_shows(self, search: str | None = None) -> int:
+        """How many shows :meth:`list_shows` lists in all."""
+        q = select(func.count()).select_from(Show)
+        with self.sessions() as session:
+            return session.scalar(q.where(Show.title.ilike(f"%{search}%")) if search else q) or 0
 
     def update_show(self, show_id: int, **values: Any) -> ShowRow:
         """Change a show's title, year or ids (all given: a missing id is cleared)."""
