@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -162,12 +162,11 @@ class ConflictsDialog(QWidget):
         self.resize(920, 580)
 
         self._loader = Coalescer(self._load, 100, self, on_error=self._show_error)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self._run_search)
-        self.search.textChanged.connect(self._search_timer.start)
-        self.search.returnPressed.connect(self._run_search)
+        # (each keystroke searches at once: the tracker's index answers in a few ms, and an
+        # answer to a text no longer in the box is dropped)
+        self._searcher = Coalescer(self._run_search, 0, self, on_error=self._show_error)
+        self.search.textChanged.connect(self._searcher.now)
+        self.search.returnPressed.connect(self._searcher.now)
         self._acting = False
         bridge.conflictsChanged.connect(lambda *_: self._loader.trigger() if self.isVisible() else None)
         self._show_conflict(None)
@@ -295,11 +294,8 @@ class ConflictsDialog(QWidget):
                 item.setToolTip(3, f"{show.watched_episodes} of its {show.known_episodes} known episodes "
                                    f"watched, {show.total_plays} plays")
 
-    def _run_search(self) -> None:
-        self._search_timer.stop()
-        spawn(self._search(self.search.text().strip()), self._show_error, owner=self)
-
-    async def _search(self, query: str) -> None:
+    async def _run_search(self) -> None:
+        query = self.search.text().strip()
         if self.current is None:
             return
         if not query:

@@ -12,6 +12,11 @@ that folder and on a fresh one:
   on a started core: from construction to its data shown (its loading tasks done), and the
   longest gap of a 10 ms QTimer meanwhile (the worst UI stall).
 
+``--pipeline``: the pipeline's cost per event on a copy of that folder and on a fresh one
+with the same tracker (its 3,000 shows, 150,000 episodes and 10,000 movies, 1,000 webhooks):
+the same new webhooks stored in each, then processed in the worker's batches of 20; CPU
+and wall time per event, the folders taking turns.
+
 Goals (issue 26): a window <= 300 ms and no stall over 50 ms, a command <= 100 ms more than
 on the fresh folder, start-up within 10 % of the fresh folder's.
 """
@@ -39,6 +44,11 @@ from tests.bench import growth  # noqa: E402
 
 COMMANDS = (("scrobbles",), ("shows", "list"), ("conflicts", "list"), ("status",))
 WINDOWS = ("status", "scrobbles", "tracker", "conflicts", "diagnostics")
+#: The search boxes, by window: typed into once the window has loaded (a word found in many
+#: titles, one in few, and one in none), from the keystroke to the results shown.
+SEARCHES = {"scrobbles": lambda w: w.search, "tracker": lambda w: w.search, "movies": lambda w: w.movies.search,
+            "conflicts": lambda w: w.search}
+TYPED = ("the", "sky", "zqxv")
 FULL = {"SHOWS": growth.SHOWS, "MOVIES": growth.MOVIES, "UNKNOWN_SHOWS": growth.UNKNOWN_SHOWS,
         "DELIVERIES": growth.DELIVERIES}
 EVENTS = 400_000
@@ -144,11 +154,57 @@ async def open_windows(folder: Path) -> dict[str, tuple[float, float]]:
             await asyncio.sleep(0.03)
             gaps = ticks.stop()
             out[name] = (took * 1000, max(gaps, default=0.0))
+            if name == "tracker":
+                window.tabs.setCurrentWidget(window.movies)
+                await settle(window.movies, deadline)
+            for box, search in SEARCHES.items():
+                if box == name or (box == "movies" and name == "tracker"):
+                    out[f"search {box}"] = await typing(search(window), window.movies if box == "movies" else window)
             window.close()
     finally:
         ui.close()
         await core.stop()
     return out
+
+
+async def settle(window: Any, deadline: float) -> None:
+    """Until every task the UI started has ended and ``window`` has loaded."""
+    from app.ui.tasks import running_tasks
+
+    def busy() -> bool:
+        timers = [getattr(window, name, None) for name in ("_loader", "_search_timer", "_searcher")]
+        return bool(running_tasks() or getattr(window, "loading", False)
+                    or any(t is not None and (t.busy if hasattr(t, "busy") else t.isActive()) for t in timers))
+
+    await asyncio.sleep(0)
+    while busy():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{window}: still loading after 60 s: {running_tasks()}")
+        await asyncio.sleep(0.001)
+
+
+async def typing(box: Any, window: Any) -> tuple[float, float]:
+    """Each of :data:`TYPED` typed a character at a time (every 80 ms, a quick typist):
+    ms from the last keystroke to its results shown, and the longest UI stall meanwhile
+    (the worst over the words)."""
+    from tests.bench.ui_stall import TickRecorder
+
+    worst, stall = 0.0, 0.0
+    for word in TYPED:
+        box.clear()
+        await settle(window, time.perf_counter() + 60)
+        ticks = TickRecorder()
+        ticks.start()
+        for i in range(1, len(word) + 1):
+            box.setText(word[:i])
+            started = time.perf_counter()
+            await asyncio.sleep(0.08 if i < len(word) else 0)
+        await settle(window, started + 60)
+        worst = max(worst, (time.perf_counter() - started) * 1000)
+        stall = max(stall, *ticks.stop(), 0.0)
+    box.clear()
+    await settle(window, time.perf_counter() + 60)
+    return worst, stall
 
 
 def windows_child(folder: Path) -> None:
@@ -176,11 +232,64 @@ def windows(folder: Path) -> dict[str, tuple[float, float]]:
     raise RuntimeError(f"windows child failed: {proc.stderr[-1500:]}")
 
 
+def pipeline(heavy: Path, rounds: int = 4, per_round: int = 1500) -> None:
+    """Per-event processing cost, five years against a fresh folder with the same tracker."""
+    import shutil
+    import statistics
+
+    from app.core.worker import BATCH
+
+    work = Path(tempfile.mkdtemp(prefix="history-pipeline-"))
+    copy, fresh = work / "heavy", work / "fresh"
+    print(f"copying {heavy} for the pipeline run", flush=True)
+    shutil.copytree(heavy, copy)
+    scaled(1.0)
+    paths = Paths(fresh)
+    save_settings(paths, settings())
+    store = open_store(paths, settings())
+    growth.build(store, growth.Household(random.Random(1)), 1000, 0.01)
+    store.sessions.kw["bind"].dispose()
+    stores = {"fresh": open_store(Paths(fresh), settings()), "heavy": open_store(Paths(copy), settings())}
+    house = growth.Household(random.Random(1))  # (the same titles as both trackers'...)
+    house.rng, house.unknown_next = random.Random(7), growth.SHOWS + growth.UNKNOWN_SHOWS  # (...new sessions)
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
+    try:
+        for _ in range(rounds):
+            batch: list[tuple[str, str | None]] = []
+            while len(batch) < per_round:
+                batch += [(json.dumps(p), "192.168.1.20") for p in house.session()]
+            for name, store in stores.items():
+                store.ingest(batch)
+                cpu, wall, done = time.process_time(), time.perf_counter(), 0
+                while outcomes := store.process_pending(BATCH):
+                    done += len(outcomes)
+                seen[name].append(((time.process_time() - cpu) / done * 1e6, (time.perf_counter() - wall) / done * 1e6))
+    finally:
+        for store in stores.values():
+            store.sessions.kw["bind"].dispose()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n| per event ({rounds} rounds of {per_round:,} webhooks, median) | fresh | heavy | ratio |")
+    print("|---|---|---|---|")
+    for i, what in enumerate(("CPU", "wall")):
+        a, b = (statistics.median(r[i] for r in seen[n]) for n in ("fresh", "heavy"))
+        print(f"| {what} | {a:.0f} µs | {b:.0f} µs | {b / a:.2f} |")
+
+
+def show_windows(fresh: Path, heavy: Path) -> None:
+    w_fresh, w_heavy = windows(fresh), windows(heavy)
+    print("\n| window | fresh: shown / longest stall | heavy: shown / longest stall |\n|---|---|---|")
+    for name in w_fresh:
+        (a, sa), (b, sb) = w_fresh[name], w_heavy[name]
+        print(f"| {name} | {a:.0f} ms / {sa:.0f} ms | {b:.0f} ms / {sb:.0f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="every count times this (0.1: a quick run)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="the household's folder: built here if empty, else reused")
+    parser.add_argument("--only-windows", action="store_true", help="the windows and their searches only")
+    parser.add_argument("--pipeline", action="store_true", help="the pipeline's cost per event only")
     parser.add_argument("--windows-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.windows_child:
@@ -197,6 +306,12 @@ def main() -> None:
     print(f"household: {f['events']:,} webhooks, {f['conflicts']} open conflicts, {f['deliveries']:,} deliveries, "
           f"file {growth.mb(f['file'])}", flush=True)
 
+    if args.pipeline:
+        pipeline(heavy)
+        return
+    if args.only_windows:
+        show_windows(fresh, heavy)
+        return
     jobs: dict[str, Any] = {}
     for cmd in COMMANDS:
         for label, folder in (("fresh", fresh), ("heavy", heavy)):
@@ -210,11 +325,7 @@ def main() -> None:
         print(f"| `scrobbletray {line}` | {a * 1000:.0f} ms | {b * 1000:.0f} ms | "
               f"{(b - a) * 1000:+.0f} ms ({b / a - 1:+.0%}) |")
 
-    w_fresh, w_heavy = windows(fresh), windows(heavy)
-    print("\n| window | fresh: shown / longest stall | heavy: shown / longest stall |\n|---|---|---|")
-    for name in WINDOWS:
-        (a, sa), (b, sb) = w_fresh[name], w_heavy[name]
-        print(f"| {name} | {a:.0f} ms / {sa:.0f} ms | {b:.0f} ms / {sb:.0f} ms |")
+    show_windows(fresh, heavy)
     print(f"\ndata folders: heavy {heavy}" + ("" if args.keep else " (temporary)") + f", fresh {fresh}")
 
 
