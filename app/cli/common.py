@@ -128,8 +128,12 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool) -> None:
-    rows_plain = plain(list(rows))
-    print(json.dumps(rows_plain, indent=2, default=str) if as_json else table(rows_plain, columns))
+    if as_json:
+        print(json.dumps(plain(list(rows)), indent=2, default=str))
+        return
+    # (only the columns shown made plain: a list of five years' shows is 3,000 rows of 11 fields)
+    pick = lambda r, c: r.get(c) if isinstance(r, dict) else getattr(r, c, None)  # noqa: E731
+    print(table([{c: plain(pick(r, c)) for c in columns} for r in rows], columns))
 
 
 def running_state(paths: Paths) -> dict[str, Any] | None:
