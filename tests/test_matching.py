@@ -6,9 +6,12 @@ import random
 import string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 from app.core import matching
-from app.core.matching import ShowIndex, ShowRef, normalise
+from app.core.matching import CANDIDATE_CUTOFF, CONTAINED_WEIGHT, ShowIndex, ShowRef, _scores, normalise
 from app.core.movie_matching import MovieIndex
 from app.core.ngram_index import MAX_CANDIDATES, NgramIndex, grams
 
@@ -341,3 +344,24 @@ def test_a_movie_of_another_year_ranks_below_the_title_reordered_of_the_year() -
     idx = MovieIndex([*movies, ShowRef(1, "Frizzes Breaching", 1989), ShowRef(2, "Breaching Frizzes", 2010)])
     r = idx.resolve("Frizzes Breaching", 2010, {})
     assert r.show_id is None and [c.show_id for c in r.candidates[:2]] == [2, 1]
+
+
+def _scores_by_all_three(key: str, candidates: list[str]) -> dict[str, float]:
+    """What ``_scores`` says, every scorer run on every candidate (no shortcut)."""
+    best: dict[str, float] = {}
+    for hit in candidates:
+        r, by_sorted, by_set = fuzz.ratio(key, hit), fuzz.token_sort_ratio(key, hit), fuzz.token_set_ratio(key, hit)
+        blended = CONTAINED_WEIGHT * by_set + (1 - CONTAINED_WEIGHT) * r
+        score = max([s for s in (r, by_sorted, blended) if s >= CANDIDATE_CUTOFF], default=None)
+        if score is not None:
+            best[hit] = score
+    return best
+
+
+@given(st.text("abcdz", min_size=1, max_size=6),
+       st.lists(st.lists(st.text("abcdz", min_size=1, max_size=6), min_size=1, max_size=3).map(" ".join),
+                min_size=1, max_size=8, unique=True))
+def test_a_one_word_title_scores_as_with_every_scorer(key: str, candidates: list[str]) -> None:
+    # (one word against one word: the token scorers are skipped as saying what ratio says)
+    got, want = _scores(key, candidates), _scores_by_all_three(key, candidates)
+    assert got.keys() == want.keys() and all(abs(got[k] - v) < 1e-6 for k, v in want.items())

@@ -120,6 +120,11 @@ def _scores(key: str, candidates: list[str]) -> dict[str, float]:
     ratio = {hit: score for hit, score, _ in process.extract(key, candidates, scorer=by_ratio, processor=None,
                                                               limit=None)}
     best = {hit: score for hit, score in ratio.items() if score >= CANDIDATE_CUTOFF}
+    if " " not in key:
+        # Two single words: sorting or setting their tokens changes nothing, both scorers
+        # say what ratio said (short one-word titles: a third of the time)
+        candidates = [hit for hit in candidates if " " in hit]
+        ratio = {hit: ratio[hit] for hit in candidates}
     for hit, score, _ in process.extract(key, candidates, scorer=by_sorted, processor=None, limit=None,
                                          score_cutoff=CANDIDATE_CUTOFF):
         best[hit] = max(score, best.get(hit, 0.0))
