@@ -103,6 +103,9 @@ class ShowMapping(Base):
 #: the query it serves (and by migration 0007).
 PRUNABLE = ("action = 'ignored' AND payload <> '' AND event IS NOT NULL "
             "AND event NOT IN ('media.scrobble', 'media.stop')")
+#: The plays the built-in tracker counted, for "which event counted this episode for this
+#: account?" (an episode marked unplayed in Plex): a partial index's WHERE, as PRUNABLE.
+COUNTED = "action IN ('marked', 'rewatch')"
 
 
 class WebhookEvent(Base):
@@ -111,7 +114,9 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
     __table_args__ = (Index("ix_webhook_events_status", "status", "id"),
                       Index("ix_webhook_events_prunable", "received_at",
-                            sqlite_where=text(PRUNABLE), postgresql_where=text(PRUNABLE)))
+                            sqlite_where=text(PRUNABLE), postgresql_where=text(PRUNABLE)),
+                      Index("ix_webhook_events_counted", "account_id", "season", "episode",
+                            sqlite_where=text(COUNTED), postgresql_where=text(COUNTED)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
