@@ -126,8 +126,10 @@ def best_of(runs: int, jobs: dict[str, Any]) -> dict[str, float]:
     return {name: min(times) for name, times in seen.items()}
 
 
-async def open_windows(folder: Path) -> dict[str, tuple[float, float]]:
-    """Each window on a started core: (ms to its data shown, longest 10 ms tick gap in ms)."""
+async def open_windows(folder: Path, after: float) -> dict[str, tuple[float, float]]:
+    """Each window on a started core, ``after`` seconds after its start (the match index is
+    built on the database thread meanwhile): (ms to its data shown, longest 10 ms tick gap
+    in ms)."""
     from app.core.facade import Core
     from app.ui.controller import UiController
     from app.ui.tasks import running_tasks
@@ -135,6 +137,7 @@ async def open_windows(folder: Path) -> dict[str, tuple[float, float]]:
 
     core = Core(Paths(folder), settings())
     await core.start()
+    await asyncio.sleep(after)
     ui = UiController(core, tray_available=True)
     out: dict[str, tuple[float, float]] = {}
     try:
@@ -207,7 +210,7 @@ async def typing(box: Any, window: Any) -> tuple[float, float]:
     return worst, stall
 
 
-def windows_child(folder: Path) -> None:
+def windows_child(folder: Path, settle: float) -> None:
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -218,14 +221,14 @@ def windows_child(folder: Path) -> None:
     prefer_ui_thread()  # as app.ui.app.run does
     app.setQuitOnLastWindowClosed(False)  # (each window is closed after its turn)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        result = runner.run(open_windows(folder))
+        result = runner.run(open_windows(folder, settle))
     print("WINDOWS " + json.dumps(result), flush=True)
 
 
-def windows(folder: Path) -> dict[str, tuple[float, float]]:
+def windows(folder: Path, settle: float) -> dict[str, tuple[float, float]]:
     """Run :func:`open_windows` in a fresh process (as a user opening the app would)."""
-    proc = subprocess.run([sys.executable, __file__, "--windows-child", str(folder)], env=env(folder),
-                          capture_output=True, text=True, check=False, timeout=600)
+    proc = subprocess.run([sys.executable, __file__, "--windows-child", str(folder), "--settle", str(settle)],
+                          env=env(folder), capture_output=True, text=True, check=False, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("WINDOWS "):
             return {k: (v[0], v[1]) for k, v in json.loads(line[8:]).items()}
@@ -275,9 +278,10 @@ def pipeline(heavy: Path, rounds: int = 4, per_round: int = 1500) -> None:
         print(f"| {what} | {a:.0f} µs | {b:.0f} µs | {b / a:.2f} |")
 
 
-def show_windows(fresh: Path, heavy: Path) -> None:
-    w_fresh, w_heavy = windows(fresh), windows(heavy)
-    print("\n| window | fresh: shown / longest stall | heavy: shown / longest stall |\n|---|---|---|")
+def show_windows(fresh: Path, heavy: Path, settle: float) -> None:
+    w_fresh, w_heavy = windows(fresh, settle), windows(heavy, settle)
+    print(f"\n| window ({settle:g} s after start) | fresh: shown / longest stall | heavy: shown / longest stall |")
+    print("|---|---|---|")
     for name in w_fresh:
         (a, sa), (b, sb) = w_fresh[name], w_heavy[name]
         print(f"| {name} | {a:.0f} ms / {sa:.0f} ms | {b:.0f} ms / {sb:.0f} ms |")
@@ -290,10 +294,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="the household's folder: built here if empty, else reused")
     parser.add_argument("--only-windows", action="store_true", help="the windows and their searches only")
     parser.add_argument("--pipeline", action="store_true", help="the pipeline's cost per event only")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds between the core's start and the first window (0: at once)")
     parser.add_argument("--windows-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.windows_child:
-        windows_child(args.windows_child)
+        windows_child(args.windows_child, args.settle)
         return
     heavy = args.keep or Path(tempfile.mkdtemp(prefix="history-"))
     fresh = Path(tempfile.mkdtemp(prefix="history-fresh-"))
@@ -310,7 +316,7 @@ def main() -> None:
         pipeline(heavy)
         return
     if args.only_windows:
-        show_windows(fresh, heavy)
+        show_windows(fresh, heavy, args.settle)
         return
     jobs: dict[str, Any] = {}
     for cmd in COMMANDS:
@@ -325,7 +331,7 @@ def main() -> None:
         print(f"| `scrobbletray {line}` | {a * 1000:.0f} ms | {b * 1000:.0f} ms | "
               f"{(b - a) * 1000:+.0f} ms ({b / a - 1:+.0%}) |")
 
-    show_windows(fresh, heavy)
+    show_windows(fresh, heavy, args.settle)
     print(f"\ndata folders: heavy {heavy}" + ("" if args.keep else " (temporary)") + f", fresh {fresh}")
 
 
