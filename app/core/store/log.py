@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from app.core.destinations import outbox
 from app.core.models import Conflict, Movie, Show, WebhookEvent, utcnow
+from app.core.store import search as search_index
 from app.core.store.base import StoreBase, StoreError, scrobble_row
 from app.core.store.retention import PRUNED
 from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
@@ -16,6 +18,13 @@ from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
 
 class ScrobbleLog(StoreBase):
     """The log and the counts."""
+
+    _has_search_index: bool | None = None  # whether the database has it (known at the first search)
+
+    def _searchable(self, session: Session) -> bool:
+        if self._has_search_index is None:
+            self._has_search_index = search_index.has_index(session)
+        return self._has_search_index
 
     def scrobbles(self, limit: int = 50, action: str | None = None,
                   search: str | None = None) -> list[ScrobbleRow]:
@@ -25,13 +34,23 @@ class ScrobbleLog(StoreBase):
             q = (select(WebhookEvent, Show.title, Movie.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
                  .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
-            if action:
-                q = q.where(WebhookEvent.action == action)
-            if search:
-                like = f"%{search}%"
-                q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
-                                WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
-                                Movie.title.ilike(like)))
+            if search and len(search) >= search_index.MIN_CHARS and self._searchable(session):
+                # (the ids are the action's rows already: its index would only slow this down)
+                ids = search_index.matching_ids(session, search, action, limit)
+                if not ids:
+                    return []
+                q = q.where(WebhookEvent.id.in_(ids))
+            else:
+                if action:
+                    q = q.where(WebhookEvent.action == action)
+                if search:
+                    if len(search) < search_index.MIN_CHARS:  # (the window says so)
+                        newest = select(func.max(WebhookEvent.id)).scalar_subquery()
+                        q = q.where(WebhookEvent.id > newest - search_index.RECENT)
+                    like = f"%{search}%"
+                    q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
+                                    WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
+                                    Movie.title.ilike(like)))
             q = q.order_by(WebhookEvent.id.desc()).limit(limit)
             found = session.execute(q).all()
             labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
