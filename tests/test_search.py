@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from sqlalchemy import Engine, event
+from sqlalchemy import text as sql
 
 from app.core.config import Paths, Settings
 from app.core.db import _alembic_config, make_engine, open_database
@@ -45,7 +46,7 @@ def _integrity(store: Store) -> None:
 
 def _indexed(store: Store, text: str) -> list[int]:
     with store.sessions() as session:
-        return sorted(session.execute(search_index.text(
+        return sorted(session.execute(sql(
             f"SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH :q"),
             {"q": search_index.phrase(text)}).scalars())
 
