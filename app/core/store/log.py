@@ -34,9 +34,13 @@ class ScrobbleLog(StoreBase):
             q = (select(WebhookEvent, Show.title, Movie.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
                  .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
-            if search and len(search) >= search_index.MIN_CHARS and self._searchable(session):
-                # (the ids are the action's rows already: its index would only slow this down)
-                ids = search_index.matching_ids(session, search, action, limit)
+            short = bool(search) and len(search or "") < search_index.MIN_CHARS
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if search and (sqlite if short else self._searchable(session)):
+                # Ids first, by the search index or a short pass over the newest rows; then
+                # only those rows are read with their titles (the action is applied already).
+                find = search_index.recent_ids if short else search_index.matching_ids
+                ids = find(session, search, action, limit)
                 if not ids:
                     return []
                 q = q.where(WebhookEvent.id.in_(ids))
@@ -44,7 +48,7 @@ class ScrobbleLog(StoreBase):
                 if action:
                     q = q.where(WebhookEvent.action == action)
                 if search:
-                    if len(search) < search_index.MIN_CHARS:  # (the window says so)
+                    if short:  # (the window says so)
                         newest = select(func.max(WebhookEvent.id)).scalar_subquery()
                         q = q.where(WebhookEvent.id > newest - search_index.RECENT)
                     like = f"%{search}%"
