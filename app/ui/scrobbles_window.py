@@ -172,8 +172,8 @@ class ScrobblesWindow(QWidget):
         what = "webhook" if n == 1 else "webhooks"
         self.footer.setText(f"{n} {what} shown" + (f" (the latest {LIMIT})" if n >= LIMIT else "")
                             + ("" if action is None and not search else ", filtered")
-                            + (f" (a search of {MIN_CHARS}+ characters looks further back than the latest "
-                               f"{RECENT:,} webhooks)" if search and len(search) < MIN_CHARS else ""))
+                            + (f": only the latest {RECENT:,} searched (type {MIN_CHARS} characters or more "
+                               "to search them all)" if search and len(search) < MIN_CHARS else ""))
         self._update_buttons()
         self.refreshed.emit()
 

@@ -185,4 +185,7 @@ def test_typing_searches_at_once_one_query_at_a_time_ending_with_the_last_text(
 
     w.search.setText("Ep")
     qtbot.waitUntil(lambda: not w.loading and w.model.rowCount() == 2)
-    assert "looks further back than the latest 20,000 webhooks" in w.footer.text()
+    assert w.footer.text() == ("2 webhooks shown, filtered: only the latest 20,000 searched "
+                               "(type 3 characters or more to search them all)")
+    w.search.setText("Epi")
+    qtbot.waitUntil(lambda: not w.loading and w.footer.text() == "2 webhooks shown, filtered")
