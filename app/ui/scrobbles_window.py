@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.facade import Core
-from app.core.store.search import MIN_CHARS, RECENT
-from app.core.types import ScrobbleRow
+from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, ScrobbleRow
 from app.present.errors import error_text
 from app.present.formatting import outcome_text, plex_item, sxxeyy
 from app.ui import icons
@@ -172,8 +171,8 @@ class ScrobblesWindow(QWidget):
         what = "webhook" if n == 1 else "webhooks"
         self.footer.setText(f"{n} {what} shown" + (f" (the latest {LIMIT})" if n >= LIMIT else "")
                             + ("" if action is None and not search else ", filtered")
-                            + (f": only the latest {RECENT:,} searched (type {MIN_CHARS} characters or more "
-                               "to search them all)" if search and len(search) < MIN_CHARS else ""))
+                            + (f": only the latest {SEARCH_RECENT:,} searched (type {SEARCH_MIN_CHARS} characters "
+                               "or more to search them all)" if search and len(search) < SEARCH_MIN_CHARS else ""))
         self._update_buttons()
         self.refreshed.emit()
 

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.core.types import SELF_TEST_EVENT
+from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, SELF_TEST_EVENT
 
 TABLE = "webhook_search"  # as migration 0009 names it
-MIN_CHARS = 3  # a trigram index finds nothing shorter
-RECENT = 20_000  # a shorter text is looked for in this many of the newest rows only
+MIN_CHARS = SEARCH_MIN_CHARS  # a trigram index finds nothing shorter
+RECENT = SEARCH_RECENT  # a shorter text is looked for in this many of the newest rows only
 _TRACKER = (("shows", "show_id"), ("movies", "movie_id"))  # the tracker's titles, and the rows' column
 
 
