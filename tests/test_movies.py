@@ -230,7 +230,10 @@ def test_migration_0006_matches_the_models_and_keeps_old_rows_readable(tmp_path)
 
     engine = open_database(f"sqlite:///{path}", tmp_path / "backups").kw["bind"]
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # (the search index is SQLite's own, made by migration 0009 only when FTS5 is there)
+        search_tables = {"include_name": lambda name, kind, _parent: not (kind == "table" and name
+                                                                         and name.startswith("webhook_search"))}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=search_tables), Base.metadata)
         # (a float column is FLOAT in the migrations, Double in SQLAlchemy 2's mapping: one type in SQLite)
         float_double = {"FLOAT", "Double"}
         assert [d for d in diff if not (isinstance(d, list) and d[0][0] == "modify_type"

@@ -116,7 +116,12 @@ class WebhookEvent(Base):
                       Index("ix_webhook_events_prunable", "received_at",
                             sqlite_where=text(PRUNABLE), postgresql_where=text(PRUNABLE)),
                       Index("ix_webhook_events_counted", "account_id", "season", "episode",
-                            sqlite_where=text(COUNTED), postgresql_where=text(COUNTED)))
+                            sqlite_where=text(COUNTED), postgresql_where=text(COUNTED)),
+                      # (the log's search by the tracker's titles; migration 0009)
+                      Index("ix_webhook_events_show_id", "show_id", sqlite_where=text("show_id IS NOT NULL"),
+                            postgresql_where=text("show_id IS NOT NULL")),
+                      Index("ix_webhook_events_movie_id", "movie_id", sqlite_where=text("movie_id IS NOT NULL"),
+                            postgresql_where=text("movie_id IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -12,6 +12,10 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 SELF_TEST_EVENT = "scrobbletray.selftest"
+#: The log's search (``store.search``): a text this short is not in the index and is
+#: looked for in the newest ``SEARCH_RECENT`` webhooks only (the window says so).
+SEARCH_MIN_CHARS = 3
+SEARCH_RECENT = 20_000
 T = TypeVar("T")
 
 

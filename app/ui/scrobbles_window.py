@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.facade import Core
-from app.core.types import ScrobbleRow
+from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, ScrobbleRow
 from app.present.errors import error_text
 from app.present.formatting import outcome_text, plex_item, sxxeyy
 from app.ui import icons
@@ -113,11 +113,8 @@ class ScrobblesWindow(QWidget):
         self.context_menu: QMenu | None = None
         self._loader = Coalescer(self._load, 150, self, on_error=self._show_error)
         self._full = True  # the next load reads every row the table shows, not only the newest
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self.refresh)
-        self.search.textChanged.connect(self._search_timer.start)
+        # (at once: the loader runs one query at a time, then only the last text)
+        self.search.textChanged.connect(self.refresh)
         self.search.returnPressed.connect(self.refresh)
         self.filter.currentIndexChanged.connect(self.refresh)
         self.rerun_button.clicked.connect(self.rerun_selected)
@@ -162,7 +159,7 @@ class ScrobblesWindow(QWidget):
             self.busy.set_busy(False)
         if (action, search) != (self.filter.currentData(), self.search.text().strip() or None):
             self._full = True
-            self._loader.trigger()  # the filter moved on while we queried: query again
+            self._loader.now()  # the filter moved on while we queried: query again (once this ends)
             return
         if not full and len(rows) == limit:
             # A live update reads only the newest rows (cheap while a burst arrives);
@@ -173,7 +170,9 @@ class ScrobblesWindow(QWidget):
         n = len(rows)
         what = "webhook" if n == 1 else "webhooks"
         self.footer.setText(f"{n} {what} shown" + (f" (the latest {LIMIT})" if n >= LIMIT else "")
-                            + ("" if action is None and not search else ", filtered"))
+                            + ("" if action is None and not search else ", filtered")
+                            + (f": only the latest {SEARCH_RECENT:,} searched (type {SEARCH_MIN_CHARS} characters "
+                               "or more to search them all)" if search and len(search) < SEARCH_MIN_CHARS else ""))
         self._update_buttons()
         self.refreshed.emit()
 

@@ -159,3 +159,33 @@ def test_live_updates_of_a_long_table_keep_the_older_rows(
     assert column(w, 3) == [f"S06E{ep:02d}" for ep in range(n, 0, -1)]
     assert set(column(w, 5)) == {"Marked"}
     assert w.footer.text() == f"{n} webhooks shown"
+
+
+def test_typing_searches_at_once_one_query_at_a_time_ending_with_the_last_text(
+        ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
+    for ep in (1, 2):
+        aio.post(core, episode_payload(1, ep))
+    aio.settled(core)
+    w = ui.show_scrobbles()
+    qtbot.waitUntil(lambda: w.model.rowCount() == 2 and not w.loading)
+    asked: list[str | None] = []
+    scrobbles = core.scrobbles
+
+    async def recording(limit: int, action: str | None = None, search: str | None = None) -> Any:
+        asked.append(search)
+        return await scrobbles(limit, action, search)
+
+    core.scrobbles = recording  # type: ignore[method-assign]
+    w.search.setText("E")
+    assert w.loading  # the query is under way at once: no debounce timer
+    qtbot.keyClicks(w.search, "pisode 2")
+    qtbot.waitUntil(lambda: w.model.rowCount() == 1 and not w.loading)
+    assert asked[-1] == "Episode 2" and len(asked) < len("Episode 2")  # the texts typed meanwhile were skipped
+    assert cell(w, 0, 3) == "S01E02"
+
+    w.search.setText("Ep")
+    qtbot.waitUntil(lambda: not w.loading and w.model.rowCount() == 2)
+    assert w.footer.text() == ("2 webhooks shown, filtered: only the latest 20,000 searched "
+                               "(type 3 characters or more to search them all)")
+    w.search.setText("Epi")
+    qtbot.waitUntil(lambda: not w.loading and w.footer.text() == "2 webhooks shown, filtered")

@@ -4,41 +4,75 @@ payload, and the figures the status window and diagnostics show."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from app.core.destinations import outbox
 from app.core.models import Conflict, Movie, Show, WebhookEvent, utcnow
-from app.core.store.base import StoreBase, StoreError, scrobble_row
+from app.core.store import search as search_index
+from app.core.store.base import StoreBase, StoreError, row_columns
 from app.core.store.retention import PRUNED
-from app.core.types import SELF_TEST_EVENT, Action, Counts, ScrobbleRow
+from app.core.types import SELF_TEST_EVENT, Action, Counts, DeliveryMark, ScrobbleRow
+
+_COLUMNS = row_columns(ScrobbleRow, WebhookEvent)
+
+
+def _log_row(values: dict[str, Any], deliveries: tuple[DeliveryMark, ...]) -> ScrobbleRow:
+    """A row of the log's query as the log shows it (as ``base.scrobble_row`` makes one)."""
+    show, movie, action = values.pop("tracker_show"), values.pop("tracker_movie"), values.pop("action")
+    # (a movie's tracker title stands where a show's does)
+    return ScrobbleRow(**values, action=Action(action) if action else None, show_title=show or movie,
+                       kind="movie" if values["media_type"] == "movie" else "episode", deliveries=deliveries)
 
 
 class ScrobbleLog(StoreBase):
     """The log and the counts."""
+
+    _has_search_index: bool | None = None  # whether the database has it (known at the first search)
+
+    def _searchable(self, session: Session) -> bool:
+        if self._has_search_index is None:
+            self._has_search_index = search_index.has_index(session)
+        return self._has_search_index
 
     def scrobbles(self, limit: int = 50, action: str | None = None,
                   search: str | None = None) -> list[ScrobbleRow]:
         """The log, newest first, with where each event was delivered (Diagnostics' own
         self-test events are kept in the inbox but not listed)."""
         with self.sessions() as session:
-            q = (select(WebhookEvent, Show.title, Movie.title).outerjoin(Show, Show.id == WebhookEvent.show_id)
+            # (the columns the log shows, not ORM objects: a third of the time for 500 rows)
+            q = (select(*_COLUMNS, Show.title.label("tracker_show"), Movie.title.label("tracker_movie"))
+                 .outerjoin(Show, Show.id == WebhookEvent.show_id)
                  .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
-            if action:
-                q = q.where(WebhookEvent.action == action)
-            if search:
-                like = f"%{search}%"
-                q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
-                                WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
-                                Movie.title.ilike(like)))
+            short = bool(search) and len(search or "") < search_index.MIN_CHARS
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if search and (sqlite if short else self._searchable(session)):
+                # Ids first, by the search index or a short pass over the newest rows; then
+                # only those rows are read with their titles (the action is applied already).
+                find = search_index.recent_ids if short else search_index.matching_ids
+                ids = find(session, search, action, limit)
+                if not ids:
+                    return []
+                q = q.where(WebhookEvent.id.in_(ids))
+            else:
+                if action:
+                    q = q.where(WebhookEvent.action == action)
+                if search:
+                    if short:  # (the window says so)
+                        newest = select(func.max(WebhookEvent.id)).scalar_subquery()
+                        q = q.where(WebhookEvent.id > newest - search_index.RECENT)
+                    like = f"%{search}%"
+                    q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
+                                    WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
+                                    Movie.title.ilike(like)))
             q = q.order_by(WebhookEvent.id.desc()).limit(limit)
             found = session.execute(q).all()
             labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
-            where = outbox.marks_for(session, [row.id for row, _, _ in found], labels)
-            # (a movie's tracker title stands where a show's does)
-            return [scrobble_row(row, show_title=show or movie, deliveries=tuple(where.get(row.id, ())))
-                    for row, show, movie in found]
+            where = outbox.marks_for(session, [row.id for row in found], labels)
+            return [_log_row(dict(row._mapping), tuple(where.get(row.id, ()))) for row in found]
 
     def event_payload(self, event_id: int) -> str:
         with self.sessions() as session:
