@@ -131,12 +131,14 @@ async def open_windows(folder: Path, after: float) -> dict[str, tuple[float, flo
     built on the database thread meanwhile): (ms to its data shown, longest 10 ms tick gap
     in ms)."""
     from app.core.facade import Core
+    from app.ui.app import freeze_startup_objects
     from app.ui.controller import UiController
     from app.ui.tasks import running_tasks
     from tests.bench.ui_stall import TickRecorder
 
     core = Core(Paths(folder), settings())
     await core.start()
+    freeze_startup_objects()  # (as app.ui.app.main does after the start)
     await asyncio.sleep(after)
     ui = UiController(core, tray_available=True)
     out: dict[str, tuple[float, float]] = {}
