@@ -28,7 +28,6 @@ from app.ui.title_list import TitleListActions
 from app.ui.widgets import Banner, Busy, muted, search_box, toolbar
 
 MOVIE_IDS = (("tmdb_id", "TMDB"), ("imdb_id", "IMDb"))
-
 EMPTY = ("No movies yet. Add one, import a list (JSON or CSV: title, year, tmdb_id, imdb_id), "
          "or just watch: a movie Plex identifies by its ids is added when it is first played.")
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QTableView,
-    QTableWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -204,14 +203,6 @@ def search_box() -> QLineEdit:
     box.setPlaceholderText("Search titles")
     box.setClearButtonEnabled(True)
     return box
-
-
-def rows_table(labels: list[str], widths: Iterable[tuple[int, int]]) -> QTableWidget:
-    """A read-only table of whole rows, one selected at a time, its first column stretching."""
-    table = QTableWidget(0, len(labels))
-    table.setHorizontalHeaderLabels(labels)
-    whole_rows(table, widths)
-    return table
 
 
 def whole_rows(table: QTableView, widths: Iterable[tuple[int, int]]) -> None:
