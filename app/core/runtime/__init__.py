@@ -189,7 +189,7 @@ class Runtime(Reach, PlexSide, Delivery, Upkeep):
         if self.plex.connected:
             self._later(self._plex_refresh())
         # A large tracker's index takes seconds to build: before the first webhook, not on it.
-        self._later(self._in_db(self.store.warm_index))
+        self._later(self._warm_index())
         if tunnel and self.tunnel_wanted():
             await self.start_tunnel()
 
@@ -278,6 +278,14 @@ class Runtime(Reach, PlexSide, Delivery, Upkeep):
     def _shutdown_threads(self) -> None:
         self._ingest_thread.shutdown(wait=True)  # acknowledging commits: short, and owed
         self._db_thread.shutdown(wait=True, cancel_futures=True)  # queued processing waits for the next start
+
+    async def _warm_index(self) -> None:
+        """The match index built at start off the database thread, whose queries (the
+        windows' first) go on meanwhile; it takes the index unless it built one itself."""
+        store = self._store()
+        built = await asyncio.to_thread(store.warm_index)
+        if built is not None:
+            await self._in_db(store.builtin.install_index, *built)
 
     async def _in_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import FileGuard
 from app.core.destinations.base import OutboxDestination
-from app.core.destinations.builtin import BuiltinTracker
+from app.core.destinations.builtin import WARM_PAUSE, BuiltinTracker
 from app.core.errors import AppError
 from app.core.matching import ShowIndex
 from app.core.models import Base, WebhookEvent
@@ -75,11 +75,14 @@ class StoreBase:
     def index(self, session: Session) -> ShowIndex:
         return self.builtin.index(session)
 
-    def warm_index(self) -> None:
-        """Build the match index now (at start, in idle time), not on the first webhook; a
-        failure here is only logged (the first webhook builds it, and says why it cannot)."""
+    def warm_index(self) -> tuple[ShowIndex, tuple[int, int], int] | None:
+        """A match index built now (at start), not on the first webhook: on any thread, and
+        gently (builtin.WARM_PAUSE); ``builtin.install_index`` takes it on the database
+        thread. A failure here is only logged (the first webhook builds it, and says why
+        it cannot)."""
         try:
             with self.sessions() as session:
-                self.index(session)
+                return self.builtin.built_index(session, pause=WARM_PAUSE)
         except Exception as exc:
             log.warning("building the match index at start failed: %s", exc)
+            return None
