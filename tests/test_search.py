@@ -135,7 +135,7 @@ def test_a_sqlite_without_fts5_trigram_still_migrates_and_searches_by_like(tmp_p
 
 
 def test_a_short_search_reads_only_the_newest_rows(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(search_index, "RECENT", 2)
+    monkeypatch.setattr(search_index, "SEARCH_RECENT", 2)
     store = _store(tmp_path)
     store.add_show(**HEISENBERG)
     old, *new = _put(store, *(episode_payload(1, n) for n in (1, 2, 3)))

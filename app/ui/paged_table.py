@@ -51,7 +51,6 @@ class PagedModel(QAbstractTableModel, Generic[R]):
         self._on_error = on_error
         self.rows: list[R] = []
         self.total = 0
-        self._ids: set[int] = set()
         self._reading = False  # a next page is on its way
         self._generation = 0  # a reload makes pages still on their way stale
 
@@ -64,16 +63,13 @@ class PagedModel(QAbstractTableModel, Generic[R]):
             return
         self.beginResetModel()
         self.rows, self.total = list(page.rows), page.total
-        self._ids = {row.id for row in self.rows}
         self._reading = False
         self.endResetModel()
         self.loaded.emit()
 
     def row_of(self, row_id: int) -> int | None:
         """The row showing ``row_id``, if it is read yet."""
-        if row_id in self._ids:
-            return next(i for i, row in enumerate(self.rows) if row.id == row_id)
-        return None
+        return next((i for i, row in enumerate(self.rows) if row.id == row_id), None)
 
     # -- Qt's paging ---------------------------------------------------------------------------
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802 (Qt's names)
@@ -89,13 +85,13 @@ class PagedModel(QAbstractTableModel, Generic[R]):
         if generation != self._generation:
             return
         # (a title added or deleted meanwhile shifts the pages by one: never show a row twice)
-        new = [row for row in page.rows if row.id not in self._ids]
+        have = {row.id for row in self.rows}
+        new = [row for row in page.rows if row.id not in have]
         self.total = page.total if new else len(self.rows)  # (nothing new: the list ended)
         self._reading = False
         if new:
             self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(new) - 1)
             self.rows.extend(new)
-            self._ids.update(row.id for row in new)
             self.endInsertRows()
         self.loaded.emit()
 

@@ -177,9 +177,9 @@ async def settle(window: Any, deadline: float) -> None:
     from app.ui.tasks import running_tasks
 
     def busy() -> bool:
-        timers = [getattr(window, name, None) for name in ("_loader", "_search_timer", "_searcher")]
+        timers = [getattr(window, name, None) for name in ("_loader", "_searcher")]  # (Coalescers)
         return bool(running_tasks() or getattr(window, "loading", False)
-                    or any(t is not None and (t.busy if hasattr(t, "busy") else t.isActive()) for t in timers))
+                    or any(t is not None and t.busy for t in timers))
 
     await asyncio.sleep(0)
     while busy():

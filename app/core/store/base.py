@@ -4,7 +4,7 @@ raises, and turning table rows into the plain data it returns."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -28,8 +28,9 @@ class StoreError(AppError, ValueError):
     """A request the store cannot carry out; the message is meant for the user."""
 
 
-def plain(cls: type[R], obj: Base, **extra: Any) -> R:
-    """A table row as the frozen dataclass ``cls`` (the columns it names, plus ``extra``)."""
+def plain(cls: type[R], obj: object, **extra: Any) -> R:
+    """A table row (an ORM object, or a result row of its columns) as the frozen dataclass
+    ``cls`` (the columns it names, plus ``extra``)."""
     values = {f.name: getattr(obj, f.name) for f in fields(cls)  # type: ignore[arg-type]
               if f.name not in extra and hasattr(obj, f.name)}
     return cls(**values, **extra)
@@ -37,14 +38,24 @@ def plain(cls: type[R], obj: Base, **extra: Any) -> R:
 
 def row_columns(cls: type[Any], table: type[Base]) -> list[Any]:
     """The columns of ``table`` that the dataclass ``cls`` names: select these, not whole
-    ORM objects, where many rows are read (a page of a list is a third as fast as objects)."""
+    ORM objects, where many rows are read (a page of a list in a third of the time)."""
     return [getattr(table, f.name) for f in fields(cls) if f.name in table.__table__.c]
 
 
-def scrobble_row(row: WebhookEvent, **extra: Any) -> ScrobbleRow:
-    """An inbox row as the log shows it."""
-    return plain(ScrobbleRow, row, action=Action(row.action) if row.action else None,
-                 kind="movie" if row.media_type == "movie" else "episode", **extra)
+SCROBBLE_COLUMNS = row_columns(ScrobbleRow, WebhookEvent)
+_SCROBBLE_NAMES = [column.key for column in SCROBBLE_COLUMNS]
+
+
+def scrobble_row(row: WebhookEvent | Mapping[Any, Any], **extra: Any) -> ScrobbleRow:
+    """An inbox row as the log shows it: a ``WebhookEvent``, or a result row's mapping of
+    its :data:`SCROBBLE_COLUMNS` (the log reads those: half the time of ORM objects)."""
+    if isinstance(row, Mapping):
+        values = {name: row[name] for name in _SCROBBLE_NAMES}
+    else:
+        values = {name: getattr(row, name) for name in _SCROBBLE_NAMES}
+    action = values.pop("action")
+    return ScrobbleRow(**values, action=Action(action) if action else None,
+                       kind="movie" if values["media_type"] == "movie" else "episode", **extra)
 
 
 class StoreBase:

@@ -4,7 +4,6 @@ payload, and the figures the status window and diagnostics show."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -12,19 +11,9 @@ from sqlalchemy.orm import Session
 from app.core.destinations import outbox
 from app.core.models import Conflict, Movie, Show, WebhookEvent, utcnow
 from app.core.store import search as search_index
-from app.core.store.base import StoreBase, StoreError, row_columns
+from app.core.store.base import SCROBBLE_COLUMNS, StoreBase, StoreError, scrobble_row
 from app.core.store.retention import PRUNED
-from app.core.types import SELF_TEST_EVENT, Action, Counts, DeliveryMark, ScrobbleRow
-
-_COLUMNS = row_columns(ScrobbleRow, WebhookEvent)
-
-
-def _log_row(values: dict[str, Any], deliveries: tuple[DeliveryMark, ...]) -> ScrobbleRow:
-    """A row of the log's query as the log shows it (as ``base.scrobble_row`` makes one)."""
-    show, movie, action = values.pop("tracker_show"), values.pop("tracker_movie"), values.pop("action")
-    # (a movie's tracker title stands where a show's does)
-    return ScrobbleRow(**values, action=Action(action) if action else None, show_title=show or movie,
-                       kind="movie" if values["media_type"] == "movie" else "episode", deliveries=deliveries)
+from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, SELF_TEST_EVENT, Action, Counts, ScrobbleRow
 
 
 class ScrobbleLog(StoreBase):
@@ -43,11 +32,11 @@ class ScrobbleLog(StoreBase):
         self-test events are kept in the inbox but not listed)."""
         with self.sessions() as session:
             # (the columns the log shows, not ORM objects: a third of the time for 500 rows)
-            q = (select(*_COLUMNS, Show.title.label("tracker_show"), Movie.title.label("tracker_movie"))
+            q = (select(*SCROBBLE_COLUMNS, Show.title.label("tracker_show"), Movie.title.label("tracker_movie"))
                  .outerjoin(Show, Show.id == WebhookEvent.show_id)
                  .outerjoin(Movie, Movie.id == WebhookEvent.movie_id)
                  .where(or_(WebhookEvent.event.is_(None), WebhookEvent.event != SELF_TEST_EVENT)))
-            short = bool(search) and len(search or "") < search_index.MIN_CHARS
+            short = bool(search) and len(search or "") < SEARCH_MIN_CHARS
             sqlite = session.get_bind().dialect.name == "sqlite"
             if search and (sqlite if short else self._searchable(session)):
                 # Ids first, by the search index or a short pass over the newest rows; then
@@ -63,7 +52,7 @@ class ScrobbleLog(StoreBase):
                 if search:
                     if short:  # (the window says so)
                         newest = select(func.max(WebhookEvent.id)).scalar_subquery()
-                        q = q.where(WebhookEvent.id > newest - search_index.RECENT)
+                        q = q.where(WebhookEvent.id > newest - SEARCH_RECENT)
                     like = f"%{search}%"
                     q = q.where(or_(WebhookEvent.plex_title.ilike(like), WebhookEvent.episode_title.ilike(like),
                                     WebhookEvent.account_title.ilike(like), Show.title.ilike(like),
@@ -72,7 +61,9 @@ class ScrobbleLog(StoreBase):
             found = session.execute(q).all()
             labels = {d.id: d.label for d in (self.builtin, *self.destinations)}
             where = outbox.marks_for(session, [row.id for row in found], labels)
-            return [_log_row(dict(row._mapping), tuple(where.get(row.id, ()))) for row in found]
+            # (a movie's tracker title stands where a show's does)
+            return [scrobble_row(row._mapping, show_title=row.tracker_show or row.tracker_movie,
+                                 deliveries=tuple(where.get(row.id, ()))) for row in found]
 
     def event_payload(self, event_id: int) -> str:
         with self.sessions() as session:

@@ -2,7 +2,8 @@
 (migration 0009, kept in step by triggers) finds the newest rows holding a text of three
 characters or more without reading the others; the tracker's own titles are matched in the
 shows and movies tables and found through the rows' show and movie indexes. A shorter text
-is looked for with LIKE in the newest :data:`RECENT` rows only. Another database, and an
+is looked for with LIKE in the newest ``SEARCH_RECENT`` rows only (a trigram index finds
+nothing shorter than ``SEARCH_MIN_CHARS``). Another database, and an
 SQLite without FTS5's trigram tokenizer, search as ``ScrobbleLog.scrobbles`` always did."""
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, SELF_TEST_EVENT
+from app.core.types import SEARCH_RECENT, SELF_TEST_EVENT
 
 TABLE = "webhook_search"  # as migration 0009 names it
-MIN_CHARS = SEARCH_MIN_CHARS  # a trigram index finds nothing shorter
-RECENT = SEARCH_RECENT  # a shorter text is looked for in this many of the newest rows only
 _TRACKER = (("shows", "show_id"), ("movies", "movie_id"))  # the tracker's titles, and the rows' column
 
 
@@ -78,7 +77,7 @@ def matching_ids(session: Session, search: str, action: str | None, limit: int) 
 
 def recent_ids(session: Session, search: str, action: str | None, limit: int) -> list[int]:
     """As :func:`matching_ids` (SQLite's LIKE: ASCII letters in any case) in the newest
-    :data:`RECENT` rows only, for a text too short for the index: one pass over those rows
+    ``SEARCH_RECENT`` rows only, for a text too short for the index: one pass over those rows
     by their ids, without the joins of the log's own query."""
     tracker = []
     for titles, column in _TRACKER:
@@ -86,8 +85,9 @@ def recent_ids(session: Session, search: str, action: str | None, limit: int) ->
         if ids:
             tracker.append(f" OR {column} IN ({', '.join(str(int(i)) for i in ids)})")
     only = " AND action = :action" if action else ""
-    return list(session.execute(text(
-        "SELECT id FROM webhook_events WHERE id > (SELECT max(id) FROM webhook_events) - :recent "
-        "AND (event IS NULL OR event != :selftest)" + only + " AND (plex_title LIKE :like ESCAPE '\\' "
-        "OR episode_title LIKE :like ESCAPE '\\' OR account_title LIKE :like ESCAPE '\\'" + "".join(tracker)
-        + ") ORDER BY id DESC LIMIT :limit"), _params(action, limit, recent=RECENT, like=_like(search))).scalars())
+    sql = ("SELECT id FROM webhook_events WHERE id > (SELECT max(id) FROM webhook_events) - :recent "
+           "AND (event IS NULL OR event != :selftest)" + only + " AND (plex_title LIKE :like ESCAPE '\\' "
+           "OR episode_title LIKE :like ESCAPE '\\' OR account_title LIKE :like ESCAPE '\\'" + "".join(tracker)
+           + ") ORDER BY id DESC LIMIT :limit")
+    params = _params(action, limit, recent=SEARCH_RECENT, like=_like(search))
+    return list(session.execute(text(sql), params).scalars())
