@@ -81,8 +81,8 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
     stopped, the status file went stale and a stop took over 30 s."""
     db = request.getfixturevalue("pg_tracker_db") if postgres else None
     async with account(paths, settings, servers=10) as (_, servers):
-        for pms in servers:
-            pms.add_show("10000", "Breaking Bad", 2008, tmdb="1396")
+        for n, pms in enumerate(servers, 1):  # each its own show: every play is asked about while processed
+            pms.add_show(str(10000 + n), "Breaking Bad", 2008, tmdb="1396")
             pms.dribble["/library/metadata"] = GAP
         core = Core(paths, settings)
         await core.start()
@@ -96,7 +96,7 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
                 # The same plays, nobody dribbling yet (as another Plex show: the servers' is still unknown)
                 anchor = await _latencies(url, session, season=3, grandparentRatingKey="4242")
                 for n, pms in enumerate(servers, 1):  # a new-agent play from each: its server is asked
-                    payload = new_agent("Breaking Bad", pms.uuid)
+                    payload = new_agent("Breaking Bad", pms.uuid, show_key=str(10000 + n))
                     payload["Metadata"]["index"] = n
                     assert (await post(url, payload, session=session))[0] == 200
                 # (30 s: a loaded machine, or a Plex thread an earlier test left waiting out its answer)
@@ -112,12 +112,22 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
             # 50 ms, or (on a machine loaded by others) no worse than 3x the same run's anchor
             assert p99 <= max(0.05, 3 * anchor_p99), (times, anchor)
 
+            def written() -> dict | None:  # type: ignore[type-arg]
+                data = json.loads((paths.data_dir / "status.json").read_text())
+                return data if data["webhooks"]["accepted"] == 210 else None
+
+            # the status file keeps up while Plex's threads are held and a batch waits for them
+            await wait_for(written, timeout=status_file.EVERY + 3)
+            print(f"status.json up to date {time.monotonic() - last_post:.1f} s after the last webhook")
+
             await settled(core)  # marks on time: the show-id questions were given up after FACTS_WAIT
             marks = time.monotonic() - last_post
             rows = await core.runtime.run(core.runtime.store.scrobbles, limit=500)
             assert len(rows) == 210 and {r.action for r in rows} == {"marked"}
             print(f"all 210 marked {marks:.1f} s after the last webhook")
-            assert marks <= FACTS_WAIT + 5
+            # the ten plays fall into one or two batches (the first may start before all have
+            # arrived), each waiting FACTS_WAIT for the servers it asks
+            assert marks <= 2 * FACTS_WAIT + 5
             if db is not None:
                 async def delivered() -> bool:
                     d = next(d for d in await core.destinations() if d.kind == "postgres")
@@ -127,16 +137,6 @@ async def test_ten_dribbling_servers_never_hold_webhooks_marks_the_status_file_o
                     logged = c.execute(text("SELECT count(*) FROM plex_webhook_logs")).scalar()
                 print(f"all 210 delivered to PostgreSQL {time.monotonic() - last_post:.1f} s after the last webhook")
                 assert logged == 210
-
-            def written() -> dict | None:  # type: ignore[type-arg]
-                data = json.loads((paths.data_dir / "status.json").read_text())
-                return data if data["webhooks"]["accepted"] == 210 else None
-
-            started = time.monotonic()
-            data = await wait_for(written, timeout=status_file.EVERY + 3)
-            age = (datetime.now(UTC) - datetime.fromisoformat(data["written_at"])).total_seconds()
-            print(f"status.json up to date {time.monotonic() - started:.1f} s later, written {age:.1f} s ago")
-            assert age <= status_file.EVERY + 1
         finally:
             started = time.monotonic()
             await core.stop()
