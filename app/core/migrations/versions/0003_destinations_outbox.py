@@ -23,12 +23,23 @@ _DROPPED = [("webhook_events", "show_id", "shows"), ("webhook_events", "episode_
             ("show_mappings", "show_id", "shows"), ("conflicts", "show_id", "shows")]
 
 
+def _named(table: str, column: str, referred: str) -> str:
+    """The foreign key's name: the convention's on SQLite, the server's own elsewhere
+    (PostgreSQL named it ``<table>_<column>_fkey``)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        for fk in sa.inspect(bind).get_foreign_keys(table):
+            if fk["constrained_columns"] == [column] and fk["referred_table"] == referred and fk["name"]:
+                return str(fk["name"])
+    return f"fk_{table}_{column}_{referred}"
+
+
 def upgrade() -> None:
     for table in ("webhook_events", "show_mappings", "conflicts"):
         with op.batch_alter_table(table, naming_convention=_NAMES) as batch_op:
             for t, column, referred in _DROPPED:
                 if t == table:
-                    batch_op.drop_constraint(f"fk_{t}_{column}_{referred}", type_="foreignkey")
+                    batch_op.drop_constraint(_named(t, column, referred), type_="foreignkey")
     op.create_table(
         'deliveries',
         sa.Column('id', sa.Integer(), nullable=False),
