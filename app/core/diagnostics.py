@@ -74,9 +74,11 @@ def database_check(counts: Counts | None, error: Exception | None, status: CoreS
     if status.processing_problem:
         return Check("Database", WARN, f"{status.processing_problem}: processing waits, tried again every 2 s",
                      f"{status.processing_fix}." if status.processing_fix else "")
+    held = (f"{counts.shows} show{'s' if counts.shows != 1 else ''} and "
+            f"{counts.movies} movie{'s' if counts.movies != 1 else ''} in the tracker")
     if status.database_notice:
-        return Check("Database", WARN, f"{counts.shows} shows in the tracker. {status.database_notice}")
-    return Check("Database", PASS, f"{counts.shows} shows in the tracker")
+        return Check("Database", WARN, f"{held}. {status.database_notice}")
+    return Check("Database", PASS, held)
 
 
 async def server_checks(status: CoreStatus, local_url: str | None) -> list[Check]:

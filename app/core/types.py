@@ -197,7 +197,8 @@ class Counts:
     """Figures for the status window and diagnostics."""
 
     shows: int = 0
-    scrobbles_24h: int = 0
+    movies: int = 0
+    scrobbles_24h: int = 0  # plays counted in the last 24 hours: marked here, or for the others
     conflicts_open: int = 0
     pending: int = 0
     last_webhook_at: datetime | None = None

@@ -118,11 +118,12 @@ class StatusWindow(QWidget):
 
         # -- counts ---------------------------------------------------------------------
         self.shows_card = StatCard("shows in the tracker")
-        self.today_card = StatCard("episodes marked today")
+        self.movies_card = StatCard("movies in the tracker")
+        self.today_card = StatCard("plays counted today")
         self.conflicts_card = StatCard("conflicts open")
         cards = QGridLayout()
         cards.setHorizontalSpacing(10)
-        for i, card in enumerate((self.shows_card, self.today_card, self.conflicts_card)):
+        for i, card in enumerate((self.shows_card, self.movies_card, self.today_card, self.conflicts_card)):
             cards.addWidget(card, 0, i)
 
         # -- where to go next -------------------------------------------------------------
@@ -288,6 +289,7 @@ class StatusWindow(QWidget):
         except AppError:  # not open yet: the window may predate the database
             return
         self.shows_card.set_value(self.counts.shows)
+        self.movies_card.set_value(self.counts.movies)
         self.today_card.set_value(self.counts.scrobbles_24h)
         self.conflicts_card.set_value(self.counts.conflicts_open)
         self._show_last_webhook()

@@ -22,7 +22,7 @@ def test_checks_run_when_opened_and_again_on_request(
     assert isinstance(w, DiagnosticsWindow) and w.isVisible()
     qtbot.waitUntil(lambda: w.table.rowCount() > 0 and not w.running, timeout=15_000)
     first = w.rows()
-    assert first["Database"] == ("Pass", "1 shows in the tracker", "")
+    assert first["Database"] == ("Pass", "1 show and 0 movies in the tracker", "")
     assert first["Server listening"][0] == "Pass"
     assert first["Local self-test"][0] == "Pass"
     assert first["Last webhook"][:2] == ("Warning", "none received yet")
@@ -49,7 +49,7 @@ def test_copy_report_is_markdown_without_secrets(ui: UiController, core: Core, a
     qtbot.mouseClick(w.copy_button, Qt.MouseButton.LeftButton)
     text = QGuiApplication.clipboard().text()
     assert text.startswith("# Scrobble Tray diagnostics")
-    assert "| Database | ✅ pass | 1 shows in the tracker |" in text
+    assert "| Database | ✅ pass | 1 show and 0 movies in the tracker |" in text
     assert "/webhook/[redacted]" in text
     assert len(core.secrets()) == 2
     for secret in core.secrets():

@@ -11,7 +11,7 @@ from app.core.config import Paths, Settings
 from app.core.facade import Core
 from app.present.state import TrayState
 from app.ui.controller import UiController
-from tests.helpers import disk_full, episode_payload, post, webhook_url
+from tests.helpers import disk_full, episode_payload, post, sample, webhook_url
 from tests.ui.conftest import Aio
 
 
@@ -36,11 +36,30 @@ def test_shows_server_port_and_a_masked_webhook_url_that_copies_indisk_full(
 def test_counts_and_last_webhook_follow_incoming_webhooks(
         ui: UiController, core: Core, aio: Aio, qtbot: Any) -> None:
     w = ui.show_status()
-    qtbot.waitUntil(lambda: w.today_card.value.text() == "0")
+    qtbot.waitUntil(lambda: w.today_card.value.text() == "0" and w.movies_card.value.text() == "0")
+    aio.run(core.runtime.run(core.runtime.store.add_movie, title="Heat", year=1995, imdb_id="tt0113277"))
     aio.post(core, episode_payload(1, 1))
     aio.post(core, episode_payload(1, 2))
-    qtbot.waitUntil(lambda: w.today_card.value.text() == "2")
+    aio.post(core, sample("scrobble-legacy-imdb-movie"))  # a movie is a play of the day too
+    qtbot.waitUntil(lambda: w.today_card.value.text() == "3")
+    assert (w.shows_card.value.text(), w.movies_card.value.text()) == ("1", "1")
     assert w.last_webhook.text().startswith("just now from Living Room")
+
+
+def test_plays_left_to_the_other_trackers_count_today_too(
+        paths: Paths, settings: Settings, aio: Aio, qtbot: Any) -> None:
+    settings.builtin_tracker = False  # plays are "counted" for the other destinations, not marked here
+    core = Core(paths, settings)
+    aio.run(core.start())
+    ui = UiController(core, tray_available=True)
+    try:
+        w = ui.show_status()
+        aio.post(core, episode_payload(1, 1))
+        qtbot.waitUntil(lambda: w.today_card.value.text() == "1")
+        assert w.today_card.caption.text() == "plays counted today"
+    finally:
+        ui.close()
+        aio.run(core.stop())
 
 
 def test_pause_keeps_webhooks_waiting_until_resumed(

@@ -15,6 +15,8 @@ from app.core.store.base import SCROBBLE_COLUMNS, StoreBase, StoreError, scrobbl
 from app.core.store.retention import PRUNED
 from app.core.types import SEARCH_MIN_CHARS, SEARCH_RECENT, SELF_TEST_EVENT, Action, Counts, ScrobbleRow
 
+COUNTING = [a.value for a in Action if a.watched]  # the day's plays: marked here, or counted for the others
+
 
 class ScrobbleLog(StoreBase):
     """The log and the counts."""
@@ -81,10 +83,11 @@ class ScrobbleLog(StoreBase):
         with self.sessions() as session:
             return Counts(
                 shows=session.scalar(select(func.count(Show.id))) or 0,
+                movies=session.scalar(select(func.count(Movie.id))) or 0,
                 # (coalesce: the day's rows by the date index, not five years of plays by the action one)
                 scrobbles_24h=session.scalar(select(func.count()).where(
                     WebhookEvent.received_at >= since,
-                    func.coalesce(WebhookEvent.action, "").in_([Action.MARKED.value, Action.REWATCH.value]))) or 0,
+                    func.coalesce(WebhookEvent.action, "").in_(COUNTING))) or 0,
                 conflicts_open=session.scalar(select(func.count(Conflict.id))
                                               .where(Conflict.status == "open")) or 0,
                 pending=session.scalar(select(func.count()).where(WebhookEvent.status == "pending")) or 0,
