@@ -4,16 +4,18 @@ SQLite files, real threads."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from app.core.config import Paths, Settings
+from app.core.config import Paths, RelayTarget, Settings
 from app.core.models import Show
 from app.core.runtime import open_store
 from app.core.store import Store
+from tests.helpers import BREAKING_BAD, episode_payload
 
 
 def _store(tmp_path: Path) -> Store:
@@ -72,3 +74,18 @@ def test_the_turn_is_free_after_a_rollback_a_read_or_a_connection_given_back(tmp
     started = time.perf_counter()
     turn.wait()
     assert time.perf_counter() - started < 0.01
+
+
+def test_a_batch_gives_way_before_it_takes_the_write_lock_with_destinations_too(tmp_path: Path) -> None:
+    """Queueing deliveries writes (and flushes the batch): giving way to webhooks after it
+    held the lock they wait for, for nothing."""
+    store = open_store(Paths(tmp_path / "data"), Settings(relays=[RelayTarget("relay-1", "http://127.0.0.1:9/x")]))
+    store.add_show(**BREAKING_BAD)
+    store.ingest([(json.dumps(episode_payload(1, n)), None) for n in range(1, 4)])
+    turn = store._turn
+    assert turn is not None
+    free_when_giving_way: list[bool] = []
+    outcomes = store.process_pending(give_way=lambda: free_when_giving_way.append(turn.free()))
+    assert [o.action for o in outcomes] == ["marked"] * 3
+    assert len(free_when_giving_way) == 4 and all(free_when_giving_way), free_when_giving_way
+    assert store.delivery_stats()["relay-1"].pending == 3

@@ -35,7 +35,7 @@ class Processing(StoreBase):
         """Process up to ``limit`` pending rows, oldest first (none past ``up_to``: a row that
         arrived after the Plex servers were asked about the batch waits for the next one), in
         one transaction. ``parsed``: payloads already parsed, by inbox id (the Plex questions').
-        ``give_way`` is called before each row and before the commit (see Worker.give_way).
+        ``give_way`` is called before each row and before the batch writes (see Worker.give_way).
 
         The batch runs without per-row savepoints; if any row raises, the batch is
         rolled back and done again row by row, so only the faulty row fails.
@@ -66,8 +66,8 @@ class Processing(StoreBase):
                         give_way()
                         outcomes.append(process_row(session, row, self.builtin, index, self.settings, lookups,
                                                     self.plex, parsed.get(row.id)))
+            give_way()  # (from here the batch writes, and holds the lock until its commit: a webhook goes first)
             self._settle(session, rows, outcomes)
-            give_way()  # (the commit takes the write lock: a webhook waiting for it goes first)
             return outcomes
 
     def _settle(self, session: Session, rows: Sequence[WebhookEvent], outcomes: Sequence[Outcome]) -> None:
