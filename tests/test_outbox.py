@@ -4,6 +4,7 @@ never twice, retried with capped back-off, paced after a 429."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from app.core.config import Paths, RelayTarget, Settings
 from app.core.destinations.outbox import backoff
@@ -92,3 +93,26 @@ def test_a_published_pace_is_slowed_a_little_by_a_429_not_taught_the_length_of_a
     assert pacer.interval == 1.5  # not (120 s + 300 s) / 100 sends
     pacer.reset()
     assert pacer.interval == 1.2
+
+
+def test_a_batch_gives_way_before_it_takes_the_write_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Queueing deliveries writes (and flushes the batch): giving way to webhooks after that
+    held the very lock they wait for (up to 5 ms, for nothing)."""
+    tracker = _tracker(tmp_path, only_watched=False)
+    tracker.add_show(**BREAKING_BAD)
+    tracker.ingest([(json.dumps(episode_payload(1, n)), None) for n in range(1, 4)])
+    other = sqlite3.connect(Paths(tmp_path).database_file, timeout=0, isolation_level=None)
+
+    def lock_free() -> bool:  # another connection takes the write lock at once, or not
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        other.execute("ROLLBACK")
+        return True
+    seen: list[bool] = []
+    outcomes = tracker.process_pending(give_way=lambda: seen.append(lock_free()))
+    other.close()
+    assert [o.action for o in outcomes] == ["marked"] * 3
+    assert len(seen) == 4 and all(seen), seen
+    assert tracker.delivery_stats()["relay-1"].pending == 3

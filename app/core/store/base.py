@@ -19,7 +19,6 @@ from app.core.matching import ShowIndex
 from app.core.models import Base, WebhookEvent
 from app.core.pipeline import PlexKnows
 from app.core.types import Action, ScrobbleRow
-from app.core.write_turn import WriteTurn
 
 R = TypeVar("R")
 log = logging.getLogger(__name__)
@@ -72,7 +71,6 @@ class StoreBase:
         engine = sessions.kw["bind"]
         file_based = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
         self._guard = FileGuard(engine) if file_based else None
-        self._turn = WriteTurn(engine) if engine.dialect.name == "sqlite" else None
         # The sentence when a damaged file was moved aside at opening (see db.open_database).
         self.moved_aside: str | None = sessions.kw.get("info", {}).get("moved_aside")
 
