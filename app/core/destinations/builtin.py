@@ -26,7 +26,7 @@ BUILTIN_ID = "builtin"
 # The index built at start (StoreBase.warm_index, off the database thread) goes a slice of
 # shows at a time, then sleeps: with the GIL shared evenly, a window built beside it took
 # twice its time (the status window at a start: a 55-89 ms stall with 3,000 shows; 35-61
-# with slices of 100 shows, 24-33 with slices of 10 read as columns).
+# with slices of 100 shows, 24-45 with slices of 10 read as columns).
 WARM_SLICE = 10
 WARM_PAUSE = 0.005
 
