@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QLocale, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -171,7 +171,9 @@ class StatCard(QFrame):
         layout.addWidget(self.caption)
 
     def set_value(self, value: object) -> None:
-        self.value.setText("–" if value is None else str(value))
+        """A count in the user's way of writing numbers (10,000 or 10 000), or "–" for none."""
+        text = QLocale().toString(value) if isinstance(value, int) else str(value)
+        self.value.setText("–" if value is None else text)
 
 
 class Busy(QProgressBar):

@@ -176,3 +176,24 @@ def test_a_damaged_database_moved_aside_is_said_with_its_files(
         ui.close()
     finally:
         aio.run(core.stop())
+
+
+def test_counts_are_written_the_user_s_way(qtbot: Any) -> None:
+    from PySide6.QtCore import QLocale
+
+    from app.ui.widgets import StatCard
+
+    card = StatCard("movies in the tracker")
+    qtbot.addWidget(card)
+    before = QLocale()
+    try:
+        QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedStates))
+        card.set_value(10_000)
+        assert card.value.text() == "10,000"
+        QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+        card.set_value(3_000)
+        assert card.value.text() == "3.000"
+        card.set_value(None)
+        assert card.value.text() == "–"
+    finally:
+        QLocale.setDefault(before)
