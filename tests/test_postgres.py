@@ -445,6 +445,26 @@ async def test_a_new_agent_show_is_marked_by_the_plex_servers_ids(paths, setting
             await core.stop()
 
 
+async def test_a_new_agent_show_its_server_cannot_tell_is_marked_by_the_built_in_match_s_ids(
+        paths, settings, pg_tracker_db) -> None:
+    """The Plex server is not reachable from here (a friend's, not signed in): the payload
+    names the show only by its library title, which the tracker does not hold; the built-in
+    tracker knows that title (its show made from an earlier play, with TMDB's id), as
+    Trakt and Simkl are given it."""
+    db = pg_tracker_db
+    core = await started(paths, settings, db)
+    try:
+        await core.runtime.run(core.runtime.store.add_show, title="绝命毒师", year=2008, tmdb_id=1396)
+        assert (await post(webhook_url(core), new_agent("绝命毒师", "a-friends-server")))[0] == 200
+        await delivered(core, 1)
+        assert episode(db, 1, 1)["watched"] is True
+        with db.engine.connect() as c:
+            assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings")).one()) \
+                == (BREAKING_BAD_ID, "ids")
+    finally:
+        await core.stop()
+
+
 async def test_a_running_postgres_tracker_judges_by_the_settings_applied_since(paths, settings, pg_tracker_db) -> None:
     """Settings changed while the core runs (a lower stop threshold, an account accepted)
     reach the PostgreSQL tracker at once, not at the next start."""

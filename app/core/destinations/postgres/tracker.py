@@ -192,7 +192,8 @@ class PostgresTracker(OutboxDestination):
     # -- delivery -----------------------------------------------------------------------
     async def _translated_ids(self, delivery: Delivery) -> dict[str, str]:
         """Show ids the payload does not carry, strongest first: the Plex server's for a
-        new-agent show, then a TMDB id for a TheTVDB or IMDb id (TMDB's /find)."""
+        new-agent show, else those of the show the built-in tracker matched it to (as Trakt
+        and Simkl are given them), then a TMDB id for a TheTVDB or IMDb id (TMDB's /find)."""
         try:
             ev = parse_payload(delivery.payload)
         except PayloadError:
@@ -203,6 +204,8 @@ class PostgresTracker(OutboxDestination):
         if not ev.show_ids and self.server_show is not None:
             facts = await self.server_show(ev)
             ids = dict(facts.ids) if facts else {}
+        if not (ev.show_ids or ids):
+            ids = dict(delivery.tracker_ids)
         known = ev.show_ids | ids
         if self.tmdb is None or "tmdb" in known or not (known or ev.episode_ids):
             return ids
