@@ -61,6 +61,15 @@ async def delivered(core: Core, n: int, timeout: float = 30) -> None:
     await wait_for(done, timeout=timeout, interval=0.05)
 
 
+async def marked_by_ids(core: Core, db: Any) -> None:
+    """The one play was delivered and marked S01E01 of tvshow 30, found by its ids."""
+    await delivered(core, 1)
+    assert episode(db, 1, 1)["watched"] is True
+    with db.engine.connect() as c:
+        assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings")).one()) \
+            == (BREAKING_BAD_ID, "ids")
+
+
 async def test_the_seeds_three_scenarios_end_to_end(paths, settings, pg_tracker_db) -> None:
     db = pg_tracker_db
     core = await started(paths, settings, db)
@@ -436,11 +445,7 @@ async def test_a_new_agent_show_is_marked_by_the_plex_servers_ids(paths, setting
         try:
             await core.plex_signed_in(token)
             assert (await post(webhook_url(core), new_agent("绝命毒师", pms.uuid)))[0] == 200
-            await delivered(core, 1)
-            assert episode(db, 1, 1)["watched"] is True
-            with db.engine.connect() as c:
-                assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings")).one()) \
-                    == (BREAKING_BAD_ID, "ids")
+            await marked_by_ids(core, db)
         finally:
             await core.stop()
 
@@ -456,11 +461,7 @@ async def test_a_new_agent_show_its_server_cannot_tell_is_marked_by_the_built_in
     try:
         await core.runtime.run(core.runtime.store.add_show, title="绝命毒师", year=2008, tmdb_id=1396)
         assert (await post(webhook_url(core), new_agent("绝命毒师", "a-friends-server")))[0] == 200
-        await delivered(core, 1)
-        assert episode(db, 1, 1)["watched"] is True
-        with db.engine.connect() as c:
-            assert tuple(c.execute(text("SELECT tvshow_id, match_method FROM plex_show_mappings")).one()) \
-                == (BREAKING_BAD_ID, "ids")
+        await marked_by_ids(core, db)
     finally:
         await core.stop()
 
