@@ -172,8 +172,10 @@ class StatCard(QFrame):
 
     def set_value(self, value: object) -> None:
         """A count in the user's way of writing numbers (10,000 or 10 000), or "–" for none."""
-        text = QLocale().toString(value) if isinstance(value, int) else str(value)
-        self.value.setText("–" if value is None else text)
+        if value is None:
+            self.value.setText("–")
+        else:
+            self.value.setText(QLocale().toString(value) if isinstance(value, int) else str(value))
 
 
 class Busy(QProgressBar):

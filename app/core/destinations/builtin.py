@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -31,12 +31,12 @@ WARM_SLICE = 10
 WARM_PAUSE = 0.005
 
 
-_SHOW_REFS = select(Show.id, Show.title, Show.year, Show.tmdb_id, Show.tvdb_id, Show.imdb_id, Show.anidb_id)
+_REF_NAMES = [f.name for f in fields(ShowRef)]  # Show's columns of the same names
+_SHOW_REFS = select(*(getattr(Show, name) for name in _REF_NAMES))  # ShowRef(*row), in its order
 
 
 def show_ref(show: Show) -> ShowRef:
-    return ShowRef(show.id, show.title, show.year, show.tmdb_id, show.tvdb_id, show.imdb_id,
-                   show.anidb_id)
+    return ShowRef(*(getattr(show, name) for name in _REF_NAMES))
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,11 @@ def _titled(session: Session, titles: str, search: str) -> list[int]:
             if title and needle in title.casefold()]
 
 
+def _listed(ids: list[int]) -> str:
+    """Ids for an SQL ``IN (...)``: integers only, so written into the text safely."""
+    return ", ".join(str(int(i)) for i in ids)
+
+
 def _params(action: str | None, limit: int, **more: Any) -> dict[str, Any]:
     return {"selftest": SELF_TEST_EVENT, "action": action, "limit": limit, **more}
 
@@ -65,11 +70,10 @@ def matching_ids(session: Session, search: str, action: str | None, limit: int) 
         ids = _titled(session, titles, search)
         if not ids:
             continue
-        marks = ", ".join(str(int(i)) for i in ids)
         # (without statistics SQLite would rather walk every row of the action's index)
         found.update(session.execute(text(
             f"SELECT id FROM webhook_events w INDEXED BY ix_webhook_events_{column} "
-            f"WHERE {column} IS NOT NULL AND {column} IN ({marks}) "
+            f"WHERE {column} IS NOT NULL AND {column} IN ({_listed(ids)}) "
             f"AND (w.event IS NULL OR w.event != :selftest){only} ORDER BY id DESC LIMIT :limit"),
             _params(action, limit)).scalars())
     return sorted(found, reverse=True)[:limit]
@@ -83,7 +87,7 @@ def recent_ids(session: Session, search: str, action: str | None, limit: int) ->
     for titles, column in _TRACKER:
         ids = _titled(session, titles, search)
         if ids:
-            tracker.append(f" OR {column} IN ({', '.join(str(int(i)) for i in ids)})")
+            tracker.append(f" OR {column} IN ({_listed(ids)})")
     only = " AND action = :action" if action else ""
     sql = ("SELECT id FROM webhook_events WHERE id > (SELECT max(id) FROM webhook_events) - :recent "
            "AND (event IS NULL OR event != :selftest)" + only + " AND (plex_title LIKE :like ESCAPE '\\' "
